@@ -1,0 +1,39 @@
+"""The bench description (layer 1): YAML in, validated models out.
+
+    from bench.config import load_bench
+    bench = load_bench("fixtures/benches/virtual.yaml")
+    bench.ecus["bms"].request_id   # 0x7E1
+"""
+
+from bench.config.loader import load_bench, resolve_key_function
+from bench.config.models import (
+    BenchConfig,
+    BusConfig,
+    DidIds,
+    EcuConfig,
+    EcuProfile,
+    MemoryLayout,
+    PowerConfig,
+    RoutineIds,
+    SecurityConfig,
+    SerialConfig,
+    Timing,
+    VirtualEcuConfig,
+)
+
+__all__ = [
+    "BenchConfig",
+    "BusConfig",
+    "DidIds",
+    "EcuConfig",
+    "EcuProfile",
+    "MemoryLayout",
+    "PowerConfig",
+    "RoutineIds",
+    "SecurityConfig",
+    "SerialConfig",
+    "Timing",
+    "VirtualEcuConfig",
+    "load_bench",
+    "resolve_key_function",
+]

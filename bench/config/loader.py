@@ -1,0 +1,246 @@
+"""``load_bench``: a bench YAML file in, a validated ``BenchConfig`` out.
+
+Every problem a user can make — a typo in a key, a wrong type, a name that refers to nothing,
+a missing file — is raised as one ``ConfigError`` listing each problem as
+``file:line: dotted.field: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import cantools
+from pydantic import BaseModel, ValidationError
+
+from bench.config.models import BenchConfig, EcuConfig
+from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
+from bench.errors import ConfigError
+
+Problem = tuple[YamlPath, str]
+KeyFunction = Callable[..., bytes]
+
+
+def load_bench(path: str | Path) -> BenchConfig:
+    """Read, validate and cross-check a bench file; relative paths become absolute."""
+    source = Path(path).expanduser().resolve()
+    file = str(source)
+    if not source.is_file():
+        raise ConfigError(f"bench file not found: {path}", file=file)
+    data, locations = read_yaml(source, display=file)
+    if not isinstance(data, dict):
+        raise ConfigError("a bench file is a mapping with at least 'name', 'buses' and 'ecus'; "
+                          f"got {type(data).__name__}", file=file, line=locations.get((), 1))
+    problems: list[Problem] = []
+    if "source" in data:  # set by the loader, never written by hand
+        problems.append((("source",), "unknown key 'source' (the loader sets it)"))
+    try:
+        bench = BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        problems += _validation_problems(exc, data)
+    if problems:
+        raise _config_error(problems, file, locations)
+    bench = _resolve_paths(bench, source.parent)
+    problems = _cross_check(bench)
+    if problems:
+        raise _config_error(problems, file, locations)
+    return bench.model_copy(update={"source": source})
+
+
+def resolve_key_function(spec: str) -> KeyFunction:
+    """Import a SecurityAccess key function named ``package.module:callable``."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"{spec!r} is not of the form 'package.module:callable'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure of user code is a config problem
+        raise ValueError(f"could not import module {module_name!r} ({exc})") from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ValueError(f"could not import {attribute!r} from module {module_name!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ValueError(f"{spec!r} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+# -- pydantic errors → file:line: field: message ------------------------------------------------
+
+def _validation_problems(exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
+    merged: dict[YamlPath, list[str]] = {}
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        kind = error["type"]
+        path = loc if kind == "missing" else _written_prefix(data, loc)
+        if kind == "missing":
+            message = f"required key {loc[-1]!r} is missing"
+        elif kind == "extra_forbidden":
+            message = _unknown_key_message(loc)
+        elif kind == "value_error":
+            message = str(error["ctx"]["error"])
+        else:
+            message = f"{error['msg']} (got {error['input']!r})"
+        if message not in merged.setdefault(path, []):
+            merged[path].append(message)
+    return [(path, "; ".join(messages)) for path, messages in merged.items()]
+
+
+def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
+    """The longest part of a pydantic location that exists in the file (drops union tags)."""
+    path: list[str | int] = []
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            break
+        path.append(part)
+    return tuple(path)
+
+
+def _unknown_key_message(loc: tuple[Any, ...]) -> str:
+    key = loc[-1]
+    known = _fields_at(loc[:-1])
+    message = f"unknown key {key!r}"
+    close = difflib.get_close_matches(str(key), known, n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    if known:
+        message += f" (allowed here: {', '.join(known)})"
+    return message
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model at ``loc`` accepts, walking field annotations (dict values, optionals)."""
+    annotation: Any = BenchConfig
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif get_origin(annotation) in (dict, list):
+            annotation = get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [name for name in annotation.model_fields if name != "source"]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X``."""
+    args = [arg for arg in get_args(annotation) if arg is not type(None)]
+    if get_origin(annotation) not in (dict, list) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def _config_error(problems: list[Problem], file: str, locations: Locations) -> ConfigError:
+    lines = [(nearest_line(locations, path), path, message) for path, message in problems]
+    if len(lines) == 1:
+        line, path, message = lines[0]
+        return ConfigError(message, file=file, line=line, field=dotted(path) or None)
+    listing = "\n".join(f"  {file}:{line}: {dotted(path) or '<file>'}: {message}"
+                        for line, path, message in lines)
+    error = ConfigError(f"{len(lines)} problems in bench file {file}:\n{listing}")
+    error.file, error.line, error.field = file, lines[0][0], dotted(lines[0][1])
+    return error
+
+
+# -- relative paths and cross references ----------------------------------------------------
+
+def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
+    def absolute(path: Path) -> Path:
+        return (base / path.expanduser()).resolve()
+
+    ecus: dict[str, EcuConfig] = {}
+    for name, ecu in bench.ecus.items():
+        if ecu.virtual is not None:
+            image = ecu.virtual.factory_image
+            virtual = ecu.virtual.model_copy(update={
+                "trusted_key": absolute(ecu.virtual.trusted_key),
+                "factory_image": absolute(image) if image is not None else None})
+            ecu = ecu.model_copy(update={"virtual": virtual})
+        ecus[name] = ecu
+    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus})
+
+
+def _cross_check(bench: BenchConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, bus in bench.buses.items():
+        if bus.data_bitrate is not None and not bus.fd:
+            problems.append((("buses", name, "data_bitrate"),
+                             "data_bitrate is a CAN FD setting but this bus has fd: false"))
+    for name, profile in bench.profiles.items():
+        spec = profile.security.key_function
+        try:
+            resolve_key_function(spec)
+        except ValueError as exc:
+            problems.append((("profiles", name, "security", "key_function"),
+                             f"profile {name!r}: key function {spec!r}: {exc}"))
+        memory = profile.memory
+        if memory.address + memory.size > 2 ** (8 * memory.address_bytes):
+            problems.append((("profiles", name, "memory"),
+                             f"{memory.address:#x} + {memory.size:#x} does not fit an address of "
+                             f"{memory.address_bytes} byte(s)"))
+        if memory.size >= 2 ** (8 * memory.length_bytes):
+            problems.append((("profiles", name, "memory", "size"),
+                             f"{memory.size:#x} does not fit a length of {memory.length_bytes} byte(s)"))
+    messages, dbc_ok = _dbc_messages(bench, problems)
+    used: dict[tuple[str, bool, int], tuple[str, str]] = {}
+    for name, ecu in bench.ecus.items():
+        here = ("ecus", name)
+        for key, value, known in (("bus", ecu.bus, bench.buses), ("profile", ecu.profile, bench.profiles),
+                                  ("power", ecu.power, bench.power), ("console", ecu.console, bench.serial)):
+            if value is not None and value not in known:
+                section = {"bus": "buses", "profile": "profiles", "power": "power", "console": "serial"}[key]
+                choices = ", ".join(known) or "none"
+                problems.append(((*here, key), f"unknown {key} {value!r}; '{section}' defines: {choices}"))
+        for key, can_id in (("request_id", ecu.request_id), ("response_id", ecu.response_id),
+                            ("functional_id", ecu.functional_id)):
+            if not ecu.extended_id and can_id > 0x7FF:
+                problems.append(((*here, key), f"{can_id:#x} is not an 11-bit CAN identifier; "
+                                 "set extended_id: true for 29-bit identifiers"))
+        for key, can_id in (("request_id", ecu.request_id), ("response_id", ecu.response_id)):
+            owner = used.setdefault((ecu.bus, ecu.extended_id, can_id), (name, key))
+            if owner != (name, key):
+                problems.append(((*here, key), f"{can_id:#x} is already the {owner[1]} of ECU "
+                                 f"{owner[0]!r} on bus {ecu.bus!r}"))
+        virtual = ecu.virtual
+        if virtual is None:
+            continue
+        for key, path in (("factory_image", virtual.factory_image), ("trusted_key", virtual.trusted_key)):
+            if path is not None and not path.is_file():
+                problems.append(((*here, "virtual", key), f"file not found: {path}"))
+        if virtual.status_message is not None and dbc_ok and virtual.status_message not in messages:
+            problems.append(((*here, "virtual", "status_message"),
+                             f"message {virtual.status_message!r} is not in the bench's DBC files; "
+                             f"known messages: {', '.join(sorted(messages)) or 'none'}"))
+    return problems
+
+
+def _dbc_messages(bench: BenchConfig, problems: list[Problem]) -> tuple[set[str], bool]:
+    """Load every DBC; returns the message names and whether all of them loaded."""
+    names: set[str] = set()
+    ok = True
+    for index, path in enumerate(bench.dbc):
+        if not path.is_file():
+            problems.append((("dbc", index), f"DBC file not found: {path}"))
+            ok = False
+            continue
+        try:
+            database = cantools.database.load_file(str(path))
+        except Exception as exc:  # cantools raises many kinds; all mean "this file is broken"
+            problems.append((("dbc", index), f"cannot parse DBC file {path}: {exc}"))
+            ok = False
+            continue
+        names.update(message.name for message in getattr(database, "messages", []))
+    return names, ok

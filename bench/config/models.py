@@ -1,0 +1,190 @@
+"""Validated models of a bench file: buses, ECUs and their profiles, power, serial ports.
+
+The YAML shape (see fixtures/benches/virtual.yaml for a complete example)::
+
+    name: virtual-bench
+    dbc: [dbc/virtual_vehicle.dbc]
+    buses:
+      powertrain: {interface: virtual, channel: pt, bitrate: 500000, fd: true, data_bitrate: 2000000}
+    power:
+      kl30: {driver: virtual}
+    serial:
+      bms_console: {url: "socket://127.0.0.1:7001", baudrate: 115200}
+    profiles:
+      ab-bootloader: {bootloader: ab, ...}          # EcuProfile
+    ecus:
+      bms:
+        bus: powertrain
+        request_id: 0x7E0
+        response_id: 0x7E8
+        functional_id: 0x7DF
+        power: kl30
+        profile: ab-bootloader
+        virtual: {...}                              # present only for simulated ECUs
+
+Integers may be written in hex (``0x7E0``). Paths are relative to the bench file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# strict: ``request_id: yes`` must not quietly become 1 (YAML 1.1 reads yes/on as true)
+Identifier = Annotated[int, Field(strict=True, ge=0, le=0xFFFF)]
+CanId = Annotated[int, Field(strict=True, ge=0, le=0x1FFFFFFF)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must never silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusConfig(_Strict):
+    """One CAN bus, opened with python-can's ``can.Bus(interface=..., channel=...)``."""
+
+    interface: str
+    channel: str | int
+    bitrate: int = Field(500_000, gt=0)
+    fd: bool = False
+    data_bitrate: int | None = Field(None, gt=0)
+    options: dict[str, object] = Field(default_factory=dict)
+    """Extra keyword arguments for the python-can interface (e.g. ``tty_baudrate`` for slcan)."""
+
+    @field_validator("interface")
+    @classmethod
+    def _known_interface(cls, name: str) -> str:
+        from can.interfaces import VALID_INTERFACES
+
+        if name not in VALID_INTERFACES:
+            raise ValueError(
+                f"unknown python-can interface {name!r}; known: {', '.join(sorted(VALID_INTERFACES))}")
+        return name
+
+
+class PowerConfig(_Strict):
+    """A power supply or relay. ``virtual`` needs nothing else; real drivers need a port."""
+
+    driver: Literal["virtual"]
+    nominal_voltage: float = Field(13.5, gt=0)
+
+
+class SerialConfig(_Strict):
+    """A serial port, opened with ``serial.serial_for_url`` (any pyserial URL)."""
+
+    url: str
+    baudrate: int = Field(115_200, gt=0)
+
+
+class SecurityConfig(_Strict):
+    level: int = Field(0x11, ge=1, le=0x7D)
+    """The odd requestSeed sub-function; sendKey is level + 1."""
+    key_function: str = "bench.keys:xor_key"
+    """Dotted path ``package.module:callable`` with udsoncan's signature ``(level, seed, params) -> key``."""
+    key_params: dict[str, object] = Field(default_factory=dict)
+    max_attempts: int = Field(3, ge=1)
+    lockout_delay: float = Field(10.0, ge=0)
+    """Seconds after exceededNumberOfAttempts during which requestSeed answers 0x37."""
+
+    @field_validator("level")
+    @classmethod
+    def _odd(cls, level: int) -> int:
+        if level % 2 == 0:
+            raise ValueError(f"security level must be the odd requestSeed value, got {level:#x}")
+        return level
+
+
+class RoutineIds(_Strict):
+    erase: Identifier = 0xFF00
+    check_dependencies: Identifier = 0xFF01
+    check_memory: Identifier = 0x0202
+
+
+class DidIds(_Strict):
+    version: Identifier = 0xF189
+    fingerprint: Identifier = 0xF15A
+    journal: Identifier = 0xFD01
+    boot_state: Identifier = 0xFD02
+    identification: dict[str, Identifier] = Field(
+        default_factory=lambda: {"part_number": 0xF187, "serial_number": 0xF18C})
+
+
+class MemoryLayout(_Strict):
+    """Where the tester downloads the application (a logical address on A/B ECUs)."""
+
+    address: int = Field(0x0008_0000, ge=0)
+    size: int = Field(0x0010_0000, gt=0)
+    address_bytes: int = Field(4, ge=1, le=15)
+    length_bytes: int = Field(4, ge=1, le=15)
+
+
+class Timing(_Strict):
+    """ISO 14229-2 session timings, in seconds."""
+
+    p2: float = Field(0.05, gt=0)
+    p2_star: float = Field(5.0, gt=0)
+    s3: float = Field(5.0, gt=0)
+
+
+class EcuProfile(_Strict):
+    """How an ECU is flashed and read: the contract between the flasher and the bootloader."""
+
+    bootloader: Literal["single_bank", "ab"]
+    resume: bool = True
+    dids: DidIds = DidIds()
+    security: SecurityConfig = SecurityConfig()
+    routines: RoutineIds = RoutineIds()
+    memory: MemoryLayout = MemoryLayout()
+    max_block_length: int = Field(0x1002, ge=3, le=0xFFFF)
+    """Largest TransferData request (SID + counter + data) the bootloader announces."""
+    timing: Timing = Timing()
+    trial_boots: int = Field(3, ge=1)
+    """A/B only: failed trial boots before the bootloader falls back to the previous bank."""
+
+
+class VirtualEcuConfig(_Strict):
+    """What only the simulator needs: flash geometry, factory image, simulated durations."""
+
+    trusted_key: Path
+    """The Ed25519 public key (PEM) the bootloader accepts images from."""
+    factory_image: Path | None = None
+    """A firmware recipe (YAML) programmed at the factory; none means an empty ECU."""
+    sector_size: int = Field(4096, gt=0)
+    page_size: int = Field(256, gt=0)
+    erase_time_per_sector: float = Field(0.0, ge=0)
+    program_time_per_page: float = Field(0.0, ge=0)
+    status_message: str | None = None
+    """Name of the DBC message sent cyclically in application mode."""
+
+    @model_validator(mode="after")
+    def _geometry(self) -> VirtualEcuConfig:
+        if self.sector_size % self.page_size:
+            raise ValueError(f"sector_size {self.sector_size} is not a multiple of page_size {self.page_size}")
+        return self
+
+
+class EcuConfig(_Strict):
+    bus: str
+    request_id: CanId
+    response_id: CanId
+    functional_id: CanId = 0x7DF
+    extended_id: bool = False
+    power: str | None = None
+    profile: str
+    console: str | None = None
+    virtual: VirtualEcuConfig | None = None
+
+
+class BenchConfig(_Strict):
+    name: str
+    dbc: list[Path] = Field(default_factory=list)
+    buses: dict[str, BusConfig]
+    power: dict[str, PowerConfig] = Field(default_factory=dict)
+    serial: dict[str, SerialConfig] = Field(default_factory=dict)
+    profiles: dict[str, EcuProfile] = Field(default_factory=dict)
+    ecus: dict[str, EcuConfig]
+    source: Path | None = Field(None, exclude=True)
+    """The file this bench was read from (set by the loader)."""

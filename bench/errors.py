@@ -1,0 +1,48 @@
+"""The framework's exceptions.
+
+Two families, never mixed up in a report:
+
+* ``ConfigError`` — something a user wrote is wrong (YAML, a name, a path). The message says
+  what to fix, naming the file, the line where known, and the field.
+* ``BenchFault`` — the bench itself is broken (adapter gone, supply not answering, a virtual
+  ECU thread that died). A test that hits one is an error of the bench, not a failure of the ECU.
+
+What the ECU under test does wrong is reported by the flasher and the oracles as ordinary
+test failures (``FlashError`` and assertion errors), never as one of the above.
+"""
+
+from __future__ import annotations
+
+
+class BenchError(Exception):
+    """Base of every exception the framework raises on purpose."""
+
+
+class ConfigError(BenchError):
+    """A bench file, profile, recipe or option is wrong; the message says where and what."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.file, self.line, self.field = file, line, field
+        where = ""
+        if file:
+            where = file + (f":{line}" if line else "")
+        if field:
+            where = f"{where}: {field}" if where else field
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class BenchFault(BenchError):
+    """The bench (instrument, adapter, simulator thread) failed — not the ECU under test."""
+
+
+class FlashError(Exception):
+    """The ECU did not complete a reprogramming step the way ISO 14229 and its profile say.
+
+    Deliberately not a ``BenchError``: this is a finding about the ECU under test. ``result``
+    holds what the flasher did up to the failure (its timeline), when a flasher raised it.
+    """
+
+    def __init__(self, message: str, *, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
