@@ -1,0 +1,87 @@
+"""Ed25519 signing and verification of firmware images, and PEM key loading."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from bench.errors import ConfigError
+from bench.image.format import KEY_ID_SIZE, SIGNATURE_SIZE, FirmwareImage, ImageHeader
+
+
+class SignatureError(Exception):
+    """The image is not the one its header describes, or not signed by the trusted key.
+
+    The message starts with the reason: ``payload length mismatch``, ``payload digest mismatch``,
+    ``unknown key id`` or ``bad signature``.
+    """
+
+
+def _read_pem(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", file=str(path)) from None
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """An unencrypted PEM (PKCS#8) Ed25519 private key."""
+    try:
+        key = serialization.load_pem_private_key(_read_pem(path, "signing key"), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"not an unencrypted PEM private key: {exc}", file=str(path)) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"signing key is {type(key).__name__}, expected Ed25519", file=str(path))
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """A PEM (SubjectPublicKeyInfo) Ed25519 public key."""
+    try:
+        key = serialization.load_pem_public_key(_read_pem(path, "public key"))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"not a PEM public key: {exc}", file=str(path)) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError(f"public key is {type(key).__name__}, expected Ed25519", file=str(path))
+    return key
+
+
+def key_id(public_key: Ed25519PublicKey) -> bytes:
+    """First 8 bytes of SHA-256 of the raw 32-byte public key."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).digest()[:KEY_ID_SIZE]
+
+
+def sign_image(payload: bytes, *, version: str, security_version: int,
+               private_key: Ed25519PrivateKey) -> FirmwareImage:
+    unsigned = ImageHeader(
+        version=version,
+        security_version=security_version,
+        payload_length=len(payload),
+        payload_sha256=hashlib.sha256(payload).digest(),
+        key_id=key_id(private_key.public_key()),
+        signature=bytes(SIGNATURE_SIZE),
+    )
+    signature = private_key.sign(unsigned.signed_bytes())
+    return FirmwareImage(replace(unsigned, signature=signature), bytes(payload))
+
+
+def verify_image(header: ImageHeader, payload: bytes, public_key: Ed25519PublicKey) -> None:
+    """Raise ``SignatureError`` unless ``payload`` is exactly what ``header`` signs with ``public_key``."""
+    if len(payload) != header.payload_length:
+        raise SignatureError(
+            f"payload length mismatch: header says {header.payload_length} bytes, got {len(payload)}")
+    if hashlib.sha256(payload).digest() != header.payload_sha256:
+        raise SignatureError("payload digest mismatch: SHA-256 of the payload differs from the header")
+    trusted = key_id(public_key)
+    if header.key_id != trusted:
+        raise SignatureError(f"unknown key id {header.key_id.hex()} (trusted: {trusted.hex()})")
+    try:
+        public_key.verify(header.signature, header.signed_bytes())
+    except InvalidSignature:
+        raise SignatureError("bad signature: the header was not signed by the trusted key") from None
