@@ -1,0 +1,89 @@
+"""pytest fixtures of the plugin: the bench, one ECU and what a test does with it.
+
+``bench`` is brought up fresh for every test (own virtual channels, fresh NVM under the test's
+tmp_path) and torn down afterwards whatever happened; a simulator crash during the test is
+raised at tear-down as a ``BenchFault`` — an error of the bench, not a failure of the ECU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.config.models import BenchConfig
+from bench.errors import BenchFault, ConfigError
+from bench.flash import EcuDiagnostics, Flasher
+from bench.image import FirmwareImage, build_image
+from bench.power import PowerSupply
+from bench.rig import Bench, EcuHandle
+from bench.sim.ecu import VirtualEcu
+
+FIRMWARE_DIR = Path("fixtures/firmware")
+
+
+@pytest.fixture(scope="session")
+def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
+    from bench.plugin import BENCH_CONFIG_KEY
+
+    return pytestconfig.stash[BENCH_CONFIG_KEY]  # type: ignore[return-value]
+
+
+@pytest.fixture
+def bench(bench_config: BenchConfig, tmp_path: Path) -> Iterator[Bench]:
+    with Bench(bench_config, workdir=tmp_path) as rig:
+        yield rig
+        faults = rig.faults()
+    if faults:
+        raise BenchFault("; ".join(faults))
+
+
+@pytest.fixture
+def ecu(bench: Bench, request: pytest.FixtureRequest) -> EcuHandle:
+    """The ECU named by ``@pytest.mark.ecu(name)``, else the bench's only (or first) ECU."""
+    marker = request.node.get_closest_marker("ecu")
+    name = marker.args[0] if marker and marker.args else next(iter(bench.config.ecus))
+    return bench.ecu(name)
+
+
+@pytest.fixture
+def flasher(ecu: EcuHandle) -> Flasher:
+    return ecu.flasher
+
+
+@pytest.fixture
+def uds(ecu: EcuHandle):  # noqa: ANN201 - udsoncan Client
+    return ecu.uds
+
+
+@pytest.fixture
+def diagnostics(ecu: EcuHandle) -> EcuDiagnostics:
+    return ecu.diagnostics
+
+
+@pytest.fixture
+def power(ecu: EcuHandle) -> PowerSupply:
+    if ecu.power is None:
+        pytest.skip(f"ECU {ecu.name!r} has no power supply on this bench")
+    return ecu.power
+
+
+@pytest.fixture
+def sim(ecu: EcuHandle) -> VirtualEcu:
+    if ecu.sim is None:
+        pytest.skip(f"ECU {ecu.name!r} is not simulated on this bench")
+    return ecu.sim
+
+
+@pytest.fixture(scope="session")
+def firmware(pytestconfig: pytest.Config) -> Callable[[str], FirmwareImage]:
+    """``firmware("app-2.0.0")`` builds fixtures/firmware/app-2.0.0.yaml (cached)."""
+
+    def build(recipe: str) -> FirmwareImage:
+        path = pytestconfig.rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
+        return build_image(path)
+
+    return build

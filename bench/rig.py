@@ -1,0 +1,174 @@
+"""A bench brought up from its configuration: tester buses, supplies, virtual ECUs, handles.
+
+``Bench`` owns everything it opens and closes all of it, in order, even after a failure, so a
+test that breaks never leaves the next one with a half-open bus or an ECU without power.
+
+Virtual buses of python-can are process-wide by channel name; ``isolate=True`` gives each
+Bench its own channel names so tests running side by side never hear each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import can
+import cantools
+
+from bench.config.loader import resolve_key_function
+from bench.config.models import BenchConfig, EcuConfig, EcuProfile
+from bench.errors import BenchFault, ConfigError
+from bench.flash import EcuDiagnostics, Flasher
+from bench.image import build_image, load_public_key
+from bench.power import PowerSupply, VirtualSupply
+from bench.sim.ecu import VirtualEcu
+from bench.transport.can_bus import open_bus
+from bench.transport.uds_client import TesterLink
+
+
+@dataclass
+class EcuHandle:
+    """One ECU of the bench as a test sees it: config, power, tester link, flasher, simulator."""
+
+    name: str
+    config: EcuConfig
+    profile: EcuProfile
+    power: PowerSupply | None
+    sim: VirtualEcu | None
+    _bench: Bench = field(repr=False)
+
+    @cached_property
+    def link(self) -> TesterLink:
+        return self._bench._open_link(self)
+
+    @property
+    def uds(self):  # noqa: ANN201 - udsoncan Client
+        return self.link.client
+
+    @cached_property
+    def diagnostics(self) -> EcuDiagnostics:
+        return EcuDiagnostics(self.link.client, self.profile)
+
+    @cached_property
+    def flasher(self) -> Flasher:
+        return Flasher(self.name, self.link, self.profile)
+
+
+class Bench:
+    def __init__(self, config: BenchConfig, *, workdir: Path, isolate: bool = True) -> None:
+        self.config = config
+        self.workdir = workdir
+        self._token = uuid.uuid4().hex[:8] if isolate else ""
+        self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
+        self._links: list[TesterLink] = []
+        self.supplies: dict[str, PowerSupply] = {}
+        self.sims: dict[str, VirtualEcu] = {}
+        self._handles: dict[str, EcuHandle] = {}
+
+    def channel(self, bus: str) -> str | int:
+        config = self.config.buses[bus]
+        if config.interface == "virtual" and self._token:
+            return f"{config.channel}#{self._token}"
+        return config.channel
+
+    def __enter__(self) -> Bench:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Create supplies and virtual ECUs, then switch every supply on."""
+        for name, power in self.config.power.items():
+            self.supplies[name] = VirtualSupply(name, nominal_voltage=power.nominal_voltage)
+        dbc = self._load_dbc()
+        for name, ecu in self.config.ecus.items():
+            if ecu.virtual is not None:
+                self.sims[name] = self._make_sim(name, ecu, dbc)
+        for name, sim in self.sims.items():
+            supply = self.supplies.get(self.config.ecus[name].power or "")
+            if supply is None:
+                sim.power(True)  # permanently powered (no supply configured)
+            else:
+                supply.attach(sim.power)  # type: ignore[attr-defined]
+        for supply in self.supplies.values():
+            supply.on()
+
+    def _load_dbc(self) -> cantools.database.Database:
+        database = cantools.database.Database()
+        for path in self.config.dbc:
+            database.add_dbc_file(str(path))
+        return database
+
+    def _make_sim(self, name: str, ecu: EcuConfig, dbc: cantools.database.Database) -> VirtualEcu:
+        virtual = ecu.virtual
+        assert virtual is not None
+        profile = self.profile(name)
+        return VirtualEcu(
+            name, ecu, profile, self.config.buses[ecu.bus], channel=self.channel(ecu.bus),
+            nvm_dir=self.workdir / "nvm", key_function=resolve_key_function(profile.security.key_function),
+            trusted_key=load_public_key(virtual.trusted_key),
+            factory_image=build_image(virtual.factory_image) if virtual.factory_image else None,
+            status_message=dbc.get_message_by_name(virtual.status_message) if virtual.status_message else None,
+        )
+
+    def profile(self, ecu: str) -> EcuProfile:
+        return self.config.profiles[self.config.ecus[ecu].profile]
+
+    def ecu(self, name: str) -> EcuHandle:
+        if name not in self.config.ecus:
+            raise ConfigError(f"no ECU named {name!r} on bench {self.config.name!r}; "
+                              f"it has: {', '.join(self.config.ecus)}", file=str(self.config.source or ""))
+        if name not in self._handles:
+            ecu = self.config.ecus[name]
+            self._handles[name] = EcuHandle(name, ecu, self.profile(name), self.supplies.get(ecu.power or ""),
+                                            self.sims.get(name), self)
+        return self._handles[name]
+
+    def _open_link(self, handle: EcuHandle) -> TesterLink:
+        bus_name = handle.config.bus
+        if bus_name not in self._buses:
+            bus = open_bus(bus_name, self.config.buses[bus_name], channel=self.channel(bus_name))
+            self._buses[bus_name] = (bus, can.Notifier(bus, [], timeout=0.05))
+        bus, notifier = self._buses[bus_name]
+        link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
+        link.open()
+        self._links.append(link)
+        return link
+
+    def faults(self) -> list[str]:
+        """Simulator crashes seen so far: bench faults, reported apart from ECU findings."""
+        return [f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
+
+    def close(self) -> None:
+        errors: list[str] = []
+        for link in self._links:
+            with _collect(errors, "tester link"):
+                link.close()
+        for name, sim in self.sims.items():
+            with _collect(errors, f"virtual ECU {name}"):
+                sim.power(False)
+        for name, (bus, notifier) in self._buses.items():
+            with _collect(errors, f"bus {name}"):
+                notifier.stop()
+                bus.shutdown()
+        self._links.clear()
+        self._buses.clear()
+        if errors:
+            raise BenchFault("bench did not close cleanly: " + "; ".join(errors))
+
+
+@contextlib.contextmanager
+def _collect(errors: list[str], what: str):  # noqa: ANN202
+    try:
+        yield
+    except Exception as exc:  # keep closing the rest; report everything at the end
+        errors.append(f"{what}: {exc}")

@@ -1,0 +1,179 @@
+"""What the virtual ECU's bootloader decides at every power-on and reset.
+
+Single bank: a valid, verified application starts; an invalid or half-written one leaves the
+ECU in the bootloader, which still accepts reprogramming (never bricked). An application that
+fails its self test is restarted by its watchdog; after ``trial_boots`` failed starts the
+bootloader stays resident.
+
+A/B: a newly verified bank is started on trial. Each start is counted in EEPROM *before* the
+application runs, so a power cut during the trial counts as a failed start. The application
+confirms a healthy start; after ``trial_boots`` unconfirmed starts the bootloader drops the new
+bank and starts the previous one again (rollback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from bench.config.models import EcuProfile
+from bench.dids import BootMode, BootState
+from bench.image import (HEADER_SIZE, AppDescriptor, ImageFormatError, ImageHeader, SignatureError,
+                         verify_image)
+from bench.sim.nvm import FlashMemory
+from bench.sim.record import RecordStore
+
+Probe = Callable[[str, int], None]
+
+
+class VerificationFailed(Exception):
+    """The image in a bank is not whole, not ours, or not allowed (reason in the message)."""
+
+    def __init__(self, reason: str, code: int) -> None:
+        self.code = code
+        super().__init__(reason)
+
+
+# Routine status bytes of CheckProgrammingDependencies, also used for CheckMemory.
+CHECK_OK, CHECK_FORMAT, CHECK_DIGEST, CHECK_SIGNATURE, CHECK_ROLLBACK = 0x00, 0x01, 0x02, 0x03, 0x04
+
+
+@dataclass(frozen=True)
+class RunningSoftware:
+    mode: BootMode
+    bank: int
+    state: BootState
+    version: str | None
+
+
+class BankLayout:
+    """Logical download region → physical bank offsets in the flash."""
+
+    def __init__(self, profile: EcuProfile, sector_size: int) -> None:
+        self.kind = profile.bootloader
+        self.bank_count = 2 if self.kind == "ab" else 1
+        self.bank_size = -(-profile.memory.size // sector_size) * sector_size
+        self.flash_size = self.bank_size * self.bank_count
+
+    def offset(self, bank: int) -> int:
+        return bank * self.bank_size
+
+
+class BootManager:
+    def __init__(self, profile: EcuProfile, layout: BankLayout, flash: FlashMemory, store: RecordStore,
+                 trusted_key: Ed25519PublicKey, probe: Probe) -> None:
+        self._profile = profile
+        self._layout = layout
+        self._flash = flash
+        self._store = store
+        self._trusted_key = trusted_key
+        self._probe = probe
+        self.running = RunningSoftware(BootMode.BOOTLOADER, store.record.active_bank, BootState.BOOTLOADER, None)
+
+    @property
+    def record(self):  # noqa: ANN201 - the store's live record
+        return self._store.record
+
+    def target_bank(self) -> int:
+        """Where a download goes: the only bank, or the one not running (A/B)."""
+        return 0 if self._layout.bank_count == 1 else 1 - self.record.active_bank
+
+    def verify(self, bank: int, *, check_rollback: bool = True) -> tuple[ImageHeader, AppDescriptor]:
+        base = self._layout.offset(bank)
+        try:
+            header = ImageHeader.parse(self._flash.read(base, HEADER_SIZE))
+        except ImageFormatError as exc:
+            raise VerificationFailed(f"no valid image header: {exc}", CHECK_FORMAT) from exc
+        if header.payload_length > self._layout.bank_size - HEADER_SIZE:
+            raise VerificationFailed("image longer than the bank", CHECK_FORMAT)
+        payload = self._flash.read(base + HEADER_SIZE, header.payload_length)
+        try:
+            verify_image(header, payload, self._trusted_key)
+        except SignatureError as exc:
+            code = CHECK_DIGEST if str(exc).startswith("payload") else CHECK_SIGNATURE
+            raise VerificationFailed(str(exc), code) from exc
+        if check_rollback and header.security_version < self.record.anti_rollback:
+            raise VerificationFailed(
+                f"security version {header.security_version} below anti-rollback counter "
+                f"{self.record.anti_rollback}", CHECK_ROLLBACK)
+        try:
+            app = AppDescriptor.parse(payload[:AppDescriptor.SIZE])
+        except ImageFormatError as exc:
+            raise VerificationFailed(f"no application descriptor: {exc}", CHECK_FORMAT) from exc
+        return header, app
+
+    def start(self) -> RunningSoftware:
+        """Power-on or reset: choose what runs. Every EEPROM change is saved before it matters."""
+        rec = self.record
+        self._probe("boot", rec.boot_attempts)
+        for _ in range(self._profile.trial_boots + 2):
+            if rec.pending_bank is not None:
+                if self._start_trial():
+                    return self.running
+                continue
+            bank = rec.active_bank
+            if not rec.banks[bank].valid:
+                break
+            try:
+                header, app = self.verify(bank, check_rollback=False)
+            except VerificationFailed:
+                rec.banks[bank].valid = False
+                self._store.save()
+                break
+            if app.self_test_passes:
+                if rec.boot_attempts:
+                    rec.boot_attempts = 0
+                    self._store.save()
+                state = BootState.CONFIRMED if self._layout.bank_count == 2 else BootState.APPLICATION
+                self.running = RunningSoftware(BootMode.APPLICATION, bank, state, header.version)
+                return self.running
+            rec.boot_attempts += 1  # watchdog reset of a failing application
+            self._store.save()
+            if rec.boot_attempts >= self._profile.trial_boots:
+                break
+        return self.enter_bootloader()
+
+    def _start_trial(self) -> bool:
+        """One start of the pending bank; False when it failed or was rolled back."""
+        rec = self.record
+        bank = rec.pending_bank
+        assert bank is not None
+        rec.boot_attempts += 1
+        self._store.save()
+        if rec.boot_attempts > self._profile.trial_boots:
+            self._roll_back(bank)
+            return False
+        try:
+            header, app = self.verify(bank)
+        except VerificationFailed:
+            self._roll_back(bank)
+            return False
+        self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.TRIAL_BOOT, header.version)
+        if not app.self_test_passes:
+            return False
+        self._probe("confirm", bank)
+        rec.active_bank = bank
+        rec.pending_bank = None
+        rec.boot_attempts = 0
+        rec.anti_rollback = max(rec.anti_rollback, header.security_version)
+        self._store.save()
+        self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
+        return True
+
+    def _roll_back(self, bank: int) -> None:
+        rec = self.record
+        rec.banks[bank].valid = False
+        rec.pending_bank = None
+        rec.boot_attempts = 0
+        self._store.save()
+
+    def enter_bootloader(self) -> RunningSoftware:
+        self.running = RunningSoftware(BootMode.BOOTLOADER, self.record.active_bank, BootState.BOOTLOADER, None)
+        return self.running
+
+    def installed_version(self) -> str | None:
+        """The version the bootloader would start (active bank), if that bank is valid."""
+        bank = self.record.banks[self.record.active_bank]
+        return bank.version if bank.valid else None

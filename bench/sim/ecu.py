@@ -1,0 +1,205 @@
+"""A virtual ECU: flash and EEPROM on disk, a UDS server on can-isotp, powered by a supply.
+
+Everything in RAM lives in one ``_PoweredRun`` per power-on. Power off ends it: transmissions
+stop at once, the run's threads end, and only what was written to flash or EEPROM remains. A
+reset (ECUReset, leaving the programming session) rebuilds the server from EEPROM the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import can
+import cantools
+
+from bench.config.models import BusConfig, EcuConfig, EcuProfile
+from bench.dids import BootMode
+from bench.errors import BenchFault
+from bench.image import FirmwareImage
+from bench.sim.boot import BankLayout, BootManager
+from bench.sim.download import DownloadManager
+from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
+from bench.sim.pending import ResponsePending
+from bench.sim.probes import Probes
+from bench.sim.record import RecordStore
+from bench.sim.security import KeyFunction, SecurityAccess
+from bench.sim.server import EcuCore
+from bench.sim.status_frame import StatusFrame
+from bench.transport.can_bus import open_bus
+from bench.transport.isotp_link import address, make_stack
+
+log = logging.getLogger(__name__)
+
+
+class VirtualEcu:
+    def __init__(self, name: str, config: EcuConfig, profile: EcuProfile, bus_config: BusConfig, *,
+                 channel: str | int, nvm_dir: Path, key_function: KeyFunction, trusted_key,
+                 factory_image: FirmwareImage | None = None,
+                 status_message: cantools.database.can.Message | None = None) -> None:
+        assert config.virtual is not None, f"ECU {name} has no virtual: section"
+        self.name = name
+        self.config = config
+        self.profile = profile
+        self.bus_config = bus_config
+        self.channel = channel
+        self.key_function = key_function
+        self.trusted_key = trusted_key
+        self.status_message = status_message
+        self.probes = Probes()
+        self.layout = BankLayout(profile, config.virtual.sector_size)
+        self.flash_path = nvm_dir / f"{name}.flash"
+        self.eeprom_path = nvm_dir / f"{name}.eeprom.json"
+        self.fault: BaseException | None = None
+        """An exception that killed the simulator (a bench fault, never an ECU finding)."""
+        self._run: _PoweredRun | None = None
+        self._lock = threading.Lock()
+        nvm_dir.mkdir(parents=True, exist_ok=True)
+        if factory_image is not None and not self.flash_path.exists():
+            self._factory_program(factory_image)
+
+    def open_flash(self, power_lost: threading.Event) -> FlashMemory:
+        v = self.config.virtual
+        assert v is not None
+        return FlashMemory(self.flash_path, self.layout.flash_size, v.sector_size, v.page_size,
+                           power_lost=power_lost, probe=self.probes,
+                           erase_time_per_sector=v.erase_time_per_sector,
+                           program_time_per_page=v.program_time_per_page)
+
+    def _factory_program(self, image: FirmwareImage) -> None:
+        """End-of-line programming: bank A holds the image, verified, anti-rollback set."""
+        never = threading.Event()
+        flash = self.open_flash(never)
+        try:
+            flash.program(0, image.to_bytes())
+        finally:
+            flash.close()
+        store = RecordStore(Eeprom(self.eeprom_path, power_lost=never), self.layout.bank_count)
+        bank = store.record.banks[0]
+        bank.valid, bank.version, bank.security_version = True, image.header.version, image.header.security_version
+        store.record.anti_rollback = image.header.security_version
+        store.save()
+
+    # -- power ---------------------------------------------------------------------------
+
+    @property
+    def powered(self) -> bool:
+        return self._run is not None
+
+    def power(self, on: bool) -> None:
+        """Listener for ``VirtualSupply.attach``."""
+        with self._lock:
+            if on and self._run is None:
+                self._run = _PoweredRun(self)
+                self._run.start()
+            elif not on and self._run is not None:
+                run, self._run = self._run, None
+                run.power_off()
+
+    def core(self) -> EcuCore | None:
+        """The server of the current power-on (for white-box checks in tests), if powered."""
+        run = self._run
+        return run.core if run else None
+
+
+class _PoweredRun:
+    """One power-on of the ECU: transport, threads and RAM state."""
+
+    def __init__(self, ecu: VirtualEcu) -> None:
+        self.ecu = ecu
+        self.power_lost = threading.Event()
+        self.core: EcuCore | None = None
+        self._thread = threading.Thread(target=self._main, name=f"sim-{ecu.name}", daemon=True)
+        self._bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
+        self._notifier = can.Notifier(self._bus, [], timeout=0.05)
+        frame = max(ecu.profile.max_block_length, 4095)
+        self._physical = make_stack(self._bus, self._notifier, address(ecu.config, server=True),
+                                    ecu.bus_config, max_frame_size=frame)
+        self._functional = make_stack(self._bus, self._notifier,
+                                      address(ecu.config, server=True, functional=True),
+                                      ecu.bus_config, max_frame_size=frame)
+        self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
+        timing = ecu.profile.timing
+        self._stacks_lock = threading.Lock()
+        self._stacks_running = False
+        self._pending = ResponsePending(self._send, first_after=timing.p2 / 2, every=timing.p2_star / 2)
+
+    def start(self) -> None:
+        self._physical.start()
+        self._functional.start()
+        self._stacks_running = True
+        self._thread.start()
+
+    def power_off(self) -> None:
+        self.power_lost.set()
+        self._silence()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(5.0)
+            if self._thread.is_alive():
+                raise BenchFault(f"virtual ECU {self.ecu.name}: simulator thread did not stop at power off")
+
+    def _silence(self) -> None:
+        """Stop both ISO-TP stacks (idempotent): nothing leaves the ECU once power is gone."""
+        with self._stacks_lock:
+            if self._stacks_running:
+                self._stacks_running = False
+                self._physical.stop()
+                self._functional.stop()
+
+    def _send(self, payload: bytes) -> None:
+        if not self.power_lost.is_set():
+            self._physical.send(payload)
+
+    def _boot(self) -> EcuCore:
+        ecu = self.ecu
+        flash = self._flash
+        store = RecordStore(Eeprom(ecu.eeprom_path, power_lost=self.power_lost), ecu.layout.bank_count)
+        boot = BootManager(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes)
+        download = DownloadManager(ecu.profile, ecu.layout, flash, store, boot)
+        security = SecurityAccess(ecu.profile.security, ecu.key_function, store, clock=time.monotonic)
+        core = EcuCore(ecu.name, ecu.profile, store, boot, download, security)
+        boot.start()
+        self.core = core
+        return core
+
+    def _main(self) -> None:
+        self._flash = self.ecu.open_flash(self.power_lost)
+        try:
+            core = self._boot()
+            while not self.power_lost.is_set():
+                if core.s3_expired() and core.leave_session():
+                    core = self._boot()
+                request = self._next_request()
+                if self._status and core.boot.running.mode == BootMode.APPLICATION:
+                    self._status.send_if_due(self._bus, core.boot.running)
+                if request is None:
+                    continue
+                payload, functional = request
+                self._pending.begin(payload[0])
+                reply = core.handle(payload, functional=functional)
+                self._pending.finish(reply.response)
+                if reply.reset_after and not self.power_lost.is_set():
+                    core = self._boot()
+        except PowerLost:
+            pass
+        except Exception as exc:  # a simulator bug: keep it for the bench to report, never hide it
+            if not self.power_lost.is_set():
+                log.exception("virtual ECU %s crashed", self.ecu.name)
+                self.ecu.fault = exc
+        finally:
+            self._pending.close()
+            self._flash.close()
+            self._silence()
+            self._notifier.stop()
+            self._bus.shutdown()
+
+    def _next_request(self) -> tuple[bytes, bool] | None:
+        functional = self._functional.recv(block=False)
+        if functional is not None:
+            return bytes(functional), True
+        physical = self._physical.recv(block=True, timeout=0.01)
+        if physical is not None:
+            return bytes(physical), False
+        return None

@@ -1,0 +1,55 @@
+"""What the bootloader keeps in its EEPROM: bank validity, trial-boot state, journal, counters."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from bench.dids import DownloadJournal
+from bench.sim.nvm import Eeprom
+
+
+@dataclass
+class BankRecord:
+    valid: bool = False
+    version: str = ""
+    security_version: int = 0
+
+
+@dataclass
+class BootloaderRecord:
+    banks: list[BankRecord]
+    active_bank: int = 0
+    pending_bank: int | None = None
+    """A/B: a verified bank waiting for its trial boot and the application's confirmation."""
+    boot_attempts: int = 0
+    """Starts of the image on trial (A/B) or of a failing application (single bank)."""
+    anti_rollback: int = 0
+    journal_digest: str = ""
+    journal_total: int = 0
+    journal_committed: int = 0
+    security_failures: int = 0
+    fingerprint: str = ""
+
+    @property
+    def journal(self) -> DownloadJournal:
+        digest = bytes.fromhex(self.journal_digest) if self.journal_digest else bytes(32)
+        return DownloadJournal(digest, self.journal_total, self.journal_committed)
+
+    def clear_journal(self) -> None:
+        self.journal_digest, self.journal_total, self.journal_committed = "", 0, 0
+
+
+class RecordStore:
+    """Load once per power-on, save after every change (each save is one atomic EEPROM write)."""
+
+    def __init__(self, eeprom: Eeprom, bank_count: int) -> None:
+        self._eeprom = eeprom
+        raw = eeprom.load()
+        if raw:
+            banks = [BankRecord(**b) for b in raw.pop("banks")]
+            self.record = BootloaderRecord(banks=banks, **raw)
+        else:
+            self.record = BootloaderRecord(banks=[BankRecord() for _ in range(bank_count)])
+
+    def save(self) -> None:
+        self._eeprom.store(asdict(self.record))

@@ -1,0 +1,266 @@
+"""The UDS server of the virtual ECU: one request in, at most one response out.
+
+Transport-free (``handle(payload) -> Reply``) so the state machine is testable without a bus.
+Negative responses follow ISO 14229-1's order of checks: unknown service (0x11), service not
+in this session (0x7F), sub-function unknown (0x12) or not in this session (0x7E), length
+(0x13), security (0x33), sequence (0x24), range (0x31), conditions (0x22).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from udsoncan import Request, Response
+from udsoncan.ResponseCode import ResponseCode as RC
+from udsoncan import services as svc
+
+from bench.config.models import EcuProfile
+from bench.dids import BootMode, BootStatus
+from bench.sim.boot import BootManager
+from bench.sim.download import DownloadManager
+from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL, Nrc
+from bench.sim.record import RecordStore
+from bench.sim.security import SecurityAccess
+
+DEFAULT, PROGRAMMING, EXTENDED = 0x01, 0x02, 0x03
+NON_DEFAULT = frozenset({PROGRAMMING, EXTENDED})
+ALL_SESSIONS = frozenset({DEFAULT, PROGRAMMING, EXTENDED})
+
+
+@dataclass(frozen=True)
+class Reply:
+    response: bytes | None
+    reset_after: bool = False
+    """Send the response, then reset (ECUReset, leaving the programming session)."""
+
+
+class EcuCore:
+    def __init__(self, name: str, profile: EcuProfile, store: RecordStore, boot: BootManager,
+                 download: DownloadManager, security: SecurityAccess,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.profile = profile
+        self.store = store
+        self.boot = boot
+        self.download = download
+        self.security = security
+        self._clock = clock
+        self.session = DEFAULT
+        self.communication_control = 0x00
+        self.dtc_setting_on = True
+        self.last_request = clock()
+        self._services: dict[type, tuple[Callable[[Request], bytes], frozenset[int]]] = {
+            svc.DiagnosticSessionControl: (self._session_control, ALL_SESSIONS),
+            svc.ECUReset: (self._ecu_reset, ALL_SESSIONS),
+            svc.TesterPresent: (self._tester_present, ALL_SESSIONS),
+            svc.ReadDataByIdentifier: (self._read_did, ALL_SESSIONS),
+            svc.WriteDataByIdentifier: (self._write_did, NON_DEFAULT),
+            svc.SecurityAccess: (self._security_access, NON_DEFAULT),
+            svc.CommunicationControl: (self._communication_control, NON_DEFAULT),
+            svc.ControlDTCSetting: (self._control_dtc_setting, NON_DEFAULT),
+            svc.RoutineControl: (self._routine_control, NON_DEFAULT),
+            svc.RequestDownload: (self._request_download, frozenset({PROGRAMMING})),
+            svc.TransferData: (self._transfer_data, frozenset({PROGRAMMING})),
+            svc.RequestTransferExit: (self._request_transfer_exit, frozenset({PROGRAMMING})),
+        }
+        self._reset_after = False
+
+    # -- entry points --------------------------------------------------------------------
+
+    def handle(self, payload: bytes, *, functional: bool = False) -> Reply:
+        self.last_request = self._clock()
+        self._reset_after = False
+        request = Request.from_payload(payload)
+        service = request.service
+        try:
+            if service is None or service not in self._services:
+                raise Nrc(RC.ServiceNotSupported)
+            handler, sessions = self._services[service]
+            if self.session not in sessions:
+                raise Nrc(RC.ServiceNotSupportedInActiveSession)
+            if service.use_subfunction() and request.subfunction is None:
+                raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "no sub-function")
+            data = handler(request)
+        except Nrc as nrc:
+            if functional and nrc.code in SUPPRESSED_ON_FUNCTIONAL:
+                return Reply(None)
+            sid = payload[0] if payload else 0
+            return Reply(bytes([0x7F, sid, nrc.code]))
+        response = None if request.suppress_positive_response else \
+            Response(service, RC.PositiveResponse, data).get_payload()
+        return Reply(response, self._reset_after)
+
+    def s3_expired(self) -> bool:
+        return self.session != DEFAULT and self._clock() - self.last_request > self.profile.timing.s3
+
+    def leave_session(self) -> bool:
+        """Back to the default session (S3 timeout); True when the ECU must reset to do so."""
+        must_reset = self.boot.running.mode == BootMode.BOOTLOADER and self.session == PROGRAMMING
+        self._set_session(DEFAULT)
+        return must_reset
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _set_session(self, session: int) -> None:
+        if session != self.session:
+            self.security.relock()
+        self.session = session
+
+    @staticmethod
+    def _expect_length(request: Request, length: int) -> bytes:
+        data = request.data or b""
+        if len(data) != length:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"{len(data)} bytes, expected {length}")
+        return data
+
+    def _require_unlocked(self) -> None:
+        if not self.security.unlocked:
+            raise Nrc(RC.SecurityAccessDenied)
+
+    # -- services ------------------------------------------------------------------------
+
+    def _session_control(self, request: Request) -> bytes:
+        sub = request.subfunction
+        if sub not in ALL_SESSIONS:
+            raise Nrc(RC.SubFunctionNotSupported)
+        self._expect_length(request, 0)
+        in_app = self.boot.running.mode == BootMode.APPLICATION
+        if sub == PROGRAMMING and in_app:
+            if self.session != EXTENDED:
+                raise Nrc(RC.SubFunctionNotSupportedInActiveSession, "programming session only from extended")
+            self.boot.enter_bootloader()  # the application jumps to the bootloader
+        elif sub == DEFAULT and not in_app and self.session == PROGRAMMING:
+            self._reset_after = True  # leaving programming: reset, the bootloader re-decides
+        self._set_session(sub)
+        t = self.profile.timing
+        return bytes([sub]) + struct.pack(">HH", round(t.p2 * 1000), round(t.p2_star * 100))
+
+    def _ecu_reset(self, request: Request) -> bytes:
+        if request.subfunction not in (0x01, 0x02, 0x03):
+            raise Nrc(RC.SubFunctionNotSupported)
+        self._expect_length(request, 0)
+        self._reset_after = True
+        return bytes([request.subfunction])
+
+    def _tester_present(self, request: Request) -> bytes:
+        if request.subfunction != 0x00:
+            raise Nrc(RC.SubFunctionNotSupported)
+        self._expect_length(request, 0)
+        return b"\x00"
+
+    def _security_access(self, request: Request) -> bytes:
+        sub = request.subfunction
+        return bytes([sub]) + self.security.handle(sub, request.data or b"")
+
+    def _communication_control(self, request: Request) -> bytes:
+        if request.subfunction not in (0x00, 0x01, 0x02, 0x03):
+            raise Nrc(RC.SubFunctionNotSupported)
+        self._expect_length(request, 1)
+        self.communication_control = request.subfunction
+        return bytes([request.subfunction])
+
+    def _control_dtc_setting(self, request: Request) -> bytes:
+        if request.subfunction not in (0x01, 0x02):
+            raise Nrc(RC.SubFunctionNotSupported)
+        self.dtc_setting_on = request.subfunction == 0x01
+        return bytes([request.subfunction])
+
+    def _read_did(self, request: Request) -> bytes:
+        data = request.data or b""
+        if not data or len(data) % 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        out = b""
+        for (did,) in struct.iter_unpack(">H", data):
+            out += struct.pack(">H", did) + self._did_value(did)
+        return out
+
+    def _did_value(self, did: int) -> bytes:
+        dids = self.profile.dids
+        running = self.boot.running
+        if did == dids.version:
+            version = running.version if running.mode == BootMode.APPLICATION else self.boot.installed_version()
+            if version is None:
+                raise Nrc(RC.ConditionsNotCorrect, "no valid application")
+            return version.encode("ascii")
+        if did == dids.boot_state:
+            return BootStatus(running.mode, running.bank, running.state, self.store.record.boot_attempts).pack()
+        if did == dids.journal:
+            return self.store.record.journal.pack()
+        if did == dids.fingerprint:
+            return bytes.fromhex(self.store.record.fingerprint)
+        for field, ident in dids.identification.items():
+            if did == ident:
+                return f"{self.name.upper()}-{field.upper()}".encode("ascii")
+        raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not supported")
+
+    def _write_did(self, request: Request) -> bytes:
+        data = request.data or b""
+        if len(data) < 3:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        (did,) = struct.unpack(">H", data[:2])
+        if did != self.profile.dids.fingerprint or self.session != PROGRAMMING:
+            raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not writable in this session")
+        self._require_unlocked()
+        self.store.record.fingerprint = data[2:].hex()
+        self.store.save()
+        return data[:2]
+
+    def _routine_control(self, request: Request) -> bytes:
+        if request.subfunction != 0x01:
+            raise Nrc(RC.SubFunctionNotSupported, "only startRoutine")
+        data = request.data or b""
+        if len(data) < 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        (rid,) = struct.unpack(">H", data[:2])
+        routines = self.profile.routines
+        if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
+            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
+        if self.session != PROGRAMMING:
+            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} only in the programming session")
+        self._require_unlocked()
+        if rid == routines.erase:
+            address, size = self._memory_location(data[2:])
+            self.download.erase(address, size)
+            status = 0
+        elif rid == routines.check_memory:
+            status = self.download.check_memory()
+        else:
+            status = self.download.check_programming_dependencies()
+        return bytes([0x01]) + data[:2] + bytes([status])
+
+    @staticmethod
+    def _memory_location(record: bytes) -> tuple[int, int]:
+        """addressAndLengthFormatIdentifier, memoryAddress, memorySize (ISO 14229-1, 14.2)."""
+        if not record:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "no addressAndLengthFormatIdentifier")
+        size_len, addr_len = record[0] >> 4, record[0] & 0x0F
+        if not addr_len or not size_len or len(record) != 1 + addr_len + size_len:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "memory location does not match its format")
+        address = int.from_bytes(record[1:1 + addr_len], "big")
+        size = int.from_bytes(record[1 + addr_len:], "big")
+        return address, size
+
+    def _request_download(self, request: Request) -> bytes:
+        data = request.data or b""
+        if len(data) < 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        address, size = self._memory_location(data[1:])
+        self._require_unlocked()
+        if data[0] != 0x00:
+            raise Nrc(RC.RequestOutOfRange, "compression/encryption not supported")
+        self.download.request_download(address, size)
+        return bytes([0x20]) + struct.pack(">H", self.profile.max_block_length)
+
+    def _transfer_data(self, request: Request) -> bytes:
+        data = request.data or b""
+        if not data:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        self.download.transfer_data(data[0], data[1:])
+        return data[:1]
+
+    def _request_transfer_exit(self, request: Request) -> bytes:
+        self.download.request_transfer_exit()
+        return b""
