@@ -41,9 +41,11 @@ def bench(bench_config: BenchConfig, tmp_path: Path) -> Iterator[Bench]:
 
 @pytest.fixture
 def ecu(bench: Bench, request: pytest.FixtureRequest) -> EcuHandle:
-    """The ECU named by ``@pytest.mark.ecu(name)``, else the bench's only (or first) ECU."""
+    """The ECU named by indirect parametrization, else by ``@pytest.mark.ecu(name)``, else the
+    bench's first ECU."""
     marker = request.node.get_closest_marker("ecu")
-    name = marker.args[0] if marker and marker.args else next(iter(bench.config.ecus))
+    name = getattr(request, "param", None) or (marker.args[0] if marker and marker.args else None)
+    name = name or next(iter(bench.config.ecus))
     return bench.ecu(name)
 
 

@@ -43,5 +43,6 @@ class EcuDiagnostics:
                 self.client.tester_present()
                 return time.monotonic() - start
             except TimeoutException:
+                self.client.conn.empty_txqueue()
                 if time.monotonic() - start > within:
                     raise

@@ -72,6 +72,7 @@ class Flasher:
             exc.result = result
             raise
         except (NegativeResponseException, TimeoutException) as exc:
+            self.link.discard_pending()
             raise FlashError(f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}", result=result) from exc
         return result
 
@@ -130,6 +131,7 @@ class Flasher:
                             raise
                         result.retries += 1
                         step.retries += 1
+                        self.link.discard_pending()
                 result.blocks_sent += 1
                 result.bytes_sent += len(chunk)
                 step.bytes = result.bytes_sent

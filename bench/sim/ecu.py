@@ -111,6 +111,8 @@ class _PoweredRun:
         self.ecu = ecu
         self.power_lost = threading.Event()
         self.core: EcuCore | None = None
+        self._booted = threading.Event()
+        """Set once the bootloader has decided what runs (or the run ended): power-on returns then."""
         self._thread = threading.Thread(target=self._main, name=f"sim-{ecu.name}", daemon=True)
         self._bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
         self._notifier = can.Notifier(self._bus, [], timeout=0.05)
@@ -131,6 +133,8 @@ class _PoweredRun:
         self._functional.start()
         self._stacks_running = True
         self._thread.start()
+        if not self._booted.wait(5.0):
+            raise BenchFault(f"virtual ECU {self.ecu.name}: no boot decision 5 s after power on")
 
     def power_off(self) -> None:
         self.power_lost.set()
@@ -168,6 +172,7 @@ class _PoweredRun:
         self._flash = self.ecu.open_flash(self.power_lost)
         try:
             core = self._boot()
+            self._booted.set()
             while not self.power_lost.is_set():
                 if core.s3_expired() and core.leave_session():
                     core = self._boot()
@@ -189,6 +194,7 @@ class _PoweredRun:
                 log.exception("virtual ECU %s crashed", self.ecu.name)
                 self.ecu.fault = exc
         finally:
+            self._booted.set()
             self._pending.close()
             self._flash.close()
             self._silence()

@@ -27,6 +27,17 @@ class Probes:
         with self._lock:
             self._callbacks[point].append(callback)
 
+    def once(self, point: str, index: int, action: Callable[[], None]) -> None:
+        """Run ``action`` the first time ``point`` is reached with ``index``, then never again."""
+        fired = threading.Event()
+
+        def callback(reached: int) -> None:
+            if reached == index and not fired.is_set():
+                fired.set()
+                action()
+
+        self.on(point, callback)
+
     def clear(self) -> None:
         with self._lock:
             self._callbacks.clear()

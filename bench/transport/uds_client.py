@@ -70,6 +70,12 @@ class TesterLink:
         self._functional.stop()
         self.client.close()
 
+    def discard_pending(self) -> None:
+        """Drop what an unanswered exchange left behind: a request still waiting for flow
+        control, and any late response, so the next request starts clean."""
+        self.client.conn.empty_txqueue()
+        self.client.conn.empty_rxqueue()
+
     def tester_present_functional(self) -> None:
         """3E 80 to the functional address: keeps every ECU's session alive, no response."""
         self._functional.send(TESTER_PRESENT_SUPPRESSED)

@@ -1,0 +1,40 @@
+"""Resume after a power cut: continue from the journal, re-send at most one block."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import FlashError
+from ota_support import BOTH_ECUS, cut_power_at_page
+
+
+@BOTH_ECUS
+@pytest.mark.parametrize("page", [3, 130])
+def test_resume_resends_at_most_one_block(ecu, firmware, page):
+    image = firmware("app-2.0.0")
+    cut_power_at_page(ecu, page)
+    with pytest.raises(FlashError) as info:
+        ecu.flasher.flash(image)
+    acknowledged = info.value.result.bytes_sent
+    ecu.power.on()
+    ecu.diagnostics.wait_responsive(within=5.0)
+
+    result = ecu.flasher.flash(image, resume=True)
+
+    assert result.version_after == "2.0.0"
+    assert acknowledged - result.resumed_from <= result.block_size
+    assert result.bytes_sent == len(image.to_bytes()) - result.resumed_from
+
+
+@BOTH_ECUS
+def test_resume_with_another_image_downloads_everything(ecu, firmware):
+    cut_power_at_page(ecu, 130)
+    with pytest.raises(FlashError):
+        ecu.flasher.flash(firmware("app-2.0.0"))
+    ecu.power.on()
+    ecu.diagnostics.wait_responsive(within=5.0)
+
+    result = ecu.flasher.flash(firmware("app-3.0.0-1mib"), resume=True)
+
+    assert result.resumed_from == 0
+    assert result.version_after == "3.0.0"

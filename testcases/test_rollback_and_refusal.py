@@ -1,0 +1,50 @@
+"""Images the bootloader must not keep: failing trial boot, tampered, foreign, downgraded."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bench.dids import BootMode, BootState
+from bench.errors import FlashError
+from bench.image import FirmwareImage
+from ota_support import BOTH_ECUS
+
+
+@pytest.mark.ecu("bms")
+def test_image_failing_its_trial_boot_is_rolled_back(ecu, firmware):
+    result = ecu.flasher.flash(firmware("app-2.0.0-selftest-fail"))
+
+    assert result.version_after == "1.0.0"
+    status = ecu.diagnostics.read_boot_status()
+    assert (status.mode, status.active_bank, status.state) == (BootMode.APPLICATION, 0, BootState.CONFIRMED)
+
+
+def tampered(image: FirmwareImage) -> FirmwareImage:
+    payload = bytearray(image.payload)
+    payload[len(payload) // 2] ^= 0x01
+    return dataclasses.replace(image, payload=bytes(payload))
+
+
+@BOTH_ECUS
+@pytest.mark.parametrize("recipe, make", [
+    ("app-2.0.0", tampered),
+    ("app-2.0.0-foreign", None),
+    ("app-0.9.0-downgrade", None),
+], ids=["tampered", "foreign-key", "downgrade"])
+def test_refused_image_never_runs(ecu, firmware, recipe, make):
+    image = firmware(recipe)
+    if make:
+        image = make(image)
+    with pytest.raises(FlashError, match="check"):
+        ecu.flasher.flash(image)
+
+    ecu.uds.ecu_reset(1)
+    ecu.diagnostics.wait_responsive(within=5.0)
+    version = ecu.diagnostics.read_version()
+    if ecu.profile.bootloader == "ab":
+        assert version == "1.0.0"  # the running bank was never touched
+    else:
+        assert version is None  # erased for the download; the bootloader stays resident
+        assert ecu.diagnostics.read_boot_status().mode == BootMode.BOOTLOADER
