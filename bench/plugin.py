@@ -28,6 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "ecu(name): the test runs against this ECU (fixture `ecu`)")
     config.addinivalue_line("markers", "virtual_only: the test needs a simulated ECU (probes, NVM)")
+    config.addinivalue_line("markers", "bench(*names): run only on benches with one of these names")
 
 
 def bench_path(config: pytest.Config) -> Path:
@@ -37,19 +38,36 @@ def bench_path(config: pytest.Config) -> Path:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
-    """Load the bench once, before any test runs; skip tests whose ECU the bench lacks."""
-    if not any("bench" in item.fixturenames for item in items):
+    """Load the bench once, before any test runs; a test naming an ECU the bench does not
+    have stops the run, since a silently smaller run would look like a pass."""
+    if not any("bench" in getattr(item, "fixturenames", ()) for item in items):
         return
     try:
         bench = load_bench(bench_path(config))
     except ConfigError as exc:
         raise pytest.UsageError(f"bench configuration error:\n{exc}") from None
     config.stash[BENCH_CONFIG_KEY] = bench
+    unknown = []
     for item in items:
-        marker = item.get_closest_marker("ecu")
-        if marker and marker.args and marker.args[0] not in bench.ecus:
-            item.add_marker(pytest.mark.skip(
-                reason=f"bench {bench.name!r} has no ECU {marker.args[0]!r} (has: {', '.join(bench.ecus)})"))
-        if item.get_closest_marker("virtual_only") and marker and marker.args \
-                and marker.args[0] in bench.ecus and bench.ecus[marker.args[0]].virtual is None:
-            item.add_marker(pytest.mark.skip(reason=f"ECU {marker.args[0]!r} is not simulated on this bench"))
+        name = requested_ecu(item)
+        if name is not None and name not in bench.ecus:
+            unknown.append(f"{item.nodeid}: ECU {name!r}")
+            continue
+        wanted = item.get_closest_marker("bench")
+        if wanted and wanted.args and bench.name not in wanted.args:
+            item.add_marker(pytest.mark.skip(reason=f"needs bench {' or '.join(wanted.args)}, this is {bench.name!r}"))
+        if item.get_closest_marker("virtual_only") and name is not None and bench.ecus[name].virtual is None:
+            item.add_marker(pytest.mark.skip(reason=f"ECU {name!r} is not simulated on bench {bench.name!r}"))
+    if unknown:
+        raise pytest.UsageError(
+            f"bench {bench.name!r} ({bench.source}) has no such ECU; it has {', '.join(bench.ecus)}:\n  "
+            + "\n  ".join(unknown))
+
+
+def requested_ecu(item: pytest.Item) -> str | None:
+    """The ECU a test asks for: indirect ``ecu`` parameter, else ``@pytest.mark.ecu(name)``."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and isinstance(callspec.params.get("ecu"), str):
+        return callspec.params["ecu"]
+    marker = item.get_closest_marker("ecu")
+    return marker.args[0] if marker and marker.args else None
