@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 ## OTA campaign from testcases/ against the virtual bench; Allure results in reports/allure-results
 run: $(STAMP)
-	$(BIN)/pytest testcases --alluredir reports/allure-results --clean-alluredir $(ARGS)
+	$(BIN)/pytest testcases --alluredir reports/allure-results --clean-alluredir $(ARGS); \
+	status=$$?; cp reports/categories.json reports/allure-results/; exit $$status
 
 ## every test: the framework's own (tests/) and the OTA suites (testcases/)
 test: $(STAMP)

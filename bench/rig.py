@@ -16,15 +16,13 @@ from functools import cached_property
 from pathlib import Path
 
 import can
-import cantools
 
-from bench.config.loader import resolve_key_function
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher
-from bench.image import build_image, load_public_key
 from bench.power import PowerSupply, VirtualSupply
 from bench.sim.ecu import VirtualEcu
+from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport.can_bus import open_bus
 from bench.transport.uds_client import TesterLink
 
@@ -64,7 +62,7 @@ class Bench:
         self._token = uuid.uuid4().hex[:8] if isolate else ""
         self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
         self._links: list[TesterLink] = []
-        self.supplies: dict[str, PowerSupply] = {}
+        self.supplies: dict[str, VirtualSupply] = {}
         self.sims: dict[str, VirtualEcu] = {}
         self._handles: dict[str, EcuHandle] = {}
 
@@ -89,36 +87,19 @@ class Bench:
         """Create supplies and virtual ECUs, then switch every supply on."""
         for name, power in self.config.power.items():
             self.supplies[name] = VirtualSupply(name, nominal_voltage=power.nominal_voltage)
-        dbc = self._load_dbc()
+        dbc = load_dbc(self.config)
         for name, ecu in self.config.ecus.items():
             if ecu.virtual is not None:
-                self.sims[name] = self._make_sim(name, ecu, dbc)
+                self.sims[name] = build_virtual_ecu(self.config, name, nvm_dir=self.workdir / "nvm",
+                                                    channel=self.channel(ecu.bus), dbc=dbc)
         for name, sim in self.sims.items():
             supply = self.supplies.get(self.config.ecus[name].power or "")
             if supply is None:
                 sim.power(True)  # permanently powered (no supply configured)
             else:
-                supply.attach(sim.power)  # type: ignore[attr-defined]
+                supply.attach(sim.power)
         for supply in self.supplies.values():
             supply.on()
-
-    def _load_dbc(self) -> cantools.database.Database:
-        database = cantools.database.Database()
-        for path in self.config.dbc:
-            database.add_dbc_file(str(path))
-        return database
-
-    def _make_sim(self, name: str, ecu: EcuConfig, dbc: cantools.database.Database) -> VirtualEcu:
-        virtual = ecu.virtual
-        assert virtual is not None
-        profile = self.profile(name)
-        return VirtualEcu(
-            name, ecu, profile, self.config.buses[ecu.bus], channel=self.channel(ecu.bus),
-            nvm_dir=self.workdir / "nvm", key_function=resolve_key_function(profile.security.key_function),
-            trusted_key=load_public_key(virtual.trusted_key),
-            factory_image=build_image(virtual.factory_image) if virtual.factory_image else None,
-            status_message=dbc.get_message_by_name(virtual.status_message) if virtual.status_message else None,
-        )
 
     def profile(self, ecu: str) -> EcuProfile:
         return self.config.profiles[self.config.ecus[ecu].profile]

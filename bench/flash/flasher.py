@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from udsoncan import MemoryLocation, services
-from udsoncan.exceptions import NegativeResponseException, TimeoutException
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
 
 from bench.config.models import EcuProfile
 from bench.errors import FlashError
@@ -71,7 +72,8 @@ class Flasher:
         except FlashError as exc:
             exc.result = result
             raise
-        except (NegativeResponseException, TimeoutException) as exc:
+        except (NegativeResponseException, TimeoutException, InvalidResponseException,
+                UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
             raise FlashError(f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}", result=result) from exc
         return result

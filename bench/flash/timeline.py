@@ -63,6 +63,6 @@ class Timeline:
                 extra.append(f"{s.retries} retries")
             if s.detail:
                 extra.append(s.detail)
-            lines.append(f"{s.start - self.origin:9.3f}s {s.duration * 1000:9.1f} ms  {s.name:<34} "
+            lines.append(f"{s.start - self.origin:9.3f}s {s.duration * 1000:9.1f} ms  {s.name:<48} "
                          f"{s.outcome}{'  (' + ', '.join(extra) + ')' if extra else ''}")
         return "\n".join(lines)

@@ -13,6 +13,7 @@ bank and starts the previous one again (rollback).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,7 +81,8 @@ class BootManager:
         """Where a download goes: the only bank, or the one not running (A/B)."""
         return 0 if self._layout.bank_count == 1 else 1 - self.record.active_bank
 
-    def verify(self, bank: int, *, check_rollback: bool = True) -> tuple[ImageHeader, AppDescriptor]:
+    def read_image(self, bank: int) -> tuple[ImageHeader, bytes]:
+        """The header and payload in ``bank``; VerificationFailed when there is no whole header."""
         base = self._layout.offset(bank)
         try:
             header = ImageHeader.parse(self._flash.read(base, HEADER_SIZE))
@@ -88,7 +90,17 @@ class BootManager:
             raise VerificationFailed(f"no valid image header: {exc}", CHECK_FORMAT) from exc
         if header.payload_length > self._layout.bank_size - HEADER_SIZE:
             raise VerificationFailed("image longer than the bank", CHECK_FORMAT)
-        payload = self._flash.read(base + HEADER_SIZE, header.payload_length)
+        return header, self._flash.read(base + HEADER_SIZE, header.payload_length)
+
+    def check_integrity(self, bank: int) -> None:
+        """CheckMemory: the payload is what the header describes (digest), nothing more."""
+        header, payload = self.read_image(bank)
+        if hashlib.sha256(payload).digest() != header.payload_sha256:
+            raise VerificationFailed("payload digest mismatch", CHECK_DIGEST)
+
+    def verify(self, bank: int, *, check_rollback: bool = True) -> tuple[ImageHeader, AppDescriptor]:
+        """Secure boot / CheckProgrammingDependencies: digest, signature, anti-rollback."""
+        header, payload = self.read_image(bank)
         try:
             verify_image(header, payload, self._trusted_key)
         except SignatureError as exc:

@@ -139,7 +139,7 @@ class DownloadManager:
     def check_memory(self) -> int:
         """Routine CheckMemory: is the downloaded image whole (digest only, no signature)?"""
         try:
-            self._boot.verify(self._boot.target_bank(), check_rollback=False)
+            self._boot.check_integrity(self._boot.target_bank())
         except VerificationFailed as exc:
             return exc.code
         return CHECK_OK

@@ -1,0 +1,317 @@
+"""The command line, ``ota-bench`` (also ``python -m bench``): what is not a test.
+
+    ota-bench list  --bench FILE                           what the bench file describes
+    ota-bench sim   --bench FILE --ecu NAME                serve one virtual ECU on its bus
+    ota-bench flash --bench FILE --ecu NAME --image X      flash one ECU by hand
+    ota-bench image RECIPE.yaml -o OUT.bin                 build a signed test image
+
+Exit codes: 0 success, 1 the ECU failed (``FlashError``), 2 a user error (``ConfigError``, bad
+arguments), 3 a fault of the bench (``BenchFault``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
+
+from bench.config import BenchConfig, BusConfig, EcuConfig, load_bench, resolve_key_function
+from bench.errors import BenchFault, ConfigError, FlashError
+from bench.image import FirmwareImage, ImageFormatError, build_image, load_public_key
+from bench.power import VirtualSupply
+from bench.rig import Bench
+from bench.sim.factory import build_virtual_ecu
+
+EXIT_OK, EXIT_ECU_FAILED, EXIT_USER_ERROR, EXIT_BENCH_FAULT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SIM_NVM_ROOT = Path("reports/sim-nvm")
+
+_VIRTUAL_NOTE = ("python-can's 'virtual' interface is in-process only: a tester in another process "
+                 "cannot reach it, so `sim` is useful on socketcan/vcan or a real adapter")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (the console script passes it to ``sys.exit``)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): return it, never exit from here
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+                            format="%(relativeCreated)8.0f ms %(levelname)-7s %(name)s: %(message)s")
+    try:
+        return args.command(args)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_USER_ERROR
+    except BenchFault as exc:
+        _error(f"bench fault (not a finding about the ECU): {exc}")
+        return EXIT_BENCH_FAULT
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ota-bench", description="Bench tools that are not tests: list a bench, serve a virtual ECU, "
+                                      "flash an ECU by hand, build a signed test image.",
+        epilog="exit codes: 0 ok, 1 ECU failure, 2 user error (bad file or arguments), 3 bench fault")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what the libraries do (-vv: every UDS request and ISO-TP event)")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    bench_file = argparse.ArgumentParser(add_help=False)
+    bench_file.add_argument("--bench", required=True, type=Path, metavar="FILE", help="bench file (YAML)")
+
+    listing = commands.add_parser("list", parents=[bench_file], help="buses and ECUs of a bench file",
+                                  description="Print the buses and ECUs a bench file describes.")
+    listing.set_defaults(command=_list)
+
+    sim = commands.add_parser(
+        "sim", parents=[bench_file], help="serve one virtual ECU on its bus until Ctrl-C",
+        description="Run the virtual ECU NAME of the bench file, and only it, on its configured bus, "
+                    "powered by a virtual supply, until Ctrl-C or SIGTERM. Its flash and EEPROM persist "
+                    f"in --nvm across runs. Note: {_VIRTUAL_NOTE}.")
+    sim.add_argument("--ecu", required=True, metavar="NAME", help="ECU of the bench file with a 'virtual:' section")
+    sim.add_argument("--nvm", type=Path, metavar="DIR",
+                     help=f"folder for the ECU's flash and EEPROM files (default: {SIM_NVM_ROOT}/NAME)")
+    sim.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=False,
+                     help="append a random suffix to a virtual bus channel, as tests do (default: off, "
+                          "so the channel is the one in the bench file)")
+    sim.set_defaults(command=_sim)
+
+    flash = commands.add_parser(
+        "flash", parents=[bench_file], help="flash one ECU and print the timeline",
+        description="Bring up the bench (its virtual ECUs run in this process) and reprogram ECU NAME. "
+                    "Exit 0 when the ECU runs the new version, 1 when it does not, 2 on a user error, "
+                    "3 on a bench fault.")
+    flash.add_argument("--ecu", required=True, metavar="NAME", help="ECU to flash")
+    flash.add_argument("--image", required=True, type=Path, metavar="FILE",
+                       help="firmware recipe (.yaml) or an image built by `ota-bench image` (.bin)")
+    flash.add_argument("--resume", action="store_true",
+                       help="continue an interrupted download from the ECU's journal when it holds this image")
+    flash.add_argument("--workdir", type=Path, metavar="DIR",
+                       help="keep the virtual ECUs' flash and EEPROM in DIR/nvm, so a later run (--resume) "
+                            "sees them (default: a temporary folder; every virtual ECU starts from its "
+                            "factory image)")
+    flash.add_argument("--no-sim", action="store_true",
+                       help="do not run the bench's virtual ECUs in this process (they are served "
+                            "elsewhere, e.g. by `ota-bench sim` on a vcan bus)")
+    flash.set_defaults(command=_flash)
+
+    image = commands.add_parser("image", help="build a signed image from a firmware recipe",
+                                description="Build the signed image a firmware recipe describes and write it.")
+    image.add_argument("recipe", type=Path, metavar="RECIPE.yaml", help="firmware recipe")
+    image.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.bin", help="image file to write")
+    image.set_defaults(command=_image)
+    return parser
+
+
+# -- list ------------------------------------------------------------------------------------
+
+def _list(args: argparse.Namespace) -> int:
+    config = load_bench(args.bench)
+    print(f"bench {config.name}  ({config.source})")
+    print()
+    print(_table(["BUS", "INTERFACE", "CHANNEL", "CAN", "BITRATE"],
+                 [[name, bus.interface, str(bus.channel), "FD" if bus.fd else "classic", _bitrate(bus)]
+                  for name, bus in config.buses.items()]))
+    print()
+    rows = []
+    for name, ecu in config.ecus.items():
+        profile = config.profiles[ecu.profile]
+        rows.append([name, ecu.bus, _can_id(ecu, ecu.request_id), _can_id(ecu, ecu.response_id),
+                     _can_id(ecu, ecu.functional_id), ecu.profile, profile.bootloader,
+                     "virtual" if ecu.virtual is not None else "real", ecu.power or "- (always on)"])
+    print(_table(["ECU", "BUS", "REQUEST", "RESPONSE", "FUNCTIONAL", "PROFILE", "BOOTLOADER", "KIND", "POWER"],
+                 rows))
+    return EXIT_OK
+
+
+def _bitrate(bus: BusConfig) -> str:
+    text = f"{bus.bitrate // 1000} kbit/s"
+    if bus.fd and bus.data_bitrate:
+        text += f", data {bus.data_bitrate // 1000} kbit/s"
+    return text
+
+
+def _can_id(ecu: EcuConfig, can_id: int) -> str:
+    return f"0x{can_id:08X}" if ecu.extended_id else f"0x{can_id:03X}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header, *rows])
+
+
+# -- sim -------------------------------------------------------------------------------------
+
+def _sim(args: argparse.Namespace) -> int:
+    config = load_bench(args.bench)
+    ecu = _ecu_config(config, args.ecu)
+    if ecu.virtual is None:
+        raise ConfigError(f"ECU {args.ecu!r} is a real ECU (no 'virtual:' section): nothing to simulate",
+                          file=str(config.source))
+    nvm_dir = args.nvm if args.nvm is not None else SIM_NVM_ROOT / args.ecu
+    bus = config.buses[ecu.bus]
+    channel = Bench(config, workdir=nvm_dir, isolate=args.isolate).channel(ecu.bus)
+    sim = build_virtual_ecu(config, args.ecu, nvm_dir=nvm_dir, channel=channel)
+    supply = VirtualSupply(ecu.power or f"{args.ecu}-supply",
+                           nominal_voltage=config.power[ecu.power].nominal_voltage if ecu.power else 13.5)
+    supply.attach(sim.power)
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there
+        try:
+            print(f"{args.ecu}: virtual ECU listening on bus {ecu.bus!r} ({bus.interface} channel "
+                  f"{channel!r}, {'CAN FD' if bus.fd else 'classic CAN'}), request {_can_id(ecu, ecu.request_id)}, "
+                  f"functional {_can_id(ecu, ecu.functional_id)}, response {_can_id(ecu, ecu.response_id)}; "
+                  f"NVM in {nvm_dir}; supply {supply.name} on; Ctrl-C or SIGTERM stops it", flush=True)
+            if bus.interface == "virtual":
+                print(f"note: {_VIRTUAL_NOTE}", file=sys.stderr, flush=True)
+            while not stop.wait(0.2) and sim.fault is None:
+                pass
+        finally:
+            supply.off()  # returns once the simulator's threads have stopped
+    if sim.fault is not None:
+        raise BenchFault(f"virtual ECU {args.ecu} crashed: {sim.fault!r}")
+    print(f"{args.ecu}: stopped", flush=True)
+    return EXIT_OK
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of killing the process (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in signals}
+    for number in signals:
+        signal.signal(number, lambda _number, _frame: stop.set())
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+# -- flash -----------------------------------------------------------------------------------
+
+def _flash(args: argparse.Namespace) -> int:
+    config = load_bench(args.bench)
+    _ecu_config(config, args.ecu)
+    image = _load_image(args.image)
+    if args.no_sim:
+        config = config.model_copy(update={"ecus": {name: ecu.model_copy(update={"virtual": None})
+                                                    for name, ecu in config.ecus.items()}})
+    with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
+        handle = rig.ecu(args.ecu)
+        print(f"{args.ecu}: flashing {image.header.version} ({len(image.to_bytes())} B)"
+              f"{' with resume' if args.resume else ''}", flush=True)
+        failure: str | None = None
+        try:
+            result = handle.flasher.flash(image, resume=args.resume, progress=_progress_printer())
+        except FlashError as exc:
+            if exc.result is not None:
+                print(exc.result.timeline.render())  # type: ignore[attr-defined]
+            failure = str(exc)
+        except (InvalidResponseException, UnexpectedResponseException) as exc:
+            failure = f"{args.ecu}: malformed or unexpected response: {exc}"
+        else:
+            print(result.timeline.render())
+            if result.resumed_from:
+                print(f"resumed from offset {result.resumed_from:#x}")
+            print(f"{args.ecu}: version {result.version_after or 'none (no valid application)'}")
+            if result.version_after != result.version:
+                failure = "; ".join(result.notes) or f"ECU does not run {result.version}"
+        faults = rig.faults()
+    if faults:  # a crashed simulator explains any ECU "failure": report the bench, not the ECU
+        raise BenchFault("; ".join(faults))
+    if failure:
+        _error(f"ECU failure: {failure}")
+        return EXIT_ECU_FAILED
+    return EXIT_OK
+
+
+def _load_image(path: Path) -> FirmwareImage:
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return build_image(path)
+    try:
+        return FirmwareImage.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read image: {exc.strerror or exc}", file=str(path)) from None
+    except ImageFormatError as exc:
+        raise ConfigError(f"not an image built by `ota-bench image` (or a recipe .yaml): {exc}",
+                          file=str(path)) from None
+
+
+@contextmanager
+def _workdir(path: Path | None) -> Iterator[Path]:
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ota-bench-") as temporary:
+        yield Path(temporary)
+
+
+def _progress_printer() -> Callable[[int, int], None] | None:
+    """A percentage on a terminal's stderr; nothing when stderr is a file or a pipe."""
+    if not sys.stderr.isatty():
+        return None
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        percent = done * 100 // total
+        if percent != shown[0]:
+            shown[0] = percent
+            print(f"\rTransferData {percent:3d}% ({done}/{total} B)", end="\n" if done >= total else "",
+                  file=sys.stderr, flush=True)
+
+    return show
+
+
+# -- image -----------------------------------------------------------------------------------
+
+def _image(args: argparse.Namespace) -> int:
+    image = build_image(args.recipe)
+    data = image.to_bytes()
+    try:
+        args.output.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write image: {exc.strerror or exc}", file=str(args.output)) from None
+    header = image.header
+    print(f"version          {header.version}")
+    print(f"security version {header.security_version}")
+    print(f"size             {len(data)} B (header {len(data) - header.payload_length} B + payload "
+          f"{header.payload_length} B)")
+    print(f"header digest    {image.header_digest.hex()}  (SHA-256 of the header; the download journal's id)")
+    print(f"payload sha256   {header.payload_sha256.hex()}")
+    print(f"key id           {header.key_id.hex()}")
+    print(f"written to       {args.output}")
+    return EXIT_OK
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _ecu_config(config: BenchConfig, name: str) -> EcuConfig:
+    if name not in config.ecus:
+        raise ConfigError(f"no ECU named {name!r} on bench {config.name!r}; it has: {', '.join(config.ecus)}",
+                          file=str(config.source or ""))
+    return config.ecus[name]
+
+
+def _error(message: str) -> None:
+    print(f"ota-bench: error: {message}", file=sys.stderr, flush=True)
+

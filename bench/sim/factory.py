@@ -1,0 +1,40 @@
+"""Build a virtual ECU from a bench file's entry (used by the bench and by ``ota-bench sim``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cantools
+
+from bench.config.loader import resolve_key_function
+from bench.config.models import BenchConfig
+from bench.image import build_image, load_public_key
+from bench.sim.ecu import VirtualEcu
+
+
+def load_dbc(config: BenchConfig) -> cantools.database.Database:
+    """All DBC files of the bench in one database."""
+    database = cantools.database.Database()
+    for path in config.dbc:
+        database.add_dbc_file(str(path))
+    return database
+
+
+def build_virtual_ecu(config: BenchConfig, name: str, *, nvm_dir: Path, channel: str | int,
+                      dbc: cantools.database.Database | None = None) -> VirtualEcu:
+    """The simulator for ECU ``name`` (which must have a ``virtual:`` section), NVM in ``nvm_dir``."""
+    ecu = config.ecus[name]
+    virtual = ecu.virtual
+    if virtual is None:
+        raise ValueError(f"ECU {name!r} has no virtual: section")
+    profile = config.profiles[ecu.profile]
+    status_message = None
+    if virtual.status_message:
+        status_message = (dbc or load_dbc(config)).get_message_by_name(virtual.status_message)
+    return VirtualEcu(
+        name, ecu, profile, config.buses[ecu.bus], channel=channel, nvm_dir=nvm_dir,
+        key_function=resolve_key_function(profile.security.key_function),
+        trusted_key=load_public_key(virtual.trusted_key),
+        factory_image=build_image(virtual.factory_image) if virtual.factory_image else None,
+        status_message=status_message,
+    )
