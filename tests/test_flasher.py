@@ -1,0 +1,143 @@
+"""The flasher against the virtual bench (virtual CAN buses, simulated ECUs, virtual supplies):
+the ISO 14229 sequence, its timeline, errors, resume after a power cut, a lost response."""
+
+from __future__ import annotations
+
+import pytest
+from udsoncan.exceptions import TimeoutException
+
+from bench.errors import FlashError
+from bench.image import FirmwareImage
+
+ISO_14229_SEQUENCE = [
+    "DiagnosticSessionControl extended",
+    "ControlDTCSetting off",
+    "CommunicationControl disable non-diagnostic",
+    "DiagnosticSessionControl programming",
+    "SecurityAccess level 0x11",
+    "WriteDataByIdentifier fingerprint",
+    "RoutineControl erase",
+    "RequestDownload",
+    "TransferData",
+    "RequestTransferExit",
+    "RoutineControl check memory",
+    "RoutineControl check programming dependencies",
+    "ECUReset hard",
+    "wait for ECU after reset",
+    "ReadDataByIdentifier version",
+]
+
+
+def programmed(sim, image: FirmwareImage, bank: int = 0) -> bytes:
+    """What the simulated ECU's flash holds where ``image`` should be."""
+    data = image.to_bytes()
+    with open(sim.flash_path, "rb") as flash:
+        flash.seek(sim.layout.offset(bank))
+        return flash.read(len(data))
+
+
+@pytest.mark.parametrize("ecu", ["bcm", "bms"], indirect=True)
+def test_flash_runs_the_iso_14229_sequence(ecu, flasher, sim, firmware) -> None:
+    image = firmware("app-2.0.0")
+    result = flasher.flash(image)
+    assert [step.name for step in result.timeline.steps] == ISO_14229_SEQUENCE
+    assert all(step.outcome == "ok" for step in result.timeline.steps)
+    assert result.version_after == "2.0.0"
+    assert result.bytes_sent == len(image.to_bytes())
+    assert result.resumed_from == 0 and result.retries == 0
+    bank = sim.core().boot.running.bank
+    assert programmed(sim, image, bank) == image.to_bytes()
+
+
+@pytest.mark.ecu("bcm")
+def test_block_size_comes_from_the_ecu(ecu, flasher, sim, power, firmware) -> None:
+    sim.profile = sim.profile.model_copy(update={"max_block_length": 2 + 1024})  # the ECU's, not the tester's
+    power.off()
+    power.on()
+    image = firmware("app-2.0.0")
+    result = flasher.flash(image)
+    assert result.block_size == 1024
+    assert result.blocks_sent == -(-len(image.to_bytes()) // 1024)
+    assert result.version_after == "2.0.0"
+
+
+def wrong_key(level: int, seed: bytes, params: object) -> bytes:
+    return bytes(b ^ 0xFF for b in seed)
+
+
+@pytest.mark.ecu("bcm")
+def test_wrong_security_key_fails_with_the_timeline(ecu, flasher, diagnostics, firmware) -> None:
+    flasher.client.set_config("security_algo", wrong_key)
+    with pytest.raises(FlashError, match="SecurityAccess") as failure:
+        flasher.flash(firmware("app-2.0.0"))
+    steps = failure.value.result.timeline.steps
+    assert [s.name for s in steps] == ISO_14229_SEQUENCE[:5]
+    assert steps[-1].outcome == "NRC 0x35 (InvalidKey)"
+    ecu.power.off()
+    ecu.power.on()
+    assert diagnostics.read_version() == "1.0.0"      # nothing was erased
+
+
+def cut_power_mid_transfer(sim, power, page: int) -> None:
+    """Power off from inside the ECU, right before it programs flash page ``page``."""
+    sim.probes.once("program_page", page, power.off)
+
+
+@pytest.mark.ecu("bcm")
+def test_resume_after_power_cut_resends_at_most_one_block(ecu, flasher, sim, power, firmware) -> None:
+    image = firmware("app-2.0.0")
+    cut_power_mid_transfer(sim, power, page=100)       # in the 7th 4 KiB block
+    with pytest.raises(FlashError) as failure:
+        flasher.flash(image)
+    cut = failure.value.result
+    assert cut.timeline.steps[-1].name == "TransferData"
+    assert cut.bytes_sent > 0                           # acknowledged before the cut
+    power.on()
+    result = flasher.flash(image, resume=True)
+    assert result.resumed_from > 0
+    resent = (cut.bytes_sent + cut.block_size) - result.resumed_from  # the block in flight included
+    assert 0 <= resent <= result.block_size
+    assert result.bytes_sent == len(image.to_bytes()) - result.resumed_from
+    assert "RoutineControl erase" not in [s.name for s in result.timeline.steps]
+    assert result.version_after == "2.0.0"
+    assert programmed(sim, image) == image.to_bytes()
+
+
+@pytest.mark.ecu("bcm")
+def test_resume_with_another_image_downloads_everything(ecu, flasher, sim, power, firmware) -> None:
+    cut_power_mid_transfer(sim, power, page=100)
+    with pytest.raises(FlashError):
+        flasher.flash(firmware("app-2.0.0"))
+    power.on()
+    other = firmware("app-2.0.0-selftest-fail")        # same length, another header
+    assert len(other.to_bytes()) == len(firmware("app-2.0.0").to_bytes())
+    result = flasher.flash(other, resume=True)
+    assert result.resumed_from == 0
+    assert result.bytes_sent == len(other.to_bytes())
+    assert "RoutineControl erase" in [s.name for s in result.timeline.steps]
+    assert programmed(sim, other) == other.to_bytes()
+
+
+@pytest.mark.ecu("bcm")
+def test_lost_transfer_data_response_is_retried(ecu, flasher, sim, firmware, monkeypatch) -> None:
+    client = flasher.client
+    send_block = client.transfer_data
+    calls = []
+
+    def lose_third_response(counter: int, data: bytes) -> object:
+        calls.append(counter)
+        response = send_block(counter, data)            # the ECU programs the block and answers ...
+        if len(calls) == 3:
+            raise TimeoutException("response lost")     # ... but the answer never arrives
+        return response
+
+    monkeypatch.setattr(client, "transfer_data", lose_third_response)
+    pages = []
+    sim.probes.on("program_page", pages.append)
+    image = firmware("app-2.0.0")
+    result = flasher.flash(image)
+    assert result.retries == 1
+    assert calls[2] == calls[3] == 3                    # the same block, same counter, again
+    assert len(pages) == -(-len(image.to_bytes()) // 256)  # and the ECU did not program it twice
+    assert result.version_after == "2.0.0"
+    assert programmed(sim, image) == image.to_bytes()
