@@ -90,3 +90,22 @@ def test_programming_session_times_out_back_to_the_application(bench_config, tmp
         while ecu.sim.core().session != 0x01 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert ecu.diagnostics.read_boot_status().mode == BootMode.APPLICATION
+
+
+def test_communication_control_silences_the_status_frame_until_default_session(bench, ecu, bench_config):
+    frame_id = cantools.database.load_file(str(bench_config.dbc[0])).get_message_by_name("BCM_OtaStatus").frame_id
+    listener = sniff(bench, "body")
+    try:
+        frames(listener, frame_id, until=lambda f: True)
+        ecu.uds.change_session(3)
+        ecu.uds.communication_control(0x01, 0x01)  # enableRxAndDisableTx, normal messages
+        while listener.recv(timeout=0) is not None:  # drop what was sent before
+            pass
+        silent_until = time.monotonic() + 0.5  # five status periods
+        while time.monotonic() < silent_until:
+            frame = listener.recv(timeout=0.05)
+            assert frame is None or frame.arbitration_id != frame_id, "status frame sent while disabled"
+        ecu.uds.change_session(1)
+        frames(listener, frame_id, until=lambda f: True)
+    finally:
+        listener.shutdown()

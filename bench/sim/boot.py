@@ -126,8 +126,8 @@ class BootManager:
                     return self.running
                 continue
             bank = rec.active_bank
-            if not rec.banks[bank].valid:
-                break
+            if not rec.banks[bank].valid or rec.boot_attempts >= self._profile.trial_boots:
+                break  # nothing (healthy) to start: the bootloader stays resident
             try:
                 header, app = self.verify(bank, check_rollback=False)
             except VerificationFailed:

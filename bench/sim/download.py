@@ -40,6 +40,8 @@ class DownloadManager:
         self._store = store
         self._boot = boot
         self._active: _Download | None = None
+        self._complete = False
+        """A download ended with RequestTransferExit in this power-on: only then may it be checked."""
 
     @property
     def max_data_per_block(self) -> int:
@@ -70,6 +72,7 @@ class DownloadManager:
         rec.clear_journal()
         self._store.save()
         self._active = None
+        self._complete = False
         first, length = self._sector_span(rel, size)
         self._flash.erase(self._layout.offset(bank) + first, length)
 
@@ -93,6 +96,7 @@ class DownloadManager:
             if not self._flash.is_erased(base + first, length):
                 self._flash.erase(base + first, length)
         self._active = _Download(bank=bank, offset=rel, end=rel + size)
+        self._complete = False
 
     def transfer_data(self, counter: int, data: bytes) -> None:
         dl = self._active
@@ -107,9 +111,9 @@ class DownloadManager:
         if dl.offset + len(data) > dl.end:
             raise Nrc(RC.TransferDataSuspended, "more data than RequestDownload announced")
         start = self._layout.offset(dl.bank) + dl.offset
-        lead = start % self._flash.page_size  # a block ending mid-page: the rest of that page is
-        try:                                  # still erased, so 0xFF over it rewrites nothing
-            self._flash.program(start - lead, b"\xff" * lead + data)
+        lead = start % self._flash.page_size  # the previous block ended mid-page: program that page
+        try:                                  # again with its first part as it already is
+            self._flash.program(start - lead, self._flash.read(start - lead, lead) + data)
         except FlashProgrammingError as exc:
             raise Nrc(RC.GeneralProgrammingFailure, str(exc)) from exc
         dl.offset += len(data)
@@ -135,6 +139,7 @@ class DownloadManager:
             have = "no download" if dl is None else f"{dl.offset:#x} of {dl.end:#x} bytes"
             raise Nrc(RC.RequestSequenceError, f"transfer not complete ({have})")
         self._active = None
+        self._complete = True
 
     def check_memory(self) -> int:
         """Routine CheckMemory: is the downloaded image whole (digest only, no signature)?"""
@@ -146,8 +151,8 @@ class DownloadManager:
 
     def check_programming_dependencies(self) -> int:
         """Verify the whole image (digest, signature, anti-rollback); only then mark it valid."""
-        if self._active is not None:
-            raise Nrc(RC.RequestSequenceError, "download still in progress")
+        if not self._complete:
+            raise Nrc(RC.RequestSequenceError, "no complete download to check")
         bank = self._boot.target_bank()
         try:
             header, _app = self._boot.verify(bank)
@@ -164,4 +169,5 @@ class DownloadManager:
             rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         rec.boot_attempts = 0
         self._store.save()
+        self._complete = False
         return CHECK_OK

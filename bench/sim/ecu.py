@@ -51,7 +51,7 @@ class VirtualEcu:
         self.probes = Probes()
         self.layout = BankLayout(profile, config.virtual.sector_size)
         self.flash_path = nvm_dir / f"{name}.flash"
-        self.eeprom_path = nvm_dir / f"{name}.eeprom.json"
+        self.eeprom_path = nvm_dir / f"{name}.eeprom"
         self.fault: BaseException | None = None
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
         self._run: _PoweredRun | None = None
@@ -177,7 +177,7 @@ class _PoweredRun:
                 if core.s3_expired() and core.leave_session():
                     core = self._boot()
                 request = self._next_request()
-                if self._status and core.boot.running.mode == BootMode.APPLICATION:
+                if self._status and core.boot.running.mode == BootMode.APPLICATION and core.normal_tx_enabled:
                     self._status.send_if_due(self._bus, core.boot.running)
                 if request is None:
                     continue

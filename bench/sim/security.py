@@ -58,10 +58,10 @@ class SecurityAccess:
         return self._seed
 
     def _send_key(self, key: bytes) -> bytes:
-        if self._seed is None:
-            raise Nrc(RC.RequestSequenceError, "sendKey without requestSeed")
         if not key:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        if self._seed is None:
+            raise Nrc(RC.RequestSequenceError, "sendKey without requestSeed")
         seed, self._seed = self._seed, None
         rec = self._store.record
         expected = self._key_function(self._config.level, seed, dict(self._config.key_params))

@@ -49,7 +49,8 @@ class EcuCore:
         self.security = security
         self._clock = clock
         self.session = DEFAULT
-        self.communication_control = 0x00
+        self.communication_control = (0x00, 0x00)
+        """(controlType, communicationType) of the last CommunicationControl."""
         self.dtc_setting_on = True
         self.last_request = clock()
         self._services: dict[type, tuple[Callable[[Request], bytes], frozenset[int]]] = {
@@ -107,7 +108,16 @@ class EcuCore:
     def _set_session(self, session: int) -> None:
         if session != self.session:
             self.security.relock()
+        if session == DEFAULT:  # ISO 14229-1: the default session ends communication and DTC control
+            self.communication_control = (0x00, 0x00)
+            self.dtc_setting_on = True
         self.session = session
+
+    @property
+    def normal_tx_enabled(self) -> bool:
+        """False while CommunicationControl disables transmission of normal messages."""
+        control, comm_type = self.communication_control
+        return not (control in (0x01, 0x03) and comm_type & 0x01)
 
     @staticmethod
     def _expect_length(request: Request, length: int) -> bytes:
@@ -158,8 +168,8 @@ class EcuCore:
     def _communication_control(self, request: Request) -> bytes:
         if request.subfunction not in (0x00, 0x01, 0x02, 0x03):
             raise Nrc(RC.SubFunctionNotSupported)
-        self._expect_length(request, 1)
-        self.communication_control = request.subfunction
+        comm_type = self._expect_length(request, 1)[0]
+        self.communication_control = (request.subfunction, comm_type)
         return bytes([request.subfunction])
 
     def _control_dtc_setting(self, request: Request) -> bytes:
@@ -174,7 +184,13 @@ class EcuCore:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
         out = b""
         for (did,) in struct.iter_unpack(">H", data):
-            out += struct.pack(">H", did) + self._did_value(did)
+            try:
+                out += struct.pack(">H", did) + self._did_value(did)
+            except Nrc as nrc:  # ISO 14229-1: unsupported DIDs are left out, 0x31 only if none is
+                if nrc.code != RC.RequestOutOfRange:
+                    raise
+        if not out:
+            raise Nrc(RC.RequestOutOfRange, "none of the requested DIDs is supported")
         return out
 
     def _did_value(self, did: int) -> bytes:
