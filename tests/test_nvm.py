@@ -180,3 +180,15 @@ def test_eeprom_refuses_to_store_after_power_loss(tmp_path: Path, power_lost: th
         eeprom.store({"boot_attempts": 2})
     assert eeprom.load() == {"boot_attempts": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["eeprom.json"]
+
+
+def test_eeprom_write_torn_by_a_killed_process_reads_back_the_previous_record(tmp_path: Path) -> None:
+    path = tmp_path / "boot.eeprom"
+    eeprom = Eeprom(path, power_lost=threading.Event())
+    eeprom.store({"committed": 1})
+    eeprom.store({"committed": 2})
+    with open(path, "r+b") as raw:  # the newest slot (sequence 2 -> slot 0) half written
+        raw.seek(Eeprom.SLOT_SIZE * 0 + 20)
+        raw.write(b"\x00\x00")
+
+    assert Eeprom(path, power_lost=threading.Event()).load() == {"committed": 1}

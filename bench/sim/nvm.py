@@ -1,16 +1,19 @@
 """The virtual ECU's non-volatile memory: NOR flash for images, an EEPROM for bootloader metadata.
 
-Both live in files, so what the ECU wrote survives a simulated power cut and a process restart.
-Neither is ever fsync'ed: a simulated power cut stops the virtual ECU, not the host, so the OS
-page cache still holds every byte written and the next instance reads it back.
+Both live in files, so what the ECU wrote survives a simulated power cut and a process restart
+(the flash through a shared memory map). Neither is ever fsync'ed: a simulated power cut, or a
+killed simulator process, stops the virtual ECU, not the host, so the OS page cache still holds
+every byte written and the next instance reads it back.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
-import tempfile
+import struct
 import threading
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,10 +64,11 @@ class FlashMemory:
         elif existing != size:
             os.close(self._fd)
             raise ValueError(f"{path} holds {existing} bytes, not the {size} of this flash")
+        self._map = mmap.mmap(self._fd, size)  # shared mapping: writes land in the page cache
 
     def read(self, offset: int, length: int) -> bytes:
         self._check_range("read", offset, length)
-        return os.pread(self._fd, length, offset)
+        return self._map[offset:offset + length]
 
     def is_erased(self, offset: int, length: int) -> bool:
         return self.read(offset, length).count(0xFF) == length
@@ -80,10 +84,10 @@ class FlashMemory:
         for start in range(offset, offset + length, self.sector_size):
             sector = start // self.sector_size
             self._checkpoint("erase_sector", sector)
-            os.pwrite(self._fd, blank, start)
+            self._map[start:start + half] = blank
             self._checkpoint("erase_sector_half", sector)
             self._spend(self._erase_time, f"erasing sector {sector}")
-            os.pwrite(self._fd, b"\xff" * (self.sector_size - half), start + half)
+            self._map[start + half:start + self.sector_size] = b"\xff" * (self.sector_size - half)
 
     def program(self, offset: int, data: bytes) -> None:
         """Program page by page from a page-aligned offset; the last page may be partial.
@@ -98,21 +102,21 @@ class FlashMemory:
         view = memoryview(data)
         half = self.page_size // 2
         pages_per_sector = self.sector_size // self.page_size
+        refused = self._first_unerased_page(offset, data)
         pending = 0
         for start in range(0, len(view), self.page_size):
             chunk = view[start:start + self.page_size]
             address = offset + start
             page = address // self.page_size
             self._checkpoint("program_page", page)
-            wanted = int.from_bytes(chunk)
-            if int.from_bytes(os.pread(self._fd, len(chunk), address)) & wanted != wanted:
+            if page == refused:
                 raise FlashProgrammingError(f"program at {address:#x}, length {len(chunk):#x}: page {page} "
                                             "is not erased (a bit would have to go from 0 to 1)")
             # old AND data == data once no bit goes 0->1, so the data itself is what lands in flash.
-            os.pwrite(self._fd, chunk[:half], address)
+            self._map[address:address + min(half, len(chunk))] = chunk[:half]
             self._checkpoint("program_page_half", page)
             if len(chunk) > half:
-                os.pwrite(self._fd, chunk[half:], address + half)
+                self._map[address + half:address + len(chunk)] = chunk[half:]
             pending += 1
             if pending == pages_per_sector:
                 self._spend(self._program_time * pending, f"programming up to page {page}")
@@ -120,8 +124,21 @@ class FlashMemory:
         if pending:
             self._spend(self._program_time * pending, "programming")
 
+    def _first_unerased_page(self, offset: int, data: bytes) -> int | None:
+        """The first page ``data`` cannot be programmed into (a 0->1 bit), checked in one pass."""
+        old = self._map[offset:offset + len(data)]
+        wanted = int.from_bytes(data)
+        if int.from_bytes(old) & wanted == wanted:
+            return None
+        for start in range(0, len(data), self.page_size):
+            chunk = int.from_bytes(data[start:start + self.page_size])
+            if int.from_bytes(old[start:start + self.page_size]) & chunk != chunk:
+                return (offset + start) // self.page_size
+        raise AssertionError("unreachable: the whole range failed but no page did")
+
     def close(self) -> None:
         if self._fd >= 0:
+            self._map.close()
             os.close(self._fd)
             self._fd = -1
 
@@ -142,33 +159,56 @@ class FlashMemory:
 
 
 class Eeprom:
-    """Small persistent key/value record (bootloader metadata: journal, valid flags, counters).
+    """Small persistent record (bootloader metadata: journal, valid flags, counters).
 
-    Models EEPROM emulation with redundant copies (two flash slots plus a sequence number): after
-    a power cut the record read back is either the old one or the new one, never a torn mix. The
-    file version gets the same guarantee from writing a temporary file and renaming it over.
+    Modelled as EEPROM emulation does it on real ECUs: two slots, each record written to the
+    slot not holding the newest one, with a sequence number and a CRC. A write cut short (even
+    a killed process) leaves a slot whose CRC fails; reading takes the newest valid slot, so
+    the record read back is either the old one or the new one, never a torn mix.
     """
+
+    SLOT_SIZE = 4096
+    _HEADER = struct.Struct(">4sIII")  # magic, sequence, length, crc32
+    _MAGIC = b"EEP1"
 
     def __init__(self, path: Path, *, power_lost: threading.Event) -> None:
         self._path = Path(path)
         self._power_lost = power_lost
+        self._sequence, record = self._newest()
+        self._cached = record
+
+    def _newest(self) -> tuple[int, dict]:
+        if not self._path.exists():
+            return 0, {}
+        raw = self._path.read_bytes()
+        best: tuple[int, dict] = (0, {})
+        for slot in range(2):
+            chunk = raw[slot * self.SLOT_SIZE:(slot + 1) * self.SLOT_SIZE]
+            if len(chunk) < self._HEADER.size:
+                continue
+            magic, sequence, length, crc = self._HEADER.unpack_from(chunk)
+            body = chunk[self._HEADER.size:self._HEADER.size + length]
+            if magic == self._MAGIC and len(body) == length and zlib.crc32(body) == crc and sequence > best[0]:
+                best = (sequence, json.loads(body))
+        return best
 
     def load(self) -> dict:
         """The last record stored, or {} when none ever was."""
-        if not self._path.exists():
-            return {}
-        return json.loads(self._path.read_text(encoding="utf-8"))
+        return dict(self._cached)
 
     def store(self, record: dict) -> None:
-        """Replace the record atomically; refused without writing anything once power is lost."""
-        text = json.dumps(record, sort_keys=True)
+        """Write the record to the older slot; refused without writing once power is lost."""
+        body = json.dumps(record, sort_keys=True).encode("utf-8")
+        if self._HEADER.size + len(body) > self.SLOT_SIZE:
+            raise ValueError(f"EEPROM record of {len(body)} bytes does not fit a {self.SLOT_SIZE}-byte slot")
         if self._power_lost.is_set():
             raise PowerLost(f"power lost before storing {self._path.name}")
-        fd, temp = tempfile.mkstemp(dir=self._path.parent, prefix=self._path.name, suffix=".tmp")
+        sequence = self._sequence + 1
+        slot = self._HEADER.pack(self._MAGIC, sequence, len(body), zlib.crc32(body)) + body
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text)
-            os.replace(temp, self._path)
-        except BaseException:
-            os.unlink(temp)
-            raise
+            os.pwrite(fd, slot, (sequence % 2) * self.SLOT_SIZE)
+        finally:
+            os.close(fd)
+        self._sequence = sequence
+        self._cached = dict(record)
