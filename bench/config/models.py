@@ -53,6 +53,21 @@ class BusConfig(_Strict):
     data_bitrate: int | None = Field(None, gt=0)
     options: dict[str, object] = Field(default_factory=dict)
     """Extra keyword arguments for the python-can interface (e.g. ``tty_baudrate`` for slcan)."""
+    gateway: bool | None = None
+    """Route tester <-> ECU traffic through the bench's CAN gateway (network faults).
+    Default: on for virtual buses, off for real ones (which need ``ecu_channel``)."""
+    ecu_channel: str | int | None = None
+    """Real rigs: the second channel, on the ECUs' side of the gateway."""
+
+    @property
+    def gatewayed(self) -> bool:
+        return self.interface == "virtual" if self.gateway is None else self.gateway
+
+    @model_validator(mode="after")
+    def _gateway_needs_two_channels(self) -> BusConfig:
+        if self.gateway and self.interface != "virtual" and self.ecu_channel is None:
+            raise ValueError("gateway: true on a real bus needs ecu_channel (the ECUs' side of the bridge)")
+        return self
 
     @field_validator("interface")
     @classmethod
@@ -66,10 +81,31 @@ class BusConfig(_Strict):
 
 
 class PowerConfig(_Strict):
-    """A power supply or relay. ``virtual`` needs nothing else; real drivers need a port."""
+    """A power supply or relay. ``virtual`` needs nothing else; real drivers need a port.
 
-    driver: Literal["virtual"]
+    * ``scpi``: a programmable supply speaking SCPI over ``url`` (any pyserial URL);
+      ``commands`` overrides the dialect (see bench.power.scpi.DEFAULT_COMMANDS).
+    * ``relay``: a serial relay module (Numato protocol: ``relay on N``) switching terminal 30.
+    """
+
+    driver: Literal["virtual", "scpi", "relay"]
     nominal_voltage: float = Field(13.5, gt=0)
+    url: str | None = None
+    baudrate: int = Field(9600, gt=0)
+    timeout: float = Field(1.0, gt=0)
+    """Seconds an instrument may take to answer before it counts as not answering."""
+    channel: int = Field(0, ge=0)
+    """Relay number, or output number of a multi-channel supply."""
+    commands: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _port_for_real_drivers(self) -> PowerConfig:
+        if self.driver != "virtual" and not self.url:
+            raise ValueError(f"driver {self.driver!r} needs url (a pyserial URL such as /dev/ttyUSB0 "
+                             "or socket://host:port)")
+        if self.driver == "virtual" and self.url:
+            raise ValueError("a virtual supply has no url")
+        return self
 
 
 class SerialConfig(_Strict):
