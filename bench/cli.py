@@ -168,7 +168,7 @@ def _sim(args: argparse.Namespace) -> int:
     sim = build_virtual_ecu(config, args.ecu, nvm_dir=nvm_dir, channel=channel)
     supply = VirtualSupply(ecu.power or f"{args.ecu}-supply",
                            nominal_voltage=config.power[ecu.power].nominal_voltage if ecu.power else 13.5)
-    supply.attach(sim.power)
+    supply.attach(sim.supply_changed)
     stop = threading.Event()
     with _stop_on_signals(stop):
         supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there

@@ -21,6 +21,7 @@ from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher
 from bench.power import PowerSupply, VirtualSupply
+from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport.can_bus import open_bus
@@ -95,9 +96,9 @@ class Bench:
         for name, sim in self.sims.items():
             supply = self.supplies.get(self.config.ecus[name].power or "")
             if supply is None:
-                sim.power(True)  # permanently powered (no supply configured)
+                sim.supply_changed(NOMINAL_VOLTAGE)  # no supply configured: always on
             else:
-                supply.attach(sim.power)
+                supply.attach(sim.supply_changed)
         for supply in self.supplies.values():
             supply.on()
 
@@ -136,7 +137,7 @@ class Bench:
                 link.close()
         for name, sim in self.sims.items():
             with _collect(errors, f"virtual ECU {name}"):
-                sim.power(False)
+                sim.supply_changed(0.0)
         for name, (bus, notifier) in self._buses.items():
             with _collect(errors, f"bus {name}"):
                 notifier.stop()

@@ -190,6 +190,10 @@ class VirtualEcuConfig(_Strict):
     """A firmware recipe (YAML) programmed at the factory; none means an empty ECU."""
     sector_size: int = Field(4096, gt=0)
     page_size: int = Field(256, gt=0)
+    brown_out_below: float = Field(6.0, ge=0)
+    """Supply voltage under which the ECU resets (loses RAM, as at power off)."""
+    programming_voltage: tuple[float, float] = (9.0, 16.0)
+    """Window in which the bootloader erases and programs; outside it answers 0x93/0x92."""
     erase_time_per_sector: float = Field(0.0, ge=0)
     program_time_per_page: float = Field(0.0, ge=0)
     status_message: str | None = None
@@ -197,6 +201,9 @@ class VirtualEcuConfig(_Strict):
 
     @model_validator(mode="after")
     def _geometry(self) -> VirtualEcuConfig:
+        low, high = self.programming_voltage
+        if not self.brown_out_below <= low < high:
+            raise ValueError(f"programming_voltage {low}..{high} must lie above brown_out_below {self.brown_out_below}")
         if self.sector_size % self.page_size:
             raise ValueError(f"sector_size {self.sector_size} is not a multiple of page_size {self.page_size}")
         return self

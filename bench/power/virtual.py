@@ -6,38 +6,43 @@ import threading
 import time
 from collections.abc import Callable
 
-PowerListener = Callable[[bool], None]
+NOMINAL_VOLTAGE = 13.5
+"""A 12 V vehicle battery with the alternator charging."""
+
+VoltageListener = Callable[[float], None]
+"""Told the output voltage at every change (0.0 when the output is off)."""
 
 
 class VirtualSupply:
-    """Switches its output and tells every attached ECU, synchronously, on each transition.
+    """Switches its output and sets its voltage; tells every attached ECU synchronously.
 
-    ``off()`` returns only when every attached virtual ECU has lost power (its threads have
-    stopped), so a test that cuts power knows the ECU is down when the call returns.
+    ``off()`` (and a dip below an ECU's brown-out threshold) returns only when every attached
+    virtual ECU has lost power (its threads have stopped), so a test that cuts power knows the
+    ECU is down when the call returns.
     """
 
-    def __init__(self, name: str, *, nominal_voltage: float = 13.5) -> None:
+    def __init__(self, name: str, *, nominal_voltage: float = NOMINAL_VOLTAGE) -> None:
         self.name = name
         self.nominal_voltage = nominal_voltage
+        self._setpoint = nominal_voltage
         self._on = False
-        self._listeners: list[PowerListener] = []
+        self._listeners: list[VoltageListener] = []
         self._lock = threading.RLock()
 
-    def attach(self, listener: PowerListener) -> None:
+    def attach(self, listener: VoltageListener) -> None:
         with self._lock:
             self._listeners.append(listener)
-            if self._on:
-                listener(True)
+            listener(self.measure_voltage())
 
-    def detach(self, listener: PowerListener) -> None:
+    def detach(self, listener: VoltageListener) -> None:
         with self._lock:
             self._listeners.remove(listener)
 
     def on(self) -> None:
-        self._switch(True)
+        self._change(on=True)
 
     def off(self) -> None:
-        self._switch(False)
+        self._change(on=False)
 
     def cycle(self, off_for: float = 0.5) -> None:
         self.off()
@@ -47,13 +52,22 @@ class VirtualSupply:
     def is_on(self) -> bool:
         return self._on
 
-    def measure_voltage(self) -> float:
-        return self.nominal_voltage if self._on else 0.0
+    def set_voltage(self, volts: float) -> None:
+        if volts < 0:
+            raise ValueError(f"supply {self.name}: negative voltage {volts}")
+        self._change(setpoint=volts)
 
-    def _switch(self, on: bool) -> None:
+    def measure_voltage(self) -> float:
+        return self._setpoint if self._on else 0.0
+
+    def _change(self, *, on: bool | None = None, setpoint: float | None = None) -> None:
         with self._lock:
-            if self._on == on:
-                return
-            self._on = on
-            for listener in list(self._listeners):
-                listener(on)
+            before = self.measure_voltage()
+            if on is not None:
+                self._on = on
+            if setpoint is not None:
+                self._setpoint = setpoint
+            after = self.measure_voltage()
+            if after != before:
+                for listener in list(self._listeners):
+                    listener(after)

@@ -55,6 +55,7 @@ class VirtualEcu:
         self.fault: BaseException | None = None
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
         self._run: _PoweredRun | None = None
+        self._voltage = 0.0
         self._lock = threading.Lock()
         nvm_dir.mkdir(parents=True, exist_ok=True)
         if factory_image is not None and not self.flash_path.exists():
@@ -88,8 +89,17 @@ class VirtualEcu:
     def powered(self) -> bool:
         return self._run is not None
 
-    def power(self, on: bool) -> None:
-        """Listener for ``VirtualSupply.attach``."""
+    @property
+    def voltage(self) -> float:
+        return self._voltage
+
+    def supply_changed(self, volts: float) -> None:
+        """Listener for ``VirtualSupply.attach``: below the brown-out threshold the ECU resets
+        (loses power); above it, it runs, and programming checks the voltage window."""
+        self._voltage = volts
+        self._power(volts >= self.config.virtual.brown_out_below)
+
+    def _power(self, on: bool) -> None:
         with self._lock:
             if on and self._run is None:
                 self._run = _PoweredRun(self)
@@ -163,7 +173,8 @@ class _PoweredRun:
         boot = BootManager(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes)
         download = DownloadManager(ecu.profile, ecu.layout, flash, store, boot)
         security = SecurityAccess(ecu.profile.security, ecu.key_function, store, clock=time.monotonic)
-        core = EcuCore(ecu.name, ecu.profile, store, boot, download, security)
+        core = EcuCore(ecu.name, ecu.profile, store, boot, download, security,
+                       voltage=lambda: ecu.voltage, programming_voltage=ecu.config.virtual.programming_voltage)
         boot.start()
         self.core = core
         return core

@@ -19,6 +19,7 @@ from udsoncan import services as svc
 
 from bench.config.models import EcuProfile
 from bench.dids import BootMode, BootStatus
+from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.boot import BootManager
 from bench.sim.download import DownloadManager
 from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL, Nrc
@@ -40,7 +41,9 @@ class Reply:
 class EcuCore:
     def __init__(self, name: str, profile: EcuProfile, store: RecordStore, boot: BootManager,
                  download: DownloadManager, security: SecurityAccess,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 voltage: Callable[[], float] = lambda: NOMINAL_VOLTAGE,
+                 programming_voltage: tuple[float, float] = (9.0, 16.0)) -> None:
         self.name = name
         self.profile = profile
         self.store = store
@@ -48,6 +51,8 @@ class EcuCore:
         self.download = download
         self.security = security
         self._clock = clock
+        self._voltage = voltage
+        self._programming_voltage = programming_voltage
         self.session = DEFAULT
         self.communication_control = (0x00, 0x00)
         """(controlType, communicationType) of the last CommunicationControl."""
@@ -129,6 +134,14 @@ class EcuCore:
     def _require_unlocked(self) -> None:
         if not self.security.unlocked:
             raise Nrc(RC.SecurityAccessDenied)
+
+    def _require_programming_voltage(self) -> None:
+        """Flash is only erased or programmed inside the supply window (ISO 14229-1 0x92/0x93)."""
+        volts, (low, high) = self._voltage(), self._programming_voltage
+        if volts < low:
+            raise Nrc(RC.VoltageTooLow, f"{volts:.1f} V < {low} V")
+        if volts > high:
+            raise Nrc(RC.VoltageTooHigh, f"{volts:.1f} V > {high} V")
 
     # -- services ------------------------------------------------------------------------
 
@@ -239,6 +252,7 @@ class EcuCore:
         self._require_unlocked()
         if rid == routines.erase:
             address, size = self._memory_location(data[2:])
+            self._require_programming_voltage()
             self.download.erase(address, size)
             status = 0
         elif rid == routines.check_memory:
@@ -267,6 +281,7 @@ class EcuCore:
         self._require_unlocked()
         if data[0] != 0x00:
             raise Nrc(RC.RequestOutOfRange, "compression/encryption not supported")
+        self._require_programming_voltage()
         self.download.request_download(address, size)
         return bytes([0x20]) + struct.pack(">H", self.profile.max_block_length)
 
@@ -274,6 +289,7 @@ class EcuCore:
         data = request.data or b""
         if not data:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        self._require_programming_voltage()
         self.download.transfer_data(data[0], data[1:])
         return data[:1]
 
