@@ -1,0 +1,249 @@
+"""A passive UDS monitor: reassembles ISO-TP both ways for each ECU and decodes UDS, never sending.
+
+One thread reads the bus it is given (``bus.recv`` with a short timeout) and hands each frame to
+the listen-only can-isotp stack for that CAN id, driven by ``process()`` in the same thread, so
+events come out strictly in frame arrival order. Per ECU there are three stacks: requests
+(``request_id``), responses (``response_id``) and functional requests (``functional_id``, shared
+by the ECUs that use the same id: each of them gets the event).
+
+Give the monitor a bus handle of its own: a second python-can ``virtual`` bus on the bench's
+channel, or a second handle of the adapter. A shared handle would steal frames from the tester.
+Flow-control frames are not handed to the stacks: a listener has no transmission they could
+pace, and can-isotp would only log them as unexpected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Self
+
+import can
+import isotp
+
+from bench.config.models import BenchConfig, BusConfig, EcuConfig
+from bench.errors import ConfigError
+from bench.monitor.decode import Conversation, Kind
+from bench.monitor.events import UdsEvent
+from bench.transport.isotp_link import address, stack_params
+
+log = logging.getLogger(__name__)
+ISOTP_LOGGER = f"{__name__}.isotp"
+# can-isotp logs a warning for every error it also reports to the error handler; the monitor
+# keeps those in ``errors`` already, and a corrupted stream (fault injection) would flood the log.
+logging.getLogger(ISOTP_LOGGER).setLevel(logging.ERROR)
+
+FLOW_CONTROL = 0x3
+POLL = 0.02
+"""Seconds ``bus.recv`` waits; also how late a consecutive-frame timeout may be reported."""
+
+Callback = Callable[[UdsEvent], None]
+
+
+def ecus_on_bus(config: BenchConfig, bus: str) -> dict[str, EcuConfig]:
+    """The ECUs of a bench file connected to ``bus`` (what one monitor of that bus follows)."""
+    return {name: ecu for name, ecu in config.ecus.items() if ecu.bus == bus}
+
+
+class _Stream:
+    """One direction on one CAN id: a listen-only can-isotp stack fed frame by frame."""
+
+    def __init__(self, can_id: int, kind: Kind, functional: bool, ecu: str, addr: isotp.Address,
+                 params: dict[str, object], on_error: Callable[[_Stream, Exception], None]) -> None:
+        self.can_id, self.kind, self.functional, self.ecus = can_id, kind, functional, [ecu]
+        self.frames: deque[isotp.CanMessage] = deque()
+        self.stack = isotp.TransportLayerLogic(rxfn=self._next_frame, txfn=self._transmit, address=addr,
+                                               error_handler=lambda error: on_error(self, error), params=params)
+
+    def _next_frame(self, timeout: float) -> isotp.CanMessage | None:
+        return self.frames.popleft() if self.frames else None
+
+    def _transmit(self, frame: isotp.CanMessage) -> None:
+        raise RuntimeError(f"listen-only ISO-TP stack tried to send {frame!r}")
+
+    def label(self) -> str:
+        return f"{'/'.join(self.ecus)} {'functional ' if self.functional else ''}{self.kind} 0x{self.can_id:X}"
+
+
+class BusMonitor:
+    def __init__(self, bus: can.BusABC, bus_config: BusConfig, ecus: Mapping[str, EcuConfig], *,
+                 name: str = "monitor", max_frame_size: int = 0x10000) -> None:
+        self.bus = bus
+        self.name = name
+        self.errors: list[str] = []
+        """ISO-TP errors in the stream (unexpected consecutive frame, timeout...) and bus read errors."""
+        self.callback_errors: list[str] = []  # exceptions raised by subscribers (logged; the monitor carried on)
+        self.frames_seen = 0
+        self._conversations = {ecu: Conversation(ecu) for ecu in ecus}
+        self._routes: dict[tuple[int, bool], _Stream] = {}
+        params = {**stack_params(bus_config, max_frame_size=max_frame_size), "listen_mode": True,
+                  "logger_name": ISOTP_LOGGER}
+        for ecu_name, ecu in ecus.items():
+            for can_id, kind, functional, addr in (
+                    (ecu.request_id, "request", False, address(ecu, server=True)),
+                    (ecu.response_id, "response", False, address(ecu, server=False)),
+                    (ecu.functional_id, "request", True, address(ecu, server=True, functional=True))):
+                self._route(can_id, ecu.extended_id, kind, functional, ecu_name, addr, params)
+        self._transcript: list[UdsEvent] = []
+        self._changed = threading.Condition()
+        self._callbacks: tuple[Callback, ...] = ()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started: float | None = None
+
+    def _route(self, can_id: int, extended: bool, kind: Kind, functional: bool, ecu: str,
+               addr: isotp.Address, params: dict[str, object]) -> None:
+        stream = self._routes.get((can_id, extended))
+        if stream is None:
+            self._routes[(can_id, extended)] = _Stream(can_id, kind, functional, ecu, addr, params, self._stream_error)
+        elif (stream.kind, stream.functional) == (kind, functional) and functional:
+            stream.ecus.append(ecu)
+        else:
+            raise ConfigError(f"CAN id 0x{can_id:X} is both {stream.label()} and {ecu}'s "
+                              f"{'functional ' if functional else ''}{kind} id; a monitor cannot tell them apart")
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"bus monitor {self.name!r} is already running")
+        self._started = time.monotonic()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"bus-monitor-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop once every frame already received has been decoded."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout=5.0)
+        if thread.is_alive():
+            self.errors.append("monitor thread did not stop within 5 s")
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- results ---------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callback) -> None:
+        """Call ``callback(event)`` for every later event, in the monitor thread, in order, before
+        the event enters the transcript. Keep it short: the monitor reads no frame meanwhile."""
+        with self._changed:
+            self._callbacks = (*self._callbacks, callback)
+
+    def unsubscribe(self, callback: Callback) -> None:
+        """Stop calling ``callback`` (no-op if it is not subscribed); safe from inside a callback."""
+        with self._changed:
+            self._callbacks = tuple(c for c in self._callbacks if c is not callback)
+
+    @property
+    def transcript(self) -> list[UdsEvent]:
+        return self.events()
+
+    def events(self) -> list[UdsEvent]:
+        """A snapshot of the transcript (safe while the monitor runs)."""
+        with self._changed:
+            return list(self._transcript)
+
+    def render(self) -> str:
+        """The transcript, one line per message, seconds since the monitor started."""
+        events = self.events()
+        origin = self._started if self._started is not None else (events[0].time if events else 0.0)
+        return "\n".join(f"{event.time - origin:9.3f}  {event.describe()}" for event in events)
+
+    def wait_for(self, predicate: Callable[[UdsEvent], bool], timeout: float, *, since: int = 0) -> UdsEvent:
+        """The first event from transcript index ``since`` on that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        checked = since
+        with self._changed:
+            while True:
+                for event in self._transcript[checked:]:
+                    if predicate(event):
+                        return event
+                checked = max(checked, len(self._transcript))
+                remaining = deadline - time.monotonic()
+                thread = self._thread
+                if remaining <= 0 or thread is None or not thread.is_alive():  # nothing more will come
+                    break
+                self._changed.wait(remaining)
+        tail = "\n".join(self.render().splitlines()[-10:])
+        raise TimeoutError(f"{self.name}: no matching UDS event within {timeout} s "
+                           f"(errors: {self.errors or 'none'}); last events:\n{tail}")
+
+    # -- the monitor thread ----------------------------------------------------------------
+
+    def feed(self, frame: can.Message) -> None:
+        """Decode one frame now (replaying a trace); only while the monitor thread is not running."""
+        if self._thread is not None:
+            raise RuntimeError("feed() would race the monitor thread; stop() the monitor first")
+        self._process(frame)
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            try:
+                frame = self.bus.recv(timeout=0 if stopping else POLL)
+            except Exception as exc:  # adapter gone, bus shut down: nothing more will come
+                log.exception("%s: reading the bus failed; monitor stopped", self.name)
+                self.errors.append(f"{self._clock()} bus: {type(exc).__name__}: {exc}; monitor stopped")
+                break
+            if frame is not None:
+                self._process(frame)
+            elif stopping:
+                break
+            else:
+                self._check_timeouts()
+        with self._changed:
+            self._changed.notify_all()
+
+    def _process(self, frame: can.Message) -> None:
+        if frame.is_error_frame or frame.is_remote_frame:
+            return
+        self.frames_seen += 1
+        stream = self._routes.get((frame.arbitration_id, frame.is_extended_id))
+        if stream is None or (frame.data and frame.data[0] >> 4 == FLOW_CONTROL):
+            return
+        stream.frames.append(isotp.CanMessage(arbitration_id=frame.arbitration_id, dlc=frame.dlc, data=frame.data,
+                                              extended_id=frame.is_extended_id, is_fd=frame.is_fd,
+                                              bitrate_switch=frame.bitrate_switch))
+        stream.stack.process()
+        while (payload := stream.stack.recv()) is not None:
+            self._publish(stream, bytes(payload), frame.timestamp)
+
+    def _check_timeouts(self) -> None:
+        for stream in self._routes.values():
+            if stream.stack.is_rx_active():
+                stream.stack.process()  # nothing queued: only reports a consecutive-frame timeout
+
+    def _publish(self, stream: _Stream, payload: bytes, can_time: float) -> None:
+        now = time.monotonic()
+        for ecu in stream.ecus:
+            event = self._conversations[ecu].event(payload, stream.kind, functional=stream.functional,
+                                                   time=now, can_time=can_time)
+            for callback in self._callbacks:  # first: once an event is in the transcript, all have seen it
+                try:
+                    callback(event)
+                except Exception as exc:  # a subscriber's bug must not blind the monitor
+                    log.exception("%s: subscriber %r failed on %s", self.name, callback, event.describe())
+                    self.callback_errors.append(f"{self._clock()} {callback!r} on {event.describe()}: "
+                                                f"{type(exc).__name__}: {exc}")
+            with self._changed:
+                self._transcript.append(event)
+                self._changed.notify_all()
+
+    def _stream_error(self, stream: _Stream, error: Exception) -> None:
+        self.errors.append(f"{self._clock()} {stream.label()}: {type(error).__name__}: {error}")
+
+    def _clock(self) -> str:
+        origin = self._started if self._started is not None else time.monotonic()
+        return f"{time.monotonic() - origin:9.3f}"

@@ -1,0 +1,248 @@
+"""The passive bus monitor on real frame sequences: the bench's flasher and virtual ECUs, and
+real can-isotp stacks on an isolated virtual bus for what a flash does not show by itself."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import can
+import isotp
+import pytest
+from udsoncan.exceptions import NegativeResponseException
+
+from bench.config import BusConfig, EcuConfig, load_bench
+from bench.image import build_image
+from bench.monitor import BusMonitor, UdsEvent, ecus_on_bus
+from bench.rig import Bench
+from bench.transport.isotp_link import address, stack_params
+
+ROOT = Path(__file__).resolve().parent.parent
+CAN20 = BusConfig(interface="virtual", channel="unused")
+ECU = EcuConfig(bus="test", request_id=0x7E0, response_id=0x7E8, functional_id=0x7DF, profile="p")
+
+
+def listener(channel: str | int, fd: bool) -> can.BusABC:
+    """A bus handle of the monitor's own that fails the test if anything ever sends on it."""
+    protocol = can.CanProtocol.CAN_FD if fd else can.CanProtocol.CAN_20
+    bus = can.Bus(interface="virtual", channel=channel, protocol=protocol)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the monitor transmitted: {args}")
+
+    bus.send = refuse  # type: ignore[method-assign]
+    return bus
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Bench]:
+    with Bench(load_bench(ROOT / "fixtures/benches/virtual.yaml"), workdir=tmp_path) as bench:
+        yield bench
+
+
+@pytest.fixture
+def watch(rig: Bench) -> Iterator[Callable[[str], tuple[BusMonitor, can.BusABC]]]:
+    """``watch("body")``: a started monitor of that bus, and a witness bus recording every frame."""
+    opened: list[tuple[BusMonitor, can.BusABC, can.BusABC]] = []
+
+    def start(bus: str) -> tuple[BusMonitor, can.BusABC]:
+        config = rig.config.buses[bus]
+        witness = can.Bus(interface="virtual", channel=rig.channel(bus), protocol=can.CanProtocol.CAN_FD)
+        monitor = BusMonitor(listener(rig.channel(bus), config.fd), config, ecus_on_bus(rig.config, bus))
+        monitor.start()
+        opened.append((monitor, monitor.bus, witness))
+        return monitor, witness
+
+    yield start
+    for monitor, bus, witness in opened:
+        monitor.stop()
+        bus.shutdown()
+        witness.shutdown()
+
+
+@pytest.mark.parametrize(("bus", "ecu"), [("body", "bcm"), ("powertrain", "bms")])
+def test_flash_transcript_in_order_with_reassembled_blocks(rig: Bench, watch, bus: str, ecu: str) -> None:
+    monitor, witness = watch(bus)
+    image = build_image(ROOT / "fixtures/firmware/app-2.0.0.yaml").to_bytes()
+    handle = rig.ecu(ecu)
+    result = handle.flasher.flash(build_image(ROOT / "fixtures/firmware/app-2.0.0.yaml"))
+    monitor.wait_for(lambda e: e.kind == "response" and e.did == 0xF189 and bool(e.positive), timeout=5)
+    monitor.stop()
+    events = [e for e in monitor.events() if not e.functional]  # keepalive TesterPresent: timing-dependent
+
+    requests = [e.service for e in events if e.kind == "request"]
+    blocks = math.ceil(len(image) / result.block_size)
+    assert requests[:requests.index("ECUReset") + 1] == [
+        "DiagnosticSessionControl", "ControlDTCSetting", "CommunicationControl", "DiagnosticSessionControl",
+        "SecurityAccess", "SecurityAccess", "WriteDataByIdentifier", "RoutineControl", "RequestDownload",
+        *["TransferData"] * blocks, "RequestTransferExit", "RoutineControl", "RoutineControl", "ECUReset"]
+    reset = next(i for i, e in enumerate(events) if e.service == "ECUReset" and e.kind == "response")
+    programming = events[:reset + 1]
+    for request, response in zip(programming[0::2], programming[1::2]):  # each answered before the next
+        assert (request.kind, response.kind, response.sid, response.positive) == \
+            ("request", "response", request.sid, True)
+    assert all(e.ecu == ecu for e in events)
+
+    transfers = [e for e in events if e.service == "TransferData" and e.kind == "request"]
+    assert [e.block_index for e in transfers] == list(range(1, blocks + 1))
+    assert [e.block_counter for e in transfers] == [(i + 1) & 0xFF for i in range(blocks)]
+    assert [e.download_offset for e in transfers] == [i * result.block_size for i in range(blocks)]
+    assert [e.data_length for e in transfers[:-1]] == [result.block_size + 2] * (blocks - 1)
+    assert b"".join(e.payload[2:] for e in transfers) == image
+    answers = [e for e in events if e.service == "TransferData" and e.kind == "response"]
+    assert [e.block_index for e in answers] == list(range(1, blocks + 1))
+    assert [e.routine for e in events if e.service == "RoutineControl"] == [0xFF00] * 2 + [0x0202] * 2 + [0xFF01] * 2
+    assert monitor.errors == [] and monitor.callback_errors == []
+
+    # Listen-only: one flow control per multi-frame message (the receiver's), none from the monitor.
+    req, resp = handle.config.request_id, handle.config.response_id
+    frames = [f for f in iter(lambda: witness.recv(timeout=0), None) if f.arbitration_id in (req, resp)]
+    first = Counter(f.arbitration_id for f in frames if f.data[0] >> 4 == 1)
+    flow = Counter(f.arbitration_id for f in frames if f.data[0] >> 4 == 3)
+    assert first[req] >= blocks
+    assert (flow[resp], flow[req]) == (first[req], first[resp])
+
+
+def test_wrong_key_and_functional_tester_present(rig: Bench, watch) -> None:
+    monitor, _ = watch("body")
+    bcm = rig.ecu("bcm")
+    bcm.uds.change_session(3)
+    bcm.uds.request_seed(0x11)
+    with pytest.raises(NegativeResponseException):
+        bcm.uds.send_key(0x12, b"\x00\x00\x00\x00")
+    refused = monitor.wait_for(lambda e: e.nrc is not None, timeout=3)
+    assert (refused.service, refused.sid, refused.nrc, refused.positive) == ("SecurityAccess", 0x27, 0x35, False)
+    assert refused.subfunction == 0x12 and "NRC 0x35 (InvalidKey)" in refused.describe()
+
+    bcm.link.tester_present_functional()
+    present = monitor.wait_for(lambda e: e.functional, timeout=3)
+    assert (present.ecu, present.kind, present.service) == ("bcm", "request", "TesterPresent")
+    assert present.payload == b"\x3e\x80"
+    assert present.suppress_response and present.subfunction == 0x00
+
+
+class Pair:
+    """A tester and an ECU made of real can-isotp stacks on an isolated virtual bus."""
+
+    def __init__(self, channel: str) -> None:
+        params = stack_params(CAN20, max_frame_size=0xFFF)
+        self.buses = [can.Bus(interface="virtual", channel=channel) for _ in range(3)]
+        self.tester = isotp.CanStack(self.buses[0], address=address(ECU, server=False), params=params)
+        self.ecu = isotp.CanStack(self.buses[1], address=address(ECU, server=True), params=params)
+        self.functional = isotp.CanStack(self.buses[2], address=address(ECU, server=False, functional=True),
+                                         params=params)
+        for stack in (self.tester, self.ecu, self.functional):
+            stack.start()
+
+    def exchange(self, request: bytes, *responses: bytes) -> None:
+        self.tester.send(request)
+        assert self.ecu.recv(block=True, timeout=2) == request
+        for response in responses:
+            self.ecu.send(response)
+            assert self.tester.recv(block=True, timeout=2) == response
+
+    def close(self) -> None:
+        for stack in (self.tester, self.ecu, self.functional):
+            stack.stop()
+        for bus in self.buses:
+            bus.shutdown()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[Pair, BusMonitor, can.BusABC]]:
+    """Tester and ECU stacks, a started monitor of their bus, and a raw bus to inject frames."""
+    channel = f"monitor-test-{uuid.uuid4().hex[:8]}"
+    stacks = Pair(channel)
+    monitor = BusMonitor(listener(channel, fd=False), CAN20, {"ecu": ECU})
+    injector = can.Bus(interface="virtual", channel=channel)
+    monitor.start()
+    yield stacks, monitor, injector
+    monitor.stop()
+    stacks.close()
+    monitor.bus.shutdown()
+    injector.shutdown()
+
+
+def test_block_counter_wraps_and_index_keeps_counting(pair) -> None:
+    stacks, monitor, _ = pair
+    stacks.exchange(b"\x36\x07" + bytes(12), b"\x7f\x36\x24")  # before any RequestDownload: index unknown
+    stacks.exchange(bytes.fromhex("34 00 44 00 08 00 00 00 00 10 00"), bytes.fromhex("74 20 00 0e"))
+    for index in range(1, 261):
+        data = index.to_bytes(2, "big") * 6
+        stacks.exchange(bytes([0x36, index & 0xFF]) + data, bytes([0x76, index & 0xFF]))
+        if index == 5:  # response lost, tester repeats the block: same index and offset
+            stacks.exchange(bytes([0x36, 5]) + data, bytes([0x76, 5]))
+    monitor.wait_for(lambda e: e.kind == "response" and e.block_index == 260, timeout=5)
+
+    events = monitor.events()
+    assert events[0].block_index is None and events[1].block_counter == 0x07 and events[1].nrc == 0x24
+    blocks = [e for e in events[4:] if e.kind == "request"]
+    assert [e.block_index for e in blocks] == [1, 2, 3, 4, 5, 5, *range(6, 261)]
+    assert [e.download_offset for e in blocks[:7]] == [0, 12, 24, 36, 48, 48, 60]
+    assert [(e.block_index, e.block_counter) for e in blocks if e.block_index in (255, 256, 257)] == \
+        [(255, 0xFF), (256, 0x00), (257, 0x01)]
+    assert blocks[-1].download_offset == 259 * 12
+    answers = [e for e in events[4:] if e.kind == "response"]
+    assert [e.block_index for e in answers] == [e.block_index for e in blocks]
+    assert "#256 ctr=0x00 off=0xBF4 14 B" in blocks[256].describe()
+    assert monitor.errors == []
+
+
+def test_response_pending_before_the_final_answer(pair) -> None:
+    stacks, monitor, _ = pair
+    erase = bytes.fromhex("31 01 ff 00 44 00 08 00 00 00 01 10 00")
+    stacks.exchange(erase, b"\x7f\x31\x78", b"\x7f\x31\x78", bytes.fromhex("71 01 ff 00 00"))
+    final = monitor.wait_for(lambda e: bool(e.positive), timeout=3)
+    request, *pending = monitor.events()[:3]
+    assert (request.kind, request.routine, request.subfunction, request.data_length) == ("request", 0xFF00, 1, 13)
+    assert [(e.nrc, e.pending, e.routine, e.sid) for e in pending] == [(0x78, True, 0xFF00, 0x31)] * 2
+    assert pending[0].describe() == \
+        "ecu ← 7F 31 78 RoutineControl rid=0xFF00 NRC 0x78 (RequestCorrectlyReceived-ResponsePending)"
+    assert (final.routine, final.nrc, final.pending) == (0xFF00, None, False)
+
+
+def test_malformed_stream_is_recorded_and_the_monitor_keeps_going(pair) -> None:
+    stacks, monitor, injector = pair
+    for data in ("42 00",                         # no such frame type
+                 "21 01 02 03 04 05 06 07",       # consecutive frame without a first frame
+                 "10 0a 36 01 00 00 00 00",       # first frame...
+                 "02 3e 00"):                     # ...interrupted by a single frame
+        injector.send(can.Message(arbitration_id=0x7E0, data=bytes.fromhex(data), is_extended_id=False))
+    present = monitor.wait_for(lambda e: e.service == "TesterPresent", timeout=3)
+    assert present.payload == b"\x3e\x00"
+    assert [error.split(": ")[1] for error in monitor.errors] == [  # all recorded before the event
+        "InvalidCanDataError", "UnexpectedConsecutiveFrameError", "ReceptionInterruptedWithSingleFrameError"]
+    assert "ecu request 0x7E0" in monitor.errors[0]
+
+    assert stacks.ecu.recv(block=True, timeout=2) == b"\x3e\x00"  # the ECU's stack heard the injection too
+    stacks.exchange(b"\x22\xf1\x89", b"\x62\xf1\x89" + b"2.0.0")
+    assert monitor.wait_for(lambda e: e.kind == "response", timeout=3).did == 0xF189
+
+
+def test_subscriber_errors_never_stop_the_monitor(pair) -> None:
+    stacks, monitor, _ = pair
+    seen: list[UdsEvent] = []
+
+    def broken(event: UdsEvent) -> None:
+        raise ValueError(f"trigger bug on {event.service}")
+
+    monitor.subscribe(broken)
+    monitor.subscribe(seen.append)
+    stacks.exchange(b"\x10\x02", bytes.fromhex("50 02 00 32 01 f4"))
+    stacks.functional.send(b"\x3e\x80")
+    monitor.wait_for(lambda e: e.functional, timeout=3)  # sent by the stack's thread: let it go out first
+    stacks.exchange(b"\x11\x01", b"\x51\x01")
+    monitor.wait_for(lambda e: e.service == "ECUReset" and e.kind == "response", timeout=3)
+    assert [(e.kind, e.service, e.functional) for e in seen] == [
+        ("request", "DiagnosticSessionControl", False), ("response", "DiagnosticSessionControl", False),
+        ("request", "TesterPresent", True), ("request", "ECUReset", False), ("response", "ECUReset", False)]
+    assert seen == monitor.events()
+    assert len(monitor.callback_errors) == 5 and "trigger bug on ECUReset" in monitor.callback_errors[-1]
+    monitor.unsubscribe(broken)
+    stacks.exchange(b"\x3e\x00", b"\x7e\x00")
+    monitor.wait_for(lambda e: e.service == "TesterPresent" and e.kind == "response", timeout=3)
+    assert len(seen) == 7 and len(monitor.callback_errors) == 5
+    assert monitor.errors == []
