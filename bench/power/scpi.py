@@ -1,0 +1,205 @@
+"""A programmable bench supply speaking SCPI over any pyserial URL.
+
+Models the supplies HIL racks use for terminal 30: Rohde & Schwarz HMC/NGE/NGP, Keysight
+E36xx, Rigol DP8xx, TTi, Manson/EA (via their SCPI option) — over RS-232, USB-CDC
+(``/dev/ttyACM0``) or a LAN port reached through pyserial's ``socket://host:5025`` URL.
+The command set differs between vendors, so it is a dict (the *dialect*): every entry of
+``DEFAULT_COMMANDS`` can be overridden from the bench file's ``commands:``.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+import time
+from collections.abc import Mapping
+from typing import Self
+
+import serial
+
+from bench.errors import BenchFault, ConfigError
+
+DEFAULT_COMMANDS: dict[str, str] = {
+    "identify": "*IDN?",
+    "select_channel": "",  # e.g. "INST:NSEL {channel}" on supplies that select an output first
+    "output_on": "OUTP ON",
+    "output_off": "OUTP OFF",
+    "output_query": "OUTP?",
+    "set_voltage": "VOLT {volts:.3f}",
+    "measure_voltage": "MEAS:VOLT?",
+    "set_current": "CURR {amps:.3f}",
+    "measure_current": "MEAS:CURR?",
+    "errors": "SYST:ERR?",  # empty: the supply has no error queue, set commands go unchecked
+}
+"""The SCPI-1999 dialect most supplies accept. Placeholders: ``{channel}``, ``{volts}``, ``{amps}``."""
+
+OPTIONAL_COMMANDS = frozenset({"select_channel", "errors"})
+_EXAMPLE_ARGS = {"channel": 1, "volts": 13.5, "amps": 2.0}
+_TRUE = {"1", "ON"}
+_FALSE = {"0", "OFF"}
+
+
+def close_port(port: serial.SerialBase) -> None:
+    """Close a pyserial port, also the socket of a ``socket://`` port whose peer reset it
+    (pyserial 3.5 skips the close when its shutdown fails)."""
+    sock = getattr(port, "_socket", None)
+    port.close()
+    if sock is not None:
+        sock.close()
+
+
+def resolve_dialect(overrides: Mapping[str, str]) -> dict[str, str]:
+    """``DEFAULT_COMMANDS`` with ``overrides`` applied; a key or placeholder it does not know
+    is a ``ConfigError`` naming it."""
+    for key, template in overrides.items():
+        if key not in DEFAULT_COMMANDS:
+            raise ConfigError(f"unknown SCPI command key {key!r}; known: {', '.join(DEFAULT_COMMANDS)}",
+                              field=f"commands.{key}")
+        if not template and key not in OPTIONAL_COMMANDS:
+            raise ConfigError(f"SCPI command {key!r} cannot be empty", field=f"commands.{key}")
+        for _, placeholder, _, _ in string.Formatter().parse(template):
+            if placeholder is not None and placeholder not in _EXAMPLE_ARGS:
+                raise ConfigError(f"SCPI command {key!r} = {template!r} uses unknown placeholder "
+                                  f"{{{placeholder}}}; known: {{channel}}, {{volts}}, {{amps}}",
+                                  field=f"commands.{key}")
+        try:
+            template.format(**_EXAMPLE_ARGS)
+        except (ValueError, IndexError) as exc:
+            raise ConfigError(f"SCPI command {key!r} = {template!r} is not a valid template: {exc}",
+                              field=f"commands.{key}") from None
+    return {**DEFAULT_COMMANDS, **overrides}
+
+
+class ScpiSupply:
+    """One output of a SCPI supply, as a ``PowerSupply`` plus setpoints and readbacks.
+
+    Every query that gets no answer within ``timeout`` seconds, a port that cannot be opened
+    and a port that vanishes raise ``BenchFault`` naming the supply and the URL: a supply
+    that does not answer is a broken bench, never an ECU finding. ``on()``/``off()`` read the
+    output state back, and set commands are followed by the error-queue query (``errors``).
+    """
+
+    def __init__(self, name: str, url: str, *, baudrate: int = 9600, timeout: float = 1.0,
+                 channel: int = 0, commands: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.url = url
+        self.timeout = timeout
+        self.channel = channel
+        self.commands = resolve_dialect(commands or {})
+        self._lock = threading.Lock()
+        try:
+            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=timeout)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise BenchFault(f"power supply {name!r}: cannot open {url}: {exc}") from exc
+
+    # -- PowerSupply ---------------------------------------------------------------------------
+
+    def on(self) -> None:
+        self._switch(True)
+
+    def off(self) -> None:
+        self._switch(False)
+
+    def cycle(self, off_for: float = 0.5) -> None:
+        """Off, wait ``off_for`` seconds, on (both transitions read back)."""
+        self.off()
+        time.sleep(off_for)
+        self.on()
+
+    def is_on(self) -> bool:
+        answer = self.query("output_query").upper()
+        if answer in _TRUE | _FALSE:
+            return answer in _TRUE
+        raise BenchFault(f"{self._who()} answered {answer!r} to {self._command('output_query')!r}; "
+                         "expected 1/0/ON/OFF")
+
+    # -- setpoints and readbacks ---------------------------------------------------------------
+
+    def identify(self) -> str:
+        return self.query("identify")
+
+    def set_voltage(self, volts: float) -> None:
+        self.send("set_voltage", volts=volts)
+
+    def measure_voltage(self) -> float:
+        return self._number("measure_voltage")
+
+    def set_current_limit(self, amps: float) -> None:
+        self.send("set_current", amps=amps)
+
+    def measure_current(self) -> float:
+        return self._number("measure_current")
+
+    def close(self) -> None:
+        with self._lock:
+            close_port(self._port)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- the wire ------------------------------------------------------------------------------
+
+    def send(self, key: str, *, check: bool = True, **args: float) -> None:
+        """Send a set command of the dialect; then, if ``check`` and the dialect has an error
+        queue, read it and raise ``BenchFault`` if the supply rejected the command."""
+        command = self._command(key, **args)
+        with self._lock:
+            self._select()
+            self._write(command)
+            if check and self.commands["errors"]:
+                error = self._ask(self._command("errors"))
+                code = error.split(",", 1)[0].strip()
+                if code.lstrip("+-").isdigit() and int(code) != 0:
+                    raise BenchFault(f"{self._who()} rejected {command!r}: {error}")
+
+    def query(self, key: str, **args: float) -> str:
+        """Send a query of the dialect and return its answer, stripped."""
+        command = self._command(key, **args)
+        with self._lock:
+            self._select()
+            return self._ask(command)
+
+    def _switch(self, on: bool) -> None:
+        key = "output_on" if on else "output_off"
+        self.send(key, check=False)
+        if self.is_on() != on:
+            raise BenchFault(f"{self._who()} still reports output {'off' if on else 'on'} "
+                             f"after {self._command(key)!r}")
+
+    def _number(self, key: str) -> float:
+        answer = self.query(key)
+        try:
+            return float(answer)
+        except ValueError:
+            raise BenchFault(f"{self._who()} answered {answer!r} to {self._command(key)!r}; "
+                             "expected a number") from None
+
+    def _command(self, key: str, **args: float) -> str:
+        return self.commands[key].format(channel=self.channel, **args)
+
+    def _select(self) -> None:
+        if self.commands["select_channel"]:
+            self._write(self._command("select_channel"))
+
+    def _write(self, command: str) -> None:
+        try:
+            self._port.write(command.encode("ascii") + b"\n")
+        except (serial.SerialException, OSError) as exc:
+            raise BenchFault(f"{self._who()}: sending {command!r} failed: {exc}") from exc
+
+    def _ask(self, command: str) -> str:
+        try:
+            self._port.reset_input_buffer()  # a late answer to an earlier query is not ours
+            self._write(command)
+            line = self._port.read_until(b"\n")
+        except (serial.SerialException, OSError) as exc:
+            raise BenchFault(f"{self._who()}: {command!r} failed: {exc}") from exc
+        if not line.endswith(b"\n"):
+            raise BenchFault(f"{self._who()} did not answer {command!r} within {self.timeout} s")
+        return line.decode("ascii", errors="replace").strip()
+
+    def _who(self) -> str:
+        return f"power supply {self.name!r} on {self.url}"
