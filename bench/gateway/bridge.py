@@ -1,0 +1,217 @@
+"""The CAN gateway: a software bridge between the tester's side and the ECUs' side of a bus.
+
+Two python-can buses (two virtual channels on the virtual bench, two adapter channels on a
+rack); one thread a direction receives a frame, takes it through the fault pipeline and sends
+it on the other side. With no fault armed and nothing queued a frame goes straight across (one
+``can.Message`` copy, no other allocation). Frames go only to the other side, never back.
+
+What ``bus_off`` models, honestly: for its duration no frame crosses either way — the ECU side
+is cut off, and every ECU on it with it. It does not model what a real bus-off is made of: no
+error frames (a virtual bus has none), no error counters, no recovery sequence (128 x 11
+recessive bits); the ECUs are not told and keep sending into the void; on a rack the adapters
+still acknowledge frames on each side, so senders see no ACK errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Self
+
+import can
+
+from bench.errors import BenchFault, ConfigError
+from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeline, GatewayEvent, Match
+
+log = logging.getLogger(__name__)
+IDLE_POLL = 0.05
+"""Longest ``recv`` wait: how soon a forwarding thread notices ``stop()``."""
+
+
+def forward_copy(msg: can.Message) -> can.Message:
+    """The frame as the gateway sends it on: the same frame, none of the receiving side's channel/is_rx."""
+    return can.Message(timestamp=msg.timestamp, arbitration_id=msg.arbitration_id,
+                       is_extended_id=msg.is_extended_id, is_remote_frame=msg.is_remote_frame, is_fd=msg.is_fd,
+                       bitrate_switch=msg.bitrate_switch, error_state_indicator=msg.error_state_indicator,
+                       dlc=msg.dlc, data=msg.data)
+
+
+class Gateway:
+    """Forwards frames between ``tester_bus`` and ``ecu_bus`` and applies network faults.
+
+    The caller owns the buses (the gateway never shuts them down); ``stop()`` joins the threads
+    and discards frames still queued by a delay. ``fault`` is what stopped a forwarding thread
+    (adapter gone): a fault of the bench, not of the ECU.
+
+    Faults: ``match`` selects frames (``lambda m: m.arbitration_id == 0x7E0``); ``direction``
+    is ``to_ecu``, ``to_tester`` or ``both``; ``count`` matching frames (None: all of them);
+    ``duration`` seconds from arming (None: until the count is used up or ``cancel()``).
+    """
+
+    def __init__(self, tester_bus: can.BusABC, ecu_bus: can.BusABC, *, name: str = "gateway") -> None:
+        _check_sides(name, tester_bus, ecu_bus)
+        self.name, self.tester_bus, self.ecu_bus = name, tester_bus, ecu_bus
+        self.pipeline = FaultPipeline()
+        self.fault: BaseException | None = None
+        self._subscribers: list[Callable[[GatewayEvent], None]] = []
+        self._forwarded = dict.fromkeys(DIRECTIONS, 0)
+        self._tx_errors = dict.fromkeys(DIRECTIONS, 0)
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- faults ------------------------------------------------------------------------------
+    def drop(self, count: int | None = 1, *, direction: Direction = "both", match: Match | None = None,
+             duration: float | None = None) -> FaultHandle:
+        return self.pipeline.arm("drop", count=count, direction=direction, match=match, duration=duration)
+
+    def drop_ratio(self, ratio: float, *, seed: int, direction: Direction = "both", match: Match | None = None,
+                   duration: float | None = None) -> FaultHandle:
+        """Drop each matching frame with probability ``ratio``, reproducibly (``random.Random(seed)``)."""
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"ratio is a probability between 0 and 1, not {ratio}")
+        return self.pipeline.arm("drop_ratio", ratio=ratio, seed=seed, direction=direction, match=match,
+                                 duration=duration)
+
+    def delay(self, seconds: float, *, count: int | None = None, direction: Direction = "both",
+              match: Match | None = None, duration: float | None = None) -> FaultHandle:
+        """Hold frames ``seconds`` longer; frames behind a delayed one wait for it (FIFO per direction)."""
+        if seconds < 0:
+            raise ValueError(f"a delay is zero or more seconds, not {seconds}")
+        return self.pipeline.arm("delay", seconds=seconds, count=count, direction=direction, match=match,
+                                 duration=duration)
+
+    def corrupt(self, count: int | None = 1, *, byte_index: int | None = None, xor: int = 0xFF, seed: int = 0,
+                direction: Direction = "both", match: Match | None = None,
+                duration: float | None = None) -> FaultHandle:
+        """XOR one data byte with ``xor`` (``byte_index``, or one picked by ``seed``); frames too short pass."""
+        if not 1 <= xor <= 0xFF or (byte_index is not None and byte_index < 0):
+            raise ValueError(f"corrupt needs 1 <= xor <= 0xFF and byte_index >= 0, not {xor=} {byte_index=}")
+        return self.pipeline.arm("corrupt", byte_index=byte_index, xor=xor, seed=seed, count=count,
+                                 direction=direction, match=match, duration=duration)
+
+    def duplicate(self, count: int | None = 1, *, direction: Direction = "both", match: Match | None = None,
+                  duration: float | None = None) -> FaultHandle:
+        return self.pipeline.arm("duplicate", count=count, direction=direction, match=match, duration=duration)
+
+    def reorder(self, count: int | None = 1, *, direction: Direction = "both", match: Match | None = None,
+                duration: float | None = None) -> FaultHandle:
+        """Hold a matching frame and send it right after the next one (a swap); alone after 50 ms."""
+        return self.pipeline.arm("reorder", count=count, direction=direction, match=match, duration=duration)
+
+    def partition(self, duration: float, *, direction: Direction = "both") -> FaultHandle:
+        """Nothing crosses in ``direction`` for ``duration`` seconds."""
+        return self.pipeline.arm("partition", direction=direction, duration=duration)
+
+    def bus_off(self, duration: float) -> FaultHandle:
+        """The ECU side is off the bus for ``duration`` seconds: nothing crosses either way (see module doc)."""
+        return self.pipeline.arm("bus_off", direction="both", duration=duration)
+
+    def clear(self) -> None:
+        """Cancel every fault."""
+        self.pipeline.clear()
+
+    # -- running -----------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[GatewayEvent], None]) -> None:
+        """Call ``callback`` for every event, from a forwarding thread: keep it short."""
+        self._subscribers.append(callback)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Per direction: forwarded, dropped, corrupted, duplicated, delayed, reordered, tx_errors."""
+        counts = self.pipeline.counters()
+        for direction in DIRECTIONS:
+            counts[direction].update(forwarded=self._forwarded[direction], tx_errors=self._tx_errors[direction])
+        return counts
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError(f"gateway {self.name} is already running")
+        self._stopping.clear()
+        for direction, source, target in (("to_ecu", self.tester_bus, self.ecu_bus),
+                                          ("to_tester", self.ecu_bus, self.tester_bus)):
+            thread = threading.Thread(target=self._forward, args=(direction, source, target),
+                                      name=f"{self.name}-{direction}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10 * IDLE_POLL + 1.0)
+        stuck = [thread.name for thread in self._threads if thread.is_alive()]
+        self._threads.clear()
+        if stuck:
+            raise BenchFault(f"gateway {self.name}: forwarding thread(s) {', '.join(stuck)} did not stop")
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _forward(self, direction: str, source: can.BusABC, target: can.BusABC) -> None:
+        pipeline, stopping, clock = self.pipeline, self._stopping, time.monotonic
+        queue: deque[tuple[float, can.Message]] = deque()
+        try:
+            while not stopping.is_set():
+                timeout = IDLE_POLL
+                if queue or pipeline.armed:
+                    wake = [due for due in (queue[0][0] if queue else None, pipeline.next_deadline(direction))
+                            if due is not None]
+                    timeout = min([timeout, *(max(0.0, due - clock()) for due in wake)])
+                msg = source.recv(timeout)
+                if msg is not None and not msg.is_error_frame:
+                    frame = forward_copy(msg)
+                    if not queue and not pipeline.armed:
+                        self._send(target, direction, frame)  # the fast path
+                        continue
+                    queue.extend(pipeline.process(direction, frame, clock()))
+                if pipeline.armed:
+                    queue.extend(pipeline.poll(direction, clock()))
+                now = clock()
+                while queue and queue[0][0] <= now:
+                    frame = queue.popleft()[1]
+                    if pipeline.gate(direction, frame, now):
+                        self._send(target, direction, frame)
+                self._publish(pipeline.take_events())
+        except Exception as exc:  # the adapter went away, or a fault's match function raised
+            if not stopping.is_set():
+                log.exception("gateway %s: %s forwarding stopped", self.name, direction)
+                self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding stopped: {exc!r}")
+
+    def _send(self, target: can.BusABC, direction: str, frame: can.Message) -> None:
+        try:
+            target.send(frame)
+        except can.CanError as exc:  # transmit buffer full, bus error: the frame is lost, as on a real gateway
+            self._tx_errors[direction] += 1
+            log.debug("gateway %s: %s frame %#x not sent: %s", self.name, direction, frame.arbitration_id, exc)
+        else:
+            self._forwarded[direction] += 1
+
+    def _publish(self, events: list[GatewayEvent]) -> None:
+        for event in events:
+            for callback in self._subscribers:
+                try:
+                    callback(event)
+                except Exception:  # a broken report hook must not stop the traffic
+                    log.exception("gateway %s: event subscriber %r failed", self.name, callback)
+
+
+def _check_sides(name: str, tester_bus: can.BusABC, ecu_bus: can.BusABC) -> None:
+    same = tester_bus is ecu_bus or (type(tester_bus) is type(ecu_bus)
+                                     and tester_bus.channel_info not in ("", "unknown")
+                                     and tester_bus.channel_info == ecu_bus.channel_info)
+    if same:
+        raise ConfigError(f"gateway {name}: tester and ECU side are the same channel ({tester_bus.channel_info}); "
+                          "give the ECU side its own channel (ecu_channel) or the gateway loops frames forever")
+    for side, bus in (("tester", tester_bus), ("ECU", ecu_bus)):
+        if getattr(bus, "receive_own_messages", False):
+            raise ConfigError(f"gateway {name}: the {side} bus receives its own messages (receive_own_messages); "
+                              "the gateway would forward its own frames back — remove that option")
