@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.config.models import BenchConfig
+from bench.console import SerialConsole
 from bench.errors import BenchFault, ConfigError
+from bench.faults import FaultInjector
 from bench.flash import EcuDiagnostics, Flasher
 from bench.image import FirmwareImage, build_image
 from bench.power import PowerSupply
@@ -78,6 +80,14 @@ def sim(ecu: EcuHandle) -> VirtualEcu:
     return ecu.sim
 
 
+@pytest.fixture
+def console(bench: Bench, ecu: EcuHandle) -> SerialConsole:
+    """The ECU's serial console, logged since the bench started (in the test's tmp_path)."""
+    if ecu.config.console is None:
+        pytest.skip(f"ECU {ecu.name!r} has no console on this bench")
+    return bench.console(ecu.name)
+
+
 @pytest.fixture(scope="session")
 def firmware(pytestconfig: pytest.Config) -> Callable[[str], FirmwareImage]:
     """``firmware("app-2.0.0")`` builds fixtures/firmware/app-2.0.0.yaml (cached)."""
@@ -89,3 +99,11 @@ def firmware(pytestconfig: pytest.Config) -> Callable[[str], FirmwareImage]:
         return build_image(path)
 
     return build
+
+
+@pytest.fixture
+def faults(bench: Bench) -> Iterator[FaultInjector]:
+    """Arm faults for this test; all are disarmed, power restored and gateways cleared after it."""
+    injector = FaultInjector(bench)
+    yield injector
+    injector.close()

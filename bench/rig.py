@@ -20,8 +20,13 @@ import can
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher
+from bench.gateway import Gateway
+from bench.monitor import BusMonitor, ecus_on_bus
+from bench.console import SerialConsole
 from bench.power import PowerSupply, VirtualSupply
+from bench.power.drivers import close_supply, open_supply
 from bench.power.virtual import NOMINAL_VOLTAGE
+from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport.can_bus import open_bus
@@ -63,15 +68,31 @@ class Bench:
         self._token = uuid.uuid4().hex[:8] if isolate else ""
         self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
         self._links: list[TesterLink] = []
-        self.supplies: dict[str, VirtualSupply] = {}
+        self.supplies: dict[str, PowerSupply] = {}
+        self.consoles: dict[str, SerialConsole] = {}
+        self._console_ports: dict[str, ConsolePort] = {}
         self.sims: dict[str, VirtualEcu] = {}
         self._handles: dict[str, EcuHandle] = {}
+        self.monitors: dict[str, BusMonitor] = {}
+        self.gateways: dict[str, Gateway] = {}
+        self._gateway_sides: list[tuple[can.BusABC, can.BusABC]] = []
 
     def channel(self, bus: str) -> str | int:
+        """The tester's channel of ``bus``."""
         config = self.config.buses[bus]
         if config.interface == "virtual" and self._token:
             return f"{config.channel}#{self._token}"
         return config.channel
+
+    def ecu_channel(self, bus: str) -> str | int:
+        """The ECUs' channel of ``bus``: beyond the gateway when it has one."""
+        config = self.config.buses[bus]
+        if not config.gatewayed:
+            return self.channel(bus)
+        if config.interface == "virtual":
+            return f"{self.channel(bus)}/ecu-side"
+        assert config.ecu_channel is not None
+        return config.ecu_channel
 
     def __enter__(self) -> Bench:
         try:
@@ -87,18 +108,32 @@ class Bench:
     def start(self) -> None:
         """Create supplies and virtual ECUs, then switch every supply on."""
         for name, power in self.config.power.items():
-            self.supplies[name] = VirtualSupply(name, nominal_voltage=power.nominal_voltage)
+            self.supplies[name] = open_supply(name, power)
+        for name, bus in self.config.buses.items():
+            if bus.gatewayed:
+                sides = (open_bus(name, bus, channel=self.channel(name)),
+                         open_bus(name, bus, channel=self.ecu_channel(name)))
+                self._gateway_sides.append(sides)
+                self.gateways[name] = Gateway(*sides, name=f"gateway-{name}")
+                self.gateways[name].start()
         dbc = load_dbc(self.config)
         for name, ecu in self.config.ecus.items():
             if ecu.virtual is not None:
                 self.sims[name] = build_virtual_ecu(self.config, name, nvm_dir=self.workdir / "nvm",
-                                                    channel=self.channel(ecu.bus), dbc=dbc)
+                                                    channel=self.ecu_channel(ecu.bus), dbc=dbc)
         for name, sim in self.sims.items():
+            serial = self.config.serial.get(self.config.ecus[name].console or "")
+            if serial is not None and serial.url == "pty":
+                sim.console = self._console_ports[name] = ConsolePort()
             supply = self.supplies.get(self.config.ecus[name].power or "")
             if supply is None:
                 sim.supply_changed(NOMINAL_VOLTAGE)  # no supply configured: always on
             else:
+                assert isinstance(supply, VirtualSupply)  # the loader allows nothing else
                 supply.attach(sim.supply_changed)
+        for ecu, config in self.config.ecus.items():
+            if config.console is not None:
+                self.console(ecu)  # logging from before power-on: the boot log is the evidence
         for supply in self.supplies.values():
             supply.on()
 
@@ -126,24 +161,78 @@ class Bench:
         self._links.append(link)
         return link
 
+    def monitor(self, bus: str) -> BusMonitor:
+        """The passive UDS monitor of ``bus`` (tester side), started on first use; on its own bus
+        handle so it takes no frame away from the tester."""
+        if bus not in self.monitors:
+            handle = open_bus(bus, self.config.buses[bus], channel=self.channel(bus))
+            monitor = BusMonitor(handle, self.config.buses[bus], ecus_on_bus(self.config, bus), name=f"monitor-{bus}")
+            monitor.start()
+            self.monitors[bus] = monitor
+        return self.monitors[bus]
+
+    def console(self, ecu: str) -> SerialConsole:
+        """The ECU's serial console, logged to ``<workdir>/<ecu>-console.log`` from bench start."""
+        if ecu not in self.consoles:
+            name = self.config.ecus[ecu].console
+            if name is None:
+                raise ConfigError(f"ECU {ecu!r} has no console on bench {self.config.name!r}",
+                                  file=str(self.config.source or ""))
+            serial = self.config.serial[name]
+            url = self._console_ports[ecu].path if ecu in self._console_ports else serial.url
+            self.consoles[ecu] = SerialConsole(name, url, baudrate=serial.baudrate,
+                                               log_path=self.workdir / f"{ecu}-console.log")
+        return self.consoles[ecu]
+
+    def gateway(self, bus: str) -> Gateway:
+        if bus not in self.gateways:
+            raise ConfigError(f"bus {bus!r} has no gateway, so network faults cannot be injected on it; "
+                              "set gateway: true (real buses also need ecu_channel)", file=str(self.config.source or ""))
+        return self.gateways[bus]
+
     def faults(self) -> list[str]:
-        """Simulator crashes seen so far: bench faults, reported apart from ECU findings."""
-        return [f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
+        """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
+        return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
+                + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault])
 
     def close(self) -> None:
         errors: list[str] = []
+        for name, console in self.consoles.items():
+            with _collect(errors, f"console of {name}"):
+                console.close()
+        for name, monitor in self.monitors.items():
+            with _collect(errors, f"monitor of bus {name}"):
+                monitor.stop()
+                monitor.bus.shutdown()
         for link in self._links:
             with _collect(errors, "tester link"):
                 link.close()
         for name, sim in self.sims.items():
             with _collect(errors, f"virtual ECU {name}"):
                 sim.supply_changed(0.0)
+        for port in self._console_ports.values():
+            port.close()
+        for name, supply in self.supplies.items():
+            with _collect(errors, f"supply {name}"):
+                close_supply(supply)
+        for name, gateway in self.gateways.items():
+            with _collect(errors, f"gateway of bus {name}"):
+                gateway.stop()
+        for sides in self._gateway_sides:
+            for side in sides:
+                with _collect(errors, "gateway bus"):
+                    side.shutdown()
         for name, (bus, notifier) in self._buses.items():
             with _collect(errors, f"bus {name}"):
                 notifier.stop()
                 bus.shutdown()
         self._links.clear()
         self._buses.clear()
+        self.monitors.clear()
+        self.consoles.clear()
+        self._console_ports.clear()
+        self.gateways.clear()
+        self._gateway_sides.clear()
         if errors:
             raise BenchFault("bench did not close cleanly: " + "; ".join(errors))
 

@@ -215,8 +215,16 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                 problems.append(((*here, key), f"{can_id:#x} is already the {owner[1]} of ECU "
                                  f"{owner[0]!r} on bus {ecu.bus!r}"))
         virtual = ecu.virtual
+        console = bench.serial.get(ecu.console or "")
+        if console is not None and console.url == "pty" and virtual is None:
+            problems.append(((*here, "console"), f"serial {ecu.console!r} has url 'pty', which only a virtual "
+                             "ECU can write to; give a real ECU's console its port (e.g. /dev/ttyUSB0)"))
         if virtual is None:
             continue
+        supply = bench.power.get(ecu.power or "")
+        if supply is not None and supply.driver != "virtual":
+            problems.append(((*here, "power"), f"virtual ECU on supply {ecu.power!r} (driver {supply.driver!r}); "
+                             "a virtual ECU can only be powered by a virtual supply"))
         for key, path in (("factory_image", virtual.factory_image), ("trusted_key", virtual.trusted_key)):
             if path is not None and not path.is_file():
                 problems.append(((*here, "virtual", key), f"file not found: {path}"))

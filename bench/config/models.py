@@ -109,7 +109,11 @@ class PowerConfig(_Strict):
 
 
 class SerialConfig(_Strict):
-    """A serial port, opened with ``serial.serial_for_url`` (any pyserial URL)."""
+    """A serial port, opened with ``serial.serial_for_url`` (any pyserial URL).
+
+    ``url: pty`` is the console of a virtual ECU: the bench creates a pseudo-terminal that the
+    simulated ECU writes its boot log to.
+    """
 
     url: str
     baudrate: int = Field(115_200, gt=0)
@@ -163,6 +167,10 @@ class Timing(_Strict):
     p2: float = Field(0.05, gt=0)
     p2_star: float = Field(5.0, gt=0)
     s3: float = Field(5.0, gt=0)
+    network_margin: float = Field(0.5, ge=0)
+    """ΔP2 of ISO 14229-2: what the tester adds to P2/P2* for bus and scheduling delay. The
+    virtual bench runs tester, gateway and ECUs in one Python process on few cores, so its
+    default is generous; on a rack with a dedicated tester it can be much smaller."""
 
 
 class EcuProfile(_Strict):

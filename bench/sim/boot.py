@@ -64,13 +64,15 @@ class BankLayout:
 
 class BootManager:
     def __init__(self, profile: EcuProfile, layout: BankLayout, flash: FlashMemory, store: RecordStore,
-                 trusted_key: Ed25519PublicKey, probe: Probe) -> None:
+                 trusted_key: Ed25519PublicKey, probe: Probe,
+                 log: Callable[[str], None] = lambda line: None) -> None:
         self._profile = profile
         self._layout = layout
         self._flash = flash
         self._store = store
         self._trusted_key = trusted_key
         self._probe = probe
+        self._log = log
         self.running = RunningSoftware(BootMode.BOOTLOADER, store.record.active_bank, BootState.BOOTLOADER, None)
 
     @property
@@ -130,7 +132,8 @@ class BootManager:
                 break  # nothing (healthy) to start: the bootloader stays resident
             try:
                 header, app = self.verify(bank, check_rollback=False)
-            except VerificationFailed:
+            except VerificationFailed as exc:
+                self._log(f"BOOT: bank {'AB'[bank]} fails secure boot: {exc}")
                 rec.banks[bank].valid = False
                 self._store.save()
                 break
@@ -140,7 +143,9 @@ class BootManager:
                     self._store.save()
                 state = BootState.CONFIRMED if self._layout.bank_count == 2 else BootState.APPLICATION
                 self.running = RunningSoftware(BootMode.APPLICATION, bank, state, header.version)
+                self._log(f"BOOT: starting application {header.version} from bank {'AB'[bank]}")
                 return self.running
+            self._log(f"APP {header.version}: self test failed, watchdog reset")
             rec.boot_attempts += 1  # watchdog reset of a failing application
             self._store.save()
             if rec.boot_attempts >= self._profile.trial_boots:
@@ -155,15 +160,20 @@ class BootManager:
         rec.boot_attempts += 1
         self._store.save()
         if rec.boot_attempts > self._profile.trial_boots:
+            self._log(f"BOOT: bank {'AB'[bank]} not confirmed after {self._profile.trial_boots} starts: rollback")
             self._roll_back(bank)
             return False
         try:
             header, app = self.verify(bank)
-        except VerificationFailed:
+        except VerificationFailed as exc:
+            self._log(f"BOOT: bank {'AB'[bank]} fails secure boot: {exc}: rollback")
             self._roll_back(bank)
             return False
+        self._log(f"BOOT: trial start {rec.boot_attempts}/{self._profile.trial_boots} of {header.version} "
+                  f"from bank {'AB'[bank]}")
         self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.TRIAL_BOOT, header.version)
         if not app.self_test_passes:
+            self._log(f"APP {header.version}: self test failed, watchdog reset")
             return False
         self._probe("confirm", bank)
         rec.active_bank = bank
@@ -172,6 +182,7 @@ class BootManager:
         rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         self._store.save()
         self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
+        self._log(f"APP {header.version}: confirmed bank {'AB'[bank]}")
         return True
 
     def _roll_back(self, bank: int) -> None:
@@ -182,6 +193,7 @@ class BootManager:
         self._store.save()
 
     def enter_bootloader(self) -> RunningSoftware:
+        self._log("BOOT: bootloader resident, waiting for a tester")
         self.running = RunningSoftware(BootMode.BOOTLOADER, self.record.active_bank, BootState.BOOTLOADER, None)
         return self.running
 

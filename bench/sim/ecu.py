@@ -20,6 +20,7 @@ from bench.dids import BootMode
 from bench.errors import BenchFault
 from bench.image import FirmwareImage
 from bench.sim.boot import BankLayout, BootManager
+from bench.sim.console_port import ConsolePort
 from bench.sim.download import DownloadManager
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
 from bench.sim.pending import ResponsePending
@@ -52,6 +53,8 @@ class VirtualEcu:
         self.layout = BankLayout(profile, config.virtual.sector_size)
         self.flash_path = nvm_dir / f"{name}.flash"
         self.eeprom_path = nvm_dir / f"{name}.eeprom"
+        self.console: ConsolePort | None = None
+        """The debug UART, when the bench gives this ECU one (``console:`` with url ``pty``)."""
         self.fault: BaseException | None = None
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
         self._run: _PoweredRun | None = None
@@ -107,6 +110,22 @@ class VirtualEcu:
             elif not on and self._run is not None:
                 run, self._run = self._run, None
                 run.power_off()
+
+    def log(self, line: str) -> None:
+        """A line on the ECU's debug UART (dropped when it has none)."""
+        if self.console is not None:
+            self.console.write_line(line)
+
+    def download_base_index(self, point: str) -> int:
+        """Absolute index of the first page (``program_page*``) or sector (``erase_sector*``) of
+        the bank the next download goes to, as the running bootloader would choose it."""
+        core = self.core()
+        if core is None:
+            raise BenchFault(f"virtual ECU {self.name} is not powered: no bank to download to")
+        v = self.config.virtual
+        assert v is not None
+        unit = v.page_size if point.startswith("program_page") else v.sector_size
+        return self.layout.offset(core.boot.target_bank()) // unit
 
     def core(self) -> EcuCore | None:
         """The server of the current power-on (for white-box checks in tests), if powered."""
@@ -170,7 +189,7 @@ class _PoweredRun:
         ecu = self.ecu
         flash = self._flash
         store = RecordStore(Eeprom(ecu.eeprom_path, power_lost=self.power_lost), ecu.layout.bank_count)
-        boot = BootManager(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes)
+        boot = BootManager(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes, log=ecu.log)
         download = DownloadManager(ecu.profile, ecu.layout, flash, store, boot)
         security = SecurityAccess(ecu.profile.security, ecu.key_function, store, clock=time.monotonic)
         core = EcuCore(ecu.name, ecu.profile, store, boot, download, security,
@@ -180,6 +199,7 @@ class _PoweredRun:
         return core
 
     def _main(self) -> None:
+        self.ecu.log(f"power on ({self.ecu.voltage:.1f} V): bootloader {self.ecu.profile.bootloader}")
         self._flash = self.ecu.open_flash(self.power_lost)
         try:
             core = self._boot()

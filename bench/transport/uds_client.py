@@ -27,12 +27,13 @@ class RawDid(udsoncan.DidCodec):
         raise udsoncan.DidCodec.ReadAllRemainingData
 
 
-def client_config(profile: EcuProfile, network_margin: float = 0.25) -> dict[str, object]:
+def client_config(profile: EcuProfile) -> dict[str, object]:
     """udsoncan settings from the ECU profile: the profile's timings, never library defaults.
 
-    ``network_margin`` is ISO 14229-2's ΔP2: bus and scheduling delay on top of P2server.
+    The tester waits P2/P2* plus the profile's ``network_margin`` (ISO 14229-2's ΔP2).
     """
     timing = profile.timing
+    network_margin = timing.network_margin
     dids = profile.dids
     codecs = {did: RawDid for did in (dids.version, dids.fingerprint, dids.journal, dids.boot_state,
                                      *dids.identification.values())}

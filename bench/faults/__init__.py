@@ -1,0 +1,16 @@
+"""Fault injection: triggers (what happens on the bus, inside a virtual ECU, or a time) bound to
+actions (power, brown-out, network faults), with a timeline of every injection.
+
+    faults.when(uds.transfer_data(block=37)).power_cut(ecu, off_for=2.0)
+    faults.when(probe("program_page", 40)).power_cut(ecu)
+    faults.when(uds.request("RoutineControl", routine=0xFF00)).brown_out(ecu, volts=5.0, lasting=0.3)
+"""
+
+from bench.faults import uds
+from bench.faults.injector import Arming, FaultInjector, Injection
+from bench.faults.timeline import FaultTimeline, InjectionRecord
+from bench.faults.triggers import (Trigger, after, last_transfer_block, middle_transfer_block, probe,
+                                   random_transfer_block)
+
+__all__ = ["uds", "Arming", "FaultInjector", "Injection", "FaultTimeline", "InjectionRecord", "Trigger",
+           "after", "last_transfer_block", "middle_transfer_block", "probe", "random_transfer_block"]

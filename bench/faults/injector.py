@@ -1,0 +1,221 @@
+"""Bind triggers to actions: ``faults.when(uds.transfer_data(block=37)).power_cut(ecu, off_for=2.0)``.
+
+Actions: power cut (for a while, or until the test turns power on), brown-out (a voltage dip
+for a while), and the gateway's network faults on the ECU's frames — drop, delay, corrupt,
+duplicate, reorder, partition, bus-off. Each armed binding returns an ``Injection`` that says
+whether and when it fired; every firing is written on the ``FaultTimeline``.
+
+``close()`` disarms what has not fired, cancels pending restorations, clears the gateways and
+brings every supply back to nominal and on, so one test's faults never leak into the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bench.faults.timeline import FaultTimeline, InjectionRecord
+from bench.faults.triggers import Disarm, Trigger
+
+if TYPE_CHECKING:
+    import can
+
+    from bench.gateway import Direction, Gateway
+    from bench.rig import Bench, EcuHandle
+
+
+@dataclass
+class Injection:
+    trigger: str
+    action: str
+    target: str
+    fired: threading.Event = field(default_factory=threading.Event)
+    record: InjectionRecord | None = None
+    error: BaseException | None = None
+    """What the action raised when it fired (a bench fault, e.g. a supply not answering)."""
+
+    def wait(self, timeout: float) -> bool:
+        return self.fired.wait(timeout)
+
+
+class _Now(Trigger):
+    description = "now"
+
+    def arm(self, bench: Bench, ecu: EcuHandle, fire: Callable[[str], None]) -> Disarm:
+        fire("armed")
+        return lambda: None
+
+
+class FaultInjector:
+    def __init__(self, bench: Bench, timeline: FaultTimeline | None = None) -> None:
+        self.bench = bench
+        self.timeline = timeline or FaultTimeline()
+        self.injections: list[Injection] = []
+        self._disarms: list[Disarm] = []
+        self._timers: list[threading.Timer] = []
+        self._lock = threading.Lock()
+
+    def when(self, trigger: Trigger) -> Arming:
+        return Arming(self, trigger)
+
+    def now(self) -> Arming:
+        return Arming(self, _Now())
+
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` after ``seconds`` (restoring power, ending a dip); cancelled by close()."""
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        with self._lock:
+            self._timers.append(timer)
+        timer.start()
+
+    def bind(self, trigger: Trigger, ecu: EcuHandle, action: str, act: Callable[[], str]) -> Injection:
+        injection = Injection(str(trigger), action, ecu.name)
+
+        def fire(what: str) -> None:
+            try:
+                detail = act()
+            except BaseException as exc:  # noqa: BLE001 - recorded on the injection, re-raised by close()
+                injection.error = exc
+                detail = f"FAILED: {exc}"
+            injection.record = self.timeline.add(what, action, ecu.name, detail)
+            injection.fired.set()
+
+        self.injections.append(injection)
+        self._disarms.append(trigger.arm(self.bench, ecu, fire))
+        return injection
+
+    def close(self) -> None:
+        for disarm in self._disarms:
+            disarm()
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
+        for gateway in self.bench.gateways.values():
+            gateway.clear()
+        for supply in self.bench.supplies.values():
+            if hasattr(supply, "set_voltage"):
+                supply.set_voltage(supply.nominal_voltage)
+            supply.on()
+        errors = [i.error for i in self.injections if i.error is not None]
+        if errors:
+            raise errors[0]
+
+
+class Arming:
+    """What to do when the trigger fires; each method arms the binding for one ECU."""
+
+    def __init__(self, injector: FaultInjector, trigger: Trigger) -> None:
+        self._injector = injector
+        self._trigger = trigger
+
+    # -- power ------------------------------------------------------------------------------
+
+    def power_cut(self, ecu: EcuHandle, *, off_for: float | None = None) -> Injection:
+        """Terminal 30 off; back on after ``off_for`` seconds (None: the test turns it on)."""
+        supply = _supply(ecu)
+
+        def act() -> str:
+            supply.off()
+            if off_for is not None:
+                self._injector.later(off_for, supply.on)
+            return f"supply {supply.name} off" + (f" for {off_for:.3f} s" if off_for is not None else "")
+
+        return self._injector.bind(self._trigger, ecu, "power cut", act)
+
+    def brown_out(self, ecu: EcuHandle, *, volts: float, lasting: float) -> Injection:
+        """Dip the supply to ``volts`` for ``lasting`` seconds, then back to nominal."""
+        supply = _supply(ecu)
+        if not hasattr(supply, "set_voltage"):
+            raise ValueError(f"supply {supply.name!r} of ECU {ecu.name!r} cannot set its voltage")
+
+        def act() -> str:
+            supply.set_voltage(volts)
+            self._injector.later(lasting, lambda: supply.set_voltage(supply.nominal_voltage))
+            return f"supply {supply.name} at {volts:.1f} V for {lasting:.3f} s"
+
+        return self._injector.bind(self._trigger, ecu, "brown-out", act)
+
+    # -- network (the gateway between tester and ECU) ----------------------------------------
+
+    def _network(self, ecu: EcuHandle, action: str, apply: Callable[[Gateway, Callable[[can.Message], bool]], object],
+                 detail: str) -> Injection:
+        gateway = self._injector.bench.gateway(ecu.config.bus)
+        ids = {ecu.config.request_id, ecu.config.response_id, ecu.config.functional_id}
+
+        def act() -> str:
+            apply(gateway, lambda frame: frame.arbitration_id in ids)
+            return detail
+
+        return self._injector.bind(self._trigger, ecu, action, act)
+
+    def drop_frames(self, ecu: EcuHandle, count: int | None = 1, *, direction: Direction = "both",
+                    lasting: float | None = None) -> Injection:
+        return self._network(ecu, "drop frames", lambda g, m: g.drop(count, direction=direction, match=m,
+                                                                     duration=lasting),
+                             _what(count, direction, lasting))
+
+    def lose_frames(self, ecu: EcuHandle, ratio: float, *, seed: int, direction: Direction = "both",
+                    lasting: float | None = None) -> Injection:
+        return self._network(ecu, "frame loss", lambda g, m: g.drop_ratio(ratio, seed=seed, direction=direction,
+                                                                        match=m, duration=lasting),
+                             f"{ratio:.1%} of frames, seed {seed}, {direction}" + _for(lasting))
+
+    def delay_frames(self, ecu: EcuHandle, seconds: float, *, direction: Direction = "both",
+                     lasting: float | None = None, count: int | None = None) -> Injection:
+        return self._network(ecu, "delay frames", lambda g, m: g.delay(seconds, count=count, direction=direction,
+                                                                       match=m, duration=lasting),
+                             f"+{seconds * 1000:.1f} ms, " + _what(count, direction, lasting))
+
+    def corrupt_frames(self, ecu: EcuHandle, count: int | None = 1, *, seed: int = 0,
+                       direction: Direction = "both") -> Injection:
+        return self._network(ecu, "corrupt frames", lambda g, m: g.corrupt(count, seed=seed, direction=direction,
+                                                                           match=m),
+                             _what(count, direction, None) + f", seed {seed}")
+
+    def duplicate_frames(self, ecu: EcuHandle, count: int | None = 1, *, direction: Direction = "both") -> Injection:
+        return self._network(ecu, "duplicate frames", lambda g, m: g.duplicate(count, direction=direction, match=m),
+                             _what(count, direction, None))
+
+    def reorder_frames(self, ecu: EcuHandle, count: int | None = 1, *, direction: Direction = "both") -> Injection:
+        return self._network(ecu, "reorder frames", lambda g, m: g.reorder(count, direction=direction, match=m),
+                             _what(count, direction, None))
+
+    def partition(self, ecu: EcuHandle, *, lasting: float, direction: Direction = "both") -> Injection:
+        return self._network(ecu, "partition", lambda g, m: g.partition(lasting, direction=direction),
+                             f"{direction} for {lasting:.3f} s")
+
+    def bus_off(self, ecu: EcuHandle, *, lasting: float) -> Injection:
+        return self._network(ecu, "bus-off", lambda g, m: g.bus_off(lasting), f"for {lasting:.3f} s")
+
+
+    # -- serial console -------------------------------------------------------------------------
+
+    def disconnect_console(self, ecu: EcuHandle, *, lasting: float | None = None) -> Injection:
+        """Pull the ECU's console cable; plug it back after ``lasting`` seconds."""
+        console = self._injector.bench.console(ecu.name)
+
+        def act() -> str:
+            console.disconnect()
+            if lasting is not None:
+                self._injector.later(lasting, console.reconnect)
+            return f"console {console.name} disconnected" + _for(lasting)
+
+        return self._injector.bind(self._trigger, ecu, "console disconnect", act)
+
+
+def _supply(ecu: EcuHandle):  # noqa: ANN202 - a PowerSupply
+    if ecu.power is None:
+        raise ValueError(f"ECU {ecu.name!r} has no power supply on this bench")
+    return ecu.power
+
+
+def _for(lasting: float | None) -> str:
+    return f" for {lasting:.3f} s" if lasting is not None else ""
+
+
+def _what(count: int | None, direction: str, lasting: float | None) -> str:
+    return f"{'all' if count is None else count} frame(s), {direction}" + _for(lasting)

@@ -1,0 +1,1 @@
+"""Scenarios and the oracles that judge their outcome."""

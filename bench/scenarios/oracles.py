@@ -1,0 +1,108 @@
+"""Oracles: what must hold after an interrupted update, whatever interrupted it.
+
+UN R156 / GB 44496-2024: a failed update recovers to the previous version or a safe state.
+Here that means: the ECU answers diagnostics again within a bound (never bricked); it runs the
+old or the new version and nothing else (a single-bank ECU may instead wait in its bootloader,
+still reprogrammable); an A/B ECU runs the previous bank after a failed update; a resumed
+download re-sent at most one block; and (virtual ECUs) its NVM is consistent.
+
+A violated oracle raises ``OutcomeViolation`` — an AssertionError, i.e. a finding about the
+ECU, which the report shows as a failure, never as a bench error.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from udsoncan.exceptions import TimeoutException
+
+from bench.dids import BootMode
+from bench.sim.boot import BootManager, VerificationFailed
+from bench.sim.nvm import Eeprom
+from bench.sim.record import RecordStore
+
+if TYPE_CHECKING:
+    from bench.flash import FlashResult
+    from bench.rig import EcuHandle
+    from bench.sim.ecu import VirtualEcu
+
+
+class OutcomeViolation(AssertionError):
+    """The ECU did not end in a state the regulation allows."""
+
+
+def recovers(ecu: EcuHandle, *, within: float = 5.0) -> float:
+    """Seconds until the ECU answered TesterPresent; OutcomeViolation (bricked) past ``within``."""
+    try:
+        return ecu.diagnostics.wait_responsive(within)
+    except TimeoutException:
+        ecu.link.discard_pending()
+        raise OutcomeViolation(f"{ecu.name} is bricked: no answer to TesterPresent within {within:.1f} s "
+                               "after power returned") from None
+
+
+def version_is_old_or_new(ecu: EcuHandle, old: str, new: str) -> str | None:
+    """The running version, which must be ``old`` or ``new``; None when a single-bank ECU waits
+    in its bootloader with no valid application (a safe, reprogrammable state)."""
+    version = ecu.diagnostics.read_version()
+    if version in (old, new):
+        return version
+    status = ecu.diagnostics.read_boot_status()
+    if version is None and status.mode == BootMode.BOOTLOADER and ecu.profile.bootloader == "single_bank":
+        return None
+    raise OutcomeViolation(f"{ecu.name} reports version {version!r} ({status}); only {old!r} or {new!r} "
+                           "are allowed" + ("" if ecu.profile.bootloader == "single_bank"
+                                            else ", and an A/B ECU must always run one of them"))
+
+
+def runs_previous_bank(ecu: EcuHandle, *, bank: int, version: str) -> None:
+    """A/B after a failed or interrupted update: still the previous bank and version."""
+    status = ecu.diagnostics.read_boot_status()
+    running = ecu.diagnostics.read_version()
+    if status.mode != BootMode.APPLICATION or status.active_bank != bank or running != version:
+        raise OutcomeViolation(f"{ecu.name} should run bank {'AB'[bank]} version {version!r}; "
+                               f"it runs {status} version {running!r}")
+
+
+def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult) -> int:
+    """Bytes the tester sent twice; OutcomeViolation when more than one block."""
+    resent = max(0, interrupted.bytes_sent - resumed.resumed_from)
+    if resumed.resumed_from == 0 and interrupted.bytes_sent > resumed.block_size:
+        raise OutcomeViolation(f"{resumed.ecu}: the download started over after {interrupted.bytes_sent} "
+                               "acknowledged bytes instead of resuming")
+    if resent > resumed.block_size:
+        raise OutcomeViolation(f"{resumed.ecu}: resume re-sent {resent} bytes, more than one "
+                               f"{resumed.block_size}-byte block")
+    return resent
+
+
+def nvm_consistent(sim: VirtualEcu) -> None:
+    """The virtual ECU's EEPROM reads back, every bank it calls valid verifies, its journal is sane."""
+    never = threading.Event()
+    store = RecordStore(Eeprom(sim.eeprom_path, power_lost=never), sim.layout.bank_count)
+    flash = sim.open_flash(never)
+    problems = []
+    try:
+        boot = BootManager(sim.profile, sim.layout, flash, store, sim.trusted_key, lambda point, index: None)
+        record = store.record
+        for bank, info in enumerate(record.banks):
+            if info.valid:
+                try:
+                    header, _ = boot.verify(bank, check_rollback=False)
+                except VerificationFailed as exc:
+                    problems.append(f"bank {'AB'[bank]} is marked valid but does not verify: {exc}")
+                    continue
+                if header.version != info.version:
+                    problems.append(f"bank {'AB'[bank]} is recorded as {info.version!r} but holds {header.version!r}")
+        if record.pending_bank is not None and not record.banks[record.pending_bank].valid:
+            problems.append(f"pending bank {'AB'[record.pending_bank]} is not valid")
+        if not record.banks[record.active_bank].valid and sim.layout.bank_count == 2:
+            problems.append(f"active bank {'AB'[record.active_bank]} of an A/B ECU is not valid")
+        journal = record.journal
+        if journal.committed > journal.total_length:
+            problems.append(f"journal committed {journal.committed:#x} beyond its length {journal.total_length:#x}")
+    finally:
+        flash.close()
+    if problems:
+        raise OutcomeViolation(f"{sim.name} NVM is inconsistent: " + "; ".join(problems))
