@@ -142,12 +142,14 @@ class Arming:
     # -- network (the gateway between tester and ECU) ----------------------------------------
 
     def _network(self, ecu: EcuHandle, action: str, apply: Callable[[Gateway, Callable[[can.Message], bool]], object],
-                 detail: str) -> Injection:
+                 detail: str, frames: Callable[[can.Message], bool] | None = None) -> Injection:
+        """Apply a gateway fault to the ECU's frames (its request, response and functional ids),
+        narrowed by ``frames`` when given."""
         gateway = self._injector.bench.gateway(ecu.config.bus)
         ids = {ecu.config.request_id, ecu.config.response_id, ecu.config.functional_id}
 
         def act() -> str:
-            apply(gateway, lambda frame: frame.arbitration_id in ids)
+            apply(gateway, lambda frame: frame.arbitration_id in ids and (frames is None or frames(frame)))
             return detail
 
         return self._injector.bind(self._trigger, ecu, action, act)
@@ -170,11 +172,16 @@ class Arming:
                                                                        match=m, duration=lasting),
                              f"+{seconds * 1000:.1f} ms, " + _what(count, direction, lasting))
 
-    def corrupt_frames(self, ecu: EcuHandle, count: int | None = 1, *, seed: int = 0,
-                       direction: Direction = "both") -> Injection:
-        return self._network(ecu, "corrupt frames", lambda g, m: g.corrupt(count, seed=seed, direction=direction,
-                                                                           match=m),
-                             _what(count, direction, None) + f", seed {seed}")
+    def corrupt_frames(self, ecu: EcuHandle, count: int | None = 1, *, byte_index: int | None = None,
+                       seed: int = 0, direction: Direction = "both",
+                       frames: Callable[[can.Message], bool] | None = None) -> Injection:
+        """Flip the bits of one data byte (``byte_index``, or one chosen by ``seed``) of the next
+        ``count`` frames (of those ``frames`` selects, e.g. ISO-TP consecutive frames only)."""
+        return self._network(ecu, "corrupt frames",
+                             lambda g, m: g.corrupt(count, byte_index=byte_index, seed=seed, direction=direction,
+                                                    match=m),
+                             _what(count, direction, None) + (f", byte {byte_index}" if byte_index is not None
+                                                              else f", seed {seed}"), frames)
 
     def duplicate_frames(self, ecu: EcuHandle, count: int | None = 1, *, direction: Direction = "both") -> Injection:
         return self._network(ecu, "duplicate frames", lambda g, m: g.duplicate(count, direction=direction, match=m),
