@@ -9,9 +9,11 @@ For each bus kind, in one run:
     ECU of fixtures/benches/virtual.yaml (bcm: classic, bms: FD); bytes and duration of the
     TransferData step of the FlashResult timeline.
 
-Both count the same data bytes (the image, 4096 B a block). The ratio (b)/(a) says how much
-of the transport's throughput the whole request/response/flash-write loop keeps. Each number
-is the median of --repeat runs. Prints a table; never asserts; a measurement, not a test.
+Both count the same data bytes (the image, in the profile's TransferData blocks). The ratio
+(b)/(a) says how much of the transport's throughput the whole request/response/flash-write
+loop keeps; (b) runs with the bench's CAN gateway switched off, like (a). A third column shows
+the flasher through the gateway (the virtual bench's default, for network faults), for
+information. Each number is the median of --repeat runs. Prints a table; never asserts.
 
     .venv/bin/python benchmarks/throughput.py [--repeat 3]
 """
@@ -99,31 +101,38 @@ def flasher_transfer(config: BenchConfig, ecu_name: str, image: FirmwareImage) -
     return step.bytes / KIB / step.duration
 
 
+def without_gateway(config: BenchConfig) -> BenchConfig:
+    buses = {name: bus.model_copy(update={"gateway": False}) for name, bus in config.buses.items()}
+    return config.model_copy(update={"buses": buses})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
     args = parser.parse_args()
     config = load_bench(BENCH_FILE)
+    direct = without_gateway(config)
     image = build_image(IMAGE_RECIPE)
     data = image.to_bytes()
     print(f"TransferData throughput on python-can's virtual bus: {len(data)} B image, "
           f"median of {args.repeat} runs; Python {platform.python_version()}, {platform.machine()}")
     rows = []
     for case in CASES:
-        raw_runs, flash_runs = [], []
-        for _ in range(args.repeat):  # interleaved, so slow drift of the machine hits both alike
+        raw_runs, flash_runs, gateway_runs = [], [], []
+        for _ in range(args.repeat):  # interleaved, so slow drift of the machine hits all alike
             raw_runs.append(raw_isotp(config, case.ecu, data))
-            flash_runs.append(flasher_transfer(config, case.ecu, image))
-        raw, flashed = statistics.median(raw_runs), statistics.median(flash_runs)
-        rows.append((case, raw, flashed))
+            flash_runs.append(flasher_transfer(direct, case.ecu, image))
+            gateway_runs.append(flasher_transfer(config, case.ecu, image))
+        raw, flashed, gated = (statistics.median(runs) for runs in (raw_runs, flash_runs, gateway_runs))
+        rows.append((case, raw, flashed, gated))
         print(f"  {case.label} [{case.ecu}]: raw runs {_runs(raw_runs)} KiB/s; "
-              f"flasher runs {_runs(flash_runs)} KiB/s")
+              f"flasher runs {_runs(flash_runs)} KiB/s; via gateway {_runs(gateway_runs)} KiB/s")
     print()
-    print(f"{'bus':<26}{'raw ISO-TP KiB/s':>18}{'flasher KiB/s':>15}{'ratio':>8}")
-    for case, raw, flashed in rows:
+    print(f"{'bus':<26}{'raw ISO-TP KiB/s':>18}{'flasher KiB/s':>15}{'ratio':>8}{'via gateway':>14}")
+    for case, raw, flashed, gated in rows:
         ratio = flashed / raw
         verdict = "meets" if ratio >= TARGET_RATIO else "below"
-        print(f"{case.label:<26}{raw:>18.1f}{flashed:>15.1f}{ratio:>8.2f}  {verdict} target")
+        print(f"{case.label:<26}{raw:>18.1f}{flashed:>15.1f}{ratio:>8.2f}{gated:>14.1f}  {verdict} target")
     print()
     print(f"target: flasher / raw ISO-TP >= {TARGET_RATIO} (the request/response and flash-write loop "
           "may cost at most a fifth of the transport's throughput)")

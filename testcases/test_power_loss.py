@@ -6,11 +6,12 @@ import pytest
 
 from bench.dids import BootMode
 from bench.errors import FlashError
-from ota_support import cut_power_at_page
+from bench.faults import probe
 
 
-def interrupted_flash(ecu, image, page: int):
-    cut_power_at_page(ecu, page)
+def interrupted_flash(ecu, faults, image, page: int):
+    """Flash ``image`` with power cut halfway through programming page ``page`` of the download."""
+    faults.when(probe("program_page_half", page)).power_cut(ecu)
     with pytest.raises(FlashError) as info:
         ecu.flasher.flash(image)
     assert not ecu.power.is_on()
@@ -20,9 +21,9 @@ def interrupted_flash(ecu, image, page: int):
 
 
 @pytest.mark.ecu("bcm")
-def test_single_bank_stays_in_bootloader_and_accepts_a_new_flash(ecu, firmware):
+def test_single_bank_stays_in_bootloader_and_accepts_a_new_flash(ecu, faults, firmware):
     image = firmware("app-2.0.0")
-    interrupted_flash(ecu, image, page=100)
+    interrupted_flash(ecu, faults, image, page=100)
 
     status = ecu.diagnostics.read_boot_status()
     assert status.mode == BootMode.BOOTLOADER
@@ -33,8 +34,8 @@ def test_single_bank_stays_in_bootloader_and_accepts_a_new_flash(ecu, firmware):
 
 
 @pytest.mark.ecu("bms")
-def test_ab_keeps_running_the_previous_version(ecu, firmware):
-    interrupted_flash(ecu, firmware("app-2.0.0"), page=100)
+def test_ab_keeps_running_the_previous_version(ecu, faults, firmware):
+    interrupted_flash(ecu, faults, firmware("app-2.0.0"), page=100)
 
     status = ecu.diagnostics.read_boot_status()
     assert status.mode == BootMode.APPLICATION and status.active_bank == 0

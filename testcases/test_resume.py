@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import FlashError
-from ota_support import BOTH_ECUS, cut_power_at_page
+from bench.faults import probe
+from ota_support import BOTH_ECUS
 
 
 @BOTH_ECUS
 @pytest.mark.parametrize("page", [3, 130])
-def test_resume_resends_at_most_one_block(ecu, firmware, page):
+def test_resume_resends_at_most_one_block(ecu, faults, firmware, page):
     image = firmware("app-2.0.0")
-    cut_power_at_page(ecu, page)
+    faults.when(probe("program_page_half", page)).power_cut(ecu)
     with pytest.raises(FlashError) as info:
         ecu.flasher.flash(image)
     acknowledged = info.value.result.bytes_sent
@@ -27,14 +28,14 @@ def test_resume_resends_at_most_one_block(ecu, firmware, page):
 
 
 @BOTH_ECUS
-def test_resume_with_another_image_downloads_everything(ecu, firmware):
-    cut_power_at_page(ecu, 130)
+def test_resume_with_another_image_downloads_everything(ecu, faults, firmware):
+    faults.when(probe("program_page_half", 130)).power_cut(ecu)
     with pytest.raises(FlashError):
         ecu.flasher.flash(firmware("app-2.0.0"))
     ecu.power.on()
     ecu.diagnostics.wait_responsive(within=5.0)
 
-    result = ecu.flasher.flash(firmware("app-3.0.0-1mib"), resume=True)
+    result = ecu.flasher.flash(firmware("app-2.1.0"), resume=True)
 
     assert result.resumed_from == 0
-    assert result.version_after == "3.0.0"
+    assert result.version_after == "2.1.0"

@@ -69,9 +69,9 @@ def test_random_block_is_reproducible_from_its_seed(bench_config, tmp_path: Path
     def chosen(seed: int, run: str) -> int:
         with Bench(bench_config, workdir=tmp_path / run) as rig:
             injector = FaultInjector(rig)
-            ecu = rig.ecu("bms")
+            ecu = rig.ecu("bcm")  # 17 blocks of 4 KiB
             injection = injector.when(random_transfer_block(seed)).delay_frames(ecu, 0.0, count=1)
-            ecu.flasher.flash(firmware("app-3.0.0-1mib"))
+            ecu.flasher.flash(firmware("app-2.0.0"))
             injector.close()
             return fired_block(injection)
 
