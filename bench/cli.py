@@ -23,9 +23,9 @@ from pathlib import Path
 
 from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
 
-from bench.config import BenchConfig, BusConfig, EcuConfig, load_bench, resolve_key_function
+from bench.config import BenchConfig, BusConfig, EcuConfig, load_bench
 from bench.errors import BenchFault, ConfigError, FlashError
-from bench.image import FirmwareImage, ImageFormatError, build_image, load_public_key
+from bench.image import FirmwareImage, ImageFormatError, build_image
 from bench.power import VirtualSupply
 from bench.rig import Bench
 from bench.sim.factory import build_virtual_ecu

@@ -22,6 +22,7 @@ from typing import Self
 import serial
 
 from bench.errors import BenchFault
+from bench.transport.serial_port import close_port, open_port
 
 DISCONNECTED = "[bench] console disconnected"
 RECONNECTED = "[bench] console reconnected"
@@ -126,10 +127,7 @@ class SerialConsole:
     # -- reading -------------------------------------------------------------------------------
 
     def _open_port(self) -> serial.SerialBase:
-        try:
-            return serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=POLL)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise BenchFault(f"serial console {self.name!r}: cannot open {self.url}: {exc}") from exc
+        return open_port(f"serial console {self.name!r}", self.url, baudrate=self.baudrate, timeout=POLL)
 
     def _start(self, port: serial.SerialBase) -> None:
         self._port, self._stop, self._fault = port, threading.Event(), None
@@ -144,10 +142,7 @@ class SerialConsole:
             return False
         self._stop.set()
         reader.join()
-        sock = getattr(port, "_socket", None)  # pyserial 3.5 leaks a reset socket:// socket
-        port.close()
-        if sock is not None:
-            sock.close()
+        close_port(port)
         self._port = self._reader = None
         return True
 

@@ -8,14 +8,11 @@ and ends every exchange with a ``>`` prompt. Relays 10..31 are named ``A``..``V`
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Self
 
 import serial
 
 from bench.errors import BenchFault, ConfigError
-from bench.power.scpi import close_port
+from bench.power.serial_instrument import SerialInstrument
 
 PROMPT = b">"
 
@@ -34,7 +31,7 @@ def parse_answer(raw: bytes, command: str) -> list[str]:
     return [line for line in lines if line and line != command]
 
 
-class SerialRelay:
+class SerialRelay(SerialInstrument):
     """Relay ``channel`` of a serial relay module; closed relay = ECU powered.
 
     Every switch is read back; an exchange that does not end with the prompt within
@@ -42,30 +39,13 @@ class SerialRelay:
     naming the relay and the URL.
     """
 
+    kind = "relay"
+
     def __init__(self, name: str, url: str, *, channel: int = 0, baudrate: int = 9600,
                  timeout: float = 1.0) -> None:
-        self.name = name
-        self.url = url
         self.channel = channel
-        self.timeout = timeout
         self._index = relay_index(channel)
-        self._lock = threading.Lock()
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=timeout)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise BenchFault(f"relay {name!r}: cannot open {url}: {exc}") from exc
-
-    def on(self) -> None:
-        self._switch(True)
-
-    def off(self) -> None:
-        self._switch(False)
-
-    def cycle(self, off_for: float = 0.5) -> None:
-        """Off, wait ``off_for`` seconds, on (both transitions read back)."""
-        self.off()
-        time.sleep(off_for)
-        self.on()
+        super().__init__(name, url, baudrate=baudrate, timeout=timeout)
 
     def is_on(self) -> bool:
         command = f"relay read {self._index}"
@@ -74,16 +54,6 @@ class SerialRelay:
         if state not in ("on", "off"):
             raise BenchFault(f"{self._who()} answered {answer!r} to {command!r}; expected on/off")
         return state == "on"
-
-    def close(self) -> None:
-        with self._lock:
-            close_port(self._port)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     def _switch(self, on: bool) -> None:
         command = f"relay {'on' if on else 'off'} {self._index}"

@@ -10,14 +10,12 @@ The command set differs between vendors, so it is a dict (the *dialect*): every 
 from __future__ import annotations
 
 import string
-import threading
-import time
 from collections.abc import Mapping
-from typing import Self
 
 import serial
 
 from bench.errors import BenchFault, ConfigError
+from bench.power.serial_instrument import SerialInstrument
 
 DEFAULT_COMMANDS: dict[str, str] = {
     "identify": "*IDN?",
@@ -37,15 +35,6 @@ OPTIONAL_COMMANDS = frozenset({"select_channel", "errors"})
 _EXAMPLE_ARGS = {"channel": 1, "volts": 13.5, "amps": 2.0}
 _TRUE = {"1", "ON"}
 _FALSE = {"0", "OFF"}
-
-
-def close_port(port: serial.SerialBase) -> None:
-    """Close a pyserial port, also the socket of a ``socket://`` port whose peer reset it
-    (pyserial 3.5 skips the close when its shutdown fails)."""
-    sock = getattr(port, "_socket", None)
-    port.close()
-    if sock is not None:
-        sock.close()
 
 
 def resolve_dialect(overrides: Mapping[str, str]) -> dict[str, str]:
@@ -70,7 +59,7 @@ def resolve_dialect(overrides: Mapping[str, str]) -> dict[str, str]:
     return {**DEFAULT_COMMANDS, **overrides}
 
 
-class ScpiSupply:
+class ScpiSupply(SerialInstrument):
     """One output of a SCPI supply, as a ``PowerSupply`` plus setpoints and readbacks.
 
     Every query that gets no answer within ``timeout`` seconds, a port that cannot be opened
@@ -79,32 +68,15 @@ class ScpiSupply:
     output state back, and set commands are followed by the error-queue query (``errors``).
     """
 
+    kind = "power supply"
+
     def __init__(self, name: str, url: str, *, baudrate: int = 9600, timeout: float = 1.0,
                  channel: int = 0, commands: Mapping[str, str] | None = None) -> None:
-        self.name = name
-        self.url = url
-        self.timeout = timeout
         self.channel = channel
         self.commands = resolve_dialect(commands or {})
-        self._lock = threading.Lock()
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=timeout)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise BenchFault(f"power supply {name!r}: cannot open {url}: {exc}") from exc
+        super().__init__(name, url, baudrate=baudrate, timeout=timeout)
 
     # -- PowerSupply ---------------------------------------------------------------------------
-
-    def on(self) -> None:
-        self._switch(True)
-
-    def off(self) -> None:
-        self._switch(False)
-
-    def cycle(self, off_for: float = 0.5) -> None:
-        """Off, wait ``off_for`` seconds, on (both transitions read back)."""
-        self.off()
-        time.sleep(off_for)
-        self.on()
 
     def is_on(self) -> bool:
         answer = self.query("output_query").upper()
@@ -129,16 +101,6 @@ class ScpiSupply:
 
     def measure_current(self) -> float:
         return self._number("measure_current")
-
-    def close(self) -> None:
-        with self._lock:
-            close_port(self._port)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
     # -- the wire ------------------------------------------------------------------------------
 
