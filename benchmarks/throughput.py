@@ -3,7 +3,7 @@
 For each bus kind, in one run:
 
 (a) raw ISO-TP: one can-isotp NotifierBasedCanStack sends the flasher's TransferData requests
-    (0x36, counter, 4096 data bytes) one way to another stack on the same virtual channel,
+    (0x36, counter, a block of the profile's size) one way to another stack on the same virtual channel,
     back to back, with the parameters the bench uses (STmin 0, block size 0, same frame size);
 (b) the flasher: a 1 MiB image (fixtures/firmware/app-3.0.0-1mib.yaml) flashed to a virtual
     ECU of fixtures/benches/virtual.yaml (bcm: classic, bms: FD); bytes and duration of the
