@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import allure
 import pytest
 
 from bench.config.models import BenchConfig
@@ -33,12 +34,21 @@ def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
 
 
 @pytest.fixture
-def bench(bench_config: BenchConfig, tmp_path: Path) -> Iterator[Bench]:
+def bench(bench_config: BenchConfig, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bench]:
     with Bench(bench_config, workdir=tmp_path) as rig:
         yield rig
         faults = rig.faults()
+        for name, text in rig.evidence().items():
+            attach(request, name, text)
     if faults:
         raise BenchFault("; ".join(faults))
+
+
+def attach(request: pytest.FixtureRequest, name: str, text: str) -> None:
+    """Evidence for whoever reads the result: a report section (shown with a failure) and an
+    Allure attachment (when Allure is recording)."""
+    request.node.add_report_section("teardown", name, text)
+    allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
 
 
 @pytest.fixture
@@ -102,8 +112,11 @@ def firmware(pytestconfig: pytest.Config) -> Callable[[str], FirmwareImage]:
 
 
 @pytest.fixture
-def faults(bench: Bench) -> Iterator[FaultInjector]:
+def faults(bench: Bench, request: pytest.FixtureRequest) -> Iterator[FaultInjector]:
     """Arm faults for this test; all are disarmed, power restored and gateways cleared after it."""
     injector = FaultInjector(bench)
     yield injector
-    injector.close()
+    try:
+        injector.close()
+    finally:
+        attach(request, "fault timeline", injector.timeline.render())

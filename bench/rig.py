@@ -190,6 +190,20 @@ class Bench:
                               "set gateway: true (real buses also need ecu_channel)", file=str(self.config.source or ""))
         return self.gateways[bus]
 
+    def evidence(self) -> dict[str, str]:
+        """What the bench saw, by name, for reports: flash timelines, UDS transcripts, consoles."""
+        found: dict[str, str] = {}
+        for name, handle in self._handles.items():
+            flasher = handle.__dict__.get("flasher")  # only ECUs this test flashed
+            for number, result in enumerate(flasher.results if flasher else [], start=1):
+                found[f"{name} flash {number} ({result.version})"] = result.timeline.render()
+        for name, monitor in self.monitors.items():
+            found[f"UDS transcript {name}"] = monitor.render()
+        for name, console in self.consoles.items():
+            if console.log_path.exists():
+                found[f"console {name}"] = console.log_path.read_text(errors="replace")
+        return found
+
     def faults(self) -> list[str]:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]

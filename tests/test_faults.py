@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ConfigError, FlashError
-from bench.faults import FaultInjector, after, probe, random_transfer_block, uds
+from bench.faults import FaultInjector, after, at, probe, random_moment, random_transfer_block, uds
 from bench.rig import Bench
 
 pytestmark = pytest.mark.ecu("bms")
@@ -94,3 +95,19 @@ def test_network_fault_on_a_bus_without_gateway_is_a_config_error(bench_config, 
     with Bench(config, workdir=tmp_path) as rig:
         with pytest.raises(ConfigError, match="has no gateway"):
             FaultInjector(rig).when(uds.transfer_data(block=1)).partition(rig.ecu("bms"), lasting=1.0)
+
+
+def test_random_moment_in_a_phase_waits_what_its_seed_says(ecu, faults):
+    injection = faults.when(random_moment(uds.request("DiagnosticSessionControl"), 0.2, seed=3)).delay_frames(
+        ecu, 0.0, count=1)
+    ecu.uds.change_session(3)
+
+    assert injection.wait(2.0)
+    start = next(e for e in faults.bench.monitor(ecu.config.bus).events() if e.service == "DiagnosticSessionControl")
+    assert injection.record.time - start.time >= random.Random(3).uniform(0.0, 0.2)
+
+
+def test_time_trigger_fires_after_arming(ecu, faults):
+    injection = faults.when(at(0.05)).delay_frames(ecu, 0.0, count=1)
+    assert injection.wait(2.0)
+    assert injection.record.trigger == "50 ms after arming"

@@ -134,6 +134,49 @@ def after(trigger: Trigger, delay: float) -> AfterTrigger:
     return AfterTrigger(trigger, delay)
 
 
+@dataclass
+class RandomMomentTrigger(Trigger):
+    """A moment chosen by ``seed`` within ``window`` seconds after ``start`` fired (a phase)."""
+
+    start: Trigger
+    window: float
+    seed: int
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"a random moment (seed {self.seed}) within {self.window * 1000:.0f} ms after {self.start}"
+
+    def arm(self, bench: Bench, ecu: EcuHandle, fire: Fire) -> Disarm:
+        delay = random.Random(self.seed).uniform(0.0, self.window)
+        return AfterTrigger(self.start, delay).arm(bench, ecu, fire)
+
+
+def random_moment(start: Trigger, window: float, *, seed: int) -> RandomMomentTrigger:
+    """Reproducible from ``seed``: the same seed always waits the same time after ``start``."""
+    return RandomMomentTrigger(start, window, seed)
+
+
+@dataclass
+class TimeTrigger(Trigger):
+    """``seconds`` after the binding is armed."""
+
+    seconds: float
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"{self.seconds * 1000:.0f} ms after arming"
+
+    def arm(self, bench: Bench, ecu: EcuHandle, fire: Fire) -> Disarm:
+        timer = threading.Timer(self.seconds, fire, args=(self.description,))
+        timer.daemon = True
+        timer.start()
+        return timer.cancel
+
+
+def at(seconds: float) -> TimeTrigger:
+    return TimeTrigger(seconds)
+
+
 def probe(point: str, index: int) -> ProbeTrigger:
     return ProbeTrigger(point, index)
 

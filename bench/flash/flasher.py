@@ -56,6 +56,8 @@ class Flasher:
         self.diagnostics = EcuDiagnostics(link.client, profile)
         self.block_retries = block_retries
         self.boot_timeout = boot_timeout
+        self.results: list[FlashResult] = []
+        """Every flash attempt of this flasher, failed ones included (evidence for reports)."""
 
     @property
     def client(self):  # noqa: ANN201 - udsoncan Client
@@ -65,6 +67,7 @@ class Flasher:
               progress: Progress | None = None) -> FlashResult:
         """Program ``image``; FlashError (with ``.result``) if the ECU does not complete a step."""
         result = FlashResult(self.name, image.header.version, Timeline())
+        self.results.append(result)
         try:
             with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
                 self._program(image, result, resume, fingerprint, progress)
