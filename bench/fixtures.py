@@ -38,17 +38,17 @@ def bench(bench_config: BenchConfig, tmp_path: Path, request: pytest.FixtureRequ
     with Bench(bench_config, workdir=tmp_path) as rig:
         yield rig
         faults = rig.faults()
-        for name, text in rig.evidence().items():
-            attach(request, name, text)
+        attach_evidence(request.node, rig.evidence())
     if faults:
         raise BenchFault("; ".join(faults))
 
 
-def attach(request: pytest.FixtureRequest, name: str, text: str) -> None:
-    """Evidence for whoever reads the result: a report section (shown with a failure) and an
-    Allure attachment (when Allure is recording)."""
-    request.node.add_report_section("teardown", name, text)
-    allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+def attach_evidence(item: pytest.Item, evidence: dict[str, str]) -> None:
+    """Evidence for whoever reads the result: report sections (shown with a failure) and
+    Allure attachments (when Allure is recording)."""
+    for name, text in evidence.items():
+        item.add_report_section("teardown", name, text)
+        allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
 
 
 @pytest.fixture
@@ -101,9 +101,12 @@ def console(bench: Bench, ecu: EcuHandle) -> SerialConsole:
 @pytest.fixture(scope="session")
 def firmware(pytestconfig: pytest.Config) -> Callable[[str], FirmwareImage]:
     """``firmware("app-2.0.0")`` builds fixtures/firmware/app-2.0.0.yaml (cached)."""
+    return firmware_builder(pytestconfig.rootpath)
 
+
+def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
     def build(recipe: str) -> FirmwareImage:
-        path = pytestconfig.rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
+        path = rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
         if not path.is_file():
             raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
         return build_image(path)
@@ -119,4 +122,4 @@ def faults(bench: Bench, request: pytest.FixtureRequest) -> Iterator[FaultInject
     try:
         injector.close()
     finally:
-        attach(request, "fault timeline", injector.timeline.render())
+        attach_evidence(request.node, {"fault timeline": injector.timeline.render()})

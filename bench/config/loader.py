@@ -42,11 +42,11 @@ def load_bench(path: str | Path) -> BenchConfig:
     except ValidationError as exc:
         problems += _validation_problems(exc, data)
     if problems:
-        raise _config_error(problems, file, locations)
+        raise config_error(problems, file, locations)
     bench = _resolve_paths(bench, source.parent)
     problems = _cross_check(bench)
     if problems:
-        raise _config_error(problems, file, locations)
+        raise config_error(problems, file, locations)
     return bench.model_copy(update={"source": source})
 
 
@@ -104,8 +104,11 @@ def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
 
 
 def _unknown_key_message(loc: tuple[Any, ...]) -> str:
-    key = loc[-1]
-    known = _fields_at(loc[:-1])
+    return unknown_key_message(loc[-1], _fields_at(loc[:-1]))
+
+
+def unknown_key_message(key: Any, known: list[str]) -> str:
+    """``unknown key 'bitrat'; did you mean 'bitrate'? (allowed here: ...)``."""
     message = f"unknown key {key!r}"
     close = difflib.get_close_matches(str(key), known, n=1)
     if close:
@@ -143,14 +146,16 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _config_error(problems: list[Problem], file: str, locations: Locations) -> ConfigError:
+def config_error(problems: list[Problem], file: str, locations: Locations, *,
+                 what: str = "bench file") -> ConfigError:
+    """One ConfigError listing every problem as ``file:line: field: message``."""
     lines = [(nearest_line(locations, path), path, message) for path, message in problems]
     if len(lines) == 1:
         line, path, message = lines[0]
         return ConfigError(message, file=file, line=line, field=dotted(path) or None)
     listing = "\n".join(f"  {file}:{line}: {dotted(path) or '<file>'}: {message}"
                         for line, path, message in lines)
-    error = ConfigError(f"{len(lines)} problems in bench file {file}:\n{listing}")
+    error = ConfigError(f"{len(lines)} problems in {what} {file}:\n{listing}")
     error.file, error.line, error.field = file, lines[0][0], dotted(lines[0][1])
     return error
 

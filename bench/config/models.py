@@ -206,6 +206,19 @@ class VirtualEcuConfig(_Strict):
     program_time_per_page: float = Field(0.0, ge=0)
     status_message: str | None = None
     """Name of the DBC message sent cyclically in application mode."""
+    mutant: str | None = None
+    """A deliberately broken bootloader (a name from ``bench.sim.mutants.MUTANTS``) instead of the
+    reference one: to prove a test campaign catches that defect. None: the reference bootloader."""
+
+    @field_validator("mutant")
+    @classmethod
+    def _known_mutant(cls, name: str | None) -> str | None:
+        # imported lazily: the config layer never imports the simulator at load time
+        from bench.sim.mutants import MUTANTS
+
+        if name is not None and name not in MUTANTS:
+            raise ValueError(f"unknown mutant {name!r}; known: {', '.join(sorted(MUTANTS))}")
+        return name
 
     @model_validator(mode="after")
     def _geometry(self) -> VirtualEcuConfig:

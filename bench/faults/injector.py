@@ -87,9 +87,9 @@ class FaultInjector:
         self._disarms.append(trigger.arm(self.bench, ecu, fire))
         return injection
 
-    def close(self) -> None:
-        for disarm in self._disarms:
-            disarm()
+    def restore(self) -> None:
+        """End every fault now: pending restorations run at once, gateways clear, every supply
+        back to nominal and on. Armed triggers stay armed."""
         with self._lock:
             timers, self._timers = self._timers, []
         for timer in timers:
@@ -97,9 +97,15 @@ class FaultInjector:
         for gateway in self.bench.gateways.values():
             gateway.clear()
         for supply in self.bench.supplies.values():
-            if hasattr(supply, "set_voltage"):
-                supply.set_voltage(supply.nominal_voltage)
+            nominal = getattr(supply, "nominal_voltage", None)
+            if nominal is not None and hasattr(supply, "set_voltage"):
+                supply.set_voltage(nominal)
             supply.on()
+
+    def close(self) -> None:
+        for disarm in self._disarms:
+            disarm()
+        self.restore()
         errors = [i.error for i in self.injections if i.error is not None]
         if errors:
             raise errors[0]

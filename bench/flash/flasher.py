@@ -100,13 +100,14 @@ class Flasher:
         offset = self._resume_offset(image, result) if resume and p.resume else 0
         if offset == 0:
             self._routine(t, "RoutineControl erase", p.routines.erase, self._location(p.memory.address, len(data)))
-        with t.step("RequestDownload", detail=f"{p.memory.address + offset:#x}+{len(data) - offset:#x}") as step:
-            response = c.request_download(self._memory_location(p.memory.address + offset, len(data) - offset))
-            result.block_size = response.service_data.max_length - 2
-            step.detail += f", block {result.block_size} B"
-        self._transfer(data, offset, result, progress)
-        with t.step("RequestTransferExit"):
-            c.request_transfer_exit()
+        if offset < len(data):  # else the journal says the whole image is in flash: go on to the checks
+            with t.step("RequestDownload", detail=f"{p.memory.address + offset:#x}+{len(data) - offset:#x}") as step:
+                response = c.request_download(self._memory_location(p.memory.address + offset, len(data) - offset))
+                result.block_size = response.service_data.max_length - 2
+                step.detail += f", block {result.block_size} B"
+            self._transfer(data, offset, result, progress)
+            with t.step("RequestTransferExit"):
+                c.request_transfer_exit()
         self._routine(t, "RoutineControl check memory", p.routines.check_memory)
         self._routine(t, "RoutineControl check programming dependencies", p.routines.check_dependencies)
 
@@ -114,7 +115,7 @@ class Flasher:
         with result.timeline.step("ReadDataByIdentifier download journal") as step:
             journal = self.diagnostics.read_journal()
             same = journal.header_digest == image.header_digest and journal.total_length == len(image.to_bytes())
-            offset = journal.committed if same and journal.committed < journal.total_length else 0
+            offset = journal.committed if same else 0
             step.detail = f"committed {journal.committed:#x} of {journal.total_length:#x}" + \
                 ("" if same else ", another image: full download")
         result.resumed_from = offset

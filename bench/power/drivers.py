@@ -21,7 +21,8 @@ def open_supply(name: str, config: PowerConfig) -> PowerSupply:
     assert config.url is not None  # PowerConfig requires a url for real drivers
     if config.driver == "scpi":
         return ScpiSupply(name, config.url, baudrate=config.baudrate, timeout=config.timeout,
-                          channel=config.channel, commands=config.commands)
+                          channel=config.channel, commands=config.commands,
+                          nominal_voltage=config.nominal_voltage)
     if config.driver == "relay":
         return SerialRelay(name, config.url, channel=config.channel, baudrate=config.baudrate,
                            timeout=config.timeout)

@@ -71,8 +71,11 @@ class ScpiSupply(SerialInstrument):
     kind = "power supply"
 
     def __init__(self, name: str, url: str, *, baudrate: int = 9600, timeout: float = 1.0,
-                 channel: int = 0, commands: Mapping[str, str] | None = None) -> None:
+                 channel: int = 0, commands: Mapping[str, str] | None = None,
+                 nominal_voltage: float = 13.5) -> None:
         self.channel = channel
+        self.nominal_voltage = nominal_voltage
+        """Where a brown-out returns to (the bench's terminal 30 setpoint)."""
         self.commands = resolve_dialect(commands or {})
         super().__init__(name, url, baudrate=baudrate, timeout=timeout)
 

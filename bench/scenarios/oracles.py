@@ -65,15 +65,18 @@ def runs_previous_bank(ecu: EcuHandle, *, bank: int, version: str) -> None:
                                f"it runs {status} version {running!r}")
 
 
-def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult) -> int:
-    """Bytes the tester sent twice; OutcomeViolation when more than one block."""
+def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult, *, blocks: int = 1) -> int:
+    """Bytes the tester sent twice after a download cut inside TransferData; OutcomeViolation when
+    more than ``blocks`` blocks. An attempt cut elsewhere has no transfer to resume: 0."""
+    steps = interrupted.timeline.steps
+    if not steps or steps[-1].name != "TransferData" or steps[-1].outcome == "ok":
+        return 0
     resent = max(0, interrupted.bytes_sent - resumed.resumed_from)
-    if resumed.resumed_from == 0 and interrupted.bytes_sent > resumed.block_size:
-        raise OutcomeViolation(f"{resumed.ecu}: the download started over after {interrupted.bytes_sent} "
-                               "acknowledged bytes instead of resuming")
-    if resent > resumed.block_size:
-        raise OutcomeViolation(f"{resumed.ecu}: resume re-sent {resent} bytes, more than one "
-                               f"{resumed.block_size}-byte block")
+    block = resumed.block_size or interrupted.block_size
+    if resent > blocks * block:
+        how = f"resumed at {resumed.resumed_from:#x}" if resumed.resumed_from else "started over"
+        raise OutcomeViolation(f"{resumed.ecu}: the download {how} and re-sent {resent} bytes, more than "
+                               f"{blocks} block(s) of {block} B")
     return resent
 
 

@@ -74,6 +74,9 @@ class BootManager:
         self._probe = probe
         self._log = log
         self.running = RunningSoftware(BootMode.BOOTLOADER, store.record.active_bank, BootState.BOOTLOADER, None)
+        self.hung = False
+        """The CPU is stuck (a jump into garbage, an endless watchdog-reset loop): nothing answers
+        until the next power-on. The reference bootloader never gets here; see bench.sim.mutants."""
 
     @property
     def record(self):  # noqa: ANN201 - the store's live record

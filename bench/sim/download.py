@@ -40,8 +40,6 @@ class DownloadManager:
         self._store = store
         self._boot = boot
         self._active: _Download | None = None
-        self._complete = False
-        """A download ended with RequestTransferExit in this power-on: only then may it be checked."""
 
     @property
     def max_data_per_block(self) -> int:
@@ -72,7 +70,6 @@ class DownloadManager:
         rec.clear_journal()
         self._store.save()
         self._active = None
-        self._complete = False
         first, length = self._sector_span(rel, size)
         self._flash.erase(self._layout.offset(bank) + first, length)
 
@@ -96,7 +93,6 @@ class DownloadManager:
             if not self._flash.is_erased(base + first, length):
                 self._flash.erase(base + first, length)
         self._active = _Download(bank=bank, offset=rel, end=rel + size)
-        self._complete = False
 
     def transfer_data(self, counter: int, data: bytes) -> None:
         dl = self._active
@@ -133,30 +129,44 @@ class DownloadManager:
             rec.journal_committed = committed
             self._store.save()
 
+    def abort_transfer(self) -> None:
+        """A session (re)start ends any transfer in progress; the journal in EEPROM stays."""
+        self._active = None
+
     def request_transfer_exit(self) -> None:
         dl = self._active
         if dl is None or dl.offset != dl.end:
             have = "no download" if dl is None else f"{dl.offset:#x} of {dl.end:#x} bytes"
             raise Nrc(RC.RequestSequenceError, f"transfer not complete ({have})")
         self._active = None
-        self._complete = True
 
     def check_memory(self) -> int:
         """Routine CheckMemory: is the downloaded image whole (digest only, no signature)?"""
         try:
             self._boot.check_integrity(self._boot.target_bank())
         except VerificationFailed as exc:
+            self._reject()
             return exc.code
         return CHECK_OK
 
+    def _reject(self) -> None:
+        """The downloaded data are bad: forget the journal, so the next attempt downloads anew
+        instead of resuming onto them."""
+        self._store.record.clear_journal()
+        self._store.save()
+
     def check_programming_dependencies(self) -> int:
         """Verify the whole image (digest, signature, anti-rollback); only then mark it valid."""
-        if not self._complete:
+        journal = self._store.record.journal
+        if self._active is not None or journal.empty or journal.committed != journal.total_length:
+            # only a download the journal records as complete (also across a power loss) is
+            # checked; a bank that was already judged cannot be re-armed by the routine alone
             raise Nrc(RC.RequestSequenceError, "no complete download to check")
         bank = self._boot.target_bank()
         try:
             header, _app = self._boot.verify(bank)
         except VerificationFailed as exc:
+            self._reject()
             return exc.code
         rec = self._store.record
         rec.banks[bank].valid = True
@@ -169,5 +179,4 @@ class DownloadManager:
             rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         rec.boot_attempts = 0
         self._store.save()
-        self._complete = False
         return CHECK_OK

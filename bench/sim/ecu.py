@@ -19,9 +19,9 @@ from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.dids import BootMode
 from bench.errors import BenchFault
 from bench.image import FirmwareImage
-from bench.sim.boot import BankLayout, BootManager
+from bench.sim.boot import BankLayout
 from bench.sim.console_port import ConsolePort
-from bench.sim.download import DownloadManager
+from bench.sim.mutants import bootloader_for
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
 from bench.sim.pending import ResponsePending
 from bench.sim.probes import Probes
@@ -50,6 +50,8 @@ class VirtualEcu:
         self.trusted_key = trusted_key
         self.status_message = status_message
         self.probes = Probes()
+        self.bootloader = bootloader_for(config.virtual.mutant, profile.bootloader)
+        """Boot and download classes: the reference bootloader, or the mutant the config names."""
         self.layout = BankLayout(profile, config.virtual.sector_size)
         self.flash_path = nvm_dir / f"{name}.flash"
         self.eeprom_path = nvm_dir / f"{name}.eeprom"
@@ -189,8 +191,9 @@ class _PoweredRun:
         ecu = self.ecu
         flash = self._flash
         store = RecordStore(Eeprom(ecu.eeprom_path, power_lost=self.power_lost), ecu.layout.bank_count)
-        boot = BootManager(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes, log=ecu.log)
-        download = DownloadManager(ecu.profile, ecu.layout, flash, store, boot)
+        bootloader = ecu.bootloader  # the reference classes, or a mutant's (bench.sim.mutants)
+        boot = bootloader.boot(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes, log=ecu.log)
+        download = bootloader.download(ecu.profile, ecu.layout, flash, store, boot)
         security = SecurityAccess(ecu.profile.security, ecu.key_function, store, clock=time.monotonic)
         core = EcuCore(ecu.name, ecu.profile, store, boot, download, security,
                        voltage=lambda: ecu.voltage, programming_voltage=ecu.config.virtual.programming_voltage)
@@ -199,12 +202,18 @@ class _PoweredRun:
         return core
 
     def _main(self) -> None:
-        self.ecu.log(f"power on ({self.ecu.voltage:.1f} V): bootloader {self.ecu.profile.bootloader}")
+        mutant = self.ecu.config.virtual.mutant
+        self.ecu.log(f"power on ({self.ecu.voltage:.1f} V): bootloader {self.ecu.profile.bootloader}"
+                     + (f" (mutant {mutant})" if mutant else ""))
         self._flash = self.ecu.open_flash(self.power_lost)
         try:
             core = self._boot()
             self._booted.set()
             while not self.power_lost.is_set():
+                if core.boot.hung:  # only a mutant bootloader hangs: silent until power off
+                    self._silence()
+                    self.power_lost.wait()
+                    break
                 if core.s3_expired() and core.leave_session():
                     core = self._boot()
                 request = self._next_request()

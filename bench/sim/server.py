@@ -157,6 +157,7 @@ class EcuCore:
             self.boot.enter_bootloader()  # the application jumps to the bootloader
         elif sub == DEFAULT and not in_app and self.session == PROGRAMMING:
             self._reset_after = True  # leaving programming: reset, the bootloader re-decides
+        self.download.abort_transfer()
         self._set_session(sub)
         t = self.profile.timing
         return bytes([sub]) + struct.pack(">HH", round(t.p2 * 1000), round(t.p2_star * 100))

@@ -1,0 +1,75 @@
+"""YAML catalogs as pytest items: ``pytest testcases/scenarios`` runs every expanded scenario.
+
+Each scenario is one item, ``<catalog>.yaml::<campaign>[<scenario id>]``, with the catalog's
+tags as markers, so ``-k``, ``-m`` and ``pytest "<id>"`` select as usual. Each item brings up
+its own bench (own virtual channels, fresh NVM), so runs under pytest-xdist give the same
+verdicts as serial runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.errors import BenchFault
+from bench.faults import FaultInjector
+from bench.rig import Bench
+from bench.scenarios.catalog import Scenario, load_catalog
+from bench.scenarios.oracles import OutcomeViolation
+from bench.scenarios.runner import run_scenario
+
+
+def is_catalog(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and path.parent.name == "scenarios"
+
+
+class CatalogFile(pytest.File):
+    def collect(self) -> Iterator[ScenarioItem]:
+        from bench.plugin import loaded_bench
+
+        from bench.fixtures import FIRMWARE_DIR
+
+        bench = loaded_bench(self.config)
+        kinds = {name: bench.profiles[ecu.profile].bootloader for name, ecu in bench.ecus.items()}
+        recipes = {path.stem for path in (self.config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
+        for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes):
+            item = ScenarioItem.from_parent(self, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
+            for tag in scenario.tags:
+                self.config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
+                item.add_marker(tag)
+            yield item
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Scenario, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        from bench.fixtures import attach_evidence, firmware_builder
+        from bench.plugin import loaded_bench
+
+        workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
+        with Bench(loaded_bench(self.config), workdir=workdir) as rig:
+            injector = FaultInjector(rig)
+            try:
+                run_scenario(rig, self.scenario, firmware_builder(self.config.rootpath), injector)
+            finally:
+                try:
+                    injector.close()
+                finally:
+                    attach_evidence(self, {"fault timeline": injector.timeline.render(), **rig.evidence()})
+            faults = rig.faults()
+        if faults:
+            raise BenchFault("; ".join(faults))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201
+        """An ECU finding reads as its message: which expectation failed and what the ECU did."""
+        if isinstance(excinfo.value, OutcomeViolation):
+            return f"{self.name}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.scenario.line - 1, self.name

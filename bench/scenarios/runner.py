@@ -1,0 +1,188 @@
+"""Run one catalog scenario on a bench: interrupt an update, judge the ECU, recover, judge again.
+
+1. arm the scenario's fault at its trigger point and flash the update;
+2. once the fault has acted: the ECU must answer again (never bricked), run an allowed version
+   and keep a consistent NVM;
+3. with ``interruptions: 2`` the same fault hits the resumed attempt too, and step 2 repeats;
+4. a last attempt (resuming from the journal) must end as the catalog expects (``updated``:
+   the new version runs; ``rolled_back``/``unchanged``: the old one), re-sending at most
+   ``max_resent_blocks`` blocks.
+
+Every violated expectation raises ``OutcomeViolation`` naming the expectation and what the ECU
+actually did (version, boot state, journal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bench.errors import ConfigError, FlashError
+from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
+                          random_transfer_block, uds)
+from bench.flash import FlashResult
+from bench.image import FirmwareImage
+from bench.scenarios.oracles import OutcomeViolation, nvm_consistent, recovers, resent_at_most_one_block
+
+if TYPE_CHECKING:
+    from bench.rig import Bench, EcuHandle
+    from bench.scenarios.catalog import Scenario
+
+RECOVERY_BOUND = 5.0
+"""Seconds an ECU may take to answer after the fault has ended."""
+FAULT_LATENCY = 5.0
+"""Seconds the runner waits for an armed fault to fire once the flash attempt is over."""
+SCENARIO_BLOCK_RETRIES = 1
+"""One retry absorbs a lost frame or response; more only prolongs an attempt the fault has
+already ended (each retry waits P2 + ΔP2)."""
+
+
+@dataclass
+class ScenarioOutcome:
+    attempts: list[FlashResult] = field(default_factory=list)
+    injections: list[Injection] = field(default_factory=list)
+    versions_after_fault: list[str | None] = field(default_factory=list)
+
+
+def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
+    """The scenario's ``at`` as a fault trigger for ``ecu``."""
+    profile = ecu.profile
+    kind, _, value = scenario.at.partition(":")
+    if kind == "block":
+        return uds.transfer_data(block=int(value))
+    if kind == "offset":
+        return uds.download_offset(int(value, 0))
+    if kind == "page":
+        return probe("program_page_half", int(value))
+    if kind == "sector":
+        return probe("erase_sector_half", int(value))
+    if kind == "random_block":
+        return random_transfer_block(scenario.seed)
+    if kind == "confirm":
+        return probe("confirm", _target_bank(ecu))
+    phases: dict[str, Callable[[], Trigger]] = {
+        "session": lambda: uds.request("DiagnosticSessionControl", subfunction=0x02),
+        "security": lambda: uds.request("SecurityAccess", subfunction=profile.security.level + 1),
+        "erase": lambda: uds.request("RoutineControl", routine=profile.routines.erase),
+        "first_block": lambda: uds.transfer_data(block=1),
+        "middle_block": middle_transfer_block,
+        "last_block": last_transfer_block,
+        "transfer_exit": lambda: uds.request("RequestTransferExit"),
+        "check": lambda: uds.request("RoutineControl", routine=profile.routines.check_dependencies),
+        "reset": lambda: uds.request("ECUReset"),
+        "boot": lambda: probe("boot", 0),
+    }
+    if kind not in phases:
+        raise ConfigError(f"scenario {scenario.id}: unknown trigger point {scenario.at!r}",
+                          file=str(scenario.source), line=scenario.line, field="at")
+    return phases[kind]()
+
+
+def _target_bank(ecu: EcuHandle) -> int:
+    core = ecu.sim.core() if ecu.sim else None
+    if core is None:
+        raise ConfigError(f"'confirm' needs a powered virtual ECU; {ecu.name} is not one")
+    return core.boot.target_bank()
+
+
+def arm(injector: FaultInjector, scenario: Scenario, ecu: EcuHandle) -> Injection:
+    """Bind the scenario's fault kind and parameters to its trigger."""
+    p, when = scenario.params, injector.when(trigger(scenario, ecu))
+    lasting = float(p.get("lasting", 0.5))
+    actions: dict[str, Callable[[], Injection]] = {
+        "power_cut": lambda: when.power_cut(ecu, off_for=float(p.get("off_for", 0.05))),
+        "brown_out": lambda: when.brown_out(ecu, volts=float(p.get("volts", 5.0)), lasting=float(p.get("lasting", 0.2))),
+        "frame_loss": lambda: when.lose_frames(ecu, float(p.get("ratio", 0.02)), seed=scenario.seed, lasting=lasting),
+        "delay": lambda: when.delay_frames(ecu, float(p.get("seconds", 0.01)), lasting=lasting),
+        "corruption": lambda: when.corrupt_frames(ecu, int(p.get("count", 1)), seed=scenario.seed, direction="to_ecu"),
+        "partition": lambda: when.partition(ecu, lasting=lasting),
+        "bus_off": lambda: when.bus_off(ecu, lasting=lasting),
+    }
+    return actions[scenario.fault]()
+
+
+def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], FirmwareImage],
+                 injector: FaultInjector) -> ScenarioOutcome:
+    ecu = bench.ecu(scenario.ecu)
+    ecu.flasher.block_retries = SCENARIO_BLOCK_RETRIES
+    target = images(scenario.to_image)
+    if scenario.from_image != "factory":
+        ecu.flasher.flash(images(scenario.from_image))
+    old = ecu.diagnostics.read_version()
+    outcome = ScenarioOutcome()
+    resume = False
+    for _ in range(scenario.interruptions):
+        injection = arm(injector, scenario, ecu)
+        outcome.injections.append(injection)
+        result = _attempt(ecu, target, resume)
+        outcome.attempts.append(result)
+        if not injection.wait(FAULT_LATENCY):
+            raise ConfigError(f"scenario {scenario.id}: the {scenario.fault} at {scenario.at} never fired "
+                              "(the trigger point is not reached by this update)",
+                              file=str(scenario.source), line=scenario.line, field="at")
+        injector.restore()
+        outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, target.header.version))
+        resume = True
+    last = outcome.attempts[-1]
+    if _failed(last) and outcome.versions_after_fault[-1] != target.header.version:
+        last = _attempt(ecu, target, resume=True)  # the update must now complete (or be refused)
+        outcome.attempts.append(last)
+    _judge_final(scenario, ecu, outcome, old, target.header.version)
+    return outcome
+
+
+def _attempt(ecu: EcuHandle, image: FirmwareImage, resume: bool) -> FlashResult:
+    try:
+        return ecu.flasher.flash(image, resume=resume)
+    except FlashError as failure:
+        assert isinstance(failure.result, FlashResult)
+        failure.result.notes.append(f"failed: {failure}")
+        return failure.result
+
+
+def _failed(result: FlashResult) -> bool:
+    return any(note.startswith("failed:") for note in result.notes)
+
+
+def _judge_after_fault(scenario: Scenario, ecu: EcuHandle, old: str | None, new: str) -> str | None:
+    recovers(ecu, within=RECOVERY_BOUND)
+    version = ecu.diagnostics.read_version()
+    allowed = {"old": old, "new": new}
+    names = [name for name, value in allowed.items() if name in scenario.expect.versions and value == version]
+    if version is None and "bootloader" in scenario.expect.versions:
+        names.append("bootloader")
+    if not names:
+        raise OutcomeViolation(f"{scenario.id}: after the {scenario.fault} the ECU runs {version!r}; "
+                               f"allowed: {', '.join(scenario.expect.versions)} (old={old!r}, new={new!r}); "
+                               f"{_state(ecu)}")
+    if scenario.expect.nvm_consistent and ecu.sim is not None:
+        nvm_consistent(ecu.sim)
+    return version
+
+
+def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, old: str | None, new: str) -> None:
+    last = outcome.attempts[-1]
+    wanted = new if scenario.expect.outcome == "updated" else old
+    running = ecu.diagnostics.read_version()
+    if running != wanted:
+        raise OutcomeViolation(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
+                               f"but the ECU runs {running!r} after the last attempt "
+                               f"({'; '.join(last.notes) or 'no error'}); {_state(ecu)}")
+    limit = scenario.expect.max_resent_blocks
+    if limit is not None and len(outcome.attempts) > 1:
+        try:
+            resent_at_most_one_block(outcome.attempts[-2], last, blocks=limit)
+        except OutcomeViolation as violation:
+            raise OutcomeViolation(f"{scenario.id}: {violation}; {_state(ecu)}") from None
+
+
+def _state(ecu: EcuHandle) -> str:
+    """What the ECU reports about itself, for a failure message (never raises)."""
+    try:
+        status = ecu.diagnostics.read_boot_status()
+        journal = ecu.diagnostics.read_journal()
+        return (f"ECU state: {status.mode.name.lower()}, bank {status.bank_name}, {status.state.name.lower()}, "
+                f"{status.boot_attempts} unconfirmed start(s), journal {journal.committed:#x}/{journal.total_length:#x}")
+    except Exception as exc:  # noqa: BLE001 - the message must still be produced
+        return f"ECU state unreadable ({type(exc).__name__}: {exc})"

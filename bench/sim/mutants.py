@@ -1,0 +1,255 @@
+"""Mutant bootloaders: the reference virtual ECU with one deliberate, realistic defect each.
+
+A test campaign is only as good as the defects it catches. Each mutant is the reference
+bootloader (``bench.sim.boot.BootManager``, ``bench.sim.download.DownloadManager``) with a
+method overridden the way real flash bootloaders get it wrong. ``virtual: {mutant: <name>}``
+in a bench file builds an ECU with it; ``tests/test_mutants.py`` proves that the shipped
+oracles and OTA suites catch every mutant and pass the reference ECU with the same steps.
+
+A mutant that leaves the ECU stuck (a jump into garbage, an endless watchdog-reset loop)
+sets ``BootManager.hung``: the simulator then answers nothing until the next power-on,
+without spinning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.dids import BootMode, BootState
+from bench.errors import ConfigError
+from bench.image import AppDescriptor, ImageFormatError, ImageHeader
+from bench.sim.boot import CHECK_FORMAT, CHECK_OK, BootManager, RunningSoftware, VerificationFailed
+from bench.sim.download import DownloadManager
+from bench.sim.record import RecordStore
+
+BOTH = frozenset({"single_bank", "ab"})
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    defect: str
+    """The bug as it would be filed against a real bootloader (one line)."""
+    bootloaders: frozenset[str]
+    """The kinds of bootloader (``EcuProfile.bootloader``) the defect exists in."""
+    boot: type[BootManager] = BootManager
+    download: type[DownloadManager] = DownloadManager
+
+
+REFERENCE = Mutant("reference", "none: the reference bootloader", BOTH)
+
+
+def _descriptor(bank: int, payload: bytes) -> AppDescriptor:
+    try:
+        return AppDescriptor.parse(payload[:AppDescriptor.SIZE])
+    except ImageFormatError as exc:
+        raise VerificationFailed(f"bank {'AB'[bank]}: no application descriptor: {exc}", CHECK_FORMAT) from exc
+
+
+# -- switch_before_verify -----------------------------------------------------------------------
+
+class _InstallTrustingBoot(BootManager):
+    """A bank whose valid flag is set was verified when it was installed, so start-up only checks
+    that it is whole (digest) — a common boot-time shortcut, sound only if the flag is."""
+
+    def verify(self, bank: int, *, check_rollback: bool = True) -> tuple[ImageHeader, AppDescriptor]:
+        if not self.record.banks[bank].valid:  # installing: the full check
+            return super().verify(bank, check_rollback=check_rollback)
+        self.check_integrity(bank)
+        header, payload = self.read_image(bank)
+        return header, _descriptor(bank, payload)
+
+
+class _SwitchBeforeVerifyDownload(DownloadManager):
+    def check_programming_dependencies(self) -> int:
+        """Switches to the new bank (valid, and pending on A/B) before verifying it, and a failed
+        verification is reported to the tester but never undone: what is left in EEPROM is the
+        switch. (Modelled as the reference check, then the switch saved whatever it found.)"""
+        status = super().check_programming_dependencies()
+        if status == CHECK_OK:
+            return status
+        bank = self._boot.target_bank()
+        try:
+            header, _payload = self._boot.read_image(bank)
+        except VerificationFailed:
+            return status  # not even a header: the switch would have had nothing to record
+        rec = self._store.record
+        rec.banks[bank].valid = True
+        rec.banks[bank].version = header.version
+        rec.banks[bank].security_version = header.security_version
+        rec.clear_journal()
+        if self._layout.bank_count == 2:
+            rec.pending_bank = bank
+        rec.boot_attempts = 0
+        self._store.save()
+        return status
+
+
+# -- no_invalidate_on_erase ---------------------------------------------------------------------
+
+class _EraseKeepsValidFlagDownload(DownloadManager):
+    def erase(self, address: int, size: int) -> None:
+        """Erases the bank but leaves its valid flag set: a cut download looks like an application."""
+        rel = self._region(address, size)
+        bank = self._boot.target_bank()
+        rec = self._store.record
+        if rec.pending_bank == bank:
+            rec.pending_bank = None
+        rec.clear_journal()  # the reference clears rec.banks[bank].valid here too
+        self._store.save()
+        self._active = None
+        first, length = self._sector_span(rel, size)
+        self._flash.erase(self._layout.offset(bank) + first, length)
+
+
+class _NoSecureBoot(BootManager):
+    def start(self) -> RunningSoftware:
+        """Jumps into the active bank whenever its valid flag is set, without verifying it."""
+        rec = self.record
+        bank = rec.active_bank
+        if not rec.banks[bank].valid:
+            return super().start()  # nothing flagged: the bootloader stays resident
+        try:
+            header, payload = self.read_image(bank)
+            app = _descriptor(bank, payload)
+        except VerificationFailed as exc:
+            self._probe("boot", rec.boot_attempts)
+            self._log(f"BOOT: jumping into bank {'AB'[bank]} unchecked: {exc}: CPU stuck")
+            self.hung = True
+            self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.APPLICATION, None)
+            return self.running
+        if not app.self_test_passes:
+            return super().start()  # the watchdog-reset path of the reference
+        self._probe("boot", rec.boot_attempts)
+        state = BootState.CONFIRMED if self._layout.bank_count == 2 else BootState.APPLICATION
+        self.running = RunningSoftware(BootMode.APPLICATION, bank, state, header.version)
+        self._log(f"BOOT: starting application {header.version} from bank {'AB'[bank]} (no secure boot)")
+        return self.running
+
+
+# -- forget_journal -----------------------------------------------------------------------------
+
+class _RamOnlyStore:
+    """The record store as the journal code of ``_ForgetJournalDownload`` sees it: it changes
+    the record in RAM and never writes it to EEPROM."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.record = store.record
+
+    def save(self) -> None:
+        pass
+
+
+class _ForgetJournalDownload(DownloadManager):
+    def _commit(self, dl) -> None:  # dl: download.py's _Download
+        """Keeps the download journal in RAM only: the power cut that makes it matter erases it."""
+        store, self._store = self._store, _RamOnlyStore(self._store)  # type: ignore[assignment]
+        try:
+            super()._commit(dl)
+        finally:
+            self._store = store
+
+
+# -- no_trial_rollback --------------------------------------------------------------------------
+
+class _NoTrialRollbackBoot(BootManager):
+    def _start_trial(self) -> bool:
+        """Counts every trial start but never compares the count with ``trial_boots``: an image
+        that fails its self test is started again forever and the previous bank never returns."""
+        rec = self.record
+        bank = rec.pending_bank
+        assert bank is not None
+        rec.boot_attempts += 1
+        self._store.save()
+        try:
+            header, app = self.verify(bank)
+        except VerificationFailed as exc:
+            self._log(f"BOOT: bank {'AB'[bank]} fails secure boot: {exc}: rollback")
+            self._roll_back(bank)
+            return False
+        self._log(f"BOOT: trial start {rec.boot_attempts} of {header.version} from bank {'AB'[bank]}")
+        self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.TRIAL_BOOT, header.version)
+        if not app.self_test_passes:
+            self._log(f"APP {header.version}: self test failed, watchdog reset")
+            if rec.boot_attempts > self._profile.trial_boots:
+                # A real ECU resets and retries forever; the simulator stops here instead of spinning.
+                self._log("BOOT: watchdog reset loop: the ECU never answers again")
+                self.hung = True
+                return True  # ends start(): nothing more is decided until the next power-on
+            return False
+        self._probe("confirm", bank)
+        rec.active_bank = bank
+        rec.pending_bank = None
+        rec.boot_attempts = 0
+        rec.anti_rollback = max(rec.anti_rollback, header.security_version)
+        self._store.save()
+        self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
+        self._log(f"APP {header.version}: confirmed bank {'AB'[bank]}")
+        return True
+
+
+# -- ignore_anti_rollback -----------------------------------------------------------------------
+
+class _IgnoreAntiRollbackBoot(BootManager):
+    def verify(self, bank: int, *, check_rollback: bool = True) -> tuple[ImageHeader, AppDescriptor]:
+        """Digest and signature are checked; the security version is never compared with the counter."""
+        return super().verify(bank, check_rollback=False)
+
+
+# -- torn_page_ok -------------------------------------------------------------------------------
+
+class _CommitBeforeProgramDownload(DownloadManager):
+    def transfer_data(self, counter: int, data: bytes) -> None:
+        """Commits each block to the journal BEFORE programming it: a block torn by a power cut
+        counts as programmed, and the resume starts after it."""
+        dl = self._active
+        if dl is not None and counter == dl.expected_counter and counter != dl.last_accepted and data \
+                and len(data) <= self.max_data_per_block and dl.offset + len(data) <= dl.end:
+            self._store.record.journal_committed = dl.offset + len(data)
+            self._store.save()
+        super().transfer_data(counter, data)
+
+
+MUTANTS: dict[str, Mutant] = {m.name: m for m in (
+    Mutant("switch_before_verify",
+           "CheckProgrammingDependencies marks the new bank valid before verifying it and does not undo "
+           "that when the verification fails; start-up trusts the flag, so a foreign or tampered image runs",
+           BOTH, boot=_InstallTrustingBoot, download=_SwitchBeforeVerifyDownload),
+    Mutant("no_invalidate_on_erase",
+           "erasing does not clear the bank's valid flag and start-up skips secure boot, so after a power cut "
+           "the bootloader jumps into a half-written application (or into erased flash and hangs)",
+           frozenset({"single_bank"}), boot=_NoSecureBoot, download=_EraseKeepsValidFlagDownload),
+    Mutant("forget_journal",
+           "the download journal is kept in RAM and never written to EEPROM, so every resume after a power "
+           "cut starts over",
+           BOTH, download=_ForgetJournalDownload),
+    Mutant("no_trial_rollback",
+           "the trial-boot counter is never checked: an image failing its self test is restarted forever "
+           "(watchdog reset loop) and the previous bank is never started again",
+           frozenset({"ab"}), boot=_NoTrialRollbackBoot),
+    Mutant("ignore_anti_rollback",
+           "the security version is never compared with the anti-rollback counter: signed downgrades install",
+           BOTH, boot=_IgnoreAntiRollbackBoot),
+    Mutant("torn_page_ok",
+           "the journal commits each TransferData block before programming it, so a resume after a power cut "
+           "skips the torn block and the image ends up with unprogrammed pages",
+           BOTH, download=_CommitBeforeProgramDownload),
+)}
+
+
+def bootloader_for(name: str | None, bootloader: str) -> Mutant:
+    """The boot and download classes of an ECU: the reference ones, or mutant ``name``'s.
+
+    ConfigError when the mutant is unknown (configs built with ``model_copy`` skip validation)
+    or is not a defect of this kind of bootloader (it would change nothing, and a campaign
+    would seem to miss it).
+    """
+    if name is None:
+        return REFERENCE
+    mutant = MUTANTS.get(name)
+    if mutant is None:
+        raise ConfigError(f"unknown mutant {name!r}; known: {', '.join(sorted(MUTANTS))}", field="virtual.mutant")
+    if bootloader not in mutant.bootloaders:
+        raise ConfigError(f"mutant {name!r} is a defect of {' and '.join(sorted(mutant.bootloaders))} bootloaders, "
+                          f"not of a {bootloader} one", field="virtual.mutant")
+    return mutant

@@ -1,0 +1,90 @@
+"""Catalog scenarios as pytest items: ids, selection, sampling, verdicts, xdist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "fixtures" / "benches" / "virtual.yaml"
+
+CATALOG = """\
+campaign: smoke
+tags: [smoke]
+defaults: {from: factory, to: app-2.0.0}
+matrix:
+  ecu: [bcm, bms]
+  fault: power_cut
+  at: [erase, "block:2", "page:40"]
+expect: {outcome: updated, versions: [old, new], max_resent_blocks: 1}
+overrides:
+  - when: {ecu: bcm}
+    set: {expect: {versions: [old, new, bootloader]}}
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "fixtures").symlink_to(REPO / "fixtures")
+    (pytester.path / "scenarios").mkdir()
+    return pytester
+
+
+def write(suite: pytest.Pytester, text: str, name: str = "smoke.yaml") -> None:
+    (suite.path / "scenarios" / name).write_text(text)
+
+
+def test_each_expanded_case_is_an_item_with_a_stable_readable_id(suite: pytest.Pytester) -> None:
+    write(suite, CATALOG)
+    first = suite.runpytest("--bench", str(BENCH), "--collect-only", "-q")
+    second = suite.runpytest("--bench", str(BENCH), "--collect-only", "-q")
+    ids = [line for line in first.outlines if "::" in line]
+    assert len(ids) == 6
+    assert "scenarios/smoke.yaml::smoke[bms-full-power_cut@block:2]" in ids
+    assert ids == [line for line in second.outlines if "::" in line]
+
+
+def test_k_markers_and_a_reproducible_sample_select_scenarios(suite: pytest.Pytester) -> None:
+    write(suite, CATALOG)
+    by_k = suite.runpytest("--bench", str(BENCH), "--collect-only", "-q", "-k", "bms and erase")
+    assert [line for line in by_k.outlines if "::" in line] == ["scenarios/smoke.yaml::smoke[bms-full-power_cut@erase]"]
+    by_marker = suite.runpytest("--bench", str(BENCH), "--collect-only", "-q", "-m", "smoke")
+    assert len([line for line in by_marker.outlines if "::" in line]) == 6
+
+    def sample(seed: int) -> list[str]:
+        result = suite.runpytest("--bench", str(BENCH), "--collect-only", "-q", "--scenario-sample", "3",
+                                 "--seed", str(seed))
+        return [line for line in result.outlines if "::" in line]
+
+    assert sample(5) == sample(5) and len(sample(5)) == 3
+    assert any(sample(seed) != sample(5) for seed in (1, 2, 3))
+
+
+def test_a_catalog_mistake_fails_collection_with_file_line_and_key(suite: pytest.Pytester) -> None:
+    write(suite, CATALOG.replace("fault: power_cut", "fault: power_cutt"))
+    result = suite.runpytest("--bench", str(BENCH), "--collect-only", "-q")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*smoke.yaml:6*power_cutt*"])
+
+
+def test_scenarios_run_and_a_wrong_expectation_says_what_the_ecu_did(suite: pytest.Pytester) -> None:
+    write(suite, CATALOG)
+    write(suite, """\
+campaign: wrong
+defaults: {from: factory, to: app-2.0.0}
+matrix: {ecu: bms, fault: power_cut, at: "block:2"}
+expect: {outcome: unchanged}
+""", "wrong.yaml")
+    result = suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=6, failed=1)
+    result.stdout.fnmatch_lines(["*wrong[[]bms-full-power_cut@block:2[]]*expected outcome 'unchanged'*"
+                                 "*ECU state: application, bank B, confirmed*"])
+
+
+def test_xdist_gives_the_same_verdicts_as_a_serial_run(suite: pytest.Pytester) -> None:
+    write(suite, CATALOG)
+    serial = suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q")
+    parallel = suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q", "-n", "2")
+    serial.assert_outcomes(passed=6)
+    parallel.assert_outcomes(passed=6)
