@@ -178,7 +178,13 @@ class BootManager:
         if not app.self_test_passes:
             self._log(f"APP {header.version}: self test failed, watchdog reset")
             return False
+        self._confirm(bank, header)
+        return True
+
+    def _confirm(self, bank: int, header: ImageHeader) -> None:
+        """The application confirms its healthy start: the bank becomes the active one."""
         self._probe("confirm", bank)
+        rec = self.record
         rec.active_bank = bank
         rec.pending_bank = None
         rec.boot_attempts = 0
@@ -186,7 +192,6 @@ class BootManager:
         self._store.save()
         self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
         self._log(f"APP {header.version}: confirmed bank {'AB'[bank]}")
-        return True
 
     def _roll_back(self, bank: int) -> None:
         rec = self.record

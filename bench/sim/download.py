@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from udsoncan.ResponseCode import ResponseCode as RC
 
 from bench.config.models import EcuProfile
-from bench.image import HEADER_SIZE
+from bench.image import HEADER_SIZE, ImageHeader
 from bench.sim.boot import CHECK_OK, BankLayout, BootManager, VerificationFailed
 from bench.sim.nrc import Nrc
 from bench.sim.nvm import FlashMemory, FlashProgrammingError
@@ -168,6 +168,11 @@ class DownloadManager:
         except VerificationFailed as exc:
             self._reject()
             return exc.code
+        self._accept(bank, header, raise_anti_rollback=self._layout.bank_count == 1)
+        return CHECK_OK
+
+    def _accept(self, bank: int, header: ImageHeader, *, raise_anti_rollback: bool) -> None:
+        """Mark the bank valid (A/B: pending its trial boot); the download is done with."""
         rec = self._store.record
         rec.banks[bank].valid = True
         rec.banks[bank].version = header.version
@@ -175,8 +180,7 @@ class DownloadManager:
         rec.clear_journal()
         if self._layout.bank_count == 2:
             rec.pending_bank = bank
-        else:
+        if raise_anti_rollback:
             rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         rec.boot_attempts = 0
         self._store.save()
-        return CHECK_OK

@@ -73,15 +73,7 @@ class _SwitchBeforeVerifyDownload(DownloadManager):
             header, _payload = self._boot.read_image(bank)
         except VerificationFailed:
             return status  # not even a header: the switch would have had nothing to record
-        rec = self._store.record
-        rec.banks[bank].valid = True
-        rec.banks[bank].version = header.version
-        rec.banks[bank].security_version = header.security_version
-        rec.clear_journal()
-        if self._layout.bank_count == 2:
-            rec.pending_bank = bank
-        rec.boot_attempts = 0
-        self._store.save()
+        self._accept(bank, header, raise_anti_rollback=False)
         return status
 
 
@@ -177,14 +169,7 @@ class _NoTrialRollbackBoot(BootManager):
                 self.hung = True
                 return True  # ends start(): nothing more is decided until the next power-on
             return False
-        self._probe("confirm", bank)
-        rec.active_bank = bank
-        rec.pending_bank = None
-        rec.boot_attempts = 0
-        rec.anti_rollback = max(rec.anti_rollback, header.security_version)
-        self._store.save()
-        self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
-        self._log(f"APP {header.version}: confirmed bank {'AB'[bank]}")
+        self._confirm(bank, header)
         return True
 
 
