@@ -1,0 +1,101 @@
+"""Catalog scenarios: how many per minute, and whether memory grows with their number.
+
+(a) rate: the same reproducible sample of the shipped catalogs run by pytest serially and with
+    ``-n auto``; scenarios per minute and the projected time for the whole catalog;
+(b) memory: scenarios run one after another in this process with the runner the plugin uses;
+    peak RSS after the first ``--small`` and after ``--large`` of them.
+
+A measurement, not a test: prints, never asserts.
+
+    .venv/bin/python benchmarks/scenarios.py [--sample 40] [--small 20] [--large 80]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.config import load_bench
+from bench.faults import FaultInjector
+from bench.fixtures import firmware_builder
+from bench.rig import Bench
+from bench.scenarios.catalog import load_catalog
+from bench.scenarios.runner import run_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOGS = REPO / "testcases" / "scenarios"
+BENCH_FILE = REPO / "fixtures" / "benches" / "virtual.yaml"
+
+
+def rate(sample: int, workers: str | None) -> float:
+    """Scenarios per minute for a pytest run of ``sample`` scenarios (seed 0)."""
+    command = [sys.executable, "-m", "pytest", str(CATALOGS), "-q", "-p", "no:cacheprovider",
+               "--scenario-sample", str(sample), "--seed", "0"]
+    if workers:
+        command += ["-n", workers]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    lines = done.stdout.strip().splitlines()
+    for failure in (line for line in lines if line.startswith("FAILED")):
+        print(f"    {failure}")
+    print(f"  pytest {'-n ' + workers if workers else 'serial'}: {lines[-1]}")
+    return sample / elapsed * 60
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory(small: int, large: int) -> tuple[float, float]:
+    config = load_bench(BENCH_FILE)
+    kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
+    scenarios = [s for path in sorted(CATALOGS.glob("*.yaml")) for s in load_catalog(path, ecus=kinds)]
+    chosen = random.Random(0).sample(scenarios, large)
+    images = firmware_builder(REPO)
+    after_small = 0.0
+    with tempfile.TemporaryDirectory(prefix="scenario-rss-") as root:
+        for number, scenario in enumerate(chosen, start=1):
+            with Bench(config, workdir=Path(root) / str(number)) as rig:
+                injector = FaultInjector(rig)
+                try:
+                    run_scenario(rig, scenario, images, injector)
+                except AssertionError as finding:
+                    print(f"  (scenario {scenario.id} failed: {str(finding)[:100]})")
+                finally:
+                    injector.close()
+            if number == small:
+                after_small = peak_rss_mib()
+    return after_small, peak_rss_mib()
+
+
+def main() -> int:
+    logging.disable(logging.ERROR)  # can-isotp and udsoncan narrate every injected fault
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sample", type=int, default=40)
+    parser.add_argument("--small", type=int, default=20)
+    parser.add_argument("--large", type=int, default=80)
+    args = parser.parse_args()
+    config = load_bench(BENCH_FILE)
+    kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
+    total = sum(len(load_catalog(path, ecus=kinds)) for path in CATALOGS.glob("*.yaml"))
+    print(f"{total} scenarios in {CATALOGS.relative_to(REPO)}; sample of {args.sample} (seed 0)")
+    for workers in (None, "auto"):
+        per_minute = rate(args.sample, workers)
+        print(f"  -> {per_minute:.0f} scenarios/min; whole catalog in about {total / per_minute:.0f} min "
+              "(target: under 10 min)")
+    small, large = memory(args.small, args.large)
+    print(f"peak RSS after {args.small} scenarios: {small:.0f} MiB; after {args.large}: {large:.0f} MiB "
+          f"(growth {large - small:+.0f} MiB for {args.large - args.small} more)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
