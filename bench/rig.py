@@ -159,6 +159,9 @@ class Bench:
         link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
         link.open()
         self._links.append(link)
+        if handle.sim is not None:
+            link.ecu_powered(handle.sim.powered)
+            handle.sim.power_listeners.append(link.ecu_powered)
         return link
 
     def monitor(self, bus: str) -> BusMonitor:

@@ -109,3 +109,20 @@ def test_communication_control_silences_the_status_frame_until_default_session(b
         frames(listener, frame_id, until=lambda f: True)
     finally:
         listener.shutdown()
+
+
+def test_the_tester_knows_when_the_bench_switched_the_ecu_off(ecu, power):
+    """No waiting out P2 for an ECU without power; and after power returns, no answer to an
+    abandoned request is mistaken for the answer to the next one."""
+    from udsoncan.exceptions import TimeoutException
+
+    ecu.uds.change_session(3)
+    power.off()
+    assert ecu.link.connection.unpowered.is_set()
+    with pytest.raises(TimeoutException):
+        ecu.uds.tester_present()
+    power.on()
+    assert not ecu.link.connection.unpowered.is_set()
+    for _ in range(20):
+        ecu.uds.tester_present()
+        assert ecu.diagnostics.read_version() == "1.0.0"

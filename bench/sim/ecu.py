@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import can
@@ -61,6 +62,8 @@ class VirtualEcu:
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
         self._run: _PoweredRun | None = None
         self._voltage = 0.0
+        self.power_listeners: list[Callable[[bool], None]] = []
+        """Told when the ECU gains power (before it runs) and loses it (after it stopped)."""
         self._lock = threading.Lock()
         nvm_dir.mkdir(parents=True, exist_ok=True)
         if factory_image is not None and not self.flash_path.exists():
@@ -107,11 +110,15 @@ class VirtualEcu:
     def _power(self, on: bool) -> None:
         with self._lock:
             if on and self._run is None:
+                for listener in self.power_listeners:  # before the ECU can say anything
+                    listener(True)
                 self._run = _PoweredRun(self)
                 self._run.start()
             elif not on and self._run is not None:
                 run, self._run = self._run, None
                 run.power_off()
+                for listener in self.power_listeners:  # once it can say nothing more
+                    listener(False)
 
     def log(self, line: str) -> None:
         """A line on the ECU's debug UART (dropped when it has none)."""

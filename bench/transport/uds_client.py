@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import can
+import isotp
 import udsoncan
 from udsoncan.client import Client
-from udsoncan.connections import PythonIsoTpConnection
+from udsoncan.connections import PythonIsoTpV2Connection
+from udsoncan.exceptions import TimeoutException
 
 from bench.config.loader import resolve_key_function
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
@@ -51,6 +56,35 @@ def client_config(profile: EcuProfile) -> dict[str, object]:
     }
 
 
+class BenchAwareConnection(PythonIsoTpV2Connection):
+    """udsoncan's can-isotp connection, told by the bench when it has switched the ECU off.
+
+    A tester waiting for an answer keeps waiting out P2 + ΔP2 however the ECU fell silent; a
+    bench that cut the ECU's power itself knows no answer can come, and ends the wait at once
+    with the same ``TimeoutException`` (network faults still time out the ordinary way).
+    """
+
+    SLICE = 0.01
+    """How often a wait looks whether the ECU lost power (only while an answer is awaited)."""
+
+    def __init__(self, isotp_layer: isotp.TransportLayer) -> None:
+        super().__init__(isotp_layer)
+        self.unpowered = threading.Event()
+
+    def specific_wait_frame(self, timeout: float | None = None) -> bytes:
+        self.check_connection_opened()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.unpowered.is_set():
+                raise TimeoutException("no answer: the bench has switched the ECU off")
+            remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
+            if remaining <= 0:
+                raise TimeoutException(f"Did not receive IsoTP frame in time (timeout={timeout} sec)")
+            frame = self.isotp_layer.recv(block=True, timeout=remaining)
+            if frame is not None:
+                return bytes(frame)
+
+
 class TesterLink:
     """Physical requests through a udsoncan client; functional TesterPresent beside it."""
 
@@ -60,7 +94,8 @@ class TesterLink:
         self._physical = make_stack(bus, notifier, address(ecu, server=False), bus_config, max_frame_size=frame)
         self._functional = make_stack(bus, notifier, address(ecu, server=False, functional=True), bus_config,
                                       max_frame_size=frame)
-        self.client = Client(PythonIsoTpConnection(self._physical), config=client_config(profile))
+        self.connection = BenchAwareConnection(self._physical)
+        self.client = Client(self.connection, config=client_config(profile))
 
     def open(self) -> TesterLink:
         self.client.open()
@@ -70,6 +105,13 @@ class TesterLink:
     def close(self) -> None:
         self._functional.stop()
         self.client.close()
+
+    def ecu_powered(self, powered: bool) -> None:
+        """The bench says whether the ECU has power (see ``BenchAwareConnection``)."""
+        if powered:
+            self.connection.unpowered.clear()
+        else:
+            self.connection.unpowered.set()
 
     def discard_pending(self) -> None:
         """Drop what an unanswered exchange left behind: a request still waiting for flow
