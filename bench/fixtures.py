@@ -28,9 +28,9 @@ FIRMWARE_DIR = Path("fixtures/firmware")
 
 @pytest.fixture(scope="session")
 def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
-    from bench.plugin import BENCH_CONFIG_KEY
+    from bench.plugin import loaded_bench
 
-    return pytestconfig.stash[BENCH_CONFIG_KEY]  # type: ignore[return-value]
+    return loaded_bench(pytestconfig)
 
 
 @pytest.fixture

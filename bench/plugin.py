@@ -62,7 +62,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Load the bench once, before any test runs; a test naming an ECU the bench does not
     have stops the run, since a silently smaller run would look like a pass."""
     sample_scenarios(config, items)
-    if not any("bench" in getattr(item, "fixturenames", ()) for item in items):
+    if not any({"bench", "bench_config"} & set(getattr(item, "fixturenames", ())) for item in items):
         return
     bench = loaded_bench(config)
     unknown = []

@@ -68,3 +68,31 @@ def test_bench_marker_skips_other_benches(suite: pytest.Pytester) -> None:
     """)
     result = suite.runpytest("--bench", str(BENCH))
     result.assert_outcomes(passed=1, skipped=1)
+
+
+def test_virtual_only_skips_on_a_real_ecu(suite: pytest.Pytester) -> None:
+    text = BENCH.read_text()
+    start = text.index("    virtual:                    # present only for simulated ECUs")
+    end = text.index("  bms:")
+    real_bcm = text[:start] + "\n" + text[end:]
+    real_bcm = real_bcm.replace("    console: bcm_console        # its debug UART (see serial: above)\n", "")
+    bench = suite.path / "rack.yaml"
+    bench.write_text(real_bcm.replace("../../dbc/", str(REPO / "dbc") + "/")
+                     .replace("../keys/", str(REPO / "fixtures" / "keys") + "/")
+                     .replace("../firmware/", str(REPO / "fixtures" / "firmware") + "/"))
+    suite.makepyfile("""
+        import pytest
+
+        @pytest.mark.virtual_only
+        @pytest.mark.ecu("bcm")
+        def test_needs_a_simulator(bench_config):
+            pass
+
+        @pytest.mark.virtual_only
+        @pytest.mark.ecu("bms")
+        def test_on_the_simulated_one(bench_config):
+            pass
+    """)
+    result = suite.runpytest("--bench", str(bench), "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*ECU 'bcm' is not simulated*"])
