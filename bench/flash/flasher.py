@@ -45,6 +45,8 @@ class FlashResult:
     version_after: str | None = None
     block_size: int = 0
     notes: list[str] = field(default_factory=list)
+    failure: str | None = None
+    """Why the attempt stopped (the FlashError's message); None when it completed."""
 
 
 class Flasher:
@@ -73,12 +75,13 @@ class Flasher:
                 self._program(image, result, resume, fingerprint, progress)
             self._restart_and_read_back(result)
         except FlashError as exc:
-            exc.result = result
+            exc.result, result.failure = result, str(exc)
             raise
         except (NegativeResponseException, TimeoutException, InvalidResponseException,
                 UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
-            raise FlashError(f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}", result=result) from exc
+            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}"
+            raise FlashError(result.failure, result=result) from exc
         return result
 
     def _program(self, image: FirmwareImage, result: FlashResult, resume: bool, fingerprint: bytes,

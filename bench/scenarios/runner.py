@@ -125,7 +125,7 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
         outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, target.header.version))
         resume = True
     last = outcome.attempts[-1]
-    if _failed(last) and outcome.versions_after_fault[-1] != target.header.version:
+    if last.failure is not None and outcome.versions_after_fault[-1] != target.header.version:
         last = _attempt(ecu, target, resume=True)  # the update must now complete (or be refused)
         outcome.attempts.append(last)
     _judge_final(scenario, ecu, outcome, old, target.header.version)
@@ -137,12 +137,7 @@ def _attempt(ecu: EcuHandle, image: FirmwareImage, resume: bool) -> FlashResult:
         return ecu.flasher.flash(image, resume=resume)
     except FlashError as failure:
         assert isinstance(failure.result, FlashResult)
-        failure.result.notes.append(f"failed: {failure}")
         return failure.result
-
-
-def _failed(result: FlashResult) -> bool:
-    return any(note.startswith("failed:") for note in result.notes)
 
 
 def _judge_after_fault(scenario: Scenario, ecu: EcuHandle, old: str | None, new: str) -> str | None:
@@ -168,7 +163,7 @@ def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, o
     if running != wanted:
         raise OutcomeViolation(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
                                f"but the ECU runs {running!r} after the last attempt "
-                               f"({'; '.join(last.notes) or 'no error'}); {_state(ecu)}")
+                               f"({last.failure or 'no error'}); {_state(ecu)}")
     limit = scenario.expect.max_resent_blocks
     if limit is not None and len(outcome.attempts) > 1:
         try:
