@@ -58,10 +58,19 @@ class BusConfig(_Strict):
     Default: on for virtual buses, off for real ones (which need ``ecu_channel``)."""
     ecu_channel: str | int | None = None
     """Real rigs: the second channel, on the ECUs' side of the gateway."""
+    pace: bool = False
+    """Virtual buses: frames take their time on the wire at ``bitrate`` (CAN FD data phase at
+    ``data_bitrate``), so flash durations and timing faults behave as on a real bus."""
 
     @property
     def gatewayed(self) -> bool:
         return self.interface == "virtual" if self.gateway is None else self.gateway
+
+    @model_validator(mode="after")
+    def _pace_is_virtual(self) -> BusConfig:
+        if self.pace and self.interface != "virtual":
+            raise ValueError("pace: true applies to virtual buses only (a real bus keeps its own time)")
+        return self
 
     @model_validator(mode="after")
     def _gateway_needs_two_channels(self) -> BusConfig:
@@ -167,10 +176,15 @@ class Timing(_Strict):
     p2: float = Field(0.05, gt=0)
     p2_star: float = Field(5.0, gt=0)
     s3: float = Field(5.0, gt=0)
-    network_margin: float = Field(0.5, ge=0)
-    """ΔP2 of ISO 14229-2: what the tester adds to P2/P2* for bus and scheduling delay. The
-    virtual bench runs tester, gateway and ECUs in one Python process on few cores, so its
-    default is generous; on a rack with a dedicated tester it can be much smaller."""
+    network_margin: float = Field(0.15, ge=0)
+    """ΔP2 of ISO 14229-2: what the tester adds to P2/P2* for the response's way back and
+    scheduling delay (P2 itself runs from the end of the request's transmission). The virtual
+    bench runs tester, gateway and ECUs in one Python process on few cores, so its default
+    leaves room for a busy machine; a rack with a dedicated tester can use less."""
+    n_bs: float = Field(1.0, gt=0)
+    """ISO 15765-2 N_Bs: how long a sender waits for flow control (ISO maximum: 1 s)."""
+    n_cr: float = Field(1.0, gt=0)
+    """ISO 15765-2 N_Cr: how long a receiver waits for the next consecutive frame (ISO maximum: 1 s)."""
 
 
 class EcuProfile(_Strict):
