@@ -27,7 +27,7 @@ from bench.transport.serial_port import close_port, open_port
 DISCONNECTED = "[bench] console disconnected"
 RECONNECTED = "[bench] console reconnected"
 TAIL_LINES = 20
-POLL = 0.05
+POLL = 0.02
 """Seconds the reader blocks per read: bounds how long ``disconnect()`` and ``close()`` take."""
 _KEEP = 1 << 20  # consumed text kept in memory (for the tail in messages)
 

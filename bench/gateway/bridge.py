@@ -24,11 +24,10 @@ from typing import Self
 import can
 
 from bench.errors import BenchFault, ConfigError
+from bench.transport.can_bus import RECV_POLL
 from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeline, GatewayEvent, Match
 
 log = logging.getLogger(__name__)
-IDLE_POLL = 0.05
-"""Longest ``recv`` wait: how soon a forwarding thread notices ``stop()``."""
 
 
 def forward_copy(msg: can.Message) -> can.Message:
@@ -143,7 +142,7 @@ class Gateway:
     def stop(self) -> None:
         self._stopping.set()
         for thread in self._threads:
-            thread.join(timeout=10 * IDLE_POLL + 1.0)
+            thread.join(timeout=10 * RECV_POLL + 1.0)
         stuck = [thread.name for thread in self._threads if thread.is_alive()]
         self._threads.clear()
         if stuck:
@@ -161,7 +160,7 @@ class Gateway:
         queue: deque[tuple[float, can.Message]] = deque()
         try:
             while not stopping.is_set():
-                timeout = IDLE_POLL
+                timeout = RECV_POLL
                 if queue or pipeline.armed:
                     wake = [due for due in (queue[0][0] if queue else None, pipeline.next_deadline(direction))
                             if due is not None]

@@ -30,7 +30,7 @@ from bench.sim.record import RecordStore
 from bench.sim.security import KeyFunction, SecurityAccess
 from bench.sim.server import EcuCore
 from bench.sim.status_frame import StatusFrame
-from bench.transport.can_bus import open_bus
+from bench.transport.can_bus import RECV_POLL, open_bus
 from bench.transport.isotp_link import address, make_stack
 
 log = logging.getLogger(__name__)
@@ -153,15 +153,15 @@ class _PoweredRun:
         """Set once the bootloader has decided what runs (or the run ended): power-on returns then."""
         self._thread = threading.Thread(target=self._main, name=f"sim-{ecu.name}", daemon=True)
         self._bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
-        self._notifier = can.Notifier(self._bus, [], timeout=0.05)
+        self._notifier = can.Notifier(self._bus, [], timeout=RECV_POLL)
         frame = max(ecu.profile.max_block_length, 4095)
+        timing = ecu.profile.timing
         self._physical = make_stack(self._bus, self._notifier, address(ecu.config, server=True),
-                                    ecu.bus_config, max_frame_size=frame)
+                                    ecu.bus_config, max_frame_size=frame, timing=timing)
         self._functional = make_stack(self._bus, self._notifier,
                                       address(ecu.config, server=True, functional=True),
-                                      ecu.bus_config, max_frame_size=frame)
+                                      ecu.bus_config, max_frame_size=frame, timing=timing)
         self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
-        timing = ecu.profile.timing
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
         self._pending = ResponsePending(self._send, first_after=timing.p2 / 2, every=timing.p2_star / 2)

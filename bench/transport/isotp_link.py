@@ -5,13 +5,15 @@ from __future__ import annotations
 import can
 import isotp
 
-from bench.config.models import BusConfig, EcuConfig
+from bench.config.models import BusConfig, EcuConfig, Timing
+from bench.transport.can_bus import RECV_POLL
 
 PADDING = 0xAA
 
 
-def stack_params(bus: BusConfig, *, max_frame_size: int) -> dict[str, object]:
-    """Receiver never throttles the sender (STmin 0, block size 0): flash fast, as real testers do."""
+def stack_params(bus: BusConfig, *, max_frame_size: int, timing: Timing | None = None) -> dict[str, object]:
+    """Receiver never throttles the sender (STmin 0, block size 0): flash fast, as real testers do.
+    ``timing`` gives N_Bs and N_Cr (can-isotp's defaults otherwise: ISO 15765-2's 1 s)."""
     params: dict[str, object] = {
         "stmin": 0,
         "blocksize": 0,
@@ -21,6 +23,9 @@ def stack_params(bus: BusConfig, *, max_frame_size: int) -> dict[str, object]:
         "can_fd": bus.fd,
         "bitrate_switch": bool(bus.fd and bus.data_bitrate),
     }
+    if timing is not None:
+        params["rx_flowcontrol_timeout"] = round(timing.n_bs * 1000)
+        params["rx_consecutive_frame_timeout"] = round(timing.n_cr * 1000)
     return params
 
 
@@ -39,8 +44,22 @@ def address(ecu: EcuConfig, *, server: bool, functional: bool = False) -> isotp.
     return isotp.Address(mode, txid=request, rxid=ecu.response_id)
 
 
+class AddressedStack(isotp.NotifierBasedCanStack):
+    """A notifier-fed stack whose reader thread wakes only for frames addressed to it.
+
+    Several stacks share one bus and notifier; can-isotp hands each of them every frame and
+    drops the foreign ones later, in its own threads. Here the notifier callback drops them, by
+    the same ``Address.is_for_me`` test the stack applies itself, so nothing it would have
+    processed is lost.
+    """
+
+    def _on_message_received(self, msg: can.Message) -> None:
+        if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
+            super()._on_message_received(msg)
+
+
 def make_stack(bus: can.BusABC, notifier: can.Notifier, addr: isotp.Address, bus_config: BusConfig,
-               *, max_frame_size: int) -> isotp.NotifierBasedCanStack:
+               *, max_frame_size: int, timing: Timing | None = None) -> isotp.NotifierBasedCanStack:
     """A stack reading through ``notifier`` (several stacks share one bus); not started yet."""
-    return isotp.NotifierBasedCanStack(bus, notifier, address=addr,
-                                        params=stack_params(bus_config, max_frame_size=max_frame_size))
+    return AddressedStack(bus, notifier, address=addr, read_timeout=RECV_POLL,
+                          params=stack_params(bus_config, max_frame_size=max_frame_size, timing=timing))

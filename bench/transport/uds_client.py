@@ -57,7 +57,13 @@ def client_config(profile: EcuProfile) -> dict[str, object]:
 
 
 class BenchAwareConnection(PythonIsoTpV2Connection):
-    """udsoncan's can-isotp connection, told by the bench when it has switched the ECU off.
+    """udsoncan's can-isotp connection, with P2 timed as ISO 14229-2 times it, and told by the
+    bench when it has switched the ECU off.
+
+    P2client runs from the end of the request's transmission (N_USData.con), not from the call
+    that queued it: a 4 KiB TransferData takes a good part of a second on a 500 kbit/s bus,
+    and only once it is on the bus may the ECU take its P2. While the request is still being
+    sent, can-isotp's own N_Bs timeout bounds the wait for flow control.
 
     A tester waiting for an answer keeps waiting out P2 + ΔP2 however the ECU fell silent; a
     bench that cut the ECU's power itself knows no answer can come, and ends the wait at once
@@ -73,10 +79,12 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
 
     def specific_wait_frame(self, timeout: float | None = None) -> bytes:
         self.check_connection_opened()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline: float | None = None
         while True:
             if self.unpowered.is_set():
                 raise TimeoutException("no answer: the bench has switched the ECU off")
+            if deadline is None and timeout is not None and not self.isotp_layer.transmitting():
+                deadline = time.monotonic() + timeout
             remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
             if remaining <= 0:
                 raise TimeoutException(f"Did not receive IsoTP frame in time (timeout={timeout} sec)")
@@ -91,9 +99,11 @@ class TesterLink:
     def __init__(self, ecu: EcuConfig, profile: EcuProfile, bus_config: BusConfig, bus: can.BusABC,
                  notifier: can.Notifier) -> None:
         frame = max(profile.max_block_length, 4095)
-        self._physical = make_stack(bus, notifier, address(ecu, server=False), bus_config, max_frame_size=frame)
+        timing = profile.timing
+        self._physical = make_stack(bus, notifier, address(ecu, server=False), bus_config, max_frame_size=frame,
+                                    timing=timing)
         self._functional = make_stack(bus, notifier, address(ecu, server=False, functional=True), bus_config,
-                                      max_frame_size=frame)
+                                      max_frame_size=frame, timing=timing)
         self.connection = BenchAwareConnection(self._physical)
         self.client = Client(self.connection, config=client_config(profile))
 
