@@ -10,9 +10,11 @@ Bench its own channel names so tests running side by side never hear each other.
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import can
@@ -29,7 +31,7 @@ from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
-from bench.transport.can_bus import open_bus
+from bench.transport.can_bus import RECV_POLL, open_bus
 from bench.transport.uds_client import TesterLink
 
 
@@ -62,10 +64,24 @@ class EcuHandle:
 
 
 class Bench:
-    def __init__(self, config: BenchConfig, *, workdir: Path, isolate: bool = True) -> None:
+    """The bench of ``config``, or the part of it a test needs.
+
+    ``ecus`` brings up only these ECUs (with their buses, supplies and consoles); ``gateway=False``
+    connects testers and ECUs directly even where the bench file routes a bus through the
+    gateway (a test that injects no network fault saves a hop per frame).
+    """
+
+    def __init__(self, config: BenchConfig, *, workdir: Path, isolate: bool = True,
+                 ecus: Iterable[str] | None = None, gateway: bool = True) -> None:
         self.config = config
         self.workdir = workdir
         self._token = uuid.uuid4().hex[:8] if isolate else ""
+        self.ecu_names = list(config.ecus) if ecus is None else list(ecus)
+        unknown = [name for name in self.ecu_names if name not in config.ecus]
+        if unknown:
+            raise ConfigError(f"no ECU named {unknown[0]!r} on bench {config.name!r}; it has: {', '.join(config.ecus)}",
+                              file=str(config.source or ""))
+        self._gateway = gateway
         self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
         self._links: list[TesterLink] = []
         self.supplies: dict[str, PowerSupply] = {}
@@ -84,10 +100,13 @@ class Bench:
             return f"{config.channel}#{self._token}"
         return config.channel
 
+    def gatewayed(self, bus: str) -> bool:
+        return self._gateway and self.config.buses[bus].gatewayed
+
     def ecu_channel(self, bus: str) -> str | int:
         """The ECUs' channel of ``bus``: beyond the gateway when it has one."""
         config = self.config.buses[bus]
-        if not config.gatewayed:
+        if not self.gatewayed(bus):
             return self.channel(bus)
         if config.interface == "virtual":
             return f"{self.channel(bus)}/ecu-side"
@@ -107,17 +126,19 @@ class Bench:
 
     def start(self) -> None:
         """Create supplies and virtual ECUs, then switch every supply on."""
+        ecus = {name: self.config.ecus[name] for name in self.ecu_names}
         for name, power in self.config.power.items():
-            self.supplies[name] = open_supply(name, power)
+            if any(ecu.power == name for ecu in ecus.values()):
+                self.supplies[name] = open_supply(name, power)
         for name, bus in self.config.buses.items():
-            if bus.gatewayed:
+            if self.gatewayed(name) and any(ecu.bus == name for ecu in ecus.values()):
                 sides = (open_bus(name, bus, channel=self.channel(name)),
                          open_bus(name, bus, channel=self.ecu_channel(name)))
                 self._gateway_sides.append(sides)
                 self.gateways[name] = Gateway(*sides, name=f"gateway-{name}")
                 self.gateways[name].start()
         dbc = load_dbc(self.config)
-        for name, ecu in self.config.ecus.items():
+        for name, ecu in ecus.items():
             if ecu.virtual is not None:
                 self.sims[name] = build_virtual_ecu(self.config, name, nvm_dir=self.workdir / "nvm",
                                                     channel=self.ecu_channel(ecu.bus), dbc=dbc)
@@ -131,7 +152,7 @@ class Bench:
             else:
                 assert isinstance(supply, VirtualSupply)  # the loader allows nothing else
                 supply.attach(sim.supply_changed)
-        for ecu, config in self.config.ecus.items():
+        for ecu, config in ecus.items():
             if config.console is not None:
                 self.console(ecu)  # logging from before power-on: the boot log is the evidence
         for supply in self.supplies.values():
@@ -141,9 +162,10 @@ class Bench:
         return self.config.profiles[self.config.ecus[ecu].profile]
 
     def ecu(self, name: str) -> EcuHandle:
-        if name not in self.config.ecus:
+        if name not in self.ecu_names:
+            where = "it has" if len(self.ecu_names) == len(self.config.ecus) else "this test brought up"
             raise ConfigError(f"no ECU named {name!r} on bench {self.config.name!r}; "
-                              f"it has: {', '.join(self.config.ecus)}", file=str(self.config.source or ""))
+                              f"{where}: {', '.join(self.ecu_names)}", file=str(self.config.source or ""))
         if name not in self._handles:
             ecu = self.config.ecus[name]
             self._handles[name] = EcuHandle(name, ecu, self.profile(name), self.supplies.get(ecu.power or ""),
@@ -154,7 +176,7 @@ class Bench:
         bus_name = handle.config.bus
         if bus_name not in self._buses:
             bus = open_bus(bus_name, self.config.buses[bus_name], channel=self.channel(bus_name))
-            self._buses[bus_name] = (bus, can.Notifier(bus, [], timeout=0.05))
+            self._buses[bus_name] = (bus, can.Notifier(bus, [], timeout=RECV_POLL))
         bus, notifier = self._buses[bus_name]
         link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
         link.open()
@@ -189,6 +211,9 @@ class Bench:
 
     def gateway(self, bus: str) -> Gateway:
         if bus not in self.gateways:
+            if not self._gateway:
+                raise ConfigError(f"bus {bus!r}: this bench was brought up without its gateway (gateway=False), "
+                                  "so network faults cannot be injected on it")
             raise ConfigError(f"bus {bus!r} has no gateway, so network faults cannot be injected on it; "
                               "set gateway: true (real buses also need ecu_channel)", file=str(self.config.source or ""))
         return self.gateways[bus]
@@ -213,35 +238,28 @@ class Bench:
                 + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault])
 
     def close(self) -> None:
+        """Close everything, even after failures. Independent parts stop side by side: each
+        waits for its threads, and those poll with timeouts."""
         errors: list[str] = []
-        for name, console in self.consoles.items():
-            with _collect(errors, f"console of {name}"):
-                console.close()
-        for name, monitor in self.monitors.items():
-            with _collect(errors, f"monitor of bus {name}"):
-                monitor.stop()
-                monitor.bus.shutdown()
-        for link in self._links:
-            with _collect(errors, "tester link"):
-                link.close()
-        for name, sim in self.sims.items():
-            with _collect(errors, f"virtual ECU {name}"):
-                sim.supply_changed(0.0)
+        stops: list[tuple[str, Callable[[], None]]] = [
+            *((f"console of {name}", console.close) for name, console in self.consoles.items()),
+            *((f"monitor of bus {name}", monitor.stop) for name, monitor in self.monitors.items()),
+            *(("tester link", link.close) for link in self._links),
+            *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
+            *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
+            *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
+        ]
+        _side_by_side(stops, errors)
         for port in self._console_ports.values():
             port.close()
         for name, supply in self.supplies.items():
             with _collect(errors, f"supply {name}"):
                 close_supply(supply)
-        for name, gateway in self.gateways.items():
-            with _collect(errors, f"gateway of bus {name}"):
-                gateway.stop()
-        for sides in self._gateway_sides:
-            for side in sides:
-                with _collect(errors, "gateway bus"):
-                    side.shutdown()
-        for name, (bus, notifier) in self._buses.items():
-            with _collect(errors, f"bus {name}"):
-                notifier.stop()
+        handles = [*((f"monitor of bus {name}", m.bus) for name, m in self.monitors.items()),
+                   *(("gateway bus", side) for sides in self._gateway_sides for side in sides),
+                   *((f"bus {name}", bus) for name, (bus, _) in self._buses.items())]
+        for what, bus in handles:
+            with _collect(errors, what):
                 bus.shutdown()
         self._links.clear()
         self._buses.clear()
@@ -252,6 +270,19 @@ class Bench:
         self._gateway_sides.clear()
         if errors:
             raise BenchFault("bench did not close cleanly: " + "; ".join(errors))
+
+
+def _side_by_side(stops: list[tuple[str, Callable[[], None]]], errors: list[str]) -> None:
+    """Run every ``stop`` in a thread of its own, wait for all, collect their errors."""
+    def run(what: str, stop: Callable[[], None]) -> None:
+        with _collect(errors, what):
+            stop()
+
+    threads = [threading.Thread(target=run, args=item, name=f"close {item[0]}") for item in stops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 @contextlib.contextmanager

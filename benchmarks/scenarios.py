@@ -27,7 +27,7 @@ from bench.faults import FaultInjector
 from bench.fixtures import firmware_builder
 from bench.rig import Bench
 from bench.scenarios.catalog import load_catalog
-from bench.scenarios.runner import run_scenario
+from bench.scenarios.runner import bench_scope, run_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = REPO / "testcases" / "scenarios"
@@ -63,7 +63,7 @@ def memory(small: int, large: int) -> tuple[float, float]:
     after_small = 0.0
     with tempfile.TemporaryDirectory(prefix="scenario-rss-") as root:
         for number, scenario in enumerate(chosen, start=1):
-            with Bench(config, workdir=Path(root) / str(number)) as rig:
+            with Bench(config, workdir=Path(root) / str(number), **bench_scope(scenario)) as rig:
                 injector = FaultInjector(rig)
                 try:
                     run_scenario(rig, scenario, images, injector)

@@ -18,7 +18,7 @@ from bench.faults import FaultInjector
 from bench.rig import Bench
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
-from bench.scenarios.runner import run_scenario
+from bench.scenarios.runner import bench_scope, run_scenario
 
 
 def is_catalog(path: Path) -> bool:
@@ -52,7 +52,7 @@ class ScenarioItem(pytest.Item):
         from bench.plugin import loaded_bench
 
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
-        with Bench(loaded_bench(self.config), workdir=workdir) as rig:
+        with Bench(loaded_bench(self.config), workdir=workdir, **bench_scope(self.scenario)) as rig:
             injector = FaultInjector(rig)
             try:
                 run_scenario(rig, self.scenario, firmware_builder(self.config.rootpath), injector)
