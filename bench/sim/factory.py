@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cantools
@@ -13,10 +14,15 @@ from bench.sim.ecu import VirtualEcu
 
 
 def load_dbc(config: BenchConfig) -> cantools.database.Database:
-    """All DBC files of the bench in one database."""
+    """All DBC files of the bench in one database (parsed once per process while unchanged)."""
+    return _parse_dbc(tuple((str(path), path.stat().st_mtime_ns) for path in config.dbc))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_dbc(files: tuple[tuple[str, int], ...]) -> cantools.database.Database:
     database = cantools.database.Database()
-    for path in config.dbc:
-        database.add_dbc_file(str(path))
+    for path, _ in files:
+        database.add_dbc_file(path)
     return database
 
 
