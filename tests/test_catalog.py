@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ConfigError
+from bench.fixtures import firmware_builder
 from bench.scenarios.catalog import FAULT_KINDS, PHASES, Expectations, Scenario, load_catalog, parse_at
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,6 +120,18 @@ def test_the_seed_is_in_the_id_where_it_matters(tmp_path: Path) -> None:
                               "bms-full-power_cut@block:2-s1", "bms-full-power_cut@block:2-s2"]
 
 
+def test_the_update_is_in_the_id_where_it_matters(tmp_path: Path) -> None:
+    scenarios = load(tmp_path, """\
+        matrix: {ecu: bms, fault: power_cut, at: [erase], to: [app-2.0.0, app-0.9.0-downgrade]}
+        include:
+          - {ecu: bms, fault: power_cut, at: check, to: app-0.9.0-downgrade, seed: [1, 2]}
+        """)
+
+    assert ids(scenarios) == ["bms-full-power_cut@erase-factory-to-app-2.0.0",
+                              "bms-full-power_cut@erase-factory-to-app-0.9.0-downgrade",
+                              "bms-full-power_cut@check-s1", "bms-full-power_cut@check-s2"]
+
+
 @pytest.mark.parametrize(("written", "normal"), [
     ("erase", "erase"), (" confirm ", "confirm"), ("block:03", "block:3"), ("offset:32768", "offset:0x8000"),
     ("offset:0X8000", "offset:0x8000"), ("page:0", "page:0"), ("sector:16", "sector:16"),
@@ -205,7 +218,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 # -- the shipped catalogs ---------------------------------------------------------------------
 
-DOWNLOAD = 65536 + 256  # app-2.0.0: payload + image header
+DOWNLOAD = 65536 + 256  # app-2.0.0 and the refused images: payload + image header
 LIMITS = {"bcm": {"block": 17}, "bms": {"block": 5}}
 
 
@@ -215,7 +228,8 @@ def shipped() -> dict[str, list[Scenario]]:
 
 
 def test_the_shipped_catalogs_load_and_hold_at_least_3000_scenarios(shipped: dict[str, list[Scenario]]) -> None:
-    assert sorted(shipped) == ["brown-out.yaml", "double-interruption.yaml", "network.yaml", "power-loss.yaml"]
+    assert sorted(shipped) == ["brown-out.yaml", "double-interruption.yaml", "network.yaml", "power-loss.yaml",
+                               "refused-updates.yaml"]
     assert sum(len(scenarios) for scenarios in shipped.values()) >= 3000
     for scenarios in shipped.values():
         duplicates = [name for name, count in Counter(ids(scenarios)).items() if count > 1]
@@ -241,4 +255,5 @@ def test_the_shipped_trigger_points_lie_inside_the_download(shipped: dict[str, l
         limit = {"block": LIMITS[scenario.ecu]["block"], "page": DOWNLOAD // 256, "sector": DOWNLOAD // 4096,
                  "offset": DOWNLOAD - 1}.get(kind)
         assert limit is None or int(number, 0) <= limit, scenario.id
-        assert scenario.to_image == "app-2.0.0" and scenario.from_image == "factory"
+        assert scenario.from_image == "factory"
+        assert len(firmware_builder(REPO)(scenario.to_image).to_bytes()) == DOWNLOAD, scenario.to_image

@@ -92,11 +92,15 @@ class Scenario:
     expect: Expectations
     tags: tuple[str, ...]
     seed_in_id: bool = False  # the catalog has this case with several seeds: the id shows which
+    images_in_id: bool = False  # ... or with several updates (from -> to): the id shows which
 
     @property
     def id(self) -> str:
-        """Stable and readable, e.g. ``bms-full-power_cut@block:37``, ``bcm-full-frame_loss@erase-s3``."""
+        """Stable and readable, e.g. ``bms-full-power_cut@block:37``, ``bcm-full-frame_loss@erase-s3``,
+        ``bms-full-power_cut@check-factory-to-app-0.9.0-downgrade``."""
         text = f"{self.ecu}-{self.package}-{self.fault}@{self.at}" + ("-x2" if self.interruptions == 2 else "")
+        if self.images_in_id:
+            text += f"-{self.from_image}-to-{self.to_image}"
         if self.seed_in_id or self.at == "random_block" or self.fault in SEEDED_FAULTS:
             text += f"-s{self.seed}"
         return text
@@ -154,7 +158,7 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
         case, campaign, source, nearest_line(locations, case.source) or 1, tags, params, base_expect, ecus, problems))]
     scenarios: list[Scenario] = []
     made: dict[str, int] = {}
-    for (case, _), scenario in zip(built, _show_seeds([scenario for _, scenario in built]), strict=True):
+    for (case, _), scenario in zip(built, _disambiguate([scenario for _, scenario in built]), strict=True):
         if scenario.id in made:
             problems.append((case.source, f"duplicate scenario id {scenario.id!r}: made on line {made[scenario.id]} "
                                           f"and again on line {scenario.line}"))
@@ -170,8 +174,13 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
     return scenarios
 
 
-def _show_seeds(scenarios: list[Scenario]) -> list[Scenario]:
-    """Show the seed in the ids of the cases the catalog lists with several seeds."""
+def _disambiguate(scenarios: list[Scenario]) -> list[Scenario]:
+    """Show the update (from -> to), then the seed, in the ids of the cases the catalog lists
+    with several of them."""
+    updates: dict[str, set[tuple[str, str]]] = {}
+    for scenario in scenarios:
+        updates.setdefault(scenario.id, set()).add((scenario.from_image, scenario.to_image))
+    scenarios = [replace(scenario, images_in_id=len(updates[scenario.id]) > 1) for scenario in scenarios]
     seeds: dict[str, set[int]] = {}
     for scenario in scenarios:
         seeds.setdefault(scenario.id, set()).add(scenario.seed)
