@@ -5,8 +5,8 @@
    and keep a consistent NVM;
 3. with ``interruptions: 2`` the same fault hits the resumed attempt too, and step 2 repeats;
 4. a last attempt (resuming from the journal) must end as the catalog expects (``updated``:
-   the new version runs; ``rolled_back``/``unchanged``: the old one), re-sending at most
-   ``max_resent_blocks`` blocks.
+   the new version runs; ``rolled_back``/``unchanged``: the old one, still after an ECUReset),
+   re-sending at most ``max_resent_blocks`` blocks.
 
 Every violated expectation raises ``OutcomeViolation`` naming the expectation and what the ECU
 actually did (version, boot state, journal).
@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from udsoncan.exceptions import TimeoutException
 
 from bench.errors import ConfigError, FlashError
 from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
@@ -174,6 +176,8 @@ def _judge_after_fault(scenario: Scenario, ecu: EcuHandle, old: str | None, new:
 def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, old: str | None, new: str) -> None:
     last = outcome.attempts[-1]
     wanted = new if scenario.expect.outcome == "updated" else old
+    if scenario.expect.outcome != "updated":
+        _restart(ecu)  # a refused update must stay refused at the next start, not just in this session
     running = ecu.diagnostics.read_version()
     if running != wanted:
         raise OutcomeViolation(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
@@ -185,6 +189,16 @@ def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, o
             resent_at_most_one_block(outcome.attempts[-2], last, blocks=limit)
         except OutcomeViolation as violation:
             raise OutcomeViolation(f"{scenario.id}: {violation}; {_state(ecu)}") from None
+
+
+def _restart(ecu: EcuHandle) -> None:
+    """ECUReset (hard), then wait until the ECU answers again (a silent ECU: bricked)."""
+    ecu.link.discard_pending()
+    try:
+        ecu.uds.ecu_reset(1)
+    except TimeoutException:
+        pass  # whether it answers again is what recovers() judges
+    recovers(ecu, within=RECOVERY_BOUND)
 
 
 def _state(ecu: EcuHandle) -> str:

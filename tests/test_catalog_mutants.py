@@ -1,0 +1,90 @@
+"""The shipped scenario catalogs catch every mutant bootloader (bench.sim.mutants).
+
+For each mutant, scenarios taken from ``testcases/scenarios`` by their ids are run exactly as
+``pytest testcases/scenarios`` runs them: against the bench with the mutant on the scenario's
+ECU they must fail with an ECU finding, against the reference ECU they must pass. A scenario
+that passed both would mean the catalog misses that defect (tests/test_mutants.py does the same
+for the hand-written OTA suites).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.config import BenchConfig, load_bench
+from bench.errors import BenchFault
+from bench.faults import FaultInjector
+from bench.fixtures import firmware_builder
+from bench.rig import Bench
+from bench.scenarios.catalog import Scenario, load_catalog
+from bench.scenarios.oracles import OutcomeViolation
+from bench.scenarios.runner import bench_scope, run_scenario
+from bench.sim.mutants import MUTANTS
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOGS = REPO / "testcases" / "scenarios"
+
+CAUGHT_BY = {  # mutant -> catalog scenarios (campaign, id) that must catch it
+    "switch_before_verify": [("refused-updates", "bms-full-power_cut@check-factory-to-app-2.0.0-foreign"),
+                             ("refused-updates", "bms-full-power_cut@session-factory-to-app-2.0.0-foreign")],
+    "ignore_anti_rollback": [("refused-updates", "bms-full-power_cut@check-factory-to-app-0.9.0-downgrade"),
+                             ("refused-updates", "bms-full-power_cut@first_block-factory-to-app-0.9.0-downgrade")],
+    "no_trial_rollback": [("refused-updates", "bms-full-power_cut@session-factory-to-app-2.0.0-selftest-fail"),
+                          ("refused-updates", "bms-full-power_cut@boot")],
+    "no_invalidate_on_erase": [("power-loss", "bcm-full-power_cut@sector:5"),
+                               ("power-loss", "bcm-full-power_cut@page:77")],
+    "forget_journal": [("power-loss", "bcm-full-power_cut@page:153"),
+                       ("double-interruption", "bcm-full-power_cut@page:100-x2")],
+    "torn_page_ok": [("power-loss", "bcm-full-power_cut@page:153"),
+                     ("power-loss", "bcm-full-power_cut@page:189")],
+}
+CASES = [(mutant, campaign, scenario) for mutant, ids in CAUGHT_BY.items() for campaign, scenario in ids]
+
+
+@pytest.fixture(scope="module")
+def virtual_bench() -> BenchConfig:
+    return load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+
+
+@pytest.fixture(scope="module")
+def shipped(virtual_bench: BenchConfig) -> dict[tuple[str, str], Scenario]:
+    kinds = {name: virtual_bench.profiles[ecu.profile].bootloader for name, ecu in virtual_bench.ecus.items()}
+    return {(s.campaign, s.id): s for path in sorted(CATALOGS.glob("*.yaml")) for s in load_catalog(path, ecus=kinds)}
+
+
+def with_mutant(config: BenchConfig, ecu: str, mutant: str | None) -> BenchConfig:
+    original = config.ecus[ecu]
+    virtual = original.virtual.model_copy(update={"mutant": mutant})
+    return config.model_copy(update={"ecus": {**config.ecus, ecu: original.model_copy(update={"virtual": virtual})}})
+
+
+def run(config: BenchConfig, scenario: Scenario, workdir: Path) -> OutcomeViolation | None:
+    """The ECU finding the scenario raised, or None; a bench fault is never taken for a finding."""
+    with Bench(config, workdir=workdir, **bench_scope(scenario)) as rig:
+        injector = FaultInjector(rig)
+        try:
+            run_scenario(rig, scenario, firmware_builder(REPO), injector)
+            finding = None
+        except OutcomeViolation as violation:
+            finding = violation
+        finally:
+            injector.close()
+        faults = rig.faults()
+    if faults:
+        raise BenchFault("; ".join(faults))
+    return finding
+
+
+@pytest.mark.parametrize(("mutant", "campaign", "scenario_id"), CASES, ids=[f"{m}-{c}[{s}]" for m, c, s in CASES])
+def test_the_catalog_scenario_catches_the_mutant_and_passes_the_reference(
+        mutant: str, campaign: str, scenario_id: str, virtual_bench, shipped, tmp_path: Path) -> None:
+    scenario = shipped[(campaign, scenario_id)]
+    finding = run(with_mutant(virtual_bench, scenario.ecu, mutant), scenario, tmp_path / "mutant")
+    assert finding is not None, f"{campaign}[{scenario_id}] misses mutant {mutant!r} ({MUTANTS[mutant].defect})"
+    assert run(with_mutant(virtual_bench, scenario.ecu, None), scenario, tmp_path / "reference") is None
+
+
+def test_every_mutant_is_caught_by_some_catalog_scenario() -> None:
+    assert set(CAUGHT_BY) == set(MUTANTS)
