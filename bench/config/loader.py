@@ -237,6 +237,11 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
             problems.append(((*here, "virtual", "status_message"),
                              f"message {virtual.status_message!r} is not in the bench's DBC files; "
                              f"known messages: {', '.join(sorted(messages)) or 'none'}"))
+        delta = bench.profiles[ecu.profile].delta if ecu.profile in bench.profiles else None
+        if delta is not None and delta.segment_size % virtual.sector_size:
+            problems.append(((*here, "virtual", "sector_size"),
+                             f"{virtual.sector_size:#x} does not divide delta.segment_size {delta.segment_size:#x} "
+                             f"of profile {ecu.profile!r} (a patch step rewrites whole sectors)"))
     return problems
 
 

@@ -157,6 +157,8 @@ class DidIds(_Strict):
     fingerprint: Identifier = 0xF15A
     journal: Identifier = 0xFD01
     boot_state: Identifier = 0xFD02
+    image_digest: Identifier = 0xFD03
+    """SHA-256 of the installed image (header and payload): the base a delta package must name."""
     identification: dict[str, Identifier] = Field(
         default_factory=lambda: {"part_number": 0xF187, "serial_number": 0xF18C})
 
@@ -168,6 +170,23 @@ class MemoryLayout(_Strict):
     size: int = Field(0x0010_0000, gt=0)
     address_bytes: int = Field(4, ge=1, le=15)
     length_bytes: int = Field(4, ge=1, le=15)
+
+
+class DeltaSupport(_Strict):
+    """The ECU takes delta packages (``bench.image.delta``): patches against the image it runs.
+
+    The tester downloads the package into a staging area (``address``, ``size``), never over
+    the application; the bootloader checks it, then patches at its next start: sequentially into
+    the other bank (A/B) or in place, ``segment_size`` bytes at a time (single bank).
+    """
+
+    address: int = Field(ge=0)
+    """Logical address of the staging area the tester downloads a package to."""
+    size: int = Field(gt=0)
+    compression: Literal["heatshrink", "lzma", "crle", "none"] = "heatshrink"
+    """The one detools compression the bootloader decodes (heatshrink needs a few hundred bytes of RAM)."""
+    segment_size: int = Field(0x1000, gt=0)
+    """In-place patches: bytes rewritten per segment, a multiple of the flash sector."""
 
 
 class Timing(_Strict):
@@ -201,6 +220,21 @@ class EcuProfile(_Strict):
     timing: Timing = Timing()
     trial_boots: int = Field(3, ge=1)
     """A/B only: failed trial boots before the bootloader falls back to the previous bank."""
+    delta: DeltaSupport | None = None
+    """Present when the ECU takes delta packages; the flasher then sends one when the ECU runs its base."""
+
+    @model_validator(mode="after")
+    def _staging_apart(self) -> EcuProfile:
+        delta, memory = self.delta, self.memory
+        if delta is None:
+            return self
+        if delta.address < memory.address + memory.size and memory.address < delta.address + delta.size:
+            raise ValueError(f"delta staging area {delta.address:#x}+{delta.size:#x} overlaps the application "
+                             f"region {memory.address:#x}+{memory.size:#x}")
+        if self.bootloader == "single_bank" and memory.size % delta.segment_size:
+            raise ValueError(f"memory.size {memory.size:#x} is not a multiple of delta.segment_size "
+                             f"{delta.segment_size:#x} (in-place patches work on whole segments)")
+        return self
 
 
 class VirtualEcuConfig(_Strict):

@@ -6,23 +6,30 @@ from the ECU's answer, RequestTransferExit, CheckMemory, CheckProgrammingDepende
 and the version read back once the ECU runs again. With ``resume=True`` the download journal
 decides where to continue. 0x78 and the session timings are udsoncan's job, configured from
 the profile; TesterPresent keeps the session open throughout.
+
+Given a delta package (``delta=``), the flasher first reads the installed image's digest: when
+the ECU takes delta packages (``profile.delta``) and runs exactly the package's base, it
+downloads the package to the ECU's staging area instead of the image (same sequence; the ECU
+patches at the reset); otherwise it flashes the full image. ``FlashResult.package`` and the
+timeline's first step say which and why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from udsoncan import MemoryLocation, services
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
 from bench.config.models import EcuProfile
-from bench.errors import FlashError
+from bench.errors import ConfigError, FlashError
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.timeline import Timeline
-from bench.image import FirmwareImage
+from bench.image import DeltaPackage, FirmwareImage
 from bench.transport.uds_client import TesterLink
 
 Progress = Callable[[int, int], None]
@@ -47,6 +54,19 @@ class FlashResult:
     notes: list[str] = field(default_factory=list)
     failure: str | None = None
     """Why the attempt stopped (the FlashError's message); None when it completed."""
+    package: Literal["full", "delta"] = "full"
+    """What was downloaded: the image, or a delta package the ECU patches its image with."""
+    package_reason: str = ""
+    """Why that one (set when a delta package was offered)."""
+
+
+@dataclass(frozen=True)
+class _Download:
+    """What goes to the ECU and where: an image into its bank, or a package into its staging area."""
+
+    data: bytes
+    header_digest: bytes
+    address: int
 
 
 class Flasher:
@@ -66,13 +86,19 @@ class Flasher:
         return self.link.client
 
     def flash(self, image: FirmwareImage, *, resume: bool = False, fingerprint: bytes = DEFAULT_FINGERPRINT,
-              progress: Progress | None = None) -> FlashResult:
-        """Program ``image``; FlashError (with ``.result``) if the ECU does not complete a step."""
+              progress: Progress | None = None, delta: DeltaPackage | None = None) -> FlashResult:
+        """Program ``image`` (or ``delta``, a package that makes it, when the ECU runs its base);
+        FlashError (with ``.result``) if the ECU does not complete a step."""
+        if delta is not None and delta.header.target_digest != image.digest:
+            raise ConfigError(f"{self.name}: the delta package makes {delta.header.version} "
+                              f"({delta.header.target_digest.hex()[:12]}), not the image being flashed "
+                              f"{image.header.version} ({image.digest.hex()[:12]})")
         result = FlashResult(self.name, image.header.version, Timeline())
         self.results.append(result)
         try:
             with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
-                self._program(image, result, resume, fingerprint, progress)
+                download = self._choose(image, delta, result)
+                self._program(download, result, resume, fingerprint, progress)
             self._restart_and_read_back(result)
         except FlashError as exc:
             exc.result, result.failure = result, str(exc)
@@ -84,10 +110,40 @@ class Flasher:
             raise FlashError(result.failure, result=result) from exc
         return result
 
-    def _program(self, image: FirmwareImage, result: FlashResult, resume: bool, fingerprint: bytes,
+    def _choose(self, image: FirmwareImage, delta: DeltaPackage | None, result: FlashResult) -> _Download:
+        """The package when the ECU takes deltas and runs its base, else the full image."""
+        full = _Download(image.to_bytes(), image.header_digest, self.profile.memory.address)
+        if delta is None:
+            return full
+        with result.timeline.step("choose delta or full") as step:
+            base = f"{delta.header.base_version} ({delta.header.base_digest.hex()[:12]})"
+            staging, size = self.profile.delta, len(delta.to_bytes())
+            if staging is None:
+                reason = "full image: the ECU profile takes no delta packages"
+            elif size > staging.size:
+                reason = f"full image: the {size} B package does not fit the {staging.size} B staging area"
+            else:
+                installed = self.diagnostics.read_image_digest()
+                running = f"{self.diagnostics.read_version()} ({installed.hex()[:12]})" if installed else ""
+                if installed is None:
+                    reason = f"full image: the ECU has no valid application to patch (package base {base})"
+                elif delta.applies_to(installed):
+                    reason = f"delta: the ECU runs the package's base {base}"
+                    result.package = "delta"
+                elif installed == delta.header.target_digest:
+                    reason = f"full image: the ECU already runs the target {running}, not the package's base {base}"
+                else:
+                    reason = f"full image: the ECU runs {running}, the package's base is {base}"
+            step.detail = result.package_reason = reason
+        if result.package == "full":
+            return full
+        assert staging is not None
+        return _Download(delta.to_bytes(), delta.header_digest, staging.address)
+
+    def _program(self, download: _Download, result: FlashResult, resume: bool, fingerprint: bytes,
                  progress: Progress | None) -> None:
         c, t, p = self.client, result.timeline, self.profile
-        data = image.to_bytes()
+        data, address = download.data, download.address
         with t.step("DiagnosticSessionControl extended"):
             c.change_session(services.DiagnosticSessionControl.Session.extendedDiagnosticSession)
         with t.step("ControlDTCSetting off"):
@@ -100,12 +156,12 @@ class Flasher:
             c.unlock_security_access(p.security.level)
         with t.step("WriteDataByIdentifier fingerprint", detail=f"DID {p.dids.fingerprint:#06x}"):
             c.write_data_by_identifier(p.dids.fingerprint, fingerprint)
-        offset = self._resume_offset(image, result) if resume and p.resume else 0
+        offset = self._resume_offset(download, result) if resume and p.resume else 0
         if offset == 0:
-            self._routine(t, "RoutineControl erase", p.routines.erase, self._location(p.memory.address, len(data)))
+            self._routine(t, "RoutineControl erase", p.routines.erase, self._location(address, len(data)))
         if offset < len(data):  # else the journal says the whole image is in flash: go on to the checks
-            with t.step("RequestDownload", detail=f"{p.memory.address + offset:#x}+{len(data) - offset:#x}") as step:
-                response = c.request_download(self._memory_location(p.memory.address + offset, len(data) - offset))
+            with t.step("RequestDownload", detail=f"{address + offset:#x}+{len(data) - offset:#x}") as step:
+                response = c.request_download(self._memory_location(address + offset, len(data) - offset))
                 result.block_size = response.service_data.max_length - 2
                 step.detail += f", block {result.block_size} B"
             self._transfer(data, offset, result, progress)
@@ -114,10 +170,10 @@ class Flasher:
         self._routine(t, "RoutineControl check memory", p.routines.check_memory)
         self._routine(t, "RoutineControl check programming dependencies", p.routines.check_dependencies)
 
-    def _resume_offset(self, image: FirmwareImage, result: FlashResult) -> int:
+    def _resume_offset(self, download: _Download, result: FlashResult) -> int:
         with result.timeline.step("ReadDataByIdentifier download journal") as step:
             journal = self.diagnostics.read_journal()
-            same = journal.header_digest == image.header_digest and journal.total_length == len(image.to_bytes())
+            same = journal.header_digest == download.header_digest and journal.total_length == len(download.data)
             offset = journal.committed if same else 0
             step.detail = f"committed {journal.committed:#x} of {journal.total_length:#x}" + \
                 ("" if same else ", another image: full download")

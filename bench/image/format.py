@@ -137,5 +137,11 @@ class FirmwareImage:
         return hashlib.sha256(self.header.pack()).digest()
 
     @property
+    def digest(self) -> bytes:
+        """SHA-256 of the whole image, header and payload: what a delta package names as its base
+        or target (``bench.image.delta``)."""
+        return hashlib.sha256(self.to_bytes()).digest()
+
+    @property
     def app(self) -> AppDescriptor:
         return AppDescriptor.parse(self.payload[:AppDescriptor.SIZE])

@@ -9,6 +9,11 @@ A/B: a newly verified bank is started on trial. Each start is counted in EEPROM 
 application runs, so a power cut during the trial counts as a failed start. The application
 confirms a healthy start; after ``trial_boots`` unconfirmed starts the bootloader drops the new
 bank and starts the previous one again (rollback).
+
+Delta: a checked delta package armed in EEPROM (``bench.sim.staging``) is applied at the next
+start, before anything else is decided, and at every start after until it is done; a power
+loss in the middle only delays it (``bench.sim.patching``). The patched bank then goes the way
+of a downloaded one: verified, and started on trial (A/B) or directly (single bank).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench.config.models import EcuProfile
 from bench.dids import BootMode, BootState
-from bench.image import (HEADER_SIZE, AppDescriptor, ImageFormatError, ImageHeader, SignatureError,
-                         verify_image)
+from bench.errors import ConfigError
+from bench.image import (HEADER_SIZE, AppDescriptor, DeltaHeader, DeltaPackage, ImageFormatError, ImageHeader,
+                         SignatureError, verify_delta, verify_image)
 from bench.sim.nvm import FlashMemory
+from bench.sim.patching import PatchFailed, apply_in_steps
 from bench.sim.record import RecordStore
 
 Probe = Callable[[str, int], None]
@@ -39,6 +46,8 @@ class VerificationFailed(Exception):
 
 # Routine status bytes of CheckProgrammingDependencies, also used for CheckMemory.
 CHECK_OK, CHECK_FORMAT, CHECK_DIGEST, CHECK_SIGNATURE, CHECK_ROLLBACK = 0x00, 0x01, 0x02, 0x03, 0x04
+# Delta packages only: made for another base image; the patch does not make the target image.
+CHECK_BASE, CHECK_PATCH = 0x05, 0x06
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,21 @@ class RunningSoftware:
 
 
 class BankLayout:
-    """Logical download region → physical bank offsets in the flash."""
+    """Logical download region → physical bank offsets in the flash; the delta staging area after
+    the banks (when the profile takes delta packages)."""
 
     def __init__(self, profile: EcuProfile, sector_size: int) -> None:
         self.kind = profile.bootloader
         self.bank_count = 2 if self.kind == "ab" else 1
         self.bank_size = -(-profile.memory.size // sector_size) * sector_size
-        self.flash_size = self.bank_size * self.bank_count
+        self.staging_offset = self.bank_size * self.bank_count
+        self.staging_size = 0
+        if profile.delta is not None:
+            if profile.delta.segment_size % sector_size:
+                raise ConfigError(f"delta.segment_size {profile.delta.segment_size:#x} is not a multiple of the "
+                                  f"virtual ECU's sector_size {sector_size:#x}", field="delta.segment_size")
+            self.staging_size = -(-profile.delta.size // sector_size) * sector_size
+        self.flash_size = self.staging_offset + self.staging_size
 
     def offset(self, bank: int) -> int:
         return bank * self.bank_size
@@ -82,6 +99,10 @@ class BootManager:
     def record(self):  # noqa: ANN201 - the store's live record
         return self._store.record
 
+    @property
+    def trusted_key(self) -> Ed25519PublicKey:
+        return self._trusted_key
+
     def target_bank(self) -> int:
         """Where a download goes: the only bank, or the one not running (A/B)."""
         return 0 if self._layout.bank_count == 1 else 1 - self.record.active_bank
@@ -96,6 +117,17 @@ class BootManager:
         if header.payload_length > self._layout.bank_size - HEADER_SIZE:
             raise VerificationFailed("image longer than the bank", CHECK_FORMAT)
         return header, self._flash.read(base + HEADER_SIZE, header.payload_length)
+
+    def image_bytes(self, bank: int) -> bytes:
+        """The image in ``bank`` as stored, header and payload (what a delta package patches)."""
+        header, payload = self.read_image(bank)
+        return header.pack() + payload
+
+    def installed_digest(self, bank: int) -> bytes | None:
+        """SHA-256 of the image in ``bank`` when the bank is valid (the base a delta package names)."""
+        if not self.record.banks[bank].valid:
+            return None
+        return hashlib.sha256(self.image_bytes(bank)).digest()
 
     def check_integrity(self, bank: int) -> None:
         """CheckMemory: the payload is what the header describes (digest), nothing more."""
@@ -125,6 +157,8 @@ class BootManager:
         """Power-on or reset: choose what runs. Every EEPROM change is saved before it matters."""
         rec = self.record
         self._probe("boot", rec.boot_attempts)
+        if rec.patch_type:
+            self._apply_delta()
         for _ in range(self._profile.trial_boots + 2):
             if rec.pending_bank is not None:
                 if self._start_trial():
@@ -180,6 +214,79 @@ class BootManager:
             return False
         self._confirm(bank, header)
         return True
+
+    def _apply_delta(self) -> None:
+        """Run the armed delta job to its end (from the step a power loss stopped it at), then
+        mark the patched bank valid, or drop the job when the package or the result is bad."""
+        rec = self.record
+        bank, base = rec.patch_bank, rec.active_bank
+        try:
+            package = self._staged_package()
+        except VerificationFailed as exc:
+            self._log(f"BOOT: delta job dropped, staged package unusable: {exc}")
+            rec.clear_patch()
+            self._store.save()
+            return
+        if rec.banks[bank].valid:  # from here the bank holds neither image until it verifies
+            rec.banks[bank].valid = False
+            if rec.pending_bank == bank:
+                rec.pending_bank = None
+            self._store.save()
+        self._log(f"BOOT: applying delta {package.describe()} into bank {'AB'[bank]} from step {rec.patch_steps_done}")
+
+        def step_done(steps: int) -> None:
+            rec.patch_steps_done = steps
+            self._store.save()
+
+        try:
+            apply_in_steps(self._flash, package, base=self._layout.offset(base), target=self._layout.offset(bank),
+                           memory_size=self._layout.bank_size, steps_done=rec.patch_steps_done,
+                           probe=self._probe, step_done=step_done)
+            header, _app = self.verify(bank)
+        except (PatchFailed, VerificationFailed) as exc:
+            self._log(f"BOOT: delta into bank {'AB'[bank]} failed: {exc}")
+            rec.clear_patch()
+            self._store.save()
+            return
+        rec.clear_patch()
+        self.mark_valid(bank, header, raise_anti_rollback=self._layout.bank_count == 1)
+        self._store.save()
+        self._log(f"BOOT: delta applied, bank {'AB'[bank]} holds {header.version}")
+
+    def read_staged(self) -> DeltaPackage:
+        """The delta package in the staging area, as long as its header says; VerificationFailed
+        when there is no package header there."""
+        start = self._layout.staging_offset
+        try:
+            header = DeltaHeader.parse(self._flash.read(start, HEADER_SIZE))
+        except ImageFormatError as exc:
+            raise VerificationFailed(f"no delta package header: {exc}", CHECK_FORMAT) from exc
+        if header.patch_length > self._layout.staging_size - HEADER_SIZE:
+            raise VerificationFailed(f"patch of {header.patch_length} B longer than the staging area", CHECK_FORMAT)
+        return DeltaPackage(header, self._flash.read(start + HEADER_SIZE, header.patch_length))
+
+    def _staged_package(self) -> DeltaPackage:
+        """The package the job was armed with, still whole in the staging area."""
+        package = self.read_staged()
+        if package.header_digest.hex() != self.record.patch_package:
+            raise VerificationFailed("the staging area holds another package than the armed one", CHECK_FORMAT)
+        try:
+            verify_delta(package.header, package.patch, self._trusted_key)
+        except SignatureError as exc:
+            raise VerificationFailed(str(exc), CHECK_SIGNATURE) from exc
+        return package
+
+    def mark_valid(self, bank: int, header: ImageHeader, *, raise_anti_rollback: bool) -> None:
+        """A verified image is in ``bank``: valid, and pending its trial boot on A/B (the caller saves)."""
+        rec = self.record
+        rec.banks[bank].valid = True
+        rec.banks[bank].version = header.version
+        rec.banks[bank].security_version = header.security_version
+        if self._layout.bank_count == 2:
+            rec.pending_bank = bank
+        if raise_anti_rollback:
+            rec.anti_rollback = max(rec.anti_rollback, header.security_version)
+        rec.boot_attempts = 0
 
     def _confirm(self, bank: int, header: ImageHeader) -> None:
         """The application confirms its healthy start: the bank becomes the active one."""

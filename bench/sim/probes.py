@@ -1,7 +1,8 @@
 """Deterministic points inside the virtual ECU where a test can act (e.g. cut power).
 
 Points: ``erase_sector`` and ``erase_sector_half`` (sector index), ``program_page`` and ``program_page_half`` (page
-index), ``boot`` (failed-start count), ``confirm`` (bank about to be confirmed). A callback
+index), ``boot`` (failed-start count), ``confirm`` (bank about to be confirmed), ``patch_step``
+(step number of a delta job, from 0: each step rewrites one sector; see bench.sim.patching). A callback
 runs in the simulator's thread at that exact point; cutting power there makes the operation
 in progress stop as a real power loss would.
 """
@@ -13,7 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable
 
 ProbeCallback = Callable[[int], None]
-POINTS = frozenset({"erase_sector", "erase_sector_half", "program_page", "program_page_half", "boot", "confirm"})
+POINTS = frozenset({"erase_sector", "erase_sector_half", "program_page", "program_page_half", "boot", "confirm",
+                    "patch_step"})
 
 
 class Probes:

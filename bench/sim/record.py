@@ -1,4 +1,5 @@
-"""What the bootloader keeps in its EEPROM: bank validity, trial-boot state, journal, counters."""
+"""What the bootloader keeps in its EEPROM: bank validity, trial-boot state, journal, counters,
+and the delta job in progress."""
 
 from __future__ import annotations
 
@@ -27,8 +28,18 @@ class BootloaderRecord:
     journal_digest: str = ""
     journal_total: int = 0
     journal_committed: int = 0
+    journal_area: str = "bank"
+    """Where the journal's download goes: ``bank`` (an image) or ``staging`` (a delta package)."""
     security_failures: int = 0
     fingerprint: str = ""
+    patch_type: str = ""
+    """A delta job armed or in progress: ``sequential`` or ``in-place`` ("" when there is none)."""
+    patch_bank: int = 0
+    """The bank the job writes the target image into."""
+    patch_package: str = ""
+    """SHA-256 (hex) of the staged package's header: the job applies that package and no other."""
+    patch_steps_done: int = 0
+    """Patch steps (sectors) written; after a power loss the job continues with the next one."""
 
     @property
     def journal(self) -> DownloadJournal:
@@ -37,6 +48,10 @@ class BootloaderRecord:
 
     def clear_journal(self) -> None:
         self.journal_digest, self.journal_total, self.journal_committed = "", 0, 0
+        self.journal_area = "bank"
+
+    def clear_patch(self) -> None:
+        self.patch_type, self.patch_bank, self.patch_package, self.patch_steps_done = "", 0, "", 0
 
 
 class RecordStore:

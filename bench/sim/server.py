@@ -222,6 +222,12 @@ class EcuCore:
             return BootStatus(running.mode, running.bank, running.state, self.store.record.boot_attempts).pack()
         if did == dids.journal:
             return self.store.record.journal.pack()
+        if did == dids.image_digest:
+            bank = running.bank if running.mode == BootMode.APPLICATION else self.store.record.active_bank
+            digest = self.boot.installed_digest(bank)
+            if digest is None:
+                raise Nrc(RC.ConditionsNotCorrect, "no valid application")
+            return digest
         if did == dids.fingerprint:
             return bytes.fromhex(self.store.record.fingerprint)
         for field, ident in dids.identification.items():
