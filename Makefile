@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test campaign bench clean
+.PHONY: run test campaign report bench clean
 
 # Catalog scenarios in the everyday commands: a fixed, reproducible sample (see README).
 RUN_SAMPLE ?= 100
@@ -16,25 +16,47 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## OTA campaign from testcases/ against the virtual bench; Allure results in reports/allure-results
-run: $(STAMP)
+# The HTML report: Allure 3 (npm package `allure`; needs Node and npm, no Java), pinned,
+# installed once into .node/ (ignored by git).
+ALLURE_VERSION := 3.18.0
+NODE_PREFIX := .node
+ALLURE := $(NODE_PREFIX)/node_modules/.bin/allure
+ALLURE_STAMP := $(NODE_PREFIX)/.installed-allure-$(ALLURE_VERSION)
+
+$(ALLURE_STAMP):
+	npm install --prefix $(NODE_PREFIX) --no-audit --no-fund --loglevel=error --save-exact allure@$(ALLURE_VERSION)
+	touch $(ALLURE_STAMP)
+
+# reports/allure-results -> reports/allure-report: one self-contained index.html (reports/allurerc.mjs)
+GENERATE_REPORT := rm -rf reports/allure-report && \
+	$(ALLURE) generate --config reports/allurerc.mjs reports/allure-results --output reports/allure-report && \
+	echo "HTML report: reports/allure-report/index.html"
+
+## OTA campaign from testcases/ against the virtual bench; Allure results in reports/allure-results,
+## the HTML report in reports/allure-report. Exit status: pytest's (the report's when pytest passed).
+run: $(STAMP) $(ALLURE_STAMP)
 	$(BIN)/pytest -n 2 testcases --scenario-sample $(RUN_SAMPLE) --seed 0 \
 		--alluredir reports/allure-results --clean-alluredir $(ARGS); \
-	status=$$?; cp reports/categories.json reports/allure-results/; exit $$status
+	status=$$?; { $(GENERATE_REPORT); } || [ $$status -ne 0 ] || status=1; exit $$status
 
 ## every test: the framework's own (tests/) and the OTA suites (testcases/), with a fixed
 ## sample of the catalog scenarios
-test: $(STAMP)
+test: $(STAMP) $(ALLURE_STAMP)
 	$(BIN)/pytest -n 2 --scenario-sample $(TEST_SAMPLE) --seed 0 $(ARGS)
 
-## every catalog scenario (testcases/scenarios), Allure results in reports/allure-results
-campaign: $(STAMP)
+## every catalog scenario (testcases/scenarios), Allure results in reports/allure-results,
+## the HTML report in reports/allure-report
+campaign: $(STAMP) $(ALLURE_STAMP)
 	$(BIN)/pytest -n auto testcases/scenarios --alluredir reports/allure-results --clean-alluredir $(ARGS); \
-	status=$$?; cp reports/categories.json reports/allure-results/; exit $$status
+	status=$$?; { $(GENERATE_REPORT); } || [ $$status -ne 0 ] || status=1; exit $$status
+
+## HTML report (one self-contained index.html, opens from disk) from reports/allure-results
+report: $(ALLURE_STAMP)
+	$(GENERATE_REPORT)
 
 ## performance measurements (not tests)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) reports/allure-results
+	rm -rf $(VENV) $(NODE_PREFIX) reports/allure-results reports/allure-report reports/outcome-matrix.*

@@ -20,6 +20,8 @@ from bench.faults import FaultInjector
 from bench.flash import EcuDiagnostics, Flasher
 from bench.image import FirmwareImage, build_image
 from bench.power import PowerSupply
+from bench.report.labels import label_bench, label_ecu
+from bench.report.versions import record_versions
 from bench.rig import Bench, EcuHandle
 from bench.sim.ecu import VirtualEcu
 
@@ -35,9 +37,11 @@ def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
 
 @pytest.fixture
 def bench(bench_config: BenchConfig, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bench]:
+    label_bench(bench_config.name)
     with Bench(bench_config, workdir=tmp_path) as rig:
         yield rig
         faults = rig.faults()
+        record_versions(request.node, rig)
         attach_evidence(request.node, rig.evidence())
     if faults:
         raise BenchFault("; ".join(faults))
@@ -58,7 +62,9 @@ def ecu(bench: Bench, request: pytest.FixtureRequest) -> EcuHandle:
     marker = request.node.get_closest_marker("ecu")
     name = getattr(request, "param", None) or (marker.args[0] if marker and marker.args else None)
     name = name or next(iter(bench.config.ecus))
-    return bench.ecu(name)
+    handle = bench.ecu(name)
+    label_ecu(name)
+    return handle
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The pytest plugin (entry point ``pytest11: bench``): options, markers, bench loading.
 
-Hooks live here; fixtures in ``bench.fixtures``. A bench file that does not load stops the
+Hooks live here; fixtures in ``bench.fixtures``; reporting hooks (Allure labels, categories,
+environment, outcome matrix) in ``bench.report.hooks``. A bench file that does not load stops the
 run before any test, with the file, line and field of the problem.
 """
 
@@ -15,7 +16,7 @@ from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
 from bench.scenarios.collect import CatalogFile, ScenarioItem, is_catalog
 
-pytest_plugins = ("bench.fixtures",)
+pytest_plugins = ("bench.fixtures", "bench.report.hooks")
 
 DEFAULT_BENCH = Path("fixtures/benches/virtual.yaml")
 BENCH_CONFIG_KEY = pytest.StashKey[BenchConfig]()

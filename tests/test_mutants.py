@@ -23,8 +23,9 @@ from bench.faults import FaultInjector, Trigger, probe
 from bench.flash import FlashResult
 from bench.image import FirmwareImage
 from bench.rig import Bench, EcuHandle
-from bench.scenarios.oracles import (OutcomeViolation, nvm_consistent, recovers, resent_at_most_one_block,
-                                     runs_previous_bank, version_is_old_or_new)
+from bench.scenarios.oracles import (EcuBricked, NvmInconsistent, OutcomeViolation, ResumeFailed, RollbackFailed,
+                                     nvm_consistent, recovers, resent_at_most_one_block, runs_previous_bank,
+                                     version_is_old_or_new)
 from bench.sim.mutants import MUTANTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,25 +118,25 @@ class Case:
 CASES = {
     "switch_before_verify-foreign-key": Case(
         "switch_before_verify", "bms", refused_image(lambda fw: fw("app-2.0.0-foreign")),
-        OutcomeViolation, r"should run bank A version '1\.0\.0'; it runs .* version '2\.0\.0'"),
+        RollbackFailed, r"should run bank A version '1\.0\.0'; it runs .* version '2\.0\.0'"),
     "switch_before_verify-resealed-tamper": Case(
         "switch_before_verify", "bms", refused_image(resealed_tamper),
-        OutcomeViolation, r"should run bank A version '1\.0\.0'; it runs .* version '2\.0\.0'"),
+        RollbackFailed, r"should run bank A version '1\.0\.0'; it runs .* version '2\.0\.0'"),
     "no_invalidate_on_erase-mid-erase": Case(
         "no_invalidate_on_erase", "bcm", power_cut_during_update(probe("erase_sector_half", 5)),
-        OutcomeViolation, r"bricked"),
+        EcuBricked, r"bricked"),
     "no_invalidate_on_erase-mid-page-program": Case(
         "no_invalidate_on_erase", "bcm", power_cut_during_update(probe("program_page_half", 77)),
-        OutcomeViolation, r"NVM is inconsistent: bank A is marked valid but does not verify"),
+        NvmInconsistent, r"NVM is inconsistent: bank A is marked valid but does not verify"),
     "forget_journal": Case(
         "forget_journal", "bcm", resume_after_power_cut,
-        OutcomeViolation, r"the download started over"),
+        ResumeFailed, r"the download started over"),
     "no_trial_rollback": Case(
         "no_trial_rollback", "bms", trial_boot_fails,
-        OutcomeViolation, r"bricked"),
+        EcuBricked, r"bricked"),
     "ignore_anti_rollback": Case(
         "ignore_anti_rollback", "bms", refused_image(lambda fw: fw("app-0.9.0-downgrade")),
-        OutcomeViolation, r"should run bank A version '1\.0\.0'; it runs .* version '0\.9\.0'"),
+        RollbackFailed, r"should run bank A version '1\.0\.0'; it runs .* version '0\.9\.0'"),
     "torn_page_ok": Case(
         "torn_page_ok", "bcm", resume_after_power_cut,
         FlashError, r"check memory reported status 0x02"),  # payload digest mismatch

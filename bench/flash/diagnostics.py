@@ -1,11 +1,13 @@
-"""Reading an ECU's identity and state over UDS: version, boot state, download journal."""
+"""Reading an ECU's identity and state over UDS: version, installed image, boot state, download journal."""
 
 from __future__ import annotations
 
+import struct
 import time
 
+from udsoncan import Request, services
 from udsoncan.client import Client
-from udsoncan.exceptions import NegativeResponseException, TimeoutException
+from udsoncan.exceptions import InvalidResponseException, NegativeResponseException, TimeoutException
 
 from bench.config.models import EcuProfile
 from bench.dids import BootStatus, DownloadJournal
@@ -15,6 +17,8 @@ class EcuDiagnostics:
     def __init__(self, client: Client, profile: EcuProfile) -> None:
         self.client = client
         self.profile = profile
+        self.versions_read: set[str] = set()
+        """Every application version the ECU reported to this reader (evidence for reports)."""
 
     def read_did(self, did: int) -> bytes:
         response = self.client.read_data_by_identifier(did)
@@ -23,11 +27,28 @@ class EcuDiagnostics:
     def read_version(self) -> str | None:
         """The application version, or None while no valid application exists (NRC 0x22)."""
         try:
-            return self.read_did(self.profile.dids.version).decode("ascii")
+            version = self.read_did(self.profile.dids.version).decode("ascii")
         except NegativeResponseException as exc:
             if exc.response.code == 0x22:
                 return None
             raise
+        self.versions_read.add(version)
+        return version
+
+    def read_image_digest(self) -> bytes | None:
+        """SHA-256 of the installed image (the base a delta package names), or None while no valid
+        application exists (NRC 0x22). Read raw: it is one fixed-size value, no codec needed."""
+        did = self.profile.dids.image_digest
+        try:
+            response = self.client.send_request(Request(services.ReadDataByIdentifier, data=struct.pack(">H", did)))
+        except NegativeResponseException as exc:
+            if exc.response.code == 0x22:
+                return None
+            raise
+        assert response is not None  # no suppressPosMsgIndication on 0x22
+        if response.data[:2] != struct.pack(">H", did) or len(response.data) != 2 + 32:
+            raise InvalidResponseException(response, f"DID {did:#06x}: expected the DID and a 32-byte SHA-256")
+        return bytes(response.data[2:])
 
     def read_boot_status(self) -> BootStatus:
         return BootStatus.parse(self.read_did(self.profile.dids.boot_state))

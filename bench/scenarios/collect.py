@@ -50,6 +50,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from bench.fixtures import attach_evidence, firmware_builder
         from bench.plugin import loaded_bench
+        from bench.report.versions import record_versions
 
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
         with Bench(loaded_bench(self.config), workdir=workdir, **bench_scope(self.scenario)) as rig:
@@ -60,6 +61,7 @@ class ScenarioItem(pytest.Item):
                 try:
                     injector.close()
                 finally:
+                    record_versions(self, rig)
                     attach_evidence(self, {"fault timeline": injector.timeline.render(), **rig.evidence()})
             faults = rig.faults()
         if faults:

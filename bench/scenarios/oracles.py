@@ -6,8 +6,10 @@ old or the new version and nothing else (a single-bank ECU may instead wait in i
 still reprogrammable); an A/B ECU runs the previous bank after a failed update; a resumed
 download re-sent at most one block; and (virtual ECUs) its NVM is consistent.
 
-A violated oracle raises ``OutcomeViolation`` — an AssertionError, i.e. a finding about the
-ECU, which the report shows as a failure, never as a bench error.
+A violated oracle raises an ``OutcomeViolation`` — an AssertionError, i.e. a finding about the
+ECU, which the report shows as a failure, never as a bench error. Its subclass names the kind
+of defect (``EcuBricked``, ``WrongVersion``, ``RollbackFailed``, ``ResumeFailed``,
+``NvmInconsistent``), which the report's categories sort by.
 """
 
 from __future__ import annotations
@@ -32,14 +34,34 @@ class OutcomeViolation(AssertionError):
     """The ECU did not end in a state the regulation allows."""
 
 
+class EcuBricked(OutcomeViolation):
+    """The ECU does not answer diagnostics again after the fault has ended."""
+
+
+class WrongVersion(OutcomeViolation):
+    """The ECU runs a version it must not run at that point (neither old nor new, or not the one allowed)."""
+
+
+class RollbackFailed(OutcomeViolation):
+    """After a failed or refused update the ECU does not run its previous version (bank)."""
+
+
+class ResumeFailed(OutcomeViolation):
+    """The interrupted update did not complete from the journal, or re-sent more than it may."""
+
+
+class NvmInconsistent(OutcomeViolation):
+    """The virtual ECU's flash and EEPROM contradict each other (torn or half-committed state)."""
+
+
 def recovers(ecu: EcuHandle, *, within: float = 5.0) -> float:
-    """Seconds until the ECU answered TesterPresent; OutcomeViolation (bricked) past ``within``."""
+    """Seconds until the ECU answered TesterPresent; EcuBricked past ``within``."""
     try:
         return ecu.diagnostics.wait_responsive(within)
     except TimeoutException:
         ecu.link.discard_pending()
-        raise OutcomeViolation(f"{ecu.name} is bricked: no answer to TesterPresent within {within:.1f} s "
-                               "after power returned") from None
+        raise EcuBricked(f"{ecu.name} is bricked: no answer to TesterPresent within {within:.1f} s "
+                         "after power returned") from None
 
 
 def version_is_old_or_new(ecu: EcuHandle, old: str, new: str) -> str | None:
@@ -51,9 +73,9 @@ def version_is_old_or_new(ecu: EcuHandle, old: str, new: str) -> str | None:
     status = ecu.diagnostics.read_boot_status()
     if version is None and status.mode == BootMode.BOOTLOADER and ecu.profile.bootloader == "single_bank":
         return None
-    raise OutcomeViolation(f"{ecu.name} reports version {version!r} ({status}); only {old!r} or {new!r} "
-                           "are allowed" + ("" if ecu.profile.bootloader == "single_bank"
-                                            else ", and an A/B ECU must always run one of them"))
+    raise WrongVersion(f"{ecu.name} reports version {version!r} ({status}); only {old!r} or {new!r} "
+                       "are allowed" + ("" if ecu.profile.bootloader == "single_bank"
+                                        else ", and an A/B ECU must always run one of them"))
 
 
 def runs_previous_bank(ecu: EcuHandle, *, bank: int, version: str) -> None:
@@ -61,12 +83,12 @@ def runs_previous_bank(ecu: EcuHandle, *, bank: int, version: str) -> None:
     status = ecu.diagnostics.read_boot_status()
     running = ecu.diagnostics.read_version()
     if status.mode != BootMode.APPLICATION or status.active_bank != bank or running != version:
-        raise OutcomeViolation(f"{ecu.name} should run bank {'AB'[bank]} version {version!r}; "
-                               f"it runs {status} version {running!r}")
+        raise RollbackFailed(f"{ecu.name} should run bank {'AB'[bank]} version {version!r}; "
+                             f"it runs {status} version {running!r}")
 
 
 def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult, *, blocks: int = 1) -> int:
-    """Bytes the tester sent twice after a download cut inside TransferData; OutcomeViolation when
+    """Bytes the tester sent twice after a download cut inside TransferData; ResumeFailed when
     more than ``blocks`` blocks. An attempt cut elsewhere has no transfer to resume: 0."""
     steps = interrupted.timeline.steps
     if not steps or steps[-1].name != "TransferData" or steps[-1].outcome == "ok":
@@ -75,8 +97,8 @@ def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult, *, 
     block = resumed.block_size or interrupted.block_size
     if resent > blocks * block:
         how = f"resumed at {resumed.resumed_from:#x}" if resumed.resumed_from else "started over"
-        raise OutcomeViolation(f"{resumed.ecu}: the download {how} and re-sent {resent} bytes, more than "
-                               f"{blocks} block(s) of {block} B")
+        raise ResumeFailed(f"{resumed.ecu}: the download {how} and re-sent {resent} bytes, more than "
+                           f"{blocks} block(s) of {block} B")
     return resent
 
 
@@ -108,4 +130,4 @@ def nvm_consistent(sim: VirtualEcu) -> None:
     finally:
         flash.close()
     if problems:
-        raise OutcomeViolation(f"{sim.name} NVM is inconsistent: " + "; ".join(problems))
+        raise NvmInconsistent(f"{sim.name} NVM is inconsistent: " + "; ".join(problems))

@@ -8,8 +8,8 @@
    the new version runs; ``rolled_back``/``unchanged``: the old one, still after an ECUReset),
    re-sending at most ``max_resent_blocks`` blocks.
 
-Every violated expectation raises ``OutcomeViolation`` naming the expectation and what the ECU
-actually did (version, boot state, journal).
+Every violated expectation raises an ``OutcomeViolation`` (its subclass says which kind of
+defect) naming the expectation and what the ECU actually did (version, boot state, journal).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block
 from bench.flash import FlashResult
 from bench.image import FirmwareImage
 from bench.scenarios.catalog import NETWORK_FAULTS
-from bench.scenarios.oracles import OutcomeViolation, nvm_consistent, recovers, resent_at_most_one_block
+from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
+                                     recovers, resent_at_most_one_block)
 
 if TYPE_CHECKING:
     from bench.rig import Bench, EcuHandle
@@ -165,9 +166,9 @@ def _judge_after_fault(scenario: Scenario, ecu: EcuHandle, old: str | None, new:
     if version is None and "bootloader" in scenario.expect.versions:
         names.append("bootloader")
     if not names:
-        raise OutcomeViolation(f"{scenario.id}: after the {scenario.fault} the ECU runs {version!r}; "
-                               f"allowed: {', '.join(scenario.expect.versions)} (old={old!r}, new={new!r}); "
-                               f"{_state(ecu)}")
+        raise WrongVersion(f"{scenario.id}: after the {scenario.fault} the ECU runs {version!r}; "
+                           f"allowed: {', '.join(scenario.expect.versions)} (old={old!r}, new={new!r}); "
+                           f"{_state(ecu)}")
     if scenario.expect.nvm_consistent and ecu.sim is not None:
         nvm_consistent(ecu.sim)
     return version
@@ -180,15 +181,26 @@ def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, o
         _restart(ecu)  # a refused update must stay refused at the next start, not just in this session
     running = ecu.diagnostics.read_version()
     if running != wanted:
-        raise OutcomeViolation(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
-                               f"but the ECU runs {running!r} after the last attempt "
-                               f"({last.failure or 'no error'}); {_state(ecu)}")
+        defect = _final_violation(scenario, running, old, new)
+        raise defect(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
+                     f"but the ECU runs {running!r} after the last attempt "
+                     f"({last.failure or 'no error'}); {_state(ecu)}")
     limit = scenario.expect.max_resent_blocks
     if limit is not None and len(outcome.attempts) > 1:
         try:
             resent_at_most_one_block(outcome.attempts[-2], last, blocks=limit)
         except OutcomeViolation as violation:
-            raise OutcomeViolation(f"{scenario.id}: {violation}; {_state(ecu)}") from None
+            raise ResumeFailed(f"{scenario.id}: {violation}; {_state(ecu)}") from None
+
+
+def _final_violation(scenario: Scenario, running: str | None, old: str | None,
+                     new: str) -> type[OutcomeViolation]:
+    """The kind of defect when the ECU does not end as expected: an application that is neither
+    the old nor the new one; an update that did not complete after the interruption; or no
+    return to the old version."""
+    if running is not None and running not in (old, new):
+        return WrongVersion
+    return ResumeFailed if scenario.expect.outcome == "updated" else RollbackFailed
 
 
 def _restart(ecu: EcuHandle) -> None:

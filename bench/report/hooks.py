@@ -1,0 +1,105 @@
+"""pytest hooks of the reporting layer (``bench.plugin`` loads this module).
+
+Every process labels the scenario items it runs. At the end of a run with ``--alluredir``, the
+process that owns the run (the pytest-xdist controller, or the only process) writes into the
+results folder ``categories.json`` and ``environment.properties``, and, when scenarios ran,
+the outcome matrix: ``reports/outcome-matrix.{csv,html,png}``, attached to the run's report.
+Workers write nothing of this; a run without ``--alluredir`` writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.config import BenchConfig, load_bench
+from bench.errors import ConfigError
+from bench.report.categories import write_categories
+from bench.report.environment import run_environment, write_properties
+from bench.report.heatmap import write_png
+from bench.report.labels import label_scenario
+from bench.report.matrix import OutcomeMatrix
+from bench.report.matrix_html import write_html
+from bench.report.results import attach_to_run, latest_results
+from bench.report.versions import versions_in
+from bench.scenarios.collect import ScenarioItem
+
+REPORTS_DIR = Path("reports")
+"""Where the outcome matrix goes, under the rootdir."""
+MATRIX_STEM = "outcome-matrix"
+
+
+def alluredir(config: pytest.Config) -> Path | None:
+    """The ``--alluredir`` of the run, absolute as allure-pytest makes it; None without one."""
+    option = getattr(config.option, "allure_report_dir", None)
+    return Path(os.path.abspath(option)) if option else None
+
+
+def owns_the_run(config: pytest.Config) -> bool:
+    """True in the process that sees the whole run: not in a pytest-xdist worker."""
+    return not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    directory = alluredir(config)
+    if directory is not None and owns_the_run(config) and not config.option.collectonly:
+        config.pluginmanager.register(RunSummary(config, directory), "bench-run-summary")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if isinstance(item, ScenarioItem):
+        from bench.plugin import loaded_bench
+
+        label_scenario(item.scenario, bench=loaded_bench(item.config).name)
+
+
+class RunSummary:
+    """Gathers what the tests report and writes the run-level files at the end of the session."""
+
+    def __init__(self, config: pytest.Config, alluredir: Path) -> None:
+        self.config = config
+        self.alluredir = alluredir
+        self.versions: dict[str, set[str]] = {}
+        self.written: list[Path] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for ecu, version in versions_in(report.user_properties):
+            self.versions.setdefault(ecu, set()).add(version)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.alluredir.mkdir(parents=True, exist_ok=True)
+        write_categories(self.alluredir)
+        write_properties(self.alluredir / "environment.properties",
+                         run_environment(self._bench(), self.versions, self.config.rootpath))
+        matrix = OutcomeMatrix.from_results(latest_results(self.alluredir))
+        if matrix:
+            self.written = write_matrix(matrix, self.config.rootpath / REPORTS_DIR)
+            attach_to_run(self.alluredir, [(f"Outcome matrix ({path.suffix[1:].upper()})", path)
+                                           for path in self.written])
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.written:
+            terminalreporter.write_line("outcome matrix: " + ", ".join(str(path) for path in self.written))
+
+    def _bench(self) -> BenchConfig | None:
+        """The run's bench file; None when it does not load (the run has said why already)."""
+        from bench.plugin import bench_path
+
+        try:
+            return load_bench(bench_path(self.config))
+        except ConfigError:
+            return None
+
+
+def write_matrix(matrix: OutcomeMatrix, directory: Path) -> list[Path]:
+    """HTML, PNG and CSV of ``matrix`` in ``directory``, in the order a reader opens them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    html, png, csv = (directory / f"{MATRIX_STEM}.{suffix}" for suffix in ("html", "png", "csv"))
+    write_html(matrix, html)
+    write_png(matrix, png)
+    matrix.write_csv(csv)
+    return [html, png, csv]

@@ -1,0 +1,64 @@
+"""Allure labels and parameters: what a report filters, groups and sorts tests by.
+
+Scenario items (one per catalog scenario): epic ``OTA scenarios``, feature = campaign, story =
+fault kind, severity (``critical`` for power faults), the catalog's tags (as pytest markers,
+which allure-pytest turns into tags), labels ``campaign``, ``ecu``, ``fault``, ``phase``,
+``trigger``, ``seed``, ``bench``, and the scenario's dimensions as parameters (which also keep
+the scenarios of one campaign apart in Allure's history). Bench tests get ``bench`` and ``ecu``.
+
+Labels are added as the test starts (``allure.dynamic``): for scenario items by
+``bench.report.hooks`` at set-up, for tests by the ``bench`` and ``ecu`` fixtures. allure-pytest
+takes the rest of a custom item's result (name, status, markers as tags) from the item itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import allure
+
+if TYPE_CHECKING:
+    from bench.scenarios.catalog import Scenario
+
+SCENARIO_EPIC = "OTA scenarios"
+POWER_FAULTS = ("power_cut", "brown_out")
+"""Fault kinds a vehicle sees at every weak battery or crank: their scenarios are critical."""
+
+
+def phase_of(trigger: str) -> str:
+    """The class of a trigger point: ``page:12`` → ``page``, ``block:3`` → ``block``, ``erase`` → ``erase``."""
+    return trigger.partition(":")[0]
+
+
+def scenario_labels(scenario: Scenario, bench: str) -> dict[str, str]:
+    """Custom labels of a scenario (besides epic, feature, story and severity)."""
+    return {"campaign": scenario.campaign, "ecu": scenario.ecu, "fault": scenario.fault,
+            "phase": phase_of(scenario.at), "trigger": scenario.at, "seed": str(scenario.seed), "bench": bench}
+
+
+def scenario_parameters(scenario: Scenario) -> dict[str, object]:
+    """What the scenario is made of: its matrix dimensions, then the fault's own parameters."""
+    return {"ecu": scenario.ecu, "fault": scenario.fault, "trigger": scenario.at,
+            "interruptions": scenario.interruptions, "seed": scenario.seed, "package": scenario.package,
+            "from": scenario.from_image, "to": scenario.to_image, **scenario.params}
+
+
+def label_scenario(scenario: Scenario, bench: str) -> None:
+    """Label the Allure result of the running scenario item."""
+    allure.dynamic.epic(SCENARIO_EPIC)
+    allure.dynamic.feature(scenario.campaign)
+    allure.dynamic.story(scenario.fault)
+    allure.dynamic.severity(allure.severity_level.CRITICAL if scenario.fault in POWER_FAULTS
+                            else allure.severity_level.NORMAL)
+    for name, value in scenario_labels(scenario, bench).items():
+        allure.dynamic.label(name, value)
+    for name, value in scenario_parameters(scenario).items():
+        allure.dynamic.parameter(name, value)
+
+
+def label_bench(name: str) -> None:
+    allure.dynamic.label("bench", name)
+
+
+def label_ecu(name: str) -> None:
+    allure.dynamic.label("ecu", name)

@@ -1,0 +1,18 @@
+// Allure 3 configuration of the HTML report, used by `make report` (which `make run` ends with):
+//   allure generate --config reports/allurerc.mjs reports/allure-results --output reports/allure-report
+// * categories: the plugin's list (bench/report/categories.json), which pytest also writes into
+//   allure-results for Allure 2 and the classic report; Allure 3's default report reads them here;
+// * one self-contained index.html, which a browser opens from disk (no web server needed).
+import { readFileSync } from "node:fs";
+
+const categories = JSON.parse(
+  readFileSync(new URL("../bench/report/categories.json", import.meta.url), "utf-8"),
+);
+
+export default {
+  name: "OTA validation",
+  categories,
+  plugins: {
+    awesome: { options: { singleFile: true, reportName: "OTA validation" } },
+  },
+};

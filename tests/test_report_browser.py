@@ -1,0 +1,102 @@
+"""The HTML report as a validation lead sees it: Allure 3 generates it offline from a real run
+(report_suite.py) with the project's configuration, and headless Chromium opens it from disk.
+
+Needs Node with Allure 3 in .node/ (``make test`` installs it), Debian's ``chromium`` and
+``chromium-driver`` (``.ci/run`` installs them) and selenium (the dev extra); skipped, saying
+which is missing, where they are not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from report_suite import ALLURE, REPO, TESTS, make_suite, run_suite
+
+WAIT = 30.0
+"""Seconds the page may take to render (a loaded CI machine)."""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """index.html of the report of the suite's run."""
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed: Allure 3 needs it (apt-get install nodejs npm)")
+    if not ALLURE.exists():
+        pytest.skip(f"Allure 3 is not installed in {ALLURE.parents[2]}: `make test` installs it with npm")
+    root = make_suite(tmp_path_factory.mktemp("report"))
+    run_suite(root, "--alluredir", "allure-results")
+    subprocess.run([str(ALLURE), "generate", "--config", str(REPO / "reports" / "allurerc.mjs"), "allure-results",
+                    "--output", "allure-report"], cwd=root, capture_output=True, text=True, timeout=300, check=True)
+    return root / "allure-report" / "index.html"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Headless Chromium, driven through chromedriver, with a throwaway profile and no network."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or chromedriver is None:
+        pytest.skip("Chromium is not installed: apt-get install chromium chromium-driver (.ci/run does, as root)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=chromedriver), options=options)
+    driver.set_page_load_timeout(WAIT)
+    yield driver
+    driver.quit()
+
+
+def shown(driver: object, test_id: str) -> list[object]:
+    """The elements with this data-testid, once at least one is on the page."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    selector = f"[data-testid='{test_id}']"
+    return WebDriverWait(driver, WAIT).until(lambda d: d.find_elements("css selector", selector))
+
+
+def open_test(driver: object, name: str) -> None:
+    """Search the results tree for ``name``, unfold the groups it is in, open the test."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    shown(driver, "search-input")[0].send_keys(name)
+    unfolded: set[str] = set()
+
+    def unfold(d: object) -> object:
+        leaves = [leaf for leaf in d.find_elements("css selector", "[data-testid='tree-leaf']") if name in leaf.text]
+        if leaves:
+            return leaves[0]
+        for section in d.find_elements("css selector", "[data-testid='tree-section-title']"):
+            if section.text not in unfolded:
+                unfolded.add(section.text)
+                section.click()
+                break
+        return False
+
+    WebDriverWait(driver, WAIT, poll_frequency=0.3).until(unfold).click()
+
+
+def test_report_shows_every_test_its_attachments_categories_and_the_outcome_matrix(report: Path,
+                                                                                   browser: object) -> None:
+    browser.get(report.as_uri())
+    assert shown(browser, "metadata-item-total")[0].text.split() == ["Total", str(TESTS)]
+
+    shown(browser, "nav-tab-categories")[0].click()
+    assert [section.text for section in shown(browser, "tree-section-title")] == ["Bench fault: instrument not answering"]
+
+    shown(browser, "nav-tab-globalAttachments")[0].click()
+    names = [attachment.text for attachment in shown(browser, "test-result-attachment")]
+    assert len(names) == 3 and "Outcome matrix (HTML)" in names[0]
+
+    shown(browser, "nav-tab-results")[0].click()
+    open_test(browser, "smoke[bms-full-power_cut@block:2]")
+    shown(browser, "test-result-tab-attachments")[0].click()
+    attachments = shown(browser, "test-result-attachment")
+    assert any(attachment.is_displayed() and "fault timeline" in attachment.text for attachment in attachments)
