@@ -4,7 +4,8 @@ the ISO 14229 sequence, its timeline, errors, resume after a power cut, a lost r
 from __future__ import annotations
 
 import pytest
-from udsoncan.exceptions import TimeoutException
+from udsoncan import Response, services
+from udsoncan.exceptions import TimeoutException, UnexpectedResponseException
 
 from bench.errors import FlashError
 from bench.image import FirmwareImage
@@ -140,4 +141,29 @@ def test_lost_transfer_data_response_is_retried(ecu, flasher, sim, firmware, mon
     assert calls[2] == calls[3] == 3                    # the same block, same counter, again
     assert len(pages) == -(-len(image.to_bytes()) // 256)  # and the ECU did not program it twice
     assert result.version_after == "2.0.0"
+    assert programmed(sim, image) == image.to_bytes()
+
+
+@pytest.mark.ecu("bcm")
+def test_a_late_answer_to_a_retried_block_is_not_taken_for_the_next_one(ecu, flasher, sim, firmware,
+                                                                        monkeypatch) -> None:
+    client = flasher.client
+    send_block = client.transfer_data
+    calls = []
+
+    def answer_block_3_late(counter: int, data: bytes) -> object:
+        calls.append(counter)
+        if len(calls) == 3:  # the ECU programs block 3 but its answer is late: the tester gives up
+            send_block(counter, data)
+            raise TimeoutException("response late")
+        if len(calls) == 5:  # block 4 gets the late answer to block 3 (counter 3), as udsoncan sees it
+            raise UnexpectedResponseException(Response(services.TransferData, Response.Code.PositiveResponse,
+                                                       bytes([counter - 1])), "block sequence number mismatch")
+        return send_block(counter, data)
+
+    monkeypatch.setattr(client, "transfer_data", answer_block_3_late)
+    image = firmware("app-2.0.0")
+    result = flasher.flash(image)
+    assert calls[2:6] == [3, 3, 4, 4]  # block 3 again, then block 4 again after the stale answer
+    assert result.retries == 2 and result.version_after == "2.0.0"
     assert programmed(sim, image) == image.to_bytes()

@@ -190,7 +190,10 @@ class Flasher:
                     try:
                         self.client.transfer_data(counter, chunk)
                         break
-                    except TimeoutException:  # response lost: the ECU acknowledges a repeat without rewriting
+                    except (TimeoutException, UnexpectedResponseException):
+                        # A lost response, or a late one: after a retry the ECU's answer to the first try
+                        # can arrive when the next block is awaited (its counter gives it away). Either way
+                        # the block is sent again; the ECU acknowledges a repeat without rewriting it.
                         if attempt == self.block_retries:
                             step.detail = f"block {result.blocks_sent + 1} (counter {counter:#04x}) unanswered"
                             raise

@@ -57,6 +57,18 @@ class AddressedStack(isotp.NotifierBasedCanStack):
         if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
             super()._on_message_received(msg)
 
+    # can-isotp 2.0.7 sets ``reset_tx_complete``/``reset_rx_complete`` when its thread has
+    # reset a direction and clears them only in start()/stop(): from the second call on, these
+    # return before the reset is done, and it then lands on the next transmission (cancelled
+    # after its first frame) or reception. udsoncan calls both before every retry.
+    def stop_sending(self) -> None:
+        self.events.reset_tx_complete.clear()
+        super().stop_sending()
+
+    def stop_receiving(self) -> None:
+        self.events.reset_rx_complete.clear()
+        super().stop_receiving()
+
 
 def make_stack(bus: can.BusABC, notifier: can.Notifier, addr: isotp.Address, bus_config: BusConfig,
                *, max_frame_size: int, timing: Timing | None = None) -> isotp.NotifierBasedCanStack:
