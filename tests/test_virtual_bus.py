@@ -120,3 +120,13 @@ def test_unpaced_buses_never_sleep(channel: str) -> None:
         assert fake.slept == []
     finally:
         bus.shutdown()
+
+
+def test_pacing_is_for_virtual_buses_only() -> None:
+    from pydantic import ValidationError
+
+    from bench.config.models import BusConfig
+
+    assert BusConfig(interface="virtual", channel="x", pace=True).pace
+    with pytest.raises(ValidationError, match="virtual buses only"):
+        BusConfig(interface="socketcan", channel="vcan0", pace=True)
