@@ -3,6 +3,7 @@
 ``bench`` is brought up fresh for every test (own virtual channels, fresh NVM under the test's
 tmp_path) and torn down afterwards whatever happened; a simulator crash during the test is
 raised at tear-down as a ``BenchFault`` — an error of the bench, not a failure of the ECU.
+What the bench saw is recorded right after the test body (``bench.report.evidence``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import allure
 import pytest
 
 from bench.config.models import BenchConfig
@@ -20,8 +20,8 @@ from bench.faults import FaultInjector
 from bench.flash import EcuDiagnostics, Flasher
 from bench.image import FirmwareImage, build_image
 from bench.power import PowerSupply
+from bench.report.evidence import FAULTS, SETUP_FAILED, STATE_BEFORE, record_evidence
 from bench.report.labels import label_bench, label_ecu
-from bench.report.versions import record_versions
 from bench.rig import Bench, EcuHandle
 from bench.sim.ecu import VirtualEcu
 
@@ -39,20 +39,13 @@ def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
 def bench(bench_config: BenchConfig, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bench]:
     label_bench(bench_config.name)
     with Bench(bench_config, workdir=tmp_path) as rig:
+        request.node.stash[STATE_BEFORE] = rig.ecu_states()
         yield rig
+        if request.node.stash.get(SETUP_FAILED, False):  # no test body ran: its evidence is recorded here
+            record_evidence(request.node, rig, failed=True)
         faults = rig.faults()
-        record_versions(request.node, rig)
-        attach_evidence(request.node, rig.evidence())
     if faults:
         raise BenchFault("; ".join(faults))
-
-
-def attach_evidence(item: pytest.Item, evidence: dict[str, str]) -> None:
-    """Evidence for whoever reads the result: report sections (shown with a failure) and
-    Allure attachments (when Allure is recording)."""
-    for name, text in evidence.items():
-        item.add_report_section("teardown", name, text)
-        allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
 
 
 @pytest.fixture
@@ -124,8 +117,6 @@ def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
 def faults(bench: Bench, request: pytest.FixtureRequest) -> Iterator[FaultInjector]:
     """Arm faults for this test; all are disarmed, power restored and gateways cleared after it."""
     injector = FaultInjector(bench)
+    request.node.stash[FAULTS] = injector.timeline  # the test's evidence shows it (bench.report.evidence)
     yield injector
-    try:
-        injector.close()
-    finally:
-        attach_evidence(request.node, {"fault timeline": injector.timeline.render()})
+    injector.close()

@@ -21,7 +21,7 @@ import can
 
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
-from bench.flash import EcuDiagnostics, Flasher
+from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.gateway import Gateway
 from bench.monitor import BusMonitor, ecus_on_bus
 from bench.console import SerialConsole
@@ -32,6 +32,7 @@ from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport.can_bus import RECV_POLL, open_bus
+from bench.transport.trace import BusTrace
 from bench.transport.uds_client import TesterLink
 
 
@@ -92,6 +93,8 @@ class Bench:
         self.monitors: dict[str, BusMonitor] = {}
         self.gateways: dict[str, Gateway] = {}
         self._gateway_sides: list[tuple[can.BusABC, can.BusABC]] = []
+        self.traces: dict[str, BusTrace] = {}
+        """Every frame of each bus in use (its ECU side too, behind a gateway), from bench start."""
 
     def channel(self, bus: str) -> str | int:
         """The tester's channel of ``bus``."""
@@ -137,6 +140,11 @@ class Bench:
                 self._gateway_sides.append(sides)
                 self.gateways[name] = Gateway(*sides, name=f"gateway-{name}")
                 self.gateways[name].start()
+        for name in dict.fromkeys(ecu.bus for ecu in ecus.values()):
+            bus = self.config.buses[name]
+            self.traces[name] = BusTrace(name, bus, self.channel(name))
+            if self.gatewayed(name):
+                self.traces[f"{name}-ecu-side"] = BusTrace(name, bus, self.ecu_channel(name))
         dbc = load_dbc(self.config)
         for name, ecu in ecus.items():
             if ecu.virtual is not None:
@@ -218,19 +226,33 @@ class Bench:
                               "set gateway: true (real buses also need ecu_channel)", file=str(self.config.source or ""))
         return self.gateways[bus]
 
+    def flash_results(self) -> list[tuple[str, int, FlashResult]]:
+        """(ECU, attempt number, result) of every flash attempt so far, failed ones included."""
+        found = []
+        for name, handle in self._handles.items():
+            flasher = handle.__dict__.get("flasher")  # only ECUs this test flashed
+            found += [(name, number, result) for number, result in enumerate(flasher.results if flasher else [], 1)]
+        return found
+
     def evidence(self) -> dict[str, str]:
         """What the bench saw, by name, for reports: flash timelines, UDS transcripts, consoles."""
         found: dict[str, str] = {}
-        for name, handle in self._handles.items():
-            flasher = handle.__dict__.get("flasher")  # only ECUs this test flashed
-            for number, result in enumerate(flasher.results if flasher else [], start=1):
-                found[f"{name} flash {number} ({result.version})"] = result.timeline.render()
+        for name, number, result in self.flash_results():
+            found[f"{name} flash {number} ({result.version})"] = result.timeline.render()
         for name, monitor in self.monitors.items():
             found[f"UDS transcript {name}"] = monitor.render()
         for name, console in self.consoles.items():
             if console.log_path.exists():
                 found[f"console {name}"] = console.log_path.read_text(errors="replace")
         return found
+
+    def write_traces(self, directory: Path) -> list[Path]:
+        """The CAN traces recorded so far, ``can-<bus>.asc`` and ``.blf`` per bus, in ``directory``."""
+        return [path for name, trace in self.traces.items() for path in trace.write(directory / f"can-{name}")]
+
+    def ecu_states(self) -> dict[str, str]:
+        """What each ECU brought up reports about itself (``EcuDiagnostics.describe``)."""
+        return {name: self.ecu(name).diagnostics.describe() for name in self.ecu_names}
 
     def faults(self) -> list[str]:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
@@ -250,6 +272,9 @@ class Bench:
             *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
         ]
         _side_by_side(stops, errors)
+        for name, trace in self.traces.items():
+            with _collect(errors, f"trace of bus {name}"):
+                trace.close()
         for port in self._console_ports.values():
             port.close()
         for name, supply in self.supplies.items():
@@ -268,6 +293,7 @@ class Bench:
         self._console_ports.clear()
         self.gateways.clear()
         self._gateway_sides.clear()
+        self.traces.clear()
         if errors:
             raise BenchFault("bench did not close cleanly: " + "; ".join(errors))
 

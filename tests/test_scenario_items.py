@@ -79,7 +79,7 @@ expect: {outcome: unchanged}
     result = suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=6, failed=1)
     result.stdout.fnmatch_lines(["*wrong[[]bms-full-power_cut@block:2[]]*expected outcome 'unchanged'*"
-                                 "*ECU state: application, bank B, confirmed*"])
+                                 "*ECU state: version 2.0.0, application, bank B, confirmed*"])
 
 
 def test_xdist_gives_the_same_verdicts_as_a_serial_run(suite: pytest.Pytester) -> None:

@@ -1,6 +1,7 @@
 """pytest hooks of the reporting layer (``bench.plugin`` loads this module).
 
-Every process labels the scenario items it runs. At the end of a run with ``--alluredir``, the
+Every process labels the scenario items it runs and records the evidence of each test that
+used a bench (``bench.report.evidence``: steps, text, CAN traces). At the end of a run with ``--alluredir``, the
 process that owns the run (the pytest-xdist controller, or the only process) writes into the
 results folder ``categories.json`` and ``environment.properties``, and, when scenarios ran,
 the outcome matrix: ``reports/outcome-matrix.{csv,html,png}``, attached to the run's report.
@@ -17,6 +18,7 @@ import pytest
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
 from bench.report.categories import write_categories
+from bench.report.evidence import SETUP_FAILED, add_trace_option, record_evidence
 from bench.report.environment import run_environment, write_properties
 from bench.report.heatmap import write_png
 from bench.report.labels import label_scenario
@@ -24,6 +26,7 @@ from bench.report.matrix import OutcomeMatrix
 from bench.report.matrix_html import write_html
 from bench.report.results import attach_to_run, latest_results
 from bench.report.versions import versions_in
+from bench.rig import Bench
 from bench.scenarios.collect import ScenarioItem
 
 REPORTS_DIR = Path("reports")
@@ -46,6 +49,27 @@ def pytest_configure(config: pytest.Config) -> None:
     directory = alluredir(config)
     if directory is not None and owns_the_run(config) and not config.option.collectonly:
         config.pluginmanager.register(RunSummary(config, directory), "bench-run-summary")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_trace_option(parser)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201 - a hook wrapper
+    """Record the evidence of a test that used the ``bench`` fixture, right after its body:
+    passed, failed or interrupted, while the bench is still up."""
+    outcome = yield
+    rig = getattr(item, "funcargs", {}).get("bench")
+    if isinstance(rig, Bench):
+        record_evidence(item, rig, failed=outcome.excinfo is not None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201 - a hook wrapper
+    outcome = yield
+    if call.when == "setup":
+        item.stash[SETUP_FAILED] = outcome.get_result().failed
 
 
 @pytest.hookimpl(tryfirst=True)

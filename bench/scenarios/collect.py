@@ -48,21 +48,27 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
 
     def runtest(self) -> None:
-        from bench.fixtures import attach_evidence, firmware_builder
+        from bench.fixtures import firmware_builder
         from bench.plugin import loaded_bench
-        from bench.report.versions import record_versions
+        from bench.report.evidence import record_evidence
 
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
         with Bench(loaded_bench(self.config), workdir=workdir, **bench_scope(self.scenario)) as rig:
+            before = rig.ecu_states()
             injector = FaultInjector(rig)
+            failed = True
             try:
                 run_scenario(rig, self.scenario, firmware_builder(self.config.rootpath), injector)
+                failed = False
+            except Exception as finding:
+                if rig.faults():  # the simulator or gateway broke: whatever the ECU seemed to do is void
+                    raise BenchFault("; ".join(rig.faults())) from finding
+                raise
             finally:
                 try:
                     injector.close()
                 finally:
-                    record_versions(self, rig)
-                    attach_evidence(self, {"fault timeline": injector.timeline.render(), **rig.evidence()})
+                    record_evidence(self, rig, failed=failed, before=before, faults=injector.timeline)
             faults = rig.faults()
         if faults:
             raise BenchFault("; ".join(faults))

@@ -168,7 +168,7 @@ def _judge_after_fault(scenario: Scenario, ecu: EcuHandle, old: str | None, new:
     if not names:
         raise WrongVersion(f"{scenario.id}: after the {scenario.fault} the ECU runs {version!r}; "
                            f"allowed: {', '.join(scenario.expect.versions)} (old={old!r}, new={new!r}); "
-                           f"{_state(ecu)}")
+                           f"{ecu.diagnostics.describe()}")
     if scenario.expect.nvm_consistent and ecu.sim is not None:
         nvm_consistent(ecu.sim)
     return version
@@ -184,13 +184,13 @@ def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, o
         defect = _final_violation(scenario, running, old, new)
         raise defect(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
                      f"but the ECU runs {running!r} after the last attempt "
-                     f"({last.failure or 'no error'}); {_state(ecu)}")
+                     f"({last.failure or 'no error'}); {ecu.diagnostics.describe()}")
     limit = scenario.expect.max_resent_blocks
     if limit is not None and len(outcome.attempts) > 1:
         try:
             resent_at_most_one_block(outcome.attempts[-2], last, blocks=limit)
         except OutcomeViolation as violation:
-            raise ResumeFailed(f"{scenario.id}: {violation}; {_state(ecu)}") from None
+            raise ResumeFailed(f"{scenario.id}: {violation}; {ecu.diagnostics.describe()}") from None
 
 
 def _final_violation(scenario: Scenario, running: str | None, old: str | None,
@@ -211,14 +211,3 @@ def _restart(ecu: EcuHandle) -> None:
     except TimeoutException:
         pass  # whether it answers again is what recovers() judges
     recovers(ecu, within=RECOVERY_BOUND)
-
-
-def _state(ecu: EcuHandle) -> str:
-    """What the ECU reports about itself, for a failure message (never raises)."""
-    try:
-        status = ecu.diagnostics.read_boot_status()
-        journal = ecu.diagnostics.read_journal()
-        return (f"ECU state: {status.mode.name.lower()}, bank {status.bank_name}, {status.state.name.lower()}, "
-                f"{status.boot_attempts} unconfirmed start(s), journal {journal.committed:#x}/{journal.total_length:#x}")
-    except Exception as exc:  # noqa: BLE001 - the message must still be produced
-        return f"ECU state unreadable ({type(exc).__name__}: {exc})"

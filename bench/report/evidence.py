@@ -1,0 +1,84 @@
+"""What the bench saw during a test, recorded for whoever reads the result.
+
+``record_evidence`` runs once per test, right after its body (passed, failed or interrupted),
+while the bench is still up:
+
+* Allure steps: every flash attempt with its phases, every fault injection (``steps``);
+* text: the fault timeline, each flash timeline, the decoded UDS transcripts, the serial
+  consoles and the ECU state before and after the test (version, mode, bank, boot state,
+  journal), as Allure attachments, and as report sections when the test failed (pytest shows
+  them with the failure);
+* CAN traces of every bus (ASC and BLF, python-can's writers) in the test's folder, attached,
+  as ``--can-trace`` says: ``failed`` (the default: a campaign of thousands keeps the traces
+  that matter), ``all`` or ``off``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import allure
+import pytest
+
+from bench.faults.timeline import FaultTimeline
+from bench.report.steps import add_steps, fault_steps, flash_step
+from bench.report.versions import record_versions
+
+if TYPE_CHECKING:
+    from bench.rig import Bench
+
+TRACE_POLICIES = ("failed", "all", "off")
+RECORDED = pytest.StashKey[bool]()
+STATE_BEFORE = pytest.StashKey[dict[str, str]]()
+"""The ECU states read when the test's bench came up (the ``bench`` fixture)."""
+FAULTS = pytest.StashKey[FaultTimeline]()
+"""The fault timeline of the test's ``faults`` fixture."""
+SETUP_FAILED = pytest.StashKey[bool]()
+
+
+def add_trace_option(parser: pytest.Parser) -> None:
+    parser.getgroup("ota-hil-bench").addoption(
+        "--can-trace", choices=TRACE_POLICIES, default="failed", dest="can_trace",
+        help="write each test's CAN traces (ASC and BLF) for failed tests (default), all tests, or none")
+
+
+def record_evidence(item: pytest.Item, rig: Bench, *, failed: bool, before: Mapping[str, str] | None = None,
+                    faults: FaultTimeline | None = None) -> None:
+    """Steps, text and traces of ``rig`` for ``item``; once per test (later calls do nothing).
+    ``before`` and ``faults`` default to what the ``bench`` and ``faults`` fixtures kept."""
+    if item.stash.get(RECORDED, False):
+        return
+    item.stash[RECORDED] = True
+    before = item.stash.get(STATE_BEFORE, {}) if before is None else before
+    faults = item.stash.get(FAULTS, None) if faults is None else faults
+    flashes = rig.flash_results()
+    add_steps([*(flash_step(result, number) for _, number, result in flashes),
+               *(fault_steps(faults) if faults else [])])
+    text = {"fault timeline": faults.render()} if faults else {}
+    text.update(rig.evidence())
+    after = rig.ecu_states()
+    text["ECU state before and after"] = "\n".join(
+        f"{ecu} before: {before.get(ecu, 'not read')}\n{ecu} after:  {state}" for ecu, state in after.items())
+    attach_text(item, text, sections=failed)
+    policy = item.config.getoption("can_trace", default="failed")
+    if policy == "all" or (policy == "failed" and failed):
+        traces = rig.write_traces(rig.workdir / "traces")
+        for path in traces:
+            allure.attach.file(str(path), name=path.name, attachment_type=_MIME[path.suffix], extension=path.suffix[1:])
+        if failed:
+            item.add_report_section("call", "CAN traces", "\n".join(str(path) for path in traces))
+    record_versions(item, rig)
+
+
+_MIME = {".asc": "text/plain", ".blf": "application/octet-stream"}
+
+
+def attach_text(item: pytest.Item, evidence: Mapping[str, str], *, sections: bool = True) -> None:
+    """Text evidence as Allure attachments (when Allure records) and, with ``sections``, as
+    report sections (shown with a failure)."""
+    for name, text in evidence.items():
+        if sections:
+            item.add_report_section("call", name, text)
+        allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+

@@ -1,0 +1,106 @@
+"""What a test leaves in its Allure result: steps per flash phase and fault, text evidence, the
+ECU state before and after, CAN traces (ASC, BLF) that python-can reads back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import can
+import pytest
+
+from report_suite import REPO, run_suite
+
+CATALOG = """\
+campaign: evidence
+defaults: {from: factory, to: app-2.0.0}
+matrix: {ecu: bms, fault: power_cut, at: "block:2"}
+expect: {outcome: unchanged}    # wrong on purpose: the update completes, so the scenario fails
+"""
+
+TESTS = """\
+import pytest
+
+@pytest.mark.ecu("bms")
+def test_flashes_the_update(flasher, firmware, faults):
+    assert flasher.flash(firmware("app-2.0.0")).version_after == "2.0.0"
+
+@pytest.mark.ecu("bms")
+def test_fails_after_flashing(flasher, firmware):
+    flasher.flash(firmware("app-2.0.0"))
+    assert False, "the test's own check failed"
+"""
+
+
+def make(directory: Path) -> Path:
+    (directory / "fixtures").symlink_to(REPO / "fixtures")
+    (directory / "scenarios").mkdir()
+    (directory / "scenarios" / "evidence.yaml").write_text(CATALOG)
+    (directory / "test_evidence.py").write_text(TESTS)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    root = make(tmp_path_factory.mktemp("evidence"))
+    done = run_suite(root, "--alluredir", "allure-results")
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
+    found = {}
+    for path in (root / "allure-results").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        result["dir"] = path.parent
+        found[result["name"]] = result
+    return found
+
+
+def attachments(result: dict[str, Any]) -> dict[str, Path]:
+    return {item["name"]: result["dir"] / item["source"] for item in result.get("attachments", [])}
+
+
+def test_each_flash_phase_and_each_fault_is_a_timed_step(results: dict[str, dict[str, Any]]) -> None:
+    steps = results["evidence[bms-full-power_cut@block:2]"]["steps"]
+    names = [step["name"] for step in steps]
+    assert names[0].startswith("flash 1: bms to 2.0.0 (full): stopped")
+    assert any(name == "fault: power cut on bms" for name in names)
+    assert names[-1].startswith("flash 2: bms to 2.0.0 (full, resumed at 0x4000): complete")
+    assert [step["start"] for step in steps] == sorted(step["start"] for step in steps)
+    phases = [child["name"] for child in steps[-1]["steps"]]
+    assert "RequestTransferExit: ok" in phases and all(child["stop"] >= child["start"] for child in steps[-1]["steps"])
+    assert steps[0]["status"] == "failed" and steps[-1]["status"] == "passed"
+
+
+def test_text_evidence_and_ecu_state_before_and_after(results: dict[str, dict[str, Any]]) -> None:
+    found = attachments(results["evidence[bms-full-power_cut@block:2]"])
+    for name in ("fault timeline", "bms flash 1 (2.0.0)", "UDS transcript powertrain", "console bms",
+                 "ECU state before and after"):
+        assert name in found, name
+    state = found["ECU state before and after"].read_text()
+    assert "bms before: ECU state: version 1.0.0" in state and "bms after:  ECU state: version 2.0.0" in state
+
+
+def test_failed_tests_get_can_traces_that_python_can_reads(results: dict[str, dict[str, Any]]) -> None:
+    for name in ("evidence[bms-full-power_cut@block:2]", "test_fails_after_flashing"):
+        found = attachments(results[name])
+        for trace in ("can-powertrain.asc", "can-powertrain.blf"):
+            frames = list(can.LogReader(found[trace]))
+            assert len(frames) > 1000, (name, trace)  # 64 KiB in 64-byte CAN FD frames, and the answers
+            assert any(frame.arbitration_id == 0x7E1 for frame in frames)
+            assert any(frame.arbitration_id == 0x7E9 for frame in frames)
+
+
+def test_passing_tests_get_steps_and_text_but_no_traces_by_default(results: dict[str, dict[str, Any]]) -> None:
+    passed = results["test_flashes_the_update"]
+    assert passed["status"] == "passed"
+    assert passed["steps"][0]["name"] == "flash 1: bms to 2.0.0 (full): complete"
+    found = attachments(passed)
+    assert "ECU state before and after" in found and "fault timeline" in found
+    assert not any(name.startswith("can-") for name in found)
+
+
+def test_can_trace_all_keeps_the_traces_of_passing_tests_too(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    done = run_suite(root, "--alluredir", "allure-results", "--can-trace", "all", "-k", "flashes_the_update")
+    assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
+    [result] = [json.loads(path.read_text()) for path in (root / "allure-results").glob("*-result.json")]
+    assert {"can-powertrain.asc", "can-powertrain.blf"} <= {item["name"] for item in result["attachments"]}
