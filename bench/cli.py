@@ -1,8 +1,8 @@
 """The command line, ``ota-bench`` (also ``python -m bench``): what is not a test.
 
     ota-bench list  --bench FILE                           what the bench file describes
-    ota-bench sim   --bench FILE --ecu NAME                serve one virtual ECU on its bus
-    ota-bench flash --bench FILE --ecu NAME --image X      flash one ECU by hand
+    ota-bench sim   --bench FILE --ecu NAME [--slcan H:P]  serve one virtual ECU on its bus [and over SLCAN/TCP]
+    ota-bench flash --bench FILE --ecu NAME --image X      flash one ECU by hand [--delta-from BASE]
     ota-bench image RECIPE.yaml -o OUT.bin                 build a signed test image
 
 Exit codes: 0 success, 1 the ECU failed (``FlashError``), 2 a user error (``ConfigError``, bad
@@ -18,23 +18,28 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+import can
 from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
 
 from bench.config import BenchConfig, BusConfig, EcuConfig, load_bench
 from bench.errors import BenchFault, ConfigError, FlashError
-from bench.image import FirmwareImage, ImageFormatError, build_image
+from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLayout, build_image,
+                         create_delta_package, load_private_key, load_recipe)
+from bench.instruments.slcan_bridge import SlcanBridge
 from bench.power import VirtualSupply
+from bench.report.progress import terminal_progress
 from bench.rig import Bench
 from bench.sim.factory import build_virtual_ecu
+from bench.transport.can_bus import open_bus
 
 EXIT_OK, EXIT_ECU_FAILED, EXIT_USER_ERROR, EXIT_BENCH_FAULT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SIM_NVM_ROOT = Path("reports/sim-nvm")
 
 _VIRTUAL_NOTE = ("python-can's 'virtual' interface is in-process only: a tester in another process "
-                 "cannot reach it, so `sim` is useful on socketcan/vcan or a real adapter")
+                 "cannot reach it, so `sim` is useful on socketcan/vcan, a real adapter, or with --slcan")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=False,
                      help="append a random suffix to a virtual bus channel, as tests do (default: off, "
                           "so the channel is the one in the bench file)")
+    sim.add_argument("--slcan", type=_tcp_address, metavar="HOST:PORT",
+                     help="also serve the ECU's bus (classic CAN) to SLCAN clients on this TCP address, as a "
+                          "USB-serial CAN adapter would: a tester in another process opens it with python-can's "
+                          "slcan interface, channel socket://HOST:PORT; port 0 picks a free port (printed)")
     sim.set_defaults(command=_sim)
 
     flash = commands.add_parser(
@@ -97,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     flash.add_argument("--ecu", required=True, metavar="NAME", help="ECU to flash")
     flash.add_argument("--image", required=True, type=Path, metavar="FILE",
                        help="firmware recipe (.yaml) or an image built by `ota-bench image` (.bin)")
+    flash.add_argument("--delta-from", type=Path, metavar="FILE",
+                       help="recipe (.yaml) or image (.bin) of the firmware the ECU runs now: send a delta package "
+                            "from it to --image (a recipe, whose key signs the package) when the ECU runs exactly "
+                            "that, else the full image")
     flash.add_argument("--resume", action="store_true",
                        help="continue an interrupted download from the ECU's journal when it holds this image")
     flash.add_argument("--workdir", type=Path, metavar="DIR",
@@ -164,20 +177,25 @@ def _sim(args: argparse.Namespace) -> int:
                           file=str(config.source))
     nvm_dir = args.nvm if args.nvm is not None else SIM_NVM_ROOT / args.ecu
     bus = config.buses[ecu.bus]
+    if args.slcan is not None and bus.fd:
+        raise ConfigError(f"--slcan: ECU {args.ecu!r} is on CAN FD bus {ecu.bus!r}; SLCAN carries classic CAN only",
+                          file=str(config.source))
     channel = Bench(config, workdir=nvm_dir, isolate=args.isolate).channel(ecu.bus)
     sim = build_virtual_ecu(config, args.ecu, nvm_dir=nvm_dir, channel=channel)
     supply = VirtualSupply(ecu.power or f"{args.ecu}-supply",
                            nominal_voltage=config.power[ecu.power].nominal_voltage if ecu.power else 13.5)
     supply.attach(sim.supply_changed)
     stop = threading.Event()
-    with _stop_on_signals(stop):
+    slcan = _slcan_bridge(args.slcan, lambda: open_bus(ecu.bus, bus, channel=channel)) if args.slcan else nullcontext()
+    with slcan as bridge, _stop_on_signals(stop):
         supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there
         try:
             print(f"{args.ecu}: virtual ECU listening on bus {ecu.bus!r} ({bus.interface} channel "
                   f"{channel!r}, {'CAN FD' if bus.fd else 'classic CAN'}), request {_can_id(ecu, ecu.request_id)}, "
                   f"functional {_can_id(ecu, ecu.functional_id)}, response {_can_id(ecu, ecu.response_id)}; "
+                  f"{f'served over SLCAN at {bridge.url} (python-can interface slcan); ' if bridge else ''}"
                   f"NVM in {nvm_dir}; supply {supply.name} on; Ctrl-C or SIGTERM stops it", flush=True)
-            if bus.interface == "virtual":
+            if bus.interface == "virtual" and bridge is None:
                 print(f"note: {_VIRTUAL_NOTE}", file=sys.stderr, flush=True)
             while not stop.wait(0.2) and sim.fault is None:
                 pass
@@ -187,6 +205,22 @@ def _sim(args: argparse.Namespace) -> int:
         raise BenchFault(f"virtual ECU {args.ecu} crashed: {sim.fault!r}")
     print(f"{args.ecu}: stopped", flush=True)
     return EXIT_OK
+
+
+def _tcp_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of ``--slcan``."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (e.g. 127.0.0.1:0 for any free port), got {text!r}")
+    return host, int(port)
+
+
+def _slcan_bridge(address: tuple[str, int], open_ecu_bus: Callable[[], can.BusABC]) -> SlcanBridge:
+    host, port = address
+    try:
+        return SlcanBridge(open_ecu_bus, host=host, port=port)
+    except OSError as exc:
+        raise ConfigError(f"--slcan {host}:{port}: cannot listen there: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -215,13 +249,16 @@ def _flash(args: argparse.Namespace) -> int:
     if args.no_sim:
         config = config.model_copy(update={"ecus": {name: ecu.model_copy(update={"virtual": None})
                                                     for name, ecu in config.ecus.items()}})
+    delta = _delta_package(config, args.ecu, args.delta_from, args.image, image) if args.delta_from else None
     with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
         handle = rig.ecu(args.ecu)
         print(f"{args.ecu}: flashing {image.header.version} ({len(image.to_bytes())} B)"
-              f"{' with resume' if args.resume else ''}", flush=True)
+              f"{' with resume' if args.resume else ''}"
+              f"{f', or the delta package {delta.describe()}' if delta else ''}", flush=True)
         failure: str | None = None
         try:
-            result = handle.flasher.flash(image, resume=args.resume, progress=_progress_printer())
+            with terminal_progress("TransferData") as progress:  # a bar on a person's terminal, not in CI logs
+                result = handle.flasher.flash(image, resume=args.resume, progress=progress, delta=delta)
         except FlashError as exc:
             if exc.result is not None:
                 print(exc.result.timeline.render())  # type: ignore[attr-defined]
@@ -256,6 +293,20 @@ def _load_image(path: Path) -> FirmwareImage:
                           file=str(path)) from None
 
 
+def _delta_package(config: BenchConfig, ecu: str, base: Path, target: Path, image: FirmwareImage) -> DeltaPackage:
+    """The delta package from ``base`` to ``image`` for ECU ``ecu``, signed with ``target``'s recipe key."""
+    profile_name = config.ecus[ecu].profile
+    if config.profiles[profile_name].delta is None:
+        raise ConfigError(f"--delta-from: ECU {ecu!r} takes no delta packages (its profile {profile_name!r} has no "
+                          "'delta:' section)", file=str(config.source or ""))
+    if target.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError("--delta-from needs --image to be a firmware recipe (.yaml): its signing key signs the "
+                          "package", file=str(target))
+    key = load_private_key(load_recipe(target).signing_key)
+    return create_delta_package(_load_image(base), image, private_key=key,
+                                layout=PatchLayout.for_profile(config.profiles[profile_name]))
+
+
 @contextmanager
 def _workdir(path: Path | None) -> Iterator[Path]:
     if path is not None:
@@ -264,22 +315,6 @@ def _workdir(path: Path | None) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="ota-bench-") as temporary:
         yield Path(temporary)
-
-
-def _progress_printer() -> Callable[[int, int], None] | None:
-    """A percentage on a terminal's stderr; nothing when stderr is a file or a pipe."""
-    if not sys.stderr.isatty():
-        return None
-    shown = [-1]
-
-    def show(done: int, total: int) -> None:
-        percent = done * 100 // total
-        if percent != shown[0]:
-            shown[0] = percent
-            print(f"\rTransferData {percent:3d}% ({done}/{total} B)", end="\n" if done >= total else "",
-                  file=sys.stderr, flush=True)
-
-    return show
 
 
 # -- image -----------------------------------------------------------------------------------
