@@ -94,7 +94,8 @@ class Bench:
         self.gateways: dict[str, Gateway] = {}
         self._gateway_sides: list[tuple[can.BusABC, can.BusABC]] = []
         self.traces: dict[str, BusTrace] = {}
-        """Every frame of each bus in use (its ECU side too, behind a gateway), from bench start."""
+        """Every frame of each bus in use (its ECU side too, behind a gateway), from bench start;
+        buses with ``trace: false`` (the default on real interfaces) are not recorded."""
 
     def channel(self, bus: str) -> str | int:
         """The tester's channel of ``bus``."""
@@ -142,6 +143,8 @@ class Bench:
                 self.gateways[name].start()
         for name in dict.fromkeys(ecu.bus for ecu in ecus.values()):
             bus = self.config.buses[name]
+            if not bus.traced:
+                continue
             self.traces[name] = BusTrace(name, bus, self.channel(name))
             if self.gatewayed(name):
                 self.traces[f"{name}-ecu-side"] = BusTrace(name, bus, self.ecu_channel(name))

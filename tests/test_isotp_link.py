@@ -42,3 +42,21 @@ def test_stop_sending_again_and_again_never_cancels_the_next_message(pair, reset
         payload = bytes([round_]) * 300  # multi-frame: first frame, flow control, consecutive frames
         tester.send(payload)
         assert ecu.recv(block=True, timeout=2.0) == payload
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the reader threads die: expected
+def test_a_tester_whose_adapter_goes_away_gets_a_bench_fault_not_a_hang(tmp_path) -> None:
+    from pathlib import Path
+
+    from bench.config import load_bench
+    from bench.errors import BenchFault
+    from bench.rig import Bench
+
+    config = load_bench(Path(__file__).resolve().parents[1] / "fixtures" / "benches" / "virtual.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"], gateway=False) as rig:
+        diagnostics = rig.ecu("bcm").diagnostics
+        assert diagnostics.read_version() == "1.0.0"
+        bus, _ = rig._buses["body"]  # noqa: SLF001 - the tester's adapter, unplugged
+        bus.shutdown()
+        with pytest.raises(BenchFault, match="ISO-TP stack has stopped"):
+            diagnostics.read_version()

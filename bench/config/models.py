@@ -61,6 +61,14 @@ class BusConfig(_Strict):
     pace: bool = False
     """Virtual buses: frames take their time on the wire at ``bitrate`` (CAN FD data phase at
     ``data_bitrate``), so flash durations and timing faults behave as on a real bus."""
+    trace: bool | None = None
+    """Record the bus for each test's CAN trace (ASC/BLF). Default: on for virtual buses; on a
+    real bus it takes a second handle of the adapter, which socketcan allows and a serial SLCAN
+    adapter does not, so it is off unless set."""
+
+    @property
+    def traced(self) -> bool:
+        return self.interface == "virtual" if self.trace is None else self.trace
 
     @property
     def gatewayed(self) -> bool:

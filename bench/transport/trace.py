@@ -34,7 +34,7 @@ class BusTrace:
     def write(self, stem: Path) -> list[Path]:
         """``<stem>.asc`` and ``<stem>.blf`` with every frame recorded so far."""
         stem.parent.mkdir(parents=True, exist_ok=True)
-        frames = list(self.frames)
+        frames = [_on_channel_1(frame) for frame in list(self.frames)]
         paths = []
         for suffix, writer_class in ((".asc", can.ASCWriter), (".blf", can.BLFWriter)):
             path = stem.with_name(stem.name + suffix)
@@ -54,3 +54,11 @@ class BusTrace:
             assert self._notifier is not None and self._bus is not None
             self._notifier.stop()
             self._bus.shutdown()
+
+
+def _on_channel_1(frame: can.Message) -> can.Message:
+    """``frame`` as trace channel 1: one trace file is one bus, and the writers read a number out
+    of the channel name (a virtual channel's isolation token can make it any size)."""
+    copy = frame.__copy__()
+    copy.channel = None
+    return copy

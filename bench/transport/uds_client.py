@@ -14,6 +14,7 @@ from udsoncan.exceptions import TimeoutException
 
 from bench.config.loader import resolve_key_function
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
+from bench.errors import BenchFault
 from bench.transport import udsoncan_speedup
 from bench.transport.isotp_link import address, make_stack
 
@@ -67,6 +68,9 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
     and only once it is on the bus may the ECU take its P2. While the request is still being
     sent, can-isotp's own N_Bs timeout bounds the wait for flow control.
 
+    If can-isotp's thread dies (the adapter went away under it), the request can never finish:
+    the wait ends with a ``BenchFault`` instead of lasting for ever.
+
     A tester waiting for an answer keeps waiting out P2 + ΔP2 however the ECU fell silent; a
     bench that cut the ECU's power itself knows no answer can come, and ends the wait at once
     with the same ``TimeoutException`` (network faults still time out the ordinary way).
@@ -85,6 +89,10 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
         while True:
             if self.unpowered.is_set():
                 raise TimeoutException("no answer: the bench has switched the ECU off")
+            stack_thread = getattr(self.isotp_layer, "main_thread", None)
+            if stack_thread is not None and not stack_thread.is_alive():  # its bus failed under it
+                raise BenchFault("the tester's ISO-TP stack has stopped (its CAN interface failed or went "
+                                 "away): no answer can come")
             if deadline is None and timeout is not None and not self.isotp_layer.transmitting():
                 deadline = time.monotonic() + timeout
             remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
