@@ -18,7 +18,7 @@ from bench.console import SerialConsole
 from bench.errors import BenchFault, ConfigError
 from bench.faults import FaultInjector
 from bench.flash import EcuDiagnostics, Flasher
-from bench.image import FirmwareImage, build_image
+from bench.image import DeltaPackage, FirmwareImage, PatchLayout, build_delta, build_image
 from bench.power import PowerSupply
 from bench.report.evidence import FAULTS, SETUP_FAILED, STATE_BEFORE, record_evidence
 from bench.report.labels import label_bench, label_ecu
@@ -109,6 +109,21 @@ def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
         if not path.is_file():
             raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
         return build_image(path)
+
+    return build
+
+
+def delta_builder(rootpath: Path) -> Callable[[str, str, EcuHandle], DeltaPackage]:
+    """``deltas("factory", "app-1.1.0", ecu)``: the delta package from the ECU's factory image (or
+    a recipe of fixtures/firmware) to a recipe, cut for the way ``ecu`` applies patches (cached)."""
+    def build(base: str, target: str, ecu: EcuHandle) -> DeltaPackage:
+        if base == "factory":
+            if ecu.config.virtual is None or ecu.config.virtual.factory_image is None:
+                raise ConfigError(f"ECU {ecu.name!r} has no factory image on this bench to make a delta package from")
+            base_recipe = ecu.config.virtual.factory_image
+        else:
+            base_recipe = rootpath / FIRMWARE_DIR / f"{base}.yaml"
+        return build_delta(base_recipe, rootpath / FIRMWARE_DIR / f"{target}.yaml", PatchLayout.for_profile(ecu.profile))
 
     return build
 

@@ -22,7 +22,7 @@ HEAD = "campaign: demo\ndefaults: {to: app-2.0.0}\n"  # bodies below start on li
 def load(tmp_path: Path, body: str) -> list[Scenario]:
     path = tmp_path / "demo.yaml"
     path.write_text(HEAD + textwrap.dedent(body))
-    return load_catalog(path, ecus=ECUS, firmware=FIRMWARE)
+    return load_catalog(path, ecus=ECUS, firmware=FIRMWARE, delta_ecus=["bms"])
 
 
 def ids(scenarios: list[Scenario]) -> list[str]:
@@ -135,6 +135,7 @@ def test_the_update_is_in_the_id_where_it_matters(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("written", "normal"), [
     ("erase", "erase"), (" confirm ", "confirm"), ("block:03", "block:3"), ("offset:32768", "offset:0x8000"),
     ("offset:0X8000", "offset:0x8000"), ("page:0", "page:0"), ("sector:16", "sector:16"),
+    ("patch_step:07", "patch_step:7"),
     ("random_block", "random_block")])
 def test_trigger_points_are_normalised(written: str, normal: str) -> None:
     assert parse_at(written) == normal
@@ -173,8 +174,12 @@ ERRORS = {
                           "'bootloader' cannot apply to A/B ECU 'bms'"),
     "interruptions 3": ("matrix:\n  ecu: bcm\n  fault: power_cut\n  at: erase\n  interruptions: [1, 3]\n", 7,
                         "matrix.interruptions[1]", "interruptions is 1 or 2"),
-    "delta package": (M + "include:\n  - {ecu: bms, fault: power_cut, at: boot, package: delta}\n", 5,
-                      "include[0].package", "unknown package 'delta'; delta packages are not supported yet"),
+    "unknown package": (M + "include:\n  - {ecu: bms, fault: power_cut, at: boot, package: detla}\n", 5,
+                        "include[0].package", "unknown package 'detla'; did you mean 'delta'? (known: full, delta)"),
+    "delta package for an ECU without": (M + "include:\n  - {ecu: bcm, fault: power_cut, at: boot, package: delta}\n",
+                                         5, "include[0].package", "ECU 'bcm' takes no delta packages"),
+    "patch step of a full package": (M + "include:\n  - {ecu: bms, fault: power_cut, at: \"patch_step:2\"}\n", 5,
+                                     "include[0].at", "'patch_step:2' is a step of applying a delta package"),
     "unknown recipe": (M + "include:\n  - {ecu: bms, fault: power_cut, at: boot, to: app-9.9.9}\n", 5,
                        "include[0].to", "unknown firmware recipe 'app-9.9.9'"),
     "unknown exclude key": (M + "exclude:\n  - {ecuu: bcm}\n", 5, "exclude[0].ecuu", "did you mean 'ecu'?"),
@@ -228,8 +233,8 @@ def shipped() -> dict[str, list[Scenario]]:
 
 
 def test_the_shipped_catalogs_load_and_hold_at_least_3000_scenarios(shipped: dict[str, list[Scenario]]) -> None:
-    assert sorted(shipped) == ["brown-out.yaml", "double-interruption.yaml", "network.yaml", "power-loss.yaml",
-                               "refused-updates.yaml"]
+    assert sorted(shipped) == ["brown-out.yaml", "delta.yaml", "double-interruption.yaml", "network.yaml",
+                               "power-loss.yaml", "refused-updates.yaml"]
     assert sum(len(scenarios) for scenarios in shipped.values()) >= 3000
     for scenarios in shipped.values():
         duplicates = [name for name, count in Counter(ids(scenarios)).items() if count > 1]

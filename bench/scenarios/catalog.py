@@ -19,13 +19,15 @@ A catalog (``testcases/scenarios/*.yaml``; power-loss.yaml is the commented exam
 
 Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``
 (FAULT_KINDS), ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),
-``seed``, ``package`` (``full`` only, for now), ``from`` / ``to`` (recipes under fixtures/firmware;
-``from: factory``: the ECU's factory image; built-in defaults: factory, full, 1, 0).
+``seed``, ``package`` (``full``, or ``delta``: a delta package from ``from`` to ``to``, for ECUs
+whose profile takes them), ``from`` / ``to`` (recipes under fixtures/firmware; ``from: factory``:
+the ECU's factory image; built-in defaults: factory, full, 1, 0).
 bench/scenarios/expand.py says exactly how exclude, include and overrides combine.
 
 ``at``: a phase (PHASES); ``block:N`` (Nth TransferData, N >= 1); ``offset:N`` (the block carrying
 download byte N, N may be hex); ``page:N`` / ``sector:N`` (virtual ECUs: mid-program of page N /
-mid-erase of sector N of the download); ``random_block`` (chosen by the seed). Power faults
+mid-erase of sector N of the download); ``random_block`` (chosen by the seed); ``patch_step:N``
+(delta packages on virtual ECUs: the Nth step of applying the patch, from 0). Power faults
 strike anywhere; network faults only while the bus is in use (``fault_allows``).
 
 ``expect`` (over the ``Expectations`` defaults): ``bricked: never``; ``outcome`` after the
@@ -57,6 +59,7 @@ SEEDED_FAULTS = ("frame_loss", "corruption")
 FAULT_PARAMS: dict[str, tuple[str, ...]] = {  # seconds, volts, ratio 0..1, count of frames
     "power_cut": ("off_for",), "brown_out": ("volts", "lasting"), "frame_loss": ("ratio", "lasting"),
     "delay": ("seconds", "lasting"), "corruption": ("count",), "partition": ("lasting",), "bus_off": ("lasting",)}
+PACKAGES = ("full", "delta")
 DIMENSIONS = ("ecu", "package", "fault", "at", "interruptions", "seed", "from", "to")
 BUILTIN_DEFAULTS: dict[str, Any] = {"from": "factory", "package": "full", "interruptions": 1, "seed": 0}
 TOP_KEYS = ("campaign", "description", "tags", "defaults", "matrix", "params", "exclude", "include",
@@ -116,7 +119,7 @@ def parse_at(value: Any) -> str:
     if text in PHASES or text == "random_block":
         return text
     kind, sep, number = text.partition(":")
-    if sep and kind in ("block", "offset", "page", "sector"):
+    if sep and kind in ("block", "offset", "page", "sector", "patch_step"):
         number = number.strip()
         try:
             n = int(number, 16) if number.lower().startswith("0x") else int(number, 10)
@@ -127,7 +130,8 @@ def parse_at(value: Any) -> str:
         return f"offset:{n:#x}" if kind == "offset" else f"{kind}:{n}"
     close = difflib.get_close_matches(text, [*PHASES, "random_block"], n=1)
     raise ValueError(f"unknown trigger point {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-                     + f" (a phase: {', '.join(PHASES)}; or block:N, offset:N, page:N, sector:N, random_block)")
+                     + f" (a phase: {', '.join(PHASES)}; or block:N, offset:N, page:N, sector:N, random_block, "
+                       "patch_step:N)")
 
 
 def fault_allows(fault: str, at: str) -> bool:
@@ -136,9 +140,11 @@ def fault_allows(fault: str, at: str) -> bool:
     return fault not in NETWORK_FAULTS or while_on_bus
 
 
-def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None) -> list[Scenario]:
+def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None,
+                 delta_ecus: Collection[str] | None = None) -> list[Scenario]:
     """The scenarios of the catalog at ``path``; ``ecus``: bench ECU → ``single_bank`` | ``ab``;
-    ``firmware``, when given: the recipe names ``from``/``to`` may use. ConfigError lists every problem."""
+    ``firmware``, when given: the recipe names ``from``/``to`` may use; ``delta_ecus``, when given:
+    the ECUs that take delta packages. ConfigError lists every problem."""
     source = Path(path).expanduser().resolve()
     data, locations = read_yaml(source, display=str(source))
     if not isinstance(data, dict):
@@ -155,7 +161,8 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
     for key, value in base_expect.items():
         _expectation(key, value, ("expect", key), problems)  # here too, in case nothing expands
     built = [(case, scenario) for case in cases if (scenario := _scenario(
-        case, campaign, source, nearest_line(locations, case.source) or 1, tags, params, base_expect, ecus, problems))]
+        case, campaign, source, nearest_line(locations, case.source) or 1, tags, params, base_expect, ecus, delta_ecus,
+        problems))]
     scenarios: list[Scenario] = []
     made: dict[str, int] = {}
     for (case, _), scenario in zip(built, _disambiguate([scenario for _, scenario in built]), strict=True):
@@ -199,12 +206,11 @@ def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collecti
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} is a name, got {value!r}")
     recipes = None if firmware is None else [*(("factory",) if key == "from" else ()), *sorted(firmware)]
-    known = {"ecu": list(ecus), "fault": FAULT_KINDS, "package": ("full",), "from": recipes, "to": recipes}[key]
+    known = {"ecu": list(ecus), "fault": FAULT_KINDS, "package": PACKAGES, "from": recipes, "to": recipes}[key]
     if known is not None and value not in known:
         what = {"ecu": "ECU", "fault": "fault kind", "package": "package"}.get(key, "firmware recipe")
         close = difflib.get_close_matches(value, list(known), n=1)
-        hint = (f"; did you mean {close[0]!r}?" if close else "") + (
-            "; delta packages are not supported yet" if key == "package" else "")
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown {what} {value!r}{hint} (known: {', '.join(known) or 'none'})")
     return value
 
@@ -273,11 +279,17 @@ def _expectation(key: Any, value: Any, path: YamlPath, problems: list[Problem]) 
 
 def _scenario(case: Case, campaign: str, source: Path, line: int, tags: list[str],
               catalog_params: Mapping[str, Mapping[str, Any]], base_expect: Mapping[str, Any],
-              ecus: Mapping[str, str], problems: list[Problem]) -> Scenario | None:
+              ecus: Mapping[str, str], delta_ecus: Collection[str] | None, problems: list[Problem]) -> Scenario | None:
     """Check one case against what its fault and its ECU allow; the Scenario, or None."""
     count = len(problems)
     values, ecu, fault, at = case.values, case.values["ecu"], case.values["fault"], case.values["at"]
     kind = ecus[ecu]
+    if values["package"] == "delta" and delta_ecus is not None and ecu not in delta_ecus:
+        problems.append((case.origin["package"], f"ECU {ecu!r} takes no delta packages (its profile has no "
+                                                 "'delta:' section)"))
+    if at.startswith("patch_step:") and values["package"] != "delta":
+        problems.append((case.origin["at"], f"{at!r} is a step of applying a delta package; this case's package "
+                                            f"is {values['package']!r}"))
     if not fault_allows(fault, at):
         problems.append((case.origin["at"], f"{fault} cannot strike at {at!r}: network faults act on the bus, "
                          f"at {', '.join(NETWORK_AT)}, block:N, offset:N or random_block"))

@@ -33,8 +33,9 @@ class CatalogFile(pytest.File):
 
         bench = loaded_bench(self.config)
         kinds = {name: bench.profiles[ecu.profile].bootloader for name, ecu in bench.ecus.items()}
+        deltas = [name for name, ecu in bench.ecus.items() if bench.profiles[ecu.profile].delta is not None]
         recipes = {path.stem for path in (self.config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
-        for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes):
+        for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas):
             item = ScenarioItem.from_parent(self, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
             for tag in scenario.tags:
                 self.config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
@@ -48,7 +49,7 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
 
     def runtest(self) -> None:
-        from bench.fixtures import firmware_builder
+        from bench.fixtures import delta_builder, firmware_builder
         from bench.plugin import loaded_bench
         from bench.report.evidence import record_evidence
 
@@ -58,7 +59,8 @@ class ScenarioItem(pytest.Item):
             injector = FaultInjector(rig)
             failed = True
             try:
-                run_scenario(rig, self.scenario, firmware_builder(self.config.rootpath), injector)
+                run_scenario(rig, self.scenario, firmware_builder(self.config.rootpath), injector,
+                             deltas=delta_builder(self.config.rootpath))
                 failed = False
             except Exception as finding:
                 if rig.faults():  # the simulator or gateway broke: whatever the ECU seemed to do is void

@@ -24,7 +24,7 @@ from bench.errors import ConfigError, FlashError
 from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
                           random_transfer_block, uds)
 from bench.flash import FlashResult
-from bench.image import FirmwareImage
+from bench.image import DeltaPackage, FirmwareImage
 from bench.scenarios.catalog import NETWORK_FAULTS
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
@@ -69,6 +69,8 @@ def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
         return probe("erase_sector_half", int(value))
     if kind == "random_block":
         return random_transfer_block(scenario.seed)
+    if kind == "patch_step":
+        return probe("patch_step", int(value))
     if kind == "confirm":
         return probe("confirm", _target_bank(ecu))
     phases: dict[str, Callable[[], Trigger]] = {
@@ -112,11 +114,21 @@ def arm(injector: FaultInjector, scenario: Scenario, ecu: EcuHandle) -> Injectio
     return actions[scenario.fault]()
 
 
+Deltas = Callable[[str, str, "EcuHandle"], DeltaPackage]
+"""``deltas(from, to, ecu)``: the delta package between two recipes (``factory``: the ECU's own
+factory image), cut for ``ecu`` (``bench.fixtures.delta_builder``)."""
+
+
 def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], FirmwareImage],
-                 injector: FaultInjector) -> ScenarioOutcome:
+                 injector: FaultInjector, *, deltas: Deltas | None = None) -> ScenarioOutcome:
     ecu = bench.ecu(scenario.ecu)
     ecu.flasher.block_retries = SCENARIO_BLOCK_RETRIES
     target = images(scenario.to_image)
+    package = None
+    if scenario.package == "delta":
+        if deltas is None:
+            raise ConfigError(f"scenario {scenario.id}: package: delta, but the runner was given no delta builder")
+        package = deltas(scenario.from_image, scenario.to_image, ecu)
     if scenario.from_image != "factory":
         ecu.flasher.flash(images(scenario.from_image))
     old = ecu.diagnostics.read_version()
@@ -125,8 +137,11 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
     for number in range(1, scenario.interruptions + 1):
         injection = arm(injector, scenario, ecu)
         outcome.injections.append(injection)
-        result = _attempt(ecu, target, resume)
+        result = _attempt(ecu, target, resume, package)
         outcome.attempts.append(result)
+        if package is not None and number == 1 and result.package != "delta":
+            raise OutcomeViolation(f"{scenario.id}: the flasher sent the full image, not the delta package: "
+                                   f"{result.package_reason}; {ecu.diagnostics.describe()}")
         if not injection.wait(FAULT_LATENCY):
             if number > 1 and result.failure is None:
                 # A UDS trigger races the ECU as on a rack: the previous fault may have landed
@@ -144,15 +159,15 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
         resume = True
     last = outcome.attempts[-1]
     if last.failure is not None and outcome.versions_after_fault[-1] != target.header.version:
-        last = _attempt(ecu, target, resume=True)  # the update must now complete (or be refused)
+        last = _attempt(ecu, target, True, package)  # the update must now complete (or be refused)
         outcome.attempts.append(last)
     _judge_final(scenario, ecu, outcome, old, target.header.version)
     return outcome
 
 
-def _attempt(ecu: EcuHandle, image: FirmwareImage, resume: bool) -> FlashResult:
+def _attempt(ecu: EcuHandle, image: FirmwareImage, resume: bool, package: DeltaPackage | None) -> FlashResult:
     try:
-        return ecu.flasher.flash(image, resume=resume)
+        return ecu.flasher.flash(image, resume=resume, delta=package)
     except FlashError as failure:
         assert isinstance(failure.result, FlashResult)
         return failure.result
