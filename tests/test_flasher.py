@@ -167,3 +167,21 @@ def test_a_late_answer_to_a_retried_block_is_not_taken_for_the_next_one(ecu, fla
     assert calls[2:6] == [3, 3, 4, 4]  # block 3 again, then block 4 again after the stale answer
     assert result.retries == 2 and result.version_after == "2.0.0"
     assert programmed(sim, image) == image.to_bytes()
+
+
+@pytest.mark.ecu("bcm")
+def test_waiting_for_the_ecu_drops_a_late_answer_to_an_earlier_request(diagnostics, monkeypatch) -> None:
+    client = diagnostics.client
+    tester_present = client.tester_present
+    calls = []
+
+    def stale_answer_first() -> object:
+        calls.append(1)
+        if len(calls) == 1:  # the late answer to the last TransferData of a failed attempt
+            raise UnexpectedResponseException(Response(services.TransferData, Response.Code.PositiveResponse,
+                                                       b"\x05"), "service ID different from the request's")
+        return tester_present()
+
+    monkeypatch.setattr(client, "tester_present", stale_answer_first)
+    diagnostics.wait_responsive(5.0)
+    assert len(calls) == 2

@@ -7,7 +7,8 @@ import time
 
 from udsoncan import Request, services
 from udsoncan.client import Client
-from udsoncan.exceptions import InvalidResponseException, NegativeResponseException, TimeoutException
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
 
 from bench.config.models import EcuProfile
 from bench.dids import BootStatus, DownloadJournal
@@ -70,13 +71,17 @@ class EcuDiagnostics:
                 f"journal {journal.committed:#x}/{journal.total_length:#x}")
 
     def wait_responsive(self, within: float) -> float:
-        """Poll TesterPresent until the ECU answers; seconds it took. TimeoutException past ``within``."""
+        """Poll TesterPresent until the ECU answers; seconds it took. TimeoutException past ``within``.
+        A late answer to an earlier request (after a failed attempt) is dropped, not taken for it."""
         start = time.monotonic()
         while True:
             try:
                 self.client.tester_present()
                 return time.monotonic() - start
-            except TimeoutException:
+            except (TimeoutException, UnexpectedResponseException) as exc:
                 self.client.conn.empty_txqueue()
+                self.client.conn.empty_rxqueue()
                 if time.monotonic() - start > within:
-                    raise
+                    if isinstance(exc, TimeoutException):
+                        raise
+                    raise TimeoutException(f"no answer to TesterPresent within {within} s (last: {exc})") from exc
