@@ -28,11 +28,13 @@ from bench.sim.ecu import VirtualEcu
 FIRMWARE_DIR = Path("fixtures/firmware")
 
 
-@pytest.fixture(scope="session")
-def bench_config(pytestconfig: pytest.Config) -> BenchConfig:
-    from bench.plugin import loaded_bench
+@pytest.fixture
+def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
+    """The bench file of the rack this test holds: the run's bench, or one rack of the pool that
+    can run the test (``bench.plugin``), held by this test alone until its tear-down."""
+    from bench.plugin import held_rack
 
-    return loaded_bench(pytestconfig)
+    return held_rack(request.node)
 
 
 @pytest.fixture

@@ -75,9 +75,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if isinstance(item, ScenarioItem):
-        from bench.plugin import loaded_bench
+        from bench.plugin import rack_label
 
-        label_scenario(item.scenario, bench=loaded_bench(item.config).name)
+        label_scenario(item.scenario, bench=rack_label(item))
 
 
 class RunSummary:
@@ -97,8 +97,11 @@ class RunSummary:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.alluredir.mkdir(parents=True, exist_ok=True)
         write_categories(self.alluredir)
-        write_properties(self.alluredir / "environment.properties",
-                         run_environment(self._bench(), self.versions, self.config.rootpath))
+        from bench.nightly.hooks import run_properties
+
+        properties = run_environment(self._bench(), self.versions, self.config.rootpath)
+        properties.update(run_properties(self.config))  # rack pool, quarantined racks, retries, budget, shard
+        write_properties(self.alluredir / "environment.properties", properties)
         matrix = OutcomeMatrix.from_results(latest_results(self.alluredir))
         if matrix:
             self.written = write_matrix(matrix, self.config.rootpath / REPORTS_DIR)

@@ -27,13 +27,13 @@ def is_catalog(path: Path) -> bool:
 
 class CatalogFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
-        from bench.plugin import loaded_bench
+        from bench.plugin import ecu_profiles
 
         from bench.fixtures import FIRMWARE_DIR
 
-        bench = loaded_bench(self.config)
-        kinds = {name: bench.profiles[ecu.profile].bootloader for name, ecu in bench.ecus.items()}
-        deltas = [name for name, ecu in bench.ecus.items() if bench.profiles[ecu.profile].delta is not None]
+        profiles = ecu_profiles(self.config)  # of every rack of the pool
+        kinds = {name: profile.bootloader for name, profile in profiles.items()}
+        deltas = [name for name, profile in profiles.items() if profile.delta is not None]
         recipes = {path.stem for path in (self.config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
         for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas):
             item = ScenarioItem.from_parent(self, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
@@ -50,11 +50,11 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from bench.fixtures import delta_builder, firmware_builder
-        from bench.plugin import loaded_bench
+        from bench.plugin import held_rack
         from bench.report.evidence import record_evidence
 
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
-        with Bench(loaded_bench(self.config), workdir=workdir, **bench_scope(self.scenario)) as rig:
+        with Bench(held_rack(self), workdir=workdir, **bench_scope(self.scenario)) as rig:
             before = rig.ecu_states()
             injector = FaultInjector(rig)
             failed = True
