@@ -35,13 +35,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import detools
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from bench.errors import ConfigError
 from bench.image.format import (HEADER_SIZE, KEY_ID_SIZE, SIGNATURE_SIZE, VERSION_SIZE, FirmwareImage,
                                 ImageFormatError)
-from bench.image.signing import SignatureError, key_id
+from bench.image.signing import SignatureError, key_id, verify_signed
 
 if TYPE_CHECKING:
     from bench.config.models import EcuProfile
@@ -184,13 +183,7 @@ def create_delta_package(base: FirmwareImage, target: FirmwareImage, *, private_
 
 def check_delta_signature(header: DeltaHeader, public_key: Ed25519PublicKey) -> None:
     """SignatureError unless ``header`` is signed by ``public_key`` (before the patch is there)."""
-    trusted = key_id(public_key)
-    if header.key_id != trusted:
-        raise SignatureError(f"unknown key id {header.key_id.hex()} (trusted: {trusted.hex()})")
-    try:
-        public_key.verify(header.signature, header.signed_bytes())
-    except InvalidSignature:
-        raise SignatureError("bad signature: the delta header was not signed by the trusted key") from None
+    verify_signed(header.key_id, header.signature, header.signed_bytes(), public_key, what="delta header")
 
 
 def verify_delta(header: DeltaHeader, patch: bytes, public_key: Ed25519PublicKey) -> None:

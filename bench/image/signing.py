@@ -78,10 +78,16 @@ def verify_image(header: ImageHeader, payload: bytes, public_key: Ed25519PublicK
             f"payload length mismatch: header says {header.payload_length} bytes, got {len(payload)}")
     if hashlib.sha256(payload).digest() != header.payload_sha256:
         raise SignatureError("payload digest mismatch: SHA-256 of the payload differs from the header")
+    verify_signed(header.key_id, header.signature, header.signed_bytes(), public_key, what="header")
+
+
+def verify_signed(signer: bytes, signature: bytes, signed: bytes, public_key: Ed25519PublicKey, *, what: str) -> None:
+    """``SignatureError`` unless ``signed`` bears ``signature`` by ``public_key``, whose key id
+    the ``what`` (a header) names as ``signer``."""
     trusted = key_id(public_key)
-    if header.key_id != trusted:
-        raise SignatureError(f"unknown key id {header.key_id.hex()} (trusted: {trusted.hex()})")
+    if signer != trusted:
+        raise SignatureError(f"unknown key id {signer.hex()} (trusted: {trusted.hex()})")
     try:
-        public_key.verify(header.signature, header.signed_bytes())
+        public_key.verify(signature, signed)
     except InvalidSignature:
-        raise SignatureError("bad signature: the header was not signed by the trusted key") from None
+        raise SignatureError(f"bad signature: the {what} was not signed by the trusted key") from None
