@@ -1,7 +1,7 @@
 """What the bench saw during a test, recorded for whoever reads the result.
 
 ``record_evidence`` runs once per test, right after its body (passed, failed or interrupted),
-while the bench is still up:
+while the bench is still up, when someone will see it (the test failed, or Allure records):
 
 * Allure steps: every flash attempt with its phases, every fault injection (``steps``);
 * text: the fault timeline, each flash timeline, the decoded UDS transcripts, the serial
@@ -50,6 +50,10 @@ def record_evidence(item: pytest.Item, rig: Bench, *, failed: bool, before: Mapp
     if item.stash.get(RECORDED, False):
         return
     item.stash[RECORDED] = True
+    record_versions(item, rig)
+    policy = item.config.getoption("can_trace", default="failed")
+    if not failed and policy != "all" and getattr(item.config.option, "allure_report_dir", None) is None:
+        return  # nobody would see it: pytest shows sections only with a failure, and Allure is off
     before = item.stash.get(STATE_BEFORE, {}) if before is None else before
     faults = item.stash.get(FAULTS, None) if faults is None else faults
     flashes = rig.flash_results()
@@ -61,14 +65,12 @@ def record_evidence(item: pytest.Item, rig: Bench, *, failed: bool, before: Mapp
     text["ECU state before and after"] = "\n".join(
         f"{ecu} before: {before.get(ecu, 'not read')}\n{ecu} after:  {state}" for ecu, state in after.items())
     attach_text(item, text, sections=failed)
-    policy = item.config.getoption("can_trace", default="failed")
     if policy == "all" or (policy == "failed" and failed):
         traces = rig.write_traces(rig.workdir / "traces")
         for path in traces:
             allure.attach.file(str(path), name=path.name, attachment_type=_MIME[path.suffix], extension=path.suffix[1:])
         if failed:
             item.add_report_section("call", "CAN traces", "\n".join(str(path) for path in traces))
-    record_versions(item, rig)
 
 
 _MIME = {".asc": "text/plain", ".blf": "application/octet-stream"}
