@@ -102,9 +102,14 @@ class FaultInjector:
                 supply.set_voltage(nominal)
             supply.on()
 
-    def close(self) -> None:
-        for disarm in self._disarms:
+    def disarm(self) -> None:
+        """Stop watching every armed trigger (what fired stays on the timeline)."""
+        disarms, self._disarms = self._disarms, []
+        for disarm in disarms:
             disarm()
+
+    def close(self) -> None:
+        self.disarm()
         self.restore()
         errors = [i.error for i in self.injections if i.error is not None]
         if errors:

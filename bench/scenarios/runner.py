@@ -143,14 +143,20 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
             raise OutcomeViolation(f"{scenario.id}: the flasher sent the full image, not the delta package: "
                                    f"{result.package_reason}; {ecu.diagnostics.describe()}")
         if not injection.wait(FAULT_LATENCY):
-            if number > 1 and result.failure is None:
-                # A UDS trigger races the ECU as on a rack: the previous fault may have landed
-                # once the ECU had committed that block, and the resume never sends it again.
+            if number > 1:
+                # A UDS trigger races the ECU as on a rack: the previous fault may have landed once
+                # the ECU had committed that block, and the resume never sends it again; or the
+                # resumed attempt stopped before the point. The last attempt below is judged anyway.
+                how = "completed" if result.failure is None else f"stopped ({result.failure})"
                 injector.timeline.add(injection.trigger, f"{scenario.fault} not reached", ecu.name,
                                       f"interruption {number} of {scenario.interruptions}: the resumed attempt "
-                                      "completed without passing this point (the previous fault landed after "
-                                      "the ECU had acted on it)")
+                                      f"{how} without passing this point")
+                injector.disarm()  # it must not strike the last attempt instead
                 break
+            if result.failure is not None:
+                raise OutcomeViolation(f"{scenario.id}: the update stopped before the {scenario.fault} at "
+                                       f"{scenario.at}, with no fault injected: {result.failure}; "
+                                       f"{ecu.diagnostics.describe()}")
             raise ConfigError(f"scenario {scenario.id}: the {scenario.fault} at {scenario.at} never fired "
                               "(the trigger point is not reached by this update)",
                               file=str(scenario.source), line=scenario.line, field="at")
