@@ -44,10 +44,14 @@ run: $(STAMP) $(ALLURE_STAMP)
 test: $(STAMP) $(ALLURE_STAMP)
 	$(BIN)/pytest -n 2 --scenario-sample $(TEST_SAMPLE) --seed 0 $(ARGS)
 
+# Two pytest-xdist workers per core: a scenario spends much of its time waiting (a fault's
+# duration, the tester's timeouts), and a second worker fills that time (benchmarks/README.md).
+CAMPAIGN_WORKERS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
+
 ## every catalog scenario (testcases/scenarios), Allure results in reports/allure-results,
 ## the HTML report in reports/allure-report
 campaign: $(STAMP) $(ALLURE_STAMP)
-	$(BIN)/pytest -n auto testcases/scenarios --alluredir reports/allure-results --clean-alluredir $(ARGS); \
+	$(BIN)/pytest -n $(CAMPAIGN_WORKERS) testcases/scenarios --alluredir reports/allure-results --clean-alluredir $(ARGS); \
 	status=$$?; { $(GENERATE_REPORT); } || [ $$status -ne 0 ] || status=1; exit $$status
 
 ## HTML report (one self-contained index.html, opens from disk) from reports/allure-results
@@ -57,6 +61,7 @@ report: $(ALLURE_STAMP)
 ## performance measurements (not tests)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/pacing.py
 
 clean:
 	rm -rf $(VENV) $(NODE_PREFIX) reports/allure-results reports/allure-report reports/outcome-matrix.*

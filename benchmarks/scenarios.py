@@ -7,7 +7,7 @@
 
 A measurement, not a test: prints, never asserts.
 
-    .venv/bin/python benchmarks/scenarios.py [--sample 40] [--small 20] [--large 80]
+    .venv/bin/python benchmarks/scenarios.py [--sample 200] [--small 100] [--large 1000]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.config import load_bench
 from bench.faults import FaultInjector
-from bench.fixtures import firmware_builder
+from bench.fixtures import delta_builder, firmware_builder
 from bench.rig import Bench
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.runner import bench_scope, run_scenario
@@ -59,14 +59,14 @@ def memory(small: int, large: int) -> tuple[float, float]:
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
     scenarios = [s for path in sorted(CATALOGS.glob("*.yaml")) for s in load_catalog(path, ecus=kinds)]
     chosen = random.Random(0).sample(scenarios, large)
-    images = firmware_builder(REPO)
+    images, deltas = firmware_builder(REPO), delta_builder(REPO)
     after_small = 0.0
     with tempfile.TemporaryDirectory(prefix="scenario-rss-") as root:
         for number, scenario in enumerate(chosen, start=1):
             with Bench(config, workdir=Path(root) / str(number), **bench_scope(scenario)) as rig:
                 injector = FaultInjector(rig)
                 try:
-                    run_scenario(rig, scenario, images, injector)
+                    run_scenario(rig, scenario, images, injector, deltas=deltas)
                 except AssertionError as finding:
                     print(f"  (scenario {scenario.id} failed: {str(finding)[:100]})")
                 finally:
@@ -79,18 +79,20 @@ def memory(small: int, large: int) -> tuple[float, float]:
 def main() -> int:
     logging.disable(logging.ERROR)  # can-isotp and udsoncan narrate every injected fault
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sample", type=int, default=40)
-    parser.add_argument("--small", type=int, default=20)
-    parser.add_argument("--large", type=int, default=80)
+    parser.add_argument("--sample", type=int, default=200, help="scenarios per rate measurement (0: skip)")
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=1000, help="scenarios for the memory measurement (0: skip)")
     args = parser.parse_args()
     config = load_bench(BENCH_FILE)
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
     total = sum(len(load_catalog(path, ecus=kinds)) for path in CATALOGS.glob("*.yaml"))
     print(f"{total} scenarios in {CATALOGS.relative_to(REPO)}; sample of {args.sample} (seed 0)")
-    for workers in (None, "auto"):
+    for workers in (None, "auto") if args.sample else ():
         per_minute = rate(args.sample, workers)
         print(f"  -> {per_minute:.0f} scenarios/min; whole catalog in about {total / per_minute:.0f} min "
               "(target: under 10 min)")
+    if not args.large:
+        return 0
     small, large = memory(args.small, args.large)
     print(f"peak RSS after {args.small} scenarios: {small:.0f} MiB; after {args.large}: {large:.0f} MiB "
           f"(growth {large - small:+.0f} MiB for {args.large - args.small} more)")
