@@ -69,7 +69,8 @@ class _BusClock:
 
 
 _clocks: dict[object, _BusClock] = {}
-_clocks_lock = threading.Lock()
+_registry_lock = threading.Lock()
+"""Guards the per-channel registries below and above (clocks, taps)."""
 _taps: dict[object, list[list[can.Message]]] = {}
 """Per channel, the lists recording every frame sent on it (``tap``): a bus analyzer's view."""
 
@@ -78,13 +79,13 @@ def tap(channel: object) -> list[can.Message]:
     """Start recording every frame sent on ``channel`` (by any bench virtual bus) into the
     returned list, at no cost to the senders but an append; ``untap`` stops."""
     frames: list[can.Message] = []
-    with _clocks_lock:
+    with _registry_lock:
         _taps.setdefault(channel, []).append(frames)
     return frames
 
 
 def untap(channel: object, frames: list[can.Message]) -> None:
-    with _clocks_lock:
+    with _registry_lock:
         recorders = _taps.get(channel, [])
         if any(recorder is frames for recorder in recorders):
             recorders[:] = [recorder for recorder in recorders if recorder is not frames]
@@ -121,7 +122,7 @@ class BenchVirtualBus(virtual.VirtualBus):
         self._now, self._sleep = clock, sleep
         self._clock: _BusClock | None = None
         if pace:
-            with _clocks_lock:
+            with _registry_lock:
                 self._clock = _clocks.setdefault(channel, _BusClock())
 
     def _apply_filters(self, filters: can.typechecking.CanFilters | None) -> None:
@@ -174,6 +175,6 @@ class BenchVirtualBus(virtual.VirtualBus):
 
     def shutdown(self) -> None:
         super().shutdown()
-        with virtual.channels_lock, _clocks_lock:
+        with virtual.channels_lock, _registry_lock:
             if self.channel_id not in virtual.channels:  # the channel's last bus: forget its clock
                 _clocks.pop(self.channel_id, None)
