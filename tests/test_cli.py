@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -14,6 +12,7 @@ import pytest
 
 from bench.cli import main
 from bench.image import FirmwareImage
+from process_lines import first_line as read_first_line
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "fixtures" / "benches" / "virtual.yaml"
@@ -126,7 +125,7 @@ def test_sim_serves_until_sigterm_then_exits_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "bench", "sim", "--bench", str(bench), "--ecu", "bcm",
                                 "--nvm", str(nvm)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        first_line = _read_line(process, deadline=time.monotonic() + 30)
+        first_line = read_first_line(process, deadline=time.monotonic() + 30)
         assert "bcm: virtual ECU listening" in first_line and "cli-sim-body" in first_line
         assert (nvm / "bcm.flash").is_file()
         process.send_signal(signal.SIGTERM)
@@ -139,23 +138,3 @@ def test_sim_serves_until_sigterm_then_exits_cleanly(tmp_path: Path) -> None:
     assert b"bcm: stopped" in out
     assert b"Traceback" not in err
 
-
-def _read_line(process: subprocess.Popen[bytes], *, deadline: float) -> str:
-    """The process's first stdout line, or a failure once ``deadline`` passes (never hangs)."""
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    os.set_blocking(fd, False)
-    buffer = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while b"\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"no line from `ota-bench sim` in time; got {buffer!r}")
-            if selector.select(remaining):
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    pytest.fail(f"`ota-bench sim` exited ({process.wait()}) before its line; got {buffer!r}")
-                buffer += chunk
-    os.set_blocking(fd, True)
-    return buffer.split(b"\n", 1)[0].decode()

@@ -8,9 +8,7 @@ on disk; the bench then recovers the ECU from a restarted simulator on the same 
 
 from __future__ import annotations
 
-import os
 import re
-import selectors
 import signal
 import subprocess
 import sys
@@ -26,6 +24,7 @@ import yaml
 from bench.config import BenchConfig, BusConfig, load_bench
 from bench.errors import BenchFault, FlashError
 from bench.fixtures import firmware_builder
+from process_lines import first_line
 from bench.rig import Bench
 
 pytestmark = pytest.mark.integration
@@ -47,7 +46,7 @@ class Simulator:
         with log.open("wb") as stderr:
             self.process = subprocess.Popen([sys.executable, "-m", "bench", "sim", *args], cwd=REPO,
                                             stdout=subprocess.PIPE, stderr=stderr)
-        self.ready_line = self._first_line(deadline=time.monotonic() + STARTS_WITHIN)
+        self.ready_line = first_line(self.process, deadline=time.monotonic() + STARTS_WITHIN)
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, nothing is flushed or closed by the simulator."""
@@ -61,23 +60,6 @@ class Simulator:
         assert self.process.returncode == 0, self.log.read_text()
         return out.decode()
 
-    def _first_line(self, *, deadline: float) -> str:
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        buffer = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while b"\n" not in buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"no ready line from `ota-bench sim` in time; got {buffer!r}")
-                if selector.select(remaining):
-                    chunk = os.read(fd, 4096)
-                    if not chunk:
-                        pytest.fail(f"`ota-bench sim` exited ({self.process.wait()}) before its ready line:\n"
-                                    f"{self.log.read_text()}")
-                    buffer += chunk
-        return buffer.split(b"\n", 1)[0].decode()
 
 
 StartSimulator = Callable[..., Simulator]
