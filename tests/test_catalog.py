@@ -148,6 +148,10 @@ ERRORS = {
                            "matrix.intteruptions", "did you mean 'interruptions'?"),
     "unknown fault parameter": (M + "params:\n  power_cut: {of_for: 1}\n", 5, "params.power_cut.of_for",
                                 "did you mean 'off_for'?"),
+    "bad fault parameter": (M + "params:\n  frame_loss: {ratio: 1.5}\n", 5, "params.frame_loss.ratio",
+                            "less than or equal to 1"),
+    "dropouts that merge": (M + "params:\n  intermittent_supply: {off_for: 0.2, period: 0.1}\n", 5,
+                            "params.intermittent_supply.off_for", "period (0.1) must be longer than off_for (0.2)"),
     "unknown params fault": (M + "params:\n  brownout: {volts: 5}\n", 5, "params.brownout", "'brown_out'"),
     "unknown expectation": (M + "expect:\n  outcomes: updated\n", 5, "expect.outcomes", "did you mean 'outcome'?"),
     "bad expectation": (M + "expect:\n  bricked: sometimes\n", 5, "expect.bricked", "'never'"),
@@ -233,8 +237,8 @@ def shipped() -> dict[str, list[Scenario]]:
 
 
 def test_the_shipped_catalogs_load_and_hold_at_least_3000_scenarios(shipped: dict[str, list[Scenario]]) -> None:
-    assert sorted(shipped) == ["brown-out.yaml", "delta.yaml", "double-interruption.yaml", "network.yaml",
-                               "power-loss.yaml", "refused-updates.yaml"]
+    assert sorted(shipped) == ["brown-out.yaml", "delta.yaml", "double-interruption.yaml",
+                               "intermittent-supply.yaml", "network.yaml", "power-loss.yaml", "refused-updates.yaml"]
     assert sum(len(scenarios) for scenarios in shipped.values()) >= 3000
     for scenarios in shipped.values():
         duplicates = [name for name, count in Counter(ids(scenarios)).items() if count > 1]

@@ -123,6 +123,16 @@ class Arming:
         self._injector = injector
         self._trigger = trigger
 
+    # -- what a fault kind of bench.faults.kinds builds its action from -------------------------
+
+    def custom(self, ecu: EcuHandle, action: str, act: Callable[[], str]) -> Injection:
+        """Run ``act`` when the trigger fires; ``act`` says what it did (shown on the timeline)."""
+        return self._injector.bind(self._trigger, ecu, action, act)
+
+    def later(self, seconds: float, action: Callable[[], None]) -> None:
+        """Run ``action`` ``seconds`` from now, unless the injector restores everything first."""
+        self._injector.later(seconds, action)
+
     # -- power ------------------------------------------------------------------------------
 
     def power_cut(self, ecu: EcuHandle, *, off_for: float | None = None) -> Injection:

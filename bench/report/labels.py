@@ -1,7 +1,7 @@
 """Allure labels and parameters: what a report filters, groups and sorts tests by.
 
 Scenario items (one per catalog scenario): epic ``OTA scenarios``, feature = campaign, story =
-fault kind, severity (``critical`` for power faults), the catalog's tags (as pytest markers,
+fault kind, severity (the kind's, ``critical`` for power faults), the catalog's tags (as pytest markers,
 which allure-pytest turns into tags), labels ``campaign``, ``ecu``, ``fault``, ``phase``,
 ``trigger``, ``seed``, ``bench``, and the scenario's dimensions as parameters (which also keep
 the scenarios of one campaign apart in Allure's history). Bench tests get ``bench`` and ``ecu``.
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import allure
 
+from bench.faults.kinds import fault_kind
+
 if TYPE_CHECKING:
     from bench.scenarios.catalog import Scenario
 
 SCENARIO_EPIC = "OTA scenarios"
-POWER_FAULTS = ("power_cut", "brown_out")
-"""Fault kinds a vehicle sees at every weak battery or crank: their scenarios are critical."""
 
 
 def phase_of(trigger: str) -> str:
@@ -48,8 +48,7 @@ def label_scenario(scenario: Scenario, bench: str) -> None:
     allure.dynamic.epic(SCENARIO_EPIC)
     allure.dynamic.feature(scenario.campaign)
     allure.dynamic.story(scenario.fault)
-    allure.dynamic.severity(allure.severity_level.CRITICAL if scenario.fault in POWER_FAULTS
-                            else allure.severity_level.NORMAL)
+    allure.dynamic.severity(allure.severity_level(fault_kind(scenario.fault).severity))
     for name, value in scenario_labels(scenario, bench).items():
         allure.dynamic.label(name, value)
     for name, value in scenario_parameters(scenario).items():

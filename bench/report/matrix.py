@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report.results import Outcome
-from bench.scenarios.catalog import FAULT_KINDS
+from bench.faults.kinds import KINDS
 
 PHASE_ORDER = ("session", "security", "erase", "sector", "first_block", "block", "offset", "random_block",
                "middle_block", "page", "last_block", "transfer_exit", "check", "reset", "boot", "confirm")
@@ -88,8 +88,8 @@ class OutcomeMatrix:
     @property
     def faults(self) -> list[str]:
         seen = {fault for per_ecu in self.cells.values() for _, fault in per_ecu}
-        return sorted(seen, key=lambda fault: (FAULT_KINDS.index(fault) if fault in FAULT_KINDS
-                                               else len(FAULT_KINDS), fault))
+        order = list(KINDS)
+        return sorted(seen, key=lambda fault: (order.index(fault) if fault in order else len(order), fault))
 
     def cell(self, ecu: str, phase: str, fault: str) -> Cell | None:
         return self.cells.get(ecu, {}).get((phase, fault))

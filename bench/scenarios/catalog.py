@@ -17,8 +17,15 @@ A catalog (``testcases/scenarios/*.yaml``; power-loss.yaml is the commented exam
     overrides: [{when: {fault: brown_out, at: erase}, set: {params: {volts: 4.0}}}]   # per-case changes
     expect: {bricked: never, outcome: updated, versions: [old, new], max_resent_blocks: 1}
 
-Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``
-(FAULT_KINDS), ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),
+Fault kinds (``fault``; ``bench.faults.kinds``, one module each) and the defaults of their
+``params`` (seconds, volts, a ratio 0..1, counts), used where a catalog does not set them:
+``power_cut`` (off_for: 0.05), ``brown_out`` (volts: 5.0, lasting: 0.2), ``intermittent_supply``
+(dropouts: 3, off_for: 0.01, period: 0.1) strike anywhere; ``frame_loss`` (ratio: 0.02, lasting:
+0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1), ``partition``
+(lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on the bus through the CAN gateway.
+
+Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``,
+``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),
 ``seed``, ``package`` (``full``, or ``delta``: a delta package from ``from`` to ``to``, for ECUs
 whose profile takes them), ``from`` / ``to`` (recipes under fixtures/firmware; ``from: factory``:
 the ECU's factory image; built-in defaults: factory, full, 1, 0).
@@ -28,7 +35,7 @@ bench/scenarios/expand.py says exactly how exclude, include and overrides combin
 download byte N, N may be hex); ``page:N`` / ``sector:N`` (virtual ECUs: mid-program of page N /
 mid-erase of sector N of the download); ``random_block`` (chosen by the seed); ``patch_step:N``
 (delta packages on virtual ECUs: the Nth step of applying the patch, from 0). Power faults
-strike anywhere; network faults only while the bus is in use (``fault_allows``).
+strike anywhere; network faults only while the bus is in use (``FaultKind.trigger_points``).
 
 ``expect`` (over the ``Expectations`` defaults): ``bricked: never``; ``outcome`` after the
 runner's recovery attempt; ``versions`` allowed right after the interruption (``bootloader``:
@@ -45,20 +52,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from bench.config.loader import Problem, config_error, unknown_key_message
 from bench.config.yaml_source import YamlPath, nearest_line, read_yaml
 from bench.errors import ConfigError
+from bench.faults.kinds import fault_kind, kind_names
 from bench.scenarios.expand import Case, expand, valid_tags
 
-FAULT_KINDS = ("power_cut", "brown_out", "frame_loss", "delay", "corruption", "partition", "bus_off")
+FAULT_KINDS = kind_names()
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm")
-NETWORK_FAULTS = ("frame_loss", "delay", "corruption", "partition", "bus_off")
-NETWORK_AT = tuple(phase for phase in PHASES if phase not in ("boot", "confirm"))  # + block, offset, random_block
-SEEDED_FAULTS = ("frame_loss", "corruption")
-FAULT_PARAMS: dict[str, tuple[str, ...]] = {  # seconds, volts, ratio 0..1, count of frames
-    "power_cut": ("off_for",), "brown_out": ("volts", "lasting"), "frame_loss": ("ratio", "lasting"),
-    "delay": ("seconds", "lasting"), "corruption": ("count",), "partition": ("lasting",), "bus_off": ("lasting",)}
 PACKAGES = ("full", "delta")
 DIMENSIONS = ("ecu", "package", "fault", "at", "interruptions", "seed", "from", "to")
 BUILTIN_DEFAULTS: dict[str, Any] = {"from": "factory", "package": "full", "interruptions": 1, "seed": 0}
@@ -104,7 +108,7 @@ class Scenario:
         text = f"{self.ecu}-{self.package}-{self.fault}@{self.at}" + ("-x2" if self.interruptions == 2 else "")
         if self.images_in_id:
             text += f"-{self.from_image}-to-{self.to_image}"
-        if self.seed_in_id or self.at == "random_block" or self.fault in SEEDED_FAULTS:
+        if self.seed_in_id or self.at == "random_block" or fault_kind(self.fault).seeded:
             text += f"-s{self.seed}"
         return text
 
@@ -132,12 +136,6 @@ def parse_at(value: Any) -> str:
     raise ValueError(f"unknown trigger point {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
                      + f" (a phase: {', '.join(PHASES)}; or block:N, offset:N, page:N, sector:N, random_block, "
                        "patch_step:N)")
-
-
-def fault_allows(fault: str, at: str) -> bool:
-    """Power faults strike anywhere; network faults only while the bus is in use."""
-    while_on_bus = at in (*NETWORK_AT, "random_block") or at.split(":")[0] in ("block", "offset")
-    return fault not in NETWORK_FAULTS or while_on_bus
 
 
 def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None,
@@ -239,22 +237,31 @@ def _header(data: Mapping[str, Any], problems: list[Problem]) -> tuple[str, list
         elif not isinstance(values, Mapping):
             problems.append((("params", fault), f"the parameters of {fault} are a mapping"))
         else:
-            params[fault] = {name: value for name, value in values.items()
-                             if _param_ok(fault, name, value, ("params", fault, name), problems)}
+            params[fault] = _fault_params(fault, {name: (value, ("params", fault, name))
+                                                  for name, value in values.items()}, problems)
     return str(campaign), tags, params
 
 
-def _param_ok(fault: str, name: Any, value: Any, path: YamlPath, problems: list[Problem]) -> bool:
-    whole, message = name == "count", ""
-    if name not in FAULT_PARAMS[fault]:
-        message = unknown_key_message(name, list(FAULT_PARAMS[fault])) + f" for {fault}"
-    elif isinstance(value, bool) or not isinstance(value, int if whole else int | float) or value < 0:
-        message = f"{name} is a {'whole ' if whole else ''}number >= 0, got {value!r}"
-    elif name == "ratio" and value > 1:
-        message = f"ratio is a fraction of frames, 0..1, got {value!r}"
-    if message:
-        problems.append((path, message))
-    return not message
+def _fault_params(fault: str, written: Mapping[str, tuple[Any, YamlPath]], problems: list[Problem]) -> dict[str, Any]:
+    """The parameters written for ``fault`` (name → value and where), checked together against
+    what the kind declares; the ones in error are reported and left out."""
+    kind = fault_kind(fault)
+    try:
+        kind.settings({name: value for name, (value, _) in written.items()})
+    except ValidationError as exc:
+        bad: set[str] = set()
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else next(iter(written))
+            bad.add(name)
+            if error["type"] == "extra_forbidden":
+                message = unknown_key_message(name, list(kind.Params.model_fields)) + f" for {fault}"
+            elif error["type"] == "value_error":
+                message = str(error["ctx"]["error"])
+            else:
+                message = f"{name}: {error['msg'].lower()} (got {error['input']!r})"
+            problems.append((written[name][1], message))
+        return {name: value for name, (value, _) in written.items() if name not in bad}
+    return {name: value for name, (value, _) in written.items()}
 
 
 def _expectation(key: Any, value: Any, path: YamlPath, problems: list[Problem]) -> tuple[Any, YamlPath] | None:
@@ -290,16 +297,16 @@ def _scenario(case: Case, campaign: str, source: Path, line: int, tags: list[str
     if at.startswith("patch_step:") and values["package"] != "delta":
         problems.append((case.origin["at"], f"{at!r} is a step of applying a delta package; this case's package "
                                             f"is {values['package']!r}"))
-    if not fault_allows(fault, at):
-        problems.append((case.origin["at"], f"{fault} cannot strike at {at!r}: network faults act on the bus, "
-                         f"at {', '.join(NETWORK_AT)}, block:N, offset:N or random_block"))
+    points = fault_kind(fault).trigger_points
+    if points is not None and at.partition(":")[0] not in points:
+        problems.append((case.origin["at"], f"{fault} cannot strike at {at!r}: it acts on the bus, at "
+                         + ", ".join(f"{point}:N" if point in ("block", "offset") else point for point in points)))
     if at == "confirm" and kind != "ab":
         problems.append((case.origin["at"], f"'confirm' is the trial-boot confirmation of an A/B ECU; {ecu!r} is "
                          f"{kind} (exclude it: {{ecu: {ecu}, at: confirm}})"))
-    params = dict(catalog_params.get(fault, {}))
-    for name, value in case.params.items():
-        if _param_ok(fault, name, value, case.params_origin[name], problems):
-            params[name] = value
+    written = {name: (value, ("params", fault, name)) for name, value in catalog_params.get(fault, {}).items()}
+    written |= {name: (value, case.params_origin[name]) for name, value in case.params.items()}
+    params = _fault_params(fault, written, problems)
     expect: dict[str, tuple[Any, YamlPath]] = {}
     written = [(key, value, ("expect", key)) for key, value in base_expect.items()]
     for key, value, path in written + [(key, value, case.expect_origin[key]) for key, value in case.expect.items()]:

@@ -14,6 +14,7 @@ defect) naming the expectation and what the ECU actually did (version, boot stat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,9 @@ from udsoncan.exceptions import TimeoutException
 from bench.errors import ConfigError, FlashError
 from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
                           random_transfer_block, uds)
+from bench.faults.kinds import fault_kind
 from bench.flash import FlashResult
 from bench.image import DeltaPackage, FirmwareImage
-from bench.scenarios.catalog import NETWORK_FAULTS
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
 
@@ -52,7 +53,7 @@ class ScenarioOutcome:
 def bench_scope(scenario: Scenario) -> dict[str, Any]:
     """What of the bench a scenario brings up (``Bench`` keyword arguments): its own ECU, and
     the CAN gateway only when it injects a network fault."""
-    return {"ecus": [scenario.ecu], "gateway": scenario.fault in NETWORK_FAULTS}
+    return {"ecus": [scenario.ecu], "gateway": fault_kind(scenario.fault).on_bus}
 
 
 def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
@@ -99,19 +100,17 @@ def _target_bank(ecu: EcuHandle) -> int:
 
 
 def arm(injector: FaultInjector, scenario: Scenario, ecu: EcuHandle) -> Injection:
-    """Bind the scenario's fault kind and parameters to its trigger."""
-    p, when = scenario.params, injector.when(trigger(scenario, ecu))
-    lasting = float(p.get("lasting", 0.5))
-    actions: dict[str, Callable[[], Injection]] = {
-        "power_cut": lambda: when.power_cut(ecu, off_for=float(p.get("off_for", 0.05))),
-        "brown_out": lambda: when.brown_out(ecu, volts=float(p.get("volts", 5.0)), lasting=float(p.get("lasting", 0.2))),
-        "frame_loss": lambda: when.lose_frames(ecu, float(p.get("ratio", 0.02)), seed=scenario.seed, lasting=lasting),
-        "delay": lambda: when.delay_frames(ecu, float(p.get("seconds", 0.01)), lasting=lasting),
-        "corruption": lambda: when.corrupt_frames(ecu, int(p.get("count", 1)), seed=scenario.seed, direction="to_ecu"),
-        "partition": lambda: when.partition(ecu, lasting=lasting),
-        "bus_off": lambda: when.bus_off(ecu, lasting=lasting),
-    }
-    return actions[scenario.fault]()
+    """Bind the scenario's fault kind, with its parameters over the kind's defaults, to its trigger."""
+    kind = fault_kind(scenario.fault)
+    return kind.arm(injector.when(trigger(scenario, ecu)), ecu, kind.settings(scenario.params), scenario.seed)
+
+
+def _let_fault_play_out(scenario: Scenario, injection: Injection) -> None:
+    """Wait until a fault that plays out on its own after firing (a series of dropouts) is over."""
+    kind = fault_kind(scenario.fault)
+    settle = kind.settle_time(kind.settings(scenario.params))
+    if settle and injection.record is not None:
+        time.sleep(max(0.0, injection.record.time + settle - time.monotonic()))
 
 
 Deltas = Callable[[str, str, "EcuHandle"], DeltaPackage]
@@ -160,6 +159,7 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
             raise ConfigError(f"scenario {scenario.id}: the {scenario.fault} at {scenario.at} never fired "
                               "(the trigger point is not reached by this update)",
                               file=str(scenario.source), line=scenario.line, field="at")
+        _let_fault_play_out(scenario, injection)
         injector.restore()
         outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, target.header.version))
         resume = True

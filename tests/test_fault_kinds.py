@@ -1,0 +1,89 @@
+"""The fault-kind registry: every kind loads by name and declares what catalogs and reports read;
+the intermittent supply drops the ECU's supply out as often as it says."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pydantic import ValidationError
+
+from bench.faults.kinds import BUS_POINTS, KINDS, FaultKind, fault_kind, kind_names
+from bench.scenarios import catalog
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_each_registered_kind_loads_and_declares_itself(name: str) -> None:
+    kind = fault_kind(name)
+
+    assert isinstance(kind, FaultKind) and kind.name == name
+    assert kind.severity in ("critical", "normal") and kind.summary
+    assert kind.defaults() == kind.settings({}).model_dump()  # every parameter has a default
+    assert kind.trigger_points == (BUS_POINTS if kind.on_bus else None)
+    assert kind.allows("block:3") and kind.allows("erase")
+    assert kind.allows("page:3") is not kind.on_bus and kind.allows("boot") is not kind.on_bus
+
+
+def test_an_unknown_kind_names_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="unknown fault kind 'power_cutt'.*power_cut"):
+        fault_kind("power_cutt")
+
+
+def test_parameters_are_checked_against_the_kind() -> None:
+    assert fault_kind("brown_out").settings({"volts": 8}).model_dump() == {"volts": 8.0, "lasting": 0.2}
+    with pytest.raises(ValidationError):
+        fault_kind("frame_loss").settings({"ratio": 1.5})
+    with pytest.raises(ValidationError):
+        fault_kind("power_cut").settings({"off_for": "0.05"})  # a YAML string is not a number
+    with pytest.raises(ValidationError, match="period .* must be longer than off_for"):
+        fault_kind("intermittent_supply").settings({"off_for": 0.2, "period": 0.1})
+
+
+def test_the_catalog_reference_lists_every_kind_with_its_defaults() -> None:
+    reference = " ".join((catalog.__doc__ or "").split())
+    for name in kind_names():
+        defaults = ", ".join(f"{key}: {value}" for key, value in fault_kind(name).defaults().items())
+        assert f"``{name}`` ({defaults})" in reference, name
+
+
+def supply_switches(ecu) -> tuple[list[float], threading.Event]:  # noqa: ANN001 - an EcuHandle
+    """Every voltage the ECU's supply outputs from now on; the event is set at the third 0 V."""
+    seen: list[float] = []
+    third_off = threading.Event()
+
+    def listen(volts: float) -> None:
+        seen.append(volts)
+        if seen.count(0.0) == 3:
+            third_off.set()
+
+    ecu.power.attach(listen)
+    return seen, third_off
+
+
+@pytest.mark.ecu("bms")
+def test_intermittent_supply_drops_out_as_often_as_declared_and_ends_on(ecu, faults) -> None:
+    kind = fault_kind("intermittent_supply")
+    params = kind.settings({"dropouts": 3, "off_for": 0.01, "period": 0.05})
+    seen, third_off = supply_switches(ecu)
+
+    injection = kind.arm(faults.now(), ecu, params, seed=0)
+
+    assert injection.fired.is_set() and third_off.wait(5.0)
+    faults.close()  # nothing pending is cancelled early: the series was over or ends on now
+    on = ecu.power.nominal_voltage
+    assert seen[0] == on and seen.count(0.0) == 3 and seen[-1] == on
+    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))  # off, on, off, on...
+    assert "3 dropout(s) of 0.010 s every 0.050 s" in faults.timeline.render()
+
+
+@pytest.mark.ecu("bms")
+def test_restoring_the_bench_cancels_the_dropouts_still_to_come(ecu, faults) -> None:
+    kind = fault_kind("intermittent_supply")
+    params = kind.settings({"dropouts": 3, "off_for": 0.01, "period": 30.0})
+    seen, _ = supply_switches(ecu)
+
+    kind.arm(faults.now(), ecu, params, seed=0)
+    faults.restore()
+
+    assert seen.count(0.0) == 1 and ecu.power.is_on()
+    assert kind.settle_time(params) == pytest.approx(60.01)
