@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.config import load_bench
 from bench.faults import FaultInjector
-from bench.fixtures import delta_builder, firmware_builder
+from bench.image.builders import delta_builder, firmware_builder
 from bench.rig import Bench
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.runner import bench_scope, run_scenario

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ConfigError
-from bench.fixtures import firmware_builder
+from bench.image.builders import firmware_builder
 from bench.scenarios.catalog import FAULT_KINDS, PHASES, Expectations, Scenario, load_catalog, parse_at
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import pytest
 from bench.config import BenchConfig, load_bench
 from bench.errors import BenchFault
 from bench.faults import FaultInjector
-from bench.fixtures import firmware_builder
+from bench.image.builders import firmware_builder
 from bench.rig import Bench
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation

@@ -23,7 +23,7 @@ import yaml
 
 from bench.config import BenchConfig, BusConfig, load_bench
 from bench.errors import BenchFault, FlashError
-from bench.fixtures import firmware_builder
+from bench.image.builders import firmware_builder
 from process_lines import first_line
 from bench.rig import Bench
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench.report.categories import write_categories
 from bench.report.environment import write_properties
-from bench.report.hooks import MATRIX_STEM, REPORTS_DIR, write_matrix
 from bench.report.matrix import OutcomeMatrix
+from bench.report.matrix_files import MATRIX_STEM, REPORTS_DIR, write_matrix
 from bench.report.results import attach_to_run, latest_results
 
 ENVIRONMENT = "environment.properties"

@@ -5,10 +5,10 @@
 * ``categories`` — sorts failures into product defects and bench faults (``categories.json``);
 * ``versions`` and ``environment`` — the run's ``environment.properties``: bench, buses, ECU
   software versions seen, framework version, git revision;
-* ``results``, ``matrix``, ``matrix_html`` and ``heatmap`` — the campaign's outcome matrix
+* ``results``, ``matrix``, ``matrix_html``, ``heatmap`` and ``matrix_files`` — the campaign's outcome matrix
   (phase × fault kind, per ECU) as CSV, HTML and PNG, under reports/ and attached to the report;
 * ``progress`` — progress of long operations on a person's terminal, silence in CI logs.
 
-``hooks`` wires them into pytest (loaded by ``bench.plugin``); only the xdist controller, or a
+``bench.pytest.report_hooks`` wires them into pytest; only the xdist controller, or a
 run without xdist, writes the run-level files, and only when ``--alluredir`` is given.
 """

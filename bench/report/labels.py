@@ -7,7 +7,7 @@ which allure-pytest turns into tags), labels ``campaign``, ``ecu``, ``fault``, `
 the scenarios of one campaign apart in Allure's history). Bench tests get ``bench`` and ``ecu``.
 
 Labels are added as the test starts (``allure.dynamic``): for scenario items by
-``bench.report.hooks`` at set-up, for tests by the ``bench`` and ``ecu`` fixtures. allure-pytest
+``bench.pytest.report_hooks`` at set-up, for tests by the ``bench`` and ``ecu`` fixtures. allure-pytest
 takes the rest of a custom item's result (name, status, markers as tags) from the item itself.
 """
 

@@ -115,7 +115,7 @@ def _let_fault_play_out(scenario: Scenario, injection: Injection) -> None:
 
 Deltas = Callable[[str, str, "EcuHandle"], DeltaPackage]
 """``deltas(from, to, ecu)``: the delta package between two recipes (``factory``: the ECU's own
-factory image), cut for ``ecu`` (``bench.fixtures.delta_builder``)."""
+factory image), cut for ``ecu`` (``bench.image.builders.delta_builder``)."""
 
 
 def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], FirmwareImage],

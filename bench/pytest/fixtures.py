@@ -15,25 +15,23 @@ import pytest
 
 from bench.config.models import BenchConfig
 from bench.console import SerialConsole
-from bench.errors import BenchFault, ConfigError
+from bench.errors import BenchFault
 from bench.faults import FaultInjector
 from bench.flash import EcuDiagnostics, Flasher
-from bench.image import DeltaPackage, FirmwareImage, PatchLayout, build_delta, build_image
+from bench.image import FirmwareImage
+from bench.image.builders import firmware_builder
 from bench.power import PowerSupply
+from bench.pytest.run_state import held_rack
 from bench.report.evidence import FAULTS, SETUP_FAILED, STATE_BEFORE, record_evidence
 from bench.report.labels import label_bench, label_ecu
 from bench.rig import Bench, EcuHandle
 from bench.sim.ecu import VirtualEcu
 
-FIRMWARE_DIR = Path("fixtures/firmware")
-
 
 @pytest.fixture
 def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
     """The bench file of the rack this test holds: the run's bench, or one rack of the pool that
-    can run the test (``bench.plugin``), held by this test alone until its tear-down."""
-    from bench.plugin import held_rack
-
+    can run the test (``bench.pytest.run_state``), held by this test alone until its tear-down."""
     return held_rack(request.node)
 
 
@@ -103,31 +101,6 @@ def console(bench: Bench, ecu: EcuHandle) -> SerialConsole:
 def firmware(pytestconfig: pytest.Config) -> Callable[[str], FirmwareImage]:
     """``firmware("app-2.0.0")`` builds fixtures/firmware/app-2.0.0.yaml (cached)."""
     return firmware_builder(pytestconfig.rootpath)
-
-
-def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
-    def build(recipe: str) -> FirmwareImage:
-        path = rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
-        if not path.is_file():
-            raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
-        return build_image(path)
-
-    return build
-
-
-def delta_builder(rootpath: Path) -> Callable[[str, str, EcuHandle], DeltaPackage]:
-    """``deltas("factory", "app-1.1.0", ecu)``: the delta package from the ECU's factory image (or
-    a recipe of fixtures/firmware) to a recipe, cut for the way ``ecu`` applies patches (cached)."""
-    def build(base: str, target: str, ecu: EcuHandle) -> DeltaPackage:
-        if base == "factory":
-            if ecu.config.virtual is None or ecu.config.virtual.factory_image is None:
-                raise ConfigError(f"ECU {ecu.name!r} has no factory image on this bench to make a delta package from")
-            base_recipe = ecu.config.virtual.factory_image
-        else:
-            base_recipe = rootpath / FIRMWARE_DIR / f"{base}.yaml"
-        return build_delta(base_recipe, rootpath / FIRMWARE_DIR / f"{target}.yaml", PatchLayout.for_profile(ecu.profile))
-
-    return build
 
 
 @pytest.fixture

@@ -1,16 +1,16 @@
-"""pytest hooks of nightly runs (``bench.plugin`` loads this module).
+"""pytest hooks of nightly runs (``bench.pytest.plugin`` loads this module).
 
-In every process: a test that runs on a rack takes one as its set-up begins (``bench.plugin.
-take_rack``) and gives it back after its tear-down; once the run budget is spent, tests are
+In every process: a test that runs on a rack takes one as its set-up begins (``bench.pytest.
+run_state.take_rack``) and gives it back after its tear-down; once the run budget is spent, tests are
 skipped before they start; each failed report says whether it is a bench fault; every attempt on
 a rack counts for or against the rack's quarantine; ``--bench-fault-retries`` reruns attempts
-that ended in a bench fault (``bench.nightly.retry``); ``--shard-index/--shard-count`` keep one
+that ended in a bench fault (``bench.pytest.retry``); ``--shard-index/--shard-count`` keep one
 shard of the selected tests. A timeout keeps the stacks of every thread in its report.
 
 In the process that owns the run (the pytest-xdist controller, or the only process): the run's
 id and start time go to the workers; the final reports are counted (``Tally``) for the exit
 status, the terminal summary, JUnit (``bench.nightly.junit``) and ``environment.properties``
-(``run_properties``, which ``bench.report.hooks`` adds); the run's quarantine book is removed
+(``bench.pytest.run_state.run_properties``); the run's quarantine book is removed
 at the end.
 """
 
@@ -27,16 +27,15 @@ import pytest
 from bench.nightly.budget import RunBudget
 from bench.nightly.junit import bench_fault_as_error
 from bench.nightly.pool import Lease
-from bench.nightly.retry import ATTEMPT, Attempt, run_with_retries
 from bench.nightly.run import WORKERINPUT_KEY, run_info
 from bench.nightly.shards import deal
 from bench.nightly.verdicts import BENCH_BROKEN, Tally, bench_fault_in, crashed_worker
-from bench.plugin import HELD, NEEDS, UNAVAILABLE, bench_paths, quarantine_book, rack_pool, take_rack
+from bench.pytest.run_state import (BUDGET, HELD, NEEDS, TALLY, UNAVAILABLE, bench_paths, quarantine_book,
+                                    rack_pool, take_rack)
+from bench.pytest.retry import ATTEMPT, Attempt, run_with_retries
 from bench.report.evidence import attach_text
 
 DEFAULT_LOCKS = Path(tempfile.gettempdir()) / "ota-bench-locks"
-BUDGET = pytest.StashKey[RunBudget]()
-TALLY = pytest.StashKey[Tally]()
 OVER_BUDGET = pytest.StashKey[bool]()
 STACKS = "threads at the timeout"
 
@@ -241,31 +240,3 @@ def summary_lines(config: pytest.Config, tally: Tally) -> list[str]:
                    f"exit status {BENCH_BROKEN}: the bench is broken, no ECU failure")
         lines.append(f"bench faults: {tally.bench_faults}, ECU failures: {tally.ecu_failures}; {verdict}")
     return lines
-
-
-def run_properties(config: pytest.Config) -> dict[str, str]:
-    """The nightly side of ``environment.properties``: the pool, quarantined racks, retries, the
-    budget, the shard."""
-    properties: dict[str, str] = {}
-    paths = bench_paths(config)
-    if len(paths) > 1:  # instead of the first rack's name alone
-        try:
-            racks = [rack.describe() for rack in rack_pool(config).racks]
-        except pytest.UsageError:  # the run stopped on a bad rack file, and said so
-            racks = [str(path) for path in paths]
-        properties["bench"] = f"pool of {len(racks)} racks: " + ", ".join(racks)
-    quarantined = [f"{health.name}: {health.quarantined}"
-                   for health in quarantine_book(config).racks().values() if health.quarantined]
-    if quarantined:
-        properties["racks.quarantined"] = "; ".join(quarantined)
-    tally = config.stash.get(TALLY, Tally())
-    if tally.retried:
-        properties["bench-fault retries"] = (f"{len(tally.retried)} test(s) rerun "
-                                             f"(--bench-fault-retries {config.getoption('bench_fault_retries')})")
-    budget = config.stash.get(BUDGET, None)
-    if budget is not None:
-        properties["run budget"] = f"{budget.seconds:g} s" + (
-            f", spent: {tally.over_budget} test(s) not started" if tally.over_budget else "")
-    if config.getoption("shard_count") is not None:
-        properties["shard"] = f"{config.getoption('shard_index')} of {config.getoption('shard_count')}"
-    return properties

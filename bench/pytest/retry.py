@@ -20,7 +20,7 @@ from _pytest.runner import runtestprotocol  # the protocol of one attempt, as py
 
 from bench.nightly.racks import Rack
 from bench.nightly.verdicts import BenchFaultSeen
-from bench.plugin import AVOID
+from bench.pytest.run_state import AVOID
 from bench.report.evidence import RECORDED
 
 RETRY_PROPERTY = "bench_retry"

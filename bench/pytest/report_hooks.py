@@ -1,4 +1,4 @@
-"""pytest hooks of the reporting layer (``bench.plugin`` loads this module).
+"""pytest hooks of the reporting layer (``bench.pytest.plugin`` loads this module).
 
 Every process labels the scenario items it runs and records the evidence of each test that
 used a bench (``bench.report.evidence``: steps, text, CAN traces). At the end of a run with ``--alluredir``, the
@@ -17,21 +17,17 @@ import pytest
 
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
+from bench.pytest.collect import ScenarioItem
+from bench.pytest.run_state import bench_path, rack_label, run_properties
 from bench.report.categories import write_categories
 from bench.report.evidence import SETUP_FAILED, add_trace_option, record_evidence
 from bench.report.environment import run_environment, write_properties
-from bench.report.heatmap import write_png
 from bench.report.labels import label_scenario
 from bench.report.matrix import OutcomeMatrix
-from bench.report.matrix_html import write_html
+from bench.report.matrix_files import REPORTS_DIR, write_matrix
 from bench.report.results import attach_to_run, latest_results
 from bench.report.versions import versions_in
 from bench.rig import Bench
-from bench.scenarios.collect import ScenarioItem
-
-REPORTS_DIR = Path("reports")
-"""Where the outcome matrix goes, under the rootdir."""
-MATRIX_STEM = "outcome-matrix"
 
 
 def alluredir(config: pytest.Config) -> Path | None:
@@ -75,8 +71,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if isinstance(item, ScenarioItem):
-        from bench.plugin import rack_label
-
         label_scenario(item.scenario, bench=rack_label(item))
 
 
@@ -97,8 +91,6 @@ class RunSummary:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.alluredir.mkdir(parents=True, exist_ok=True)
         write_categories(self.alluredir)
-        from bench.nightly.hooks import run_properties
-
         properties = run_environment(self._bench(), self.versions, self.config.rootpath)
         properties.update(run_properties(self.config))  # rack pool, quarantined racks, retries, budget, shard
         write_properties(self.alluredir / "environment.properties", properties)
@@ -114,19 +106,7 @@ class RunSummary:
 
     def _bench(self) -> BenchConfig | None:
         """The run's bench file; None when it does not load (the run has said why already)."""
-        from bench.plugin import bench_path
-
         try:
             return load_bench(bench_path(self.config))
         except ConfigError:
             return None
-
-
-def write_matrix(matrix: OutcomeMatrix, directory: Path) -> list[Path]:
-    """HTML, PNG and CSV of ``matrix`` in ``directory``, in the order a reader opens them."""
-    directory.mkdir(parents=True, exist_ok=True)
-    html, png, csv = (directory / f"{MATRIX_STEM}.{suffix}" for suffix in ("html", "png", "csv"))
-    write_html(matrix, html)
-    write_png(matrix, png)
-    matrix.write_csv(csv)
-    return [html, png, csv]

@@ -1,17 +1,14 @@
-"""The pytest plugin (entry point ``pytest11: bench``): options, markers, bench loading, and which
-rack of the pool a test may run on.
+"""What the pytest layer's modules share, kept in pytest's stash: the run's rack pool (loaded once),
+what each test needs of a rack and the rack it holds during its current attempt, the run's time
+budget and its tally of final reports.
 
-Hooks live here; fixtures in ``bench.fixtures``; reporting hooks (Allure labels, categories,
-environment, outcome matrix) in ``bench.report.hooks``; the hooks of nightly runs (rack locks,
-bench-fault retries, quarantine, time budgets, shards, exit codes) in ``bench.nightly.hooks``.
-``--bench`` names one bench file, several, or a folder of them: the rack pool. A bench file that
-does not load stops the run before any test, with the file, line and field of the problem; so
-does a test naming an ECU that no rack has.
+A leaf of ``bench.pytest``: it imports no other module of the package, so the entry point
+(``plugin``), the fixtures, the scenario items and the report and nightly hooks all read the
+same state without importing one another.
 """
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -19,14 +16,14 @@ import pytest
 from bench.config import BenchConfig, load_bench
 from bench.config.models import EcuProfile
 from bench.errors import BenchFault, ConfigError
+from bench.nightly.budget import RunBudget
 from bench.nightly.pool import Lease, RackPool
 from bench.nightly.quarantine import QuarantineBook
 from bench.nightly.racks import CAPABILITIES, Rack, RackNeeds, rack_files
 from bench.nightly.run import run_info
-from bench.scenarios.collect import CatalogFile, ScenarioItem, is_catalog
+from bench.nightly.verdicts import Tally
+from bench.scenarios.catalog import Scenario
 from bench.scenarios.runner import bench_scope
-
-pytest_plugins = ("bench.fixtures", "bench.report.hooks", "bench.nightly.hooks")
 
 DEFAULT_BENCH = Path("fixtures/benches/virtual.yaml")
 POOL_KEY = pytest.StashKey[RackPool]()
@@ -38,27 +35,12 @@ UNAVAILABLE = pytest.StashKey[BenchFault]()
 """Why a test got no rack; raised where the test asks for its bench."""
 AVOID = pytest.StashKey[frozenset[Path]]()
 """Racks where this test already hit a bench fault: taken again only when no other can run it."""
-RACK_FIXTURES = frozenset({"bench", "bench_config"})
+BUDGET = pytest.StashKey[RunBudget]()
+"""The run's time budget (``--run-budget``), when it has one."""
+TALLY = pytest.StashKey[Tally]()
+"""The final reports counted by the process that owns the run."""
 FIXTURE_NEEDS = {"sim": "virtual", "power": "power", "console": "console"}
 """Fixtures that skip a test on a rack without what they give, as the capability they need."""
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("ota-hil-bench")
-    group.addoption("--bench", metavar="PATH", action="append", default=None,
-                    help="bench file (YAML), or a folder of them; repeat for a pool of racks, where each test "
-                         f"takes a free rack that can run it (default: {DEFAULT_BENCH} under the rootdir)")
-    group.addoption("--scenario-sample", metavar="N", type=int, default=None,
-                    help="run a reproducible random subset of N catalog scenarios (with --seed)")
-    group.addoption("--seed", metavar="S", type=int, default=0, help="seed of --scenario-sample (default 0)")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "ecu(name): the test runs against this ECU (fixture `ecu`)")
-    config.addinivalue_line("markers", "virtual_only: the test needs a simulated ECU (probes, NVM)")
-    config.addinivalue_line("markers", "bench(*names): run only on benches (racks) with one of these names")
-    config.addinivalue_line("markers", f"needs(*capabilities): run on a rack whose ECU has them: "
-                                       f"{', '.join(CAPABILITIES)}")
 
 
 def bench_paths(config: pytest.Config) -> list[Path]:
@@ -102,58 +84,6 @@ def ecu_profiles(config: pytest.Config) -> dict[str, EcuProfile]:
     return rack_pool(config).ecu_profiles()
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if is_catalog(file_path):
-        return CatalogFile.from_parent(parent, path=file_path)
-    return None
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
-    """Load the racks once, before any test runs. A test naming an ECU that no rack has stops the
-    run, since a silently smaller run would look like a pass; a test no rack can run otherwise
-    (``bench`` marker, a capability) is skipped, saying why."""
-    sample_scenarios(config, items)
-    users = [item for item in items if runs_on_a_rack(item)]
-    if not users:
-        return
-    pool = rack_pool(config)
-    unknown = []
-    for item in users:
-        needs = needs_of(item)
-        if needs.ecu is not None and not any(needs.ecu in rack.config.ecus for rack in pool.racks):
-            unknown.append(f"{item.nodeid}: ECU {needs.ecu!r}")
-        elif not pool.able(needs):
-            item.add_marker(pytest.mark.skip(reason=pool.why_none(needs)))
-        elif item.get_closest_marker("skip") is None:  # a test marked skip takes no rack
-            item.stash[NEEDS] = needs
-    if unknown:
-        raise pytest.UsageError(no_such_ecu(pool) + ":\n  " + "\n  ".join(unknown))
-
-
-def no_such_ecu(pool: RackPool) -> str:
-    if len(pool.racks) == 1:
-        bench = pool.racks[0].config
-        return f"bench {bench.name!r} ({bench.source}) has no such ECU; it has {', '.join(bench.ecus)}"
-    return "no rack of the pool has such an ECU; " + "; ".join(
-        f"rack {rack.describe()} has {', '.join(rack.config.ecus)}" for rack in pool.racks)
-
-
-def sample_scenarios(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--scenario-sample N --seed S``: keep N catalog scenarios chosen by S (same N and S,
-    same scenarios, on any machine); other tests are not affected."""
-    wanted = config.getoption("--scenario-sample")
-    if wanted is None:
-        return
-    scenarios = sorted((item for item in items if isinstance(item, ScenarioItem)), key=lambda item: item.nodeid)
-    keep = set(random.Random(config.getoption("--seed")).sample(scenarios, min(wanted, len(scenarios))))
-    dropped = [item for item in scenarios if item not in keep]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        gone = set(dropped)
-        items[:] = [item for item in items if item not in gone]
-
-
 def requested_ecu(item: pytest.Item) -> str | None:
     """The ECU a test asks for: indirect ``ecu`` parameter, else ``@pytest.mark.ecu(name)``."""
     callspec = getattr(item, "callspec", None)
@@ -163,15 +93,12 @@ def requested_ecu(item: pytest.Item) -> str | None:
     return marker.args[0] if marker and marker.args else None
 
 
-def runs_on_a_rack(item: pytest.Item) -> bool:
-    """Catalog scenarios and tests that use the bench (directly or through a fixture of it)."""
-    return isinstance(item, ScenarioItem) or bool(RACK_FIXTURES & set(getattr(item, "fixturenames", ())))
-
-
 def needs_of(item: pytest.Item) -> RackNeeds:
     """What ``item`` needs of its rack: its ECU, the racks its ``bench`` marker names, and the
     capabilities of ``needs`` markers, ``virtual_only``, its fixtures and (scenarios) its fault."""
-    scenario = item.scenario if isinstance(item, ScenarioItem) else None
+    scenario = getattr(item, "scenario", None)  # a catalog scenario's item (``bench.pytest.collect``)
+    if not isinstance(scenario, Scenario):
+        scenario = None
     capabilities = {FIXTURE_NEEDS[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURE_NEEDS}
     if item.get_closest_marker("virtual_only"):
         capabilities.add("virtual")
@@ -218,3 +145,31 @@ def rack_label(item: pytest.Item) -> str:
         return item.stash[HELD].rack.name
     pool = rack_pool(item.config)
     return ", ".join(rack.name for rack in pool.able(item.stash.get(NEEDS, None) or needs_of(item)))
+
+
+def run_properties(config: pytest.Config) -> dict[str, str]:
+    """The nightly side of ``environment.properties``: the pool, quarantined racks, retries, the
+    budget, the shard."""
+    properties: dict[str, str] = {}
+    paths = bench_paths(config)
+    if len(paths) > 1:  # instead of the first rack's name alone
+        try:
+            racks = [rack.describe() for rack in rack_pool(config).racks]
+        except pytest.UsageError:  # the run stopped on a bad rack file, and said so
+            racks = [str(path) for path in paths]
+        properties["bench"] = f"pool of {len(racks)} racks: " + ", ".join(racks)
+    quarantined = [f"{health.name}: {health.quarantined}"
+                   for health in quarantine_book(config).racks().values() if health.quarantined]
+    if quarantined:
+        properties["racks.quarantined"] = "; ".join(quarantined)
+    tally = config.stash.get(TALLY, Tally())
+    if tally.retried:
+        properties["bench-fault retries"] = (f"{len(tally.retried)} test(s) rerun "
+                                             f"(--bench-fault-retries {config.getoption('bench_fault_retries')})")
+    budget = config.stash.get(BUDGET, None)
+    if budget is not None:
+        properties["run budget"] = f"{budget.seconds:g} s" + (
+            f", spent: {tally.over_budget} test(s) not started" if tally.over_budget else "")
+    if config.getoption("shard_count") is not None:
+        properties["shard"] = f"{config.getoption('shard_index')} of {config.getoption('shard_count')}"
+    return properties

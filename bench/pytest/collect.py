@@ -15,6 +15,9 @@ import pytest
 
 from bench.errors import BenchFault
 from bench.faults import FaultInjector
+from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
+from bench.pytest.run_state import ecu_profiles, held_rack
+from bench.report.evidence import record_evidence
 from bench.rig import Bench
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
@@ -27,10 +30,6 @@ def is_catalog(path: Path) -> bool:
 
 class CatalogFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
-        from bench.plugin import ecu_profiles
-
-        from bench.fixtures import FIRMWARE_DIR
-
         profiles = ecu_profiles(self.config)  # of every rack of the pool
         kinds = {name: profile.bootloader for name, profile in profiles.items()}
         deltas = [name for name, profile in profiles.items() if profile.delta is not None]
@@ -49,10 +48,6 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
 
     def runtest(self) -> None:
-        from bench.fixtures import delta_builder, firmware_builder
-        from bench.plugin import held_rack
-        from bench.report.evidence import record_evidence
-
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
         with Bench(held_rack(self), workdir=workdir, **bench_scope(self.scenario)) as rig:
             before = rig.ecu_states()

@@ -1,0 +1,53 @@
+"""Builders of test firmware from the recipes of a project (``fixtures/firmware/*.yaml``): a
+full image by recipe name, and a delta package between two recipes (or an ECU's factory image)
+cut for the way that ECU applies patches. The ``firmware`` fixture, the scenario runner, the
+CLI's tests and the benchmarks all build through these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from bench.config.models import EcuConfig, EcuProfile
+from bench.errors import ConfigError
+from bench.image.delta import DeltaPackage, PatchLayout
+from bench.image.format import FirmwareImage
+from bench.image.recipe import build_delta, build_image
+
+FIRMWARE_DIR = Path("fixtures/firmware")
+"""Where a project keeps its firmware recipes, under its root."""
+
+
+class DeltaTarget(Protocol):
+    """What a delta package is cut for: an ECU of a bench (``bench.rig.EcuHandle`` is one)."""
+
+    name: str
+    config: EcuConfig
+    profile: EcuProfile
+
+
+def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
+    """``build("app-2.0.0")`` builds ``<rootpath>/fixtures/firmware/app-2.0.0.yaml`` (cached)."""
+    def build(recipe: str) -> FirmwareImage:
+        path = rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
+        return build_image(path)
+
+    return build
+
+
+def delta_builder(rootpath: Path) -> Callable[[str, str, DeltaTarget], DeltaPackage]:
+    """``deltas("factory", "app-1.1.0", ecu)``: the delta package from the ECU's factory image (or
+    a recipe of fixtures/firmware) to a recipe, cut for the way ``ecu`` applies patches (cached)."""
+    def build(base: str, target: str, ecu: DeltaTarget) -> DeltaPackage:
+        if base == "factory":
+            if ecu.config.virtual is None or ecu.config.virtual.factory_image is None:
+                raise ConfigError(f"ECU {ecu.name!r} has no factory image on this bench to make a delta package from")
+            base_recipe = ecu.config.virtual.factory_image
+        else:
+            base_recipe = rootpath / FIRMWARE_DIR / f"{base}.yaml"
+        return build_delta(base_recipe, rootpath / FIRMWARE_DIR / f"{target}.yaml", PatchLayout.for_profile(ecu.profile))
+
+    return build

@@ -1,0 +1,24 @@
+"""The outcome matrix as files: HTML, PNG (heatmap) and CSV, written at the end of a run
+(``bench.pytest.report_hooks``) and by the merge of shards (``bench.nightly.merge``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.report.heatmap import write_png
+from bench.report.matrix import OutcomeMatrix
+from bench.report.matrix_html import write_html
+
+REPORTS_DIR = Path("reports")
+"""Where the outcome matrix goes, under the rootdir."""
+MATRIX_STEM = "outcome-matrix"
+
+
+def write_matrix(matrix: OutcomeMatrix, directory: Path) -> list[Path]:
+    """HTML, PNG and CSV of ``matrix`` in ``directory``, in the order a reader opens them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    html, png, csv = (directory / f"{MATRIX_STEM}.{suffix}" for suffix in ("html", "png", "csv"))
+    write_html(matrix, html)
+    write_png(matrix, png)
+    matrix.write_csv(csv)
+    return [html, png, csv]
