@@ -2,8 +2,11 @@
 
 Two families, never mixed up in a report:
 
-* ``ConfigError`` — something a user wrote is wrong (YAML, a name, a path). The message says
-  what to fix, naming the file, the line where known, and the field.
+* ``UsageError`` — the user asked for something wrong: a test or catalog asks the bench for what
+  it cannot do (a trigger argument out of range, a fault on an ECU without a supply, a trigger
+  point the update never reaches). ``ConfigError`` is the one found in a file (YAML, a name, a
+  path): its message names the file, the line where known, and the field. Either ends a test as
+  a usage error, never as a failure of the ECU.
 * ``BenchFault`` — the bench itself is broken (adapter gone, supply not answering, a virtual
   ECU thread that died). A test that hits one is an error of the bench, not a failure of the ECU.
 
@@ -18,7 +21,11 @@ class BenchError(Exception):
     """Base of every exception the framework raises on purpose."""
 
 
-class ConfigError(BenchError):
+class UsageError(BenchError):
+    """What the user asked for is wrong or impossible on this bench; the message says what to fix."""
+
+
+class ConfigError(UsageError):
     """A bench file, profile, recipe or option is wrong; the message says where and what."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,

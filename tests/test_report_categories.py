@@ -20,7 +20,7 @@ import serial
 from udsoncan.exceptions import TimeoutException
 
 from bench.console import ConsoleTimeout
-from bench.errors import BenchFault, ConfigError, FlashError
+from bench.errors import BenchFault, ConfigError, FlashError, UsageError
 from bench.report.categories import CATEGORIES_FILE
 from bench.scenarios.oracles import (EcuBricked, NvmInconsistent, OutcomeViolation, ResumeFailed, RollbackFailed,
                                      WrongVersion)
@@ -37,7 +37,7 @@ ADAPTER = "Bench fault: adapter error"
 INSTRUMENT = "Bench fault: instrument not answering"
 BENCH_TIMEOUT = "Bench fault: bench timeout"
 RIG = "Bench fault: simulator or rig"
-CONFIG = "Configuration error"
+USAGE = "Usage error"
 
 SAMPLES: list[tuple[BaseException, str | None]] = [
     (EcuBricked("bms is bricked: no answer to TesterPresent within 5.0 s after power returned"), BRICKED),
@@ -68,7 +68,8 @@ SAMPLES: list[tuple[BaseException, str | None]] = [
     (BenchFault("virtual ECU bms: RuntimeError('simulated crash')"), RIG),
     (BenchFault("bench did not close cleanly: tester link: boom"), RIG),
     (ConfigError("scenario bms-full-brown_out@erase: the brown_out at erase never fired", file="network.yaml",
-                 line=12, field="at"), CONFIG),
+                 line=12, field="at"), USAGE),
+    (UsageError("ECU 'bms' has no power supply on this bench: no power fault can act on it"), USAGE),
     (TypeError("unsupported operand type(s) for +: 'int' and 'str'"), None),  # a bug in a test: Allure's own
 ]
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bench.errors import UsageError
 from bench.faults.timeline import FaultTimeline, InjectionRecord
 from bench.faults.triggers import Disarm, Trigger
 
@@ -137,7 +138,7 @@ class Arming:
 
     def power_cut(self, ecu: EcuHandle, *, off_for: float | None = None) -> Injection:
         """Terminal 30 off; back on after ``off_for`` seconds (None: the test turns it on)."""
-        supply = _supply(ecu)
+        supply = supply_of(ecu)
 
         def act() -> str:
             supply.off()
@@ -149,9 +150,9 @@ class Arming:
 
     def brown_out(self, ecu: EcuHandle, *, volts: float, lasting: float) -> Injection:
         """Dip the supply to ``volts`` for ``lasting`` seconds, then back to nominal."""
-        supply = _supply(ecu)
+        supply = supply_of(ecu)
         if not hasattr(supply, "set_voltage"):
-            raise ValueError(f"supply {supply.name!r} of ECU {ecu.name!r} cannot set its voltage")
+            raise UsageError(f"brown_out: supply {supply.name!r} of ECU {ecu.name!r} cannot set its voltage")
 
         def act() -> str:
             supply.set_voltage(volts)
@@ -235,9 +236,10 @@ class Arming:
         return self._injector.bind(self._trigger, ecu, "console disconnect", act)
 
 
-def _supply(ecu: EcuHandle):  # noqa: ANN202 - a PowerSupply
+def supply_of(ecu: EcuHandle):  # noqa: ANN201 - a PowerSupply
+    """The ECU's supply; a usage error if it has none on this bench."""
     if ecu.power is None:
-        raise ValueError(f"ECU {ecu.name!r} has no power supply on this bench")
+        raise UsageError(f"ECU {ecu.name!r} has no power supply on this bench: no power fault can act on it")
     return ecu.power
 
 

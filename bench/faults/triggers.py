@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bench.errors import UsageError
 from bench.monitor import UdsEvent
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ class ProbeTrigger(Trigger):
     def arm(self, bench: Bench, ecu: EcuHandle, fire: Fire) -> Disarm:
         sim = ecu.sim
         if sim is None:
-            raise ValueError(f"probe triggers need a virtual ECU; {ecu.name!r} is real on this bench")
+            raise UsageError(f"probe triggers need a virtual ECU; {ecu.name!r} is real on this bench")
         index = self.index
         if self.bank_relative and self.point.startswith(("program_page", "erase_sector")):
             index += sim.download_base_index(self.point)
@@ -126,11 +127,16 @@ class ProbeTrigger(Trigger):
             if not disarmed.is_set():
                 fire(f"{self.point}[{index}] reached")
 
-        sim.probes.once(self.point, index, action)
+        try:
+            sim.probes.once(self.point, index, action)
+        except ValueError as exc:  # an unknown probe point
+            raise UsageError(f"probe({self.point!r}, {self.index}): {exc}") from None
         return disarmed.set
 
 
 def after(trigger: Trigger, delay: float) -> AfterTrigger:
+    if delay < 0:
+        raise UsageError(f"after({trigger}, {delay}): the delay is seconds >= 0")
     return AfterTrigger(trigger, delay)
 
 
@@ -178,6 +184,8 @@ def at(seconds: float) -> TimeTrigger:
 
 
 def probe(point: str, index: int) -> ProbeTrigger:
+    if index < 0:
+        raise UsageError(f"probe({point!r}, {index}): indexes count from 0")
     return ProbeTrigger(point, index)
 
 

@@ -8,8 +8,19 @@ another ECU than the one the action targets).
 
 from __future__ import annotations
 
+from bench.errors import UsageError
 from bench.faults.triggers import UdsTrigger
 from bench.monitor import UdsEvent
+
+
+def _counting(nth: int, **numbers: int | None) -> None:
+    """``nth`` and block numbers count from 1, a download offset or counter from 0: anything else
+    would never fire, so it is refused when the trigger is made."""
+    if nth < 1:
+        raise UsageError(f"nth={nth}: the Nth matching message counts from 1")
+    for name, value in numbers.items():
+        if value is not None and value < (1 if name == "block" else 0):
+            raise UsageError(f"{name}={value}: {name} numbers start at {1 if name == 'block' else 0}")
 
 
 def _fields(event: UdsEvent, subfunction: int | None, did: int | None, routine: int | None) -> bool:
@@ -26,6 +37,7 @@ def _label(kind: str, service: str, **fields: int | None) -> str:
 def request(service: str, *, subfunction: int | None = None, did: int | None = None,
             routine: int | None = None, nth: int = 1, ecu: str | None = None) -> UdsTrigger:
     """When the tester's request goes out on the bus."""
+    _counting(nth)
     return UdsTrigger(
         lambda e: e.kind == "request" and e.service == service and _fields(e, subfunction, did, routine),
         _label("request", service, subfunction=subfunction, did=did, routine=routine), nth, ecu)
@@ -35,6 +47,7 @@ def response(service: str, *, positive: bool | None = None, nrc: int | None = No
              subfunction: int | None = None, routine: int | None = None, nth: int = 1,
              ecu: str | None = None) -> UdsTrigger:
     """When the ECU's answer to ``service`` is on the bus (``nrc=0x78``: a response pending)."""
+    _counting(nth)
     return UdsTrigger(
         lambda e: (e.kind == "response" and e.service == service
                    and (positive is None or e.positive == positive) and (nrc is None or e.nrc == nrc)
@@ -46,6 +59,7 @@ def transfer_data(block: int | None = None, *, counter: int | None = None, nth: 
                   ecu: str | None = None) -> UdsTrigger:
     """TransferData request number ``block`` of the download (1-based, counted across counter
     wraps; a repeated block keeps its number), or the Nth one carrying ``counter``."""
+    _counting(nth, block=block, counter=counter)
     return UdsTrigger(
         lambda e: (e.kind == "request" and e.service == "TransferData"
                    and (block is None or e.block_index == block)
@@ -55,6 +69,7 @@ def transfer_data(block: int | None = None, *, counter: int | None = None, nth: 
 
 def download_offset(at: int, *, ecu: str | None = None) -> UdsTrigger:
     """The TransferData request whose data covers byte ``at`` of the download."""
+    _counting(1, offset=at)
     return UdsTrigger(
         lambda e: (e.kind == "request" and e.service == "TransferData" and e.download_offset is not None
                    and e.download_offset <= at < e.download_offset + e.data_length - 2),

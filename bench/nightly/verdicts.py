@@ -1,13 +1,16 @@
-"""Bench fault or ECU failure: how a failed test is counted, and the run's exit status.
+"""Bench fault, usage error or ECU failure: how a failed test is counted, and the run's exit status.
 
 A bench fault is what the rig did, never the ECU: ``BenchFault``, an error of python-can or
 pyserial (adapter or port gone), a pytest-timeout timeout (the bench hung), a pytest-xdist
-worker that crashed. Everything else that fails is an ECU failure. These are the same families
-as the Allure categories (``bench/report/categories.json``).
+worker that crashed. A usage error is the user's mistake found while the test runs
+(``bench.errors.UsageError``: a bad trigger argument, a catalog asking what the ECU cannot do,
+a bench file or recipe in error). Everything else that fails is an ECU failure. These are the
+same families as the Allure categories (``bench/report/categories.json``).
 
-Exit status: pytest's, except that a run whose only failures are bench faults exits with
-``BENCH_BROKEN`` (6), and a run that passed but left tests unrun at its time budget exits with
-2 (interrupted). ECU failures keep 1 whatever else happened.
+Exit status: pytest's, except that a run with failures but no ECU failure exits with
+``USAGE`` (4, pytest's own status for a usage error) when one of them is a usage error, else
+with ``BENCH_BROKEN`` (6); and a run that passed but left tests unrun at its time budget exits
+with 2 (interrupted). ECU failures keep 1 whatever else happened.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import can
 import pytest
 import serial
 
-from bench.errors import BenchFault
+from bench.errors import BenchFault, UsageError
 
 BENCH_BROKEN = 6
-"""Exit status of a run with bench faults and no ECU failure."""
+"""Exit status of a run with bench faults, and no ECU failure nor usage error."""
+USAGE = int(pytest.ExitCode.USAGE_ERROR)
+"""Exit status of a run with usage errors and no ECU failure (4, as pytest's usage errors)."""
 TIMEOUT_MESSAGE = "from pytest-timeout"
 """The end of pytest-timeout's failure message (``Timeout (>120.0s) from pytest-timeout.``)."""
 CRASHED_WORKER = "crashed while running"
@@ -45,6 +50,11 @@ def bench_fault_in(excinfo: pytest.ExceptionInfo[BaseException]) -> BenchFaultSe
     return None
 
 
+def usage_error_in(excinfo: pytest.ExceptionInfo[BaseException]) -> str | None:
+    """What the user got wrong, if ``excinfo`` is a usage error; None for anything else."""
+    return excinfo.exconly() if isinstance(excinfo.value, UsageError) else None
+
+
 def crashed_worker(report: pytest.TestReport) -> bool:
     return report.failed and isinstance(report.longrepr, str) and CRASHED_WORKER in report.longrepr
 
@@ -55,6 +65,7 @@ class Tally:
 
     ecu_failures: int = 0
     bench_faults: int = 0
+    usage_errors: int = 0
     over_budget: int = 0
     """Tests skipped because the run's time budget was spent."""
     retried: dict[str, list[str]] = field(default_factory=dict)
@@ -64,6 +75,8 @@ class Tally:
         if report.failed:
             if getattr(report, "bench_fault", None):
                 self.bench_faults += 1
+            elif getattr(report, "usage_error", None):
+                self.usage_errors += 1
             else:
                 self.ecu_failures += 1
         if getattr(report, "over_budget", False):
@@ -72,6 +85,8 @@ class Tally:
             self.retried[report.nodeid] = list(report.bench_retries)
 
     def exit_status(self, status: int) -> int:
+        if status == pytest.ExitCode.TESTS_FAILED and not self.ecu_failures and self.usage_errors:
+            return USAGE
         if status == pytest.ExitCode.TESTS_FAILED and not self.ecu_failures and self.bench_faults:
             return BENCH_BROKEN
         if status == pytest.ExitCode.OK and self.over_budget:

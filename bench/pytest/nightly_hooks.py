@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from bench.nightly.budget import RunBudget
-from bench.nightly.junit import bench_fault_as_error
+from bench.nightly.junit import retag_as_error
 from bench.nightly.pool import Lease
 from bench.nightly.run import WORKERINPUT_KEY, run_info
 from bench.nightly.shards import deal
-from bench.nightly.verdicts import BENCH_BROKEN, Tally, bench_fault_in, crashed_worker
+from bench.nightly.verdicts import BENCH_BROKEN, USAGE, Tally, bench_fault_in, crashed_worker, usage_error_in
 from bench.pytest.run_state import (BUDGET, HELD, NEEDS, TALLY, UNAVAILABLE, bench_paths, quarantine_book,
                                     rack_pool, take_rack)
 from bench.pytest.retry import ATTEMPT, Attempt, run_with_retries
@@ -158,6 +158,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             attempt.fault = attempt.fault or fault
             if fault.timeout:
                 keep_stacks(item, report)
+        else:
+            usage = usage_error_in(call.excinfo)
+            if usage is not None:
+                report.usage_error = usage  # type: ignore[attr-defined]
     if report.skipped and item.stash.get(OVER_BUDGET, False):
         report.over_budget = True  # type: ignore[attr-defined]
     return report
@@ -200,8 +204,9 @@ class RunOwner:
         if crashed_worker(report):
             report.bench_fault = str(report.longrepr)  # type: ignore[attr-defined]
         self.tally.count(report)
-        if report.when == "call" and report.failed and getattr(report, "bench_fault", None):
-            bench_fault_as_error(self.config, report)
+        if report.when == "call" and report.failed and (getattr(report, "bench_fault", None)
+                                                         or getattr(report, "usage_error", None)):
+            retag_as_error(self.config, report)
         retries = getattr(report, "bench_retries", None)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if retries and report.when == "teardown" and reporter is not None:
@@ -235,8 +240,13 @@ def summary_lines(config: pytest.Config, tally: Tally) -> list[str]:
     budget = config.stash.get(BUDGET, None)
     if tally.over_budget and budget is not None:
         lines.append(f"run budget of {budget.seconds:g} s spent: {tally.over_budget} test(s) not started")
+    if tally.usage_errors:
+        verdict = ("exit status 1: ECU failures (usage errors too)" if tally.ecu_failures else
+                   f"exit status {USAGE}: fix the test, catalog or bench file; no ECU failure")
+        lines.append(f"usage errors: {tally.usage_errors}, ECU failures: {tally.ecu_failures}; {verdict}")
     if tally.bench_faults:
         verdict = ("exit status 1: ECU failures (bench faults too)" if tally.ecu_failures else
+                   f"exit status {USAGE}: usage errors (bench faults too)" if tally.usage_errors else
                    f"exit status {BENCH_BROKEN}: the bench is broken, no ECU failure")
         lines.append(f"bench faults: {tally.bench_faults}, ECU failures: {tally.ecu_failures}; {verdict}")
     return lines

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
+from bench.faults.injector import supply_of
 from bench.faults.kinds.base import FaultKind, FaultParams
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ class IntermittentSupply(FaultKind):
 
     def arm(self, when: Arming, ecu: EcuHandle, params: IntermittentSupplyParams,  # type: ignore[override]
             seed: int) -> Injection:
-        supply = ecu.power
-        if supply is None:
-            raise ValueError(f"ECU {ecu.name!r} has no power supply on this bench")
+        supply = supply_of(ecu)
 
         def act() -> str:
             supply.off()
