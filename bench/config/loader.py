@@ -40,7 +40,7 @@ def load_bench(path: str | Path) -> BenchConfig:
     try:
         bench = BenchConfig.model_validate(data)
     except ValidationError as exc:
-        problems += _validation_problems(exc, data)
+        problems += validation_problems(exc, data, BenchConfig)
     if problems:
         raise config_error(problems, file, locations)
     bench = _resolve_paths(bench, source.parent)
@@ -70,7 +70,9 @@ def resolve_key_function(spec: str) -> KeyFunction:
 
 # -- pydantic errors → file:line: field: message ------------------------------------------------
 
-def _validation_problems(exc: ValidationError, data: Mapping[str, Any]) -> list[Problem]:
+def validation_problems(exc: ValidationError, data: Any, model: type[BaseModel]) -> list[Problem]:
+    """Each error of validating ``data`` (as read from YAML) against ``model``, at the path of the
+    file it belongs to, with a message that says what to write instead."""
     merged: dict[YamlPath, list[str]] = {}
     for error in exc.errors():
         loc = tuple(error["loc"])
@@ -79,7 +81,7 @@ def _validation_problems(exc: ValidationError, data: Mapping[str, Any]) -> list[
         if kind == "missing":
             message = f"required key {loc[-1]!r} is missing"
         elif kind == "extra_forbidden":
-            message = _unknown_key_message(loc)
+            message = unknown_key_message(loc[-1], _fields_at(model, loc[:-1]))
         elif kind == "value_error":
             message = str(error["ctx"]["error"])
         else:
@@ -103,10 +105,6 @@ def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
     return tuple(path)
 
 
-def _unknown_key_message(loc: tuple[Any, ...]) -> str:
-    return unknown_key_message(loc[-1], _fields_at(loc[:-1]))
-
-
 def unknown_key_message(key: Any, known: list[str]) -> str:
     """``unknown key 'bitrat'; did you mean 'bitrate'? (allowed here: ...)``."""
     message = f"unknown key {key!r}"
@@ -118,13 +116,14 @@ def unknown_key_message(key: Any, known: list[str]) -> str:
     return message
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys the model at ``loc`` accepts, walking field annotations (dict values, optionals)."""
-    annotation: Any = BenchConfig
+    annotation: Any = model
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
+            field = next((field for name, field in annotation.model_fields.items()
+                          if part in (name, field.alias)), None)
             if field is None:
                 return []
             annotation = field.annotation
@@ -134,7 +133,7 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
             return []
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [name for name in annotation.model_fields if name != "source"]
+        return [field.alias or name for name, field in annotation.model_fields.items() if name != "source"]
     return []
 
 

@@ -37,7 +37,7 @@ mid-erase of sector N of the download); ``random_block`` (chosen by the seed); `
 (delta packages on virtual ECUs: the Nth step of applying the patch, from 0). Power faults
 strike anywhere; network faults only while the bus is in use (``FaultKind.trigger_points``).
 
-``expect`` (over the ``Expectations`` defaults): ``bricked: never``; ``outcome`` after the
+``expect`` (over the ``Expectations`` defaults, bench/scenarios/catalog_model.py): ``bricked: never``; ``outcome`` after the
 runner's recovery attempt; ``versions`` allowed right after the interruption (``bootloader``:
 single-bank only); ``max_resent_blocks`` (null: not checked); ``nvm_consistent``. Every
 mistake is reported at once, in one ConfigError listing ``file:line: key: message``.
@@ -46,40 +46,25 @@ mistake is reported at once, in one ConfigError listing ``file:line: key: messag
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from bench.config.loader import Problem, config_error, unknown_key_message
+from bench.config.loader import Problem, config_error, unknown_key_message, validation_problems
 from bench.config.yaml_source import YamlPath, nearest_line, read_yaml
 from bench.errors import ConfigError
 from bench.faults.kinds import fault_kind, kind_names
-from bench.scenarios.expand import Case, expand, valid_tags
+from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_model
+from bench.scenarios.expand import Case, expand
 
 FAULT_KINDS = kind_names()
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm")
 PACKAGES = ("full", "delta")
-DIMENSIONS = ("ecu", "package", "fault", "at", "interruptions", "seed", "from", "to")
 BUILTIN_DEFAULTS: dict[str, Any] = {"from": "factory", "package": "full", "interruptions": 1, "seed": 0}
-TOP_KEYS = ("campaign", "description", "tags", "defaults", "matrix", "params", "exclude", "include",
-            "overrides", "expect")
-EXPECT_KEYS = ("bricked", "outcome", "versions", "max_resent_blocks", "nvm_consistent")
-OUTCOMES = ("updated", "rolled_back", "unchanged")
-VERSION_STATES = ("old", "new", "bootloader")
-
-
-@dataclass(frozen=True)
-class Expectations:
-    bricked: Literal["never"] = "never"
-    outcome: Literal["updated", "rolled_back", "unchanged"] = "updated"
-    versions: tuple[str, ...] = ("old", "new")
-    max_resent_blocks: int | None = 1
-    nvm_consistent: bool = True
 
 
 @dataclass(frozen=True)
@@ -149,18 +134,18 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
         raise ConfigError("a scenario catalog is a mapping with 'campaign' and 'matrix' or 'include'",
                           file=str(source), line=locations.get((), 1))
     problems: list[Problem] = []
-    campaign, tags, params = _header(data, problems)
+    try:
+        catalog_model().model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(exc, data, catalog_model())
+        data = {key: value for key, value in data.items()  # expand what is well-formed, report the rest too
+                if key not in {error["loc"][0] for error in exc.errors() if error["loc"]}}
     cases = expand(data, dimensions=DIMENSIONS, builtin=BUILTIN_DEFAULTS, problems=problems,
                    normalise=lambda key, value: _normalise(key, value, ecus, firmware))
-    base_expect = data.get("expect") or {}
-    if not isinstance(base_expect, Mapping):
-        problems.append((("expect",), "'expect' is a mapping of expectations"))
-        base_expect = {}
-    for key, value in base_expect.items():
-        _expectation(key, value, ("expect", key), problems)  # here too, in case nothing expands
+    header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
+                     data.get("expect") or {})
     built = [(case, scenario) for case in cases if (scenario := _scenario(
-        case, campaign, source, nearest_line(locations, case.source) or 1, tags, params, base_expect, ecus, delta_ecus,
-        problems))]
+        case, header, source, nearest_line(locations, case.source) or 1, ecus, delta_ecus, problems))]
     scenarios: list[Scenario] = []
     made: dict[str, int] = {}
     for (case, _), scenario in zip(built, _disambiguate([scenario for _, scenario in built]), strict=True):
@@ -213,80 +198,38 @@ def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collecti
     return value
 
 
-def _header(data: Mapping[str, Any], problems: list[Problem]) -> tuple[str, list[str], dict[str, dict[str, Any]]]:
-    for key in data:
-        if key not in TOP_KEYS:
-            problems.append(((key,), unknown_key_message(key, list(TOP_KEYS))))
-    campaign = data.get("campaign")
-    if not isinstance(campaign, str) or not re.fullmatch(r"[a-z0-9-]+", campaign):
-        problems.append((("campaign",), "required: the campaign name, lowercase letters, digits and '-'"
-                         + (f" (got {campaign!r})" if "campaign" in data else "")))
-    if not isinstance(data.get("description") or "", str):
-        problems.append((("description",), "the description is text"))
-    tags = data.get("tags") or []
-    if not valid_tags(tags):
-        problems.append((("tags",), "tags are a list of pytest marker names (letters, digits, '_')"))
-        tags = []
-    params: dict[str, dict[str, Any]] = {}
-    written = data.get("params") or {}
-    if not isinstance(written, Mapping):
-        problems.append((("params",), "params map each fault kind to its parameters"))
-    for fault, values in (written.items() if isinstance(written, Mapping) else ()):
-        if fault not in FAULT_KINDS:
-            problems.append((("params", fault), unknown_key_message(fault, list(FAULT_KINDS))))
-        elif not isinstance(values, Mapping):
-            problems.append((("params", fault), f"the parameters of {fault} are a mapping"))
-        else:
-            params[fault] = _fault_params(fault, {name: (value, ("params", fault, name))
-                                                  for name, value in values.items()}, problems)
-    return str(campaign), tags, params
+@dataclass(frozen=True)
+class _Header:
+    """What every case of the catalog shares (already checked by the catalog model)."""
+
+    campaign: str
+    tags: list[str]
+    params: Mapping[str, Mapping[str, Any]]
+    expect: Mapping[str, Any]
 
 
-def _fault_params(fault: str, written: Mapping[str, tuple[Any, YamlPath]], problems: list[Problem]) -> dict[str, Any]:
-    """The parameters written for ``fault`` (name → value and where), checked together against
-    what the kind declares; the ones in error are reported and left out."""
-    kind = fault_kind(fault)
+def _checked(model: type[BaseModel], written: Mapping[str, tuple[Any, YamlPath]], problems: list[Problem],
+             what: str) -> BaseModel | None:
+    """``model`` made of the values ``written`` for one case (name → value and where each was
+    written: the catalog's section, an include or an override); None with the problems reported
+    at the place of each value in error."""
     try:
-        kind.settings({name: value for name, (value, _) in written.items()})
+        return model.model_validate({name: value for name, (value, _) in written.items()})
     except ValidationError as exc:
-        bad: set[str] = set()
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else next(iter(written))
-            bad.add(name)
             if error["type"] == "extra_forbidden":
-                message = unknown_key_message(name, list(kind.Params.model_fields)) + f" for {fault}"
+                message = unknown_key_message(name, list(model.model_fields)) + f" for {what}"
             elif error["type"] == "value_error":
                 message = str(error["ctx"]["error"])
             else:
                 message = f"{name}: {error['msg'].lower()} (got {error['input']!r})"
             problems.append((written[name][1], message))
-        return {name: value for name, (value, _) in written.items() if name not in bad}
-    return {name: value for name, (value, _) in written.items()}
-
-
-def _expectation(key: Any, value: Any, path: YamlPath, problems: list[Problem]) -> tuple[Any, YamlPath] | None:
-    if key not in EXPECT_KEYS:
-        problems.append((path, unknown_key_message(key, list(EXPECT_KEYS))))
         return None
-    versions = [value] if isinstance(value, str) else value
-    message = {
-        "bricked": "the only allowed value is 'never'" if value != "never" else "",
-        "outcome": f"one of {', '.join(OUTCOMES)}, got {value!r}" if value not in OUTCOMES else "",
-        "versions": "" if isinstance(versions, list) and versions and all(v in VERSION_STATES for v in versions)
-        else f"a non-empty list of {', '.join(VERSION_STATES)}, got {value!r}",
-        "max_resent_blocks": "" if value is None or (isinstance(value, int) and not isinstance(value, bool)
-                                                     and value >= 0) else f"a whole number >= 0 or null, got {value!r}",
-        "nvm_consistent": "" if isinstance(value, bool) else f"true or false, got {value!r}",
-    }[key]
-    if message:
-        problems.append((path, message))
-        return None
-    return (tuple(versions) if key == "versions" else value), path
 
 
-def _scenario(case: Case, campaign: str, source: Path, line: int, tags: list[str],
-              catalog_params: Mapping[str, Mapping[str, Any]], base_expect: Mapping[str, Any],
-              ecus: Mapping[str, str], delta_ecus: Collection[str] | None, problems: list[Problem]) -> Scenario | None:
+def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mapping[str, str],
+              delta_ecus: Collection[str] | None, problems: list[Problem]) -> Scenario | None:
     """Check one case against what its fault and its ECU allow; the Scenario, or None."""
     count = len(problems)
     values, ecu, fault, at = case.values, case.values["ecu"], case.values["fault"], case.values["at"]
@@ -304,23 +247,23 @@ def _scenario(case: Case, campaign: str, source: Path, line: int, tags: list[str
     if at == "confirm" and kind != "ab":
         problems.append((case.origin["at"], f"'confirm' is the trial-boot confirmation of an A/B ECU; {ecu!r} is "
                          f"{kind} (exclude it: {{ecu: {ecu}, at: confirm}})"))
-    written = {name: (value, ("params", fault, name)) for name, value in catalog_params.get(fault, {}).items()}
-    written |= {name: (value, case.params_origin[name]) for name, value in case.params.items()}
-    params = _fault_params(fault, written, problems)
-    expect: dict[str, tuple[Any, YamlPath]] = {}
-    written = [(key, value, ("expect", key)) for key, value in base_expect.items()]
-    for key, value, path in written + [(key, value, case.expect_origin[key]) for key, value in case.expect.items()]:
-        if (entry := _expectation(key, value, path, problems)) is not None:
-            expect[key] = entry
-    outcome, versions = expect.get("outcome"), expect.get("versions")
-    if outcome and outcome[0] == "rolled_back" and kind != "ab":
-        problems.append((outcome[1], f"rolled_back cannot apply to {kind} ECU {ecu!r}: no previous bank to return to"))
-    if versions and "bootloader" in versions[0] and kind == "ab":
-        problems.append((versions[1], f"'bootloader' cannot apply to A/B ECU {ecu!r}: it always runs one of its banks"))
+    params = {name: (value, ("params", fault, name)) for name, value in header.params.get(fault, {}).items()}
+    params |= {name: (value, case.params_origin[name]) for name, value in case.params.items()}
+    _checked(fault_kind(fault).Params, params, problems, fault)
+    written = {key: (value, ("expect", key)) for key, value in header.expect.items()}
+    written |= {key: (value, case.expect_origin[key]) for key, value in case.expect.items()}
+    expect = _checked(Expectations, written, problems, "expect")
+    if expect is not None and expect.outcome == "rolled_back" and kind != "ab":
+        problems.append((written["outcome"][1], f"rolled_back cannot apply to {kind} ECU {ecu!r}: no previous bank "
+                                                "to return to"))
+    if expect is not None and "bootloader" in expect.versions and kind == "ab":
+        problems.append((written["versions"][1], f"'bootloader' cannot apply to A/B ECU {ecu!r}: it always runs one "
+                                                 "of its banks"))
     if len(problems) > count:
         return None
-    return Scenario(campaign=campaign, source=source, line=line, ecu=ecu, fault=fault, at=at,
+    assert isinstance(expect, Expectations)
+    return Scenario(campaign=header.campaign, source=source, line=line, ecu=ecu, fault=fault, at=at,
                     interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
-                    from_image=values["from"], to_image=values["to"], params=params,
-                    expect=Expectations(**{key: value for key, (value, _) in expect.items()}),
-                    tags=tuple(dict.fromkeys([*tags, *case.tags])))
+                    from_image=values["from"], to_image=values["to"],
+                    params={name: value for name, (value, _) in params.items()}, expect=expect,
+                    tags=tuple(dict.fromkeys([*header.tags, *case.tags])))

@@ -17,30 +17,25 @@ Order of work (each step deterministic, so the same file always gives the same l
 
 Values are normalised by the caller's ``normalise`` before any comparison, so ``block:03``
 in an exclude matches ``block:3`` in the matrix. Problems are appended to ``problems`` as
-``(yaml path, message)``; the expansion carries on so that one run reports them all.
+``(yaml path, message)``; the expansion carries on so that one run reports them all. The shape
+of ``data`` (which keys, mappings and lists where) has been checked by the catalog's model
+(``bench.scenarios.catalog_model``) before: sections that failed it are not given here.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.config.loader import Problem, unknown_key_message
+from bench.config.loader import Problem
 from bench.config.yaml_source import YamlPath
 
 Normalise = Callable[[str, Any], Any]
 """``normalise(key, value)`` → the canonical value; raises ValueError with what is wrong."""
 EXTRAS = ("params", "expect", "tags")
 Pattern = tuple[dict[str, Any], dict[str, YamlPath]]
-_TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def valid_tags(tags: Any) -> bool:
-    """A list of pytest marker names."""
-    return isinstance(tags, list) and all(isinstance(tag, str) and _TAG.fullmatch(tag) for tag in tags)
 
 
 @dataclass
@@ -77,15 +72,9 @@ class _Context:
     def problem(self, path: YamlPath, message: str) -> None:
         self.problems.append((path, message))
 
-    def check_keys(self, mapping: Mapping[str, Any], path: YamlPath, allowed: Sequence[str]) -> list[str]:
-        """The keys of ``mapping`` that are allowed; a problem for each other one."""
-        good = []
-        for key in mapping:
-            if key in allowed:
-                good.append(key)
-            else:
-                self.problem((*path, key), unknown_key_message(key, list(allowed)))
-        return good
+    def dimensions_of(self, mapping: Mapping[str, Any] | None) -> list[str]:
+        """The scenario keys ``mapping`` gives, in written order."""
+        return [key for key in (mapping or {}) if key in self.dimensions]
 
     def values(self, key: str, raw: Any, path: YamlPath) -> list[tuple[Any, YamlPath]]:
         """A scalar or a list of values for ``key``, normalised, invalid ones reported and dropped."""
@@ -106,25 +95,12 @@ class _Context:
             result.append((value, here))
         return result
 
-    def mapping(self, raw: Any, path: YamlPath, what: str) -> Mapping[str, Any]:
-        if isinstance(raw, Mapping):
-            return raw
-        self.problem(path, f"{what} must be a mapping, got {type(raw).__name__}")
-        return {}
-
     def entries(self, data: Mapping[str, Any], section: str) -> list[tuple[YamlPath, Mapping[str, Any]]]:
-        raw = data.get(section)
-        if raw is None:
-            return []
-        if not isinstance(raw, list):
-            self.problem((section,), f"'{section}' must be a list of mappings, got {type(raw).__name__}")
-            return []
         entries = []
-        for index, entry in enumerate(raw):
-            entry = self.mapping(entry, (section, index), f"each '{section}' entry")
+        for index, entry in enumerate(data.get(section) or []):
             if entry:
                 entries.append(((section, index), entry))
-            elif isinstance(raw[index], Mapping):
+            else:
                 self.problem((section, index), f"empty '{section}' entry")
         return entries
 
@@ -150,8 +126,8 @@ def expand(data: Mapping[str, Any], *, dimensions: Sequence[str], builtin: Mappi
 
 def _defaults(ctx: _Context, data: Mapping[str, Any], builtin: Mapping[str, Any]) -> dict[str, tuple[Any, YamlPath]]:
     defaults: dict[str, tuple[Any, YamlPath]] = {key: (value, ()) for key, value in builtin.items()}
-    written = ctx.mapping(data.get("defaults") or {}, ("defaults",), "'defaults'")
-    for key in ctx.check_keys(written, ("defaults",), ctx.dimensions):
+    written = data.get("defaults") or {}
+    for key in ctx.dimensions_of(written):
         if isinstance(written[key], list):
             ctx.problem(("defaults", key), "a default is one value; list several values under 'matrix'")
             continue
@@ -177,10 +153,10 @@ def _new_case(ctx: _Context, values: dict[str, Any], origin: dict[str, YamlPath]
 
 def _product(ctx: _Context, data: Mapping[str, Any],
              defaults: Mapping[str, tuple[Any, YamlPath]]) -> tuple[list[Case], list[str]]:
-    if "matrix" not in data:
+    if not data.get("matrix"):
         return [], []
-    matrix = ctx.mapping(data["matrix"], ("matrix",), "'matrix'")
-    keys = ctx.check_keys(matrix, ("matrix",), ctx.dimensions)
+    matrix = data["matrix"]
+    keys = ctx.dimensions_of(matrix)
     cases = []
     for values, origin in ctx.patterns(matrix, ("matrix",), keys):
         case = _new_case(ctx, values, origin, ("matrix",), defaults)
@@ -193,9 +169,7 @@ def _product(ctx: _Context, data: Mapping[str, Any],
 def _exclude(ctx: _Context, data: Mapping[str, Any], product: list[Case]) -> list[Case]:
     dropped: set[int] = set()
     for path, entry in ctx.entries(data, "exclude"):
-        keys = ctx.check_keys(entry, path, ctx.dimensions)
-        if len(keys) < len(entry):
-            continue
+        keys = ctx.dimensions_of(entry)
         patterns = ctx.patterns(entry, path, keys)
         for pattern, _ in patterns:
             hits = {index for index, case in enumerate(product) if case.matches(pattern)}
@@ -211,18 +185,9 @@ def _include(ctx: _Context, data: Mapping[str, Any], product: list[Case], matrix
              defaults: Mapping[str, tuple[Any, YamlPath]]) -> list[Case]:
     cases = list(product)
     for path, entry in ctx.entries(data, "include"):
-        keys = ctx.check_keys(entry, path, [*ctx.dimensions, *EXTRAS])
-        if len(keys) < len(entry):
-            continue
-        extras = {key: entry[key] for key in EXTRAS if key in entry}
-        for key in ("params", "expect"):
-            if key in extras:
-                extras[key] = ctx.mapping(extras[key], (*path, key), f"'{key}'")
+        extras = {key: entry[key] for key in EXTRAS if entry.get(key) is not None}
         tags = extras.get("tags", [])
-        if not valid_tags(tags):
-            ctx.problem((*path, "tags"), "'tags' must be a list of pytest marker names (letters, digits, '_')")
-            tags = []
-        dims = [key for key in keys if key not in EXTRAS]
+        dims = ctx.dimensions_of(entry)
         extended: set[int] = set()
         for values, origin in ctx.patterns(entry, path, dims):
             matched = {key: values[key] for key in values if key in matrix_keys}
@@ -250,17 +215,11 @@ def _include(ctx: _Context, data: Mapping[str, Any], product: list[Case], matrix
 
 def _override(ctx: _Context, data: Mapping[str, Any], cases: list[Case]) -> None:
     for path, entry in ctx.entries(data, "overrides"):
-        ctx.check_keys(entry, path, ("when", "set"))
-        when = ctx.mapping(entry.get("when") or {}, (*path, "when"), "'when'")
-        keys = ctx.check_keys(when, (*path, "when"), ctx.dimensions)
-        change = ctx.mapping(entry.get("set", {}), (*path, "set"), "'set'")
-        sections = ctx.check_keys(change, (*path, "set"), ("params", "expect"))
-        if "set" not in entry:
-            ctx.problem(path, "an override needs 'set: {params: ..., expect: ...}'")
+        when = entry.get("when") or {}
+        keys = ctx.dimensions_of(when)
         accepted = {key: [value for value, _ in ctx.values(key, when[key], (*path, "when", key))]
                     for key in keys}
-        updates = {section: ctx.mapping(change[section], (*path, "set", section), f"'{section}'")
-                   for section in sections}
+        updates = {section: values for section, values in entry["set"].items() if values is not None}
         matched = False
         for case in cases:
             if all(case.values.get(key) in accepted[key] for key in keys):
