@@ -23,11 +23,9 @@ import time
 from pathlib import Path
 
 from bench.config import load_bench
-from bench.faults import FaultInjector
 from bench.image.builders import delta_builder, firmware_builder
-from bench.rig import Bench
 from bench.scenarios.catalog import load_catalog
-from bench.scenarios.runner import bench_scope, run_scenario
+from bench.scenarios.runner import play
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = REPO / "testcases" / "scenarios"
@@ -63,14 +61,10 @@ def memory(small: int, large: int) -> tuple[float, float]:
     after_small = 0.0
     with tempfile.TemporaryDirectory(prefix="scenario-rss-") as root:
         for number, scenario in enumerate(chosen, start=1):
-            with Bench(config, workdir=Path(root) / str(number), **bench_scope(scenario)) as rig:
-                injector = FaultInjector(rig)
-                try:
-                    run_scenario(rig, scenario, images, injector, deltas=deltas)
-                except AssertionError as finding:
-                    print(f"  (scenario {scenario.id} failed: {str(finding)[:100]})")
-                finally:
-                    injector.close()
+            try:
+                play(config, scenario, images, workdir=Path(root) / str(number), deltas=deltas)
+            except AssertionError as finding:
+                print(f"  (scenario {scenario.id} failed: {str(finding)[:100]})")
             if number == small:
                 after_small = peak_rss_mib()
     return after_small, peak_rss_mib()

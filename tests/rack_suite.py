@@ -52,6 +52,19 @@ def virtual_rack(directory: Path, name: str, *, supply_url: str | None = None, o
     return path
 
 
+def mutant_rack(directory: Path, ecu: str, mutant: str | None) -> Path:
+    """``directory/<mutant>.yaml``: the virtual bench with ``mutant`` (a name of
+    ``bench.sim.mutants.MUTANTS``; None: the reference) as the bootloader of ``ecu``."""
+    path = virtual_rack(directory, mutant or "reference")
+    if mutant is None:
+        return path
+    text = path.read_text()
+    virtual = text.index("    virtual:", text.index(f"  {ecu}:\n    bus:"))
+    end = text.index("\n", virtual) + 1
+    path.write_text(text[:end] + f"      mutant: {mutant}\n" + text[end:])
+    return path
+
+
 class SupplyThatStopsAnswering(ScpiSupplySimulator):
     """A SCPI supply that answers its first ``answers`` queries, then goes silent (a bench start
     on the rack asks one: the output's state after switching it on)."""

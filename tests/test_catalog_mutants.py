@@ -4,7 +4,8 @@ For each mutant, scenarios taken from ``testcases/scenarios`` by their ids are r
 ``pytest testcases/scenarios`` runs them: against the bench with the mutant on the scenario's
 ECU they must fail with an ECU finding, against the reference ECU they must pass. A scenario
 that passed both would mean the catalog misses that defect (tests/test_mutants.py does the same
-for the hand-written OTA suites).
+for the Python OTA suites of testcases/). Both go through ``bench.scenarios.runner.play``, the
+runner ``pytest testcases/scenarios`` uses.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from pathlib import Path
 import pytest
 
 from bench.config import BenchConfig, load_bench
-from bench.errors import BenchFault
-from bench.faults import FaultInjector
 from bench.image.builders import firmware_builder
-from bench.rig import Bench
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
-from bench.scenarios.runner import bench_scope, run_scenario
+from bench.scenarios.runner import play
 from bench.sim.mutants import MUTANTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,19 +60,11 @@ def with_mutant(config: BenchConfig, ecu: str, mutant: str | None) -> BenchConfi
 
 def run(config: BenchConfig, scenario: Scenario, workdir: Path) -> OutcomeViolation | None:
     """The ECU finding the scenario raised, or None; a bench fault is never taken for a finding."""
-    with Bench(config, workdir=workdir, **bench_scope(scenario)) as rig:
-        injector = FaultInjector(rig)
-        try:
-            run_scenario(rig, scenario, firmware_builder(REPO), injector)
-            finding = None
-        except OutcomeViolation as violation:
-            finding = violation
-        finally:
-            injector.close()
-        faults = rig.faults()
-    if faults:
-        raise BenchFault("; ".join(faults))
-    return finding
+    try:
+        play(config, scenario, firmware_builder(REPO), workdir=workdir)
+    except OutcomeViolation as violation:
+        return violation
+    return None
 
 
 @pytest.mark.parametrize(("mutant", "campaign", "scenario_id"), CASES, ids=[f"{m}-{c}[{s}]" for m, c, s in CASES])

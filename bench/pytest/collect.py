@@ -13,15 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import BenchFault
-from bench.faults import FaultInjector
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.pytest.run_state import ecu_profiles, held_rack
 from bench.report.evidence import record_evidence
-from bench.rig import Bench
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
-from bench.scenarios.runner import bench_scope, run_scenario
+from bench.scenarios.runner import play
 
 
 def is_catalog(path: Path) -> bool:
@@ -49,26 +46,10 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
-        with Bench(held_rack(self), workdir=workdir, **bench_scope(self.scenario)) as rig:
-            before = rig.ecu_states()
-            injector = FaultInjector(rig)
-            failed = True
-            try:
-                run_scenario(rig, self.scenario, firmware_builder(self.config.rootpath), injector,
-                             deltas=delta_builder(self.config.rootpath))
-                failed = False
-            except Exception as finding:
-                if rig.faults():  # the simulator or gateway broke: whatever the ECU seemed to do is void
-                    raise BenchFault("; ".join(rig.faults())) from finding
-                raise
-            finally:
-                try:
-                    injector.close()
-                finally:
-                    record_evidence(self, rig, failed=failed, before=before, faults=injector.timeline)
-            faults = rig.faults()
-        if faults:
-            raise BenchFault("; ".join(faults))
+        play(held_rack(self), self.scenario, firmware_builder(self.config.rootpath), workdir=workdir,
+             deltas=delta_builder(self.config.rootpath),
+             record=lambda rig, failed, before, timeline: record_evidence(self, rig, failed=failed, before=before,
+                                                                          faults=timeline))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201
         """An ECU finding reads as its message: which expectation failed and what the ECU did."""

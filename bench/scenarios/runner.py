@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from udsoncan.exceptions import TimeoutException
 
-from bench.errors import ConfigError, FlashError
+from bench.errors import BenchFault, ConfigError, FlashError
 from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
                           random_transfer_block, uds)
 from bench.faults.kinds import fault_kind
@@ -30,8 +30,14 @@ from bench.image import DeltaPackage, FirmwareImage
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
 
+from bench.faults.timeline import FaultTimeline
+from bench.rig import Bench
+
 if TYPE_CHECKING:
-    from bench.rig import Bench, EcuHandle
+    from pathlib import Path
+
+    from bench.config import BenchConfig
+    from bench.rig import EcuHandle
     from bench.scenarios.catalog import Scenario
 
 RECOVERY_BOUND = 5.0
@@ -116,6 +122,42 @@ def _let_fault_play_out(scenario: Scenario, injection: Injection) -> None:
 Deltas = Callable[[str, str, "EcuHandle"], DeltaPackage]
 """``deltas(from, to, ecu)``: the delta package between two recipes (``factory``: the ECU's own
 factory image), cut for ``ecu`` (``bench.image.builders.delta_builder``)."""
+
+
+Record = Callable[["Bench", bool, dict[str, Any], FaultTimeline], None]
+"""``record(bench, failed, states_before, timeline)``: called once the scenario is over, its
+faults ended, before the bench closes (``bench.report.evidence.record_evidence``)."""
+
+
+def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], FirmwareImage], *, workdir: Path,
+         deltas: Deltas | None = None, record: Record | None = None) -> ScenarioOutcome:
+    """Bring up what ``scenario`` needs of the bench ``config`` describes, run it, tear down.
+
+    The one way every caller (the catalog's pytest items, the mutant proofs, the benchmarks)
+    runs a scenario. A finding about the ECU propagates (``OutcomeViolation``, ``FlashError``...);
+    if the simulator or gateway broke meanwhile, whatever the ECU seemed to do is void and a
+    ``BenchFault`` is raised instead, also when the scenario seemed to pass."""
+    with Bench(config, workdir=workdir, **bench_scope(scenario)) as rig:
+        before = rig.ecu_states() if record is not None else {}
+        injector = FaultInjector(rig)
+        failed = True
+        try:
+            outcome = run_scenario(rig, scenario, images, injector, deltas=deltas)
+            failed = False
+        except Exception as finding:
+            if rig.faults():
+                raise BenchFault("; ".join(rig.faults())) from finding
+            raise
+        finally:
+            try:
+                injector.close()
+            finally:
+                if record is not None:
+                    record(rig, failed, before, injector.timeline)
+        faults = rig.faults()
+    if faults:
+        raise BenchFault("; ".join(faults))
+    return outcome
 
 
 def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], FirmwareImage],
