@@ -101,7 +101,7 @@ class PowerConfig(_Strict):
     """A power supply or relay. ``virtual`` needs nothing else; real drivers need a port.
 
     * ``scpi``: a programmable supply speaking SCPI over ``url`` (any pyserial URL);
-      ``commands`` overrides the dialect (see bench.power.scpi.DEFAULT_COMMANDS).
+      ``commands`` overrides the dialect (see bench.config.power_settings.DEFAULT_COMMANDS).
     * ``relay``: a serial relay module (Numato protocol: ``relay on N``) switching terminal 30.
     """
 
@@ -263,18 +263,9 @@ class VirtualEcuConfig(_Strict):
     status_message: str | None = None
     """Name of the DBC message sent cyclically in application mode."""
     mutant: str | None = None
-    """A deliberately broken bootloader (a name from ``bench.sim.mutants.MUTANTS``) instead of the
-    reference one: to prove a test campaign catches that defect. None: the reference bootloader."""
-
-    @field_validator("mutant")
-    @classmethod
-    def _known_mutant(cls, name: str | None) -> str | None:
-        # imported lazily: the config layer never imports the simulator at load time
-        from bench.sim.mutants import MUTANTS
-
-        if name is not None and name not in MUTANTS:
-            raise ValueError(f"unknown mutant {name!r}; known: {', '.join(sorted(MUTANTS))}")
-        return name
+    """A deliberately broken bootloader (a name of ``bench.config.registries.MUTANT_BOOTLOADERS``,
+    made by ``bench.sim.mutants``) instead of the reference one: to prove a test campaign catches
+    that defect. None: the reference bootloader. Checked when the file loads."""
 
     @model_validator(mode="after")
     def _geometry(self) -> VirtualEcuConfig:

@@ -8,10 +8,10 @@ and ends every exchange with a ``>`` prompt. Relays 10..31 are named ``A``..``V`
 
 from __future__ import annotations
 
-
 import serial
 
-from bench.errors import BenchFault, ConfigError
+from bench.config.power_settings import check_relay_channel
+from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument
 
 PROMPT = b">"
@@ -19,8 +19,7 @@ PROMPT = b">"
 
 def relay_index(channel: int) -> str:
     """Numato's name for relay ``channel``: ``0``..``9``, then ``A``..``V``."""
-    if not 0 <= channel < 32:
-        raise ConfigError(f"relay channel {channel} out of range 0..31", field="channel")
+    check_relay_channel(channel)
     return str(channel) if channel < 10 else chr(ord("A") + channel - 10)
 
 
