@@ -9,7 +9,7 @@ shard of the selected tests. A timeout keeps the stacks of every thread in its r
 
 In the process that owns the run (the pytest-xdist controller, or the only process): the run's
 id and start time go to the workers; the final reports are counted (``Tally``) for the exit
-status, the terminal summary, JUnit (``bench.nightly.junit``) and ``environment.properties``
+status, the terminal summary, JUnit (``bench.pytest.junit``) and ``environment.properties``
 (``bench.pytest.run_state.run_properties``); the run's quarantine book is removed
 at the end.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from bench.nightly.budget import RunBudget
-from bench.nightly.junit import bench_fault_as_error
+from bench.pytest.junit import bench_fault_as_error
 from bench.nightly.pool import Lease
 from bench.nightly.run import WORKERINPUT_KEY, run_info
 from bench.nightly.shards import deal
