@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import serial
 
+from bench.config.models import PowerConfig
 from bench.config.power_settings import check_relay_channel
 from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument
@@ -45,6 +46,11 @@ class SerialRelay(SerialInstrument):
         self.channel = channel
         self._index = relay_index(channel)
         super().__init__(name, url, baudrate=baudrate, timeout=timeout)
+
+    @classmethod
+    def from_config(cls, name: str, config: PowerConfig) -> SerialRelay:
+        return cls(name, cls.port_of(name, config), channel=config.channel, baudrate=config.baudrate,
+                   timeout=config.timeout)
 
     def is_on(self) -> bool:
         command = f"relay read {self._index}"

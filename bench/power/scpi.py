@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import serial
 
+from bench.config.models import PowerConfig
 from bench.config.power_settings import resolve_dialect
 from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument
@@ -41,6 +42,11 @@ class ScpiSupply(SerialInstrument):
         """Where a brown-out returns to (the bench's terminal 30 setpoint)."""
         self.commands = resolve_dialect(commands or {})
         super().__init__(name, url, baudrate=baudrate, timeout=timeout)
+
+    @classmethod
+    def from_config(cls, name: str, config: PowerConfig) -> ScpiSupply:
+        return cls(name, cls.port_of(name, config), baudrate=config.baudrate, timeout=config.timeout,
+                   channel=config.channel, commands=config.commands, nominal_voltage=config.nominal_voltage)
 
     # -- PowerSupply ---------------------------------------------------------------------------
 
