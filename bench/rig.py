@@ -36,9 +36,24 @@ from bench.transport.trace import BusTrace
 from bench.transport.uds_client import TesterLink
 
 
+@dataclass(frozen=True)
+class EcuReads:
+    """What a test did with one ECU through its handle, for the report."""
+
+    versions: frozenset[str]
+    """Application versions the ECU reported (the test's reads and the flasher's read-backs)."""
+    flashes: tuple[FlashResult, ...]
+    """Every flash attempt, failed ones included, in order."""
+
+
 @dataclass
 class EcuHandle:
-    """One ECU of the bench as a test sees it: config, power, tester link, flasher, simulator."""
+    """One ECU of the bench as a test sees it: config, power, tester link, flasher, simulator.
+
+    The tester link, the diagnostics and the flasher are opened on first use; the flasher reads
+    through the handle's diagnostics, so one object holds every read. ``reads()`` says what the
+    test did with the ECU.
+    """
 
     name: str
     config: EcuConfig
@@ -46,6 +61,8 @@ class EcuHandle:
     power: PowerSupply | None
     sim: VirtualEcu | None
     _bench: Bench = field(repr=False)
+    _diagnostics: EcuDiagnostics | None = field(default=None, init=False, repr=False)
+    _flasher: Flasher | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def link(self) -> TesterLink:
@@ -55,13 +72,22 @@ class EcuHandle:
     def uds(self):  # noqa: ANN201 - udsoncan Client
         return self.link.client
 
-    @cached_property
+    @property
     def diagnostics(self) -> EcuDiagnostics:
-        return EcuDiagnostics(self.link.client, self.profile)
+        if self._diagnostics is None:
+            self._diagnostics = EcuDiagnostics(self.link.client, self.profile)
+        return self._diagnostics
 
-    @cached_property
+    @property
     def flasher(self) -> Flasher:
-        return Flasher(self.name, self.link, self.profile)
+        if self._flasher is None:
+            self._flasher = Flasher(self.name, self.link, self.profile, diagnostics=self.diagnostics)
+        return self._flasher
+
+    def reads(self) -> EcuReads:
+        """The versions read and the flash attempts so far; opens nothing the test did not use."""
+        return EcuReads(versions=frozenset(self._diagnostics.versions_read if self._diagnostics else ()),
+                        flashes=tuple(self._flasher.results if self._flasher else ()))
 
 
 class Bench:
@@ -183,6 +209,10 @@ class Bench:
                                             self.sims.get(name), self)
         return self._handles[name]
 
+    def handles(self) -> dict[str, EcuHandle]:
+        """The handles of the ECUs this test has reached so far (through ``ecu(name)``)."""
+        return dict(self._handles)
+
     def _open_link(self, handle: EcuHandle) -> TesterLink:
         bus_name = handle.config.bus
         if bus_name not in self._buses:
@@ -233,8 +263,7 @@ class Bench:
         """(ECU, attempt number, result) of every flash attempt so far, failed ones included."""
         found = []
         for name, handle in self._handles.items():
-            flasher = handle.__dict__.get("flasher")  # only ECUs this test flashed
-            found += [(name, number, result) for number, result in enumerate(flasher.results if flasher else [], 1)]
+            found += [(name, number, result) for number, result in enumerate(handle.reads().flashes, 1)]
         return found
 
     def evidence(self) -> dict[str, str]:

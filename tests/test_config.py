@@ -265,3 +265,59 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
     message, path = load_error(tmp_path, text)
     assert_points_at(message, path, line_of(text, "bitrat:"), "buses.body.bitrat")
     assert_points_at(message, path, line_of(text, "request_id: abc"), "ecus.bms.request_id")
+
+
+# -- names and settings that higher layers use, checked at load time ------------------------
+
+def test_unknown_mutant_names_the_field_and_suggests(tmp_path: Path) -> None:
+    text = edit("      status_message: BCM_OtaStatus", "      status_message: BCM_OtaStatus\n      mutant: forget_jurnal")
+    message, path = load_error(tmp_path, text)
+    assert_points_at(message, path, line_of(text, "forget_jurnal"), "ecus.bcm.virtual.mutant")
+    assert "did you mean 'forget_journal'?" in message
+
+
+def test_mutant_of_another_kind_of_bootloader_is_refused(tmp_path: Path) -> None:
+    text = edit("      status_message: BCM_OtaStatus",
+                "      status_message: BCM_OtaStatus\n      mutant: no_trial_rollback")  # an A/B defect
+    message, path = load_error(tmp_path, text)
+    assert_points_at(message, path, line_of(text, "no_trial_rollback"), "ecus.bcm.virtual.mutant")
+    assert "not of a single_bank one" in message
+
+
+def test_the_mutant_names_are_those_the_simulator_builds() -> None:
+    from bench.config.registries import MUTANT_BOOTLOADERS
+    from bench.sim.mutants import MUTANTS
+
+    assert {name: mutant.bootloaders for name, mutant in MUTANTS.items()} == MUTANT_BOOTLOADERS
+
+
+def test_scpi_dialect_is_checked_at_load_time(tmp_path: Path) -> None:
+    text = edit("power:\n", "power:\n  psu:\n    driver: scpi\n    url: /dev/ttyUSB0\n    commands:\n"
+                            "      output_on: OUTP ON\n      outptu_off: OUTP OFF\n")
+    message, path = load_error(tmp_path, text)
+    assert_points_at(message, path, line_of(text, "outptu_off"), "power.psu.commands.outptu_off")
+    assert "scpi supply 'psu': unknown SCPI command key 'outptu_off'" in message
+
+
+def test_scpi_placeholder_is_checked_at_load_time(tmp_path: Path) -> None:
+    text = edit("power:\n", "power:\n  psu:\n    driver: scpi\n    url: /dev/ttyUSB0\n    commands:\n"
+                            "      set_voltage: 'VOLT {volt}'\n")
+    message, path = load_error(tmp_path, text)
+    assert_points_at(message, path, line_of(text, "VOLT {volt}"), "power.psu.commands.set_voltage")
+    assert "unknown placeholder {volt}" in message
+
+
+def test_relay_channel_out_of_range_is_checked_at_load_time(tmp_path: Path) -> None:
+    text = edit("power:\n", "power:\n  body_relay:\n    driver: relay\n    url: /dev/ttyACM0\n    channel: 32\n")
+    message, path = load_error(tmp_path, text)
+    assert_points_at(message, path, line_of(text, "channel: 32"), "power.body_relay.channel")
+    assert "relay channel 32 out of range 0..31" in message
+
+
+def test_key_function_with_another_signature_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "oem_keys_one_argument.py").write_text("def compute(seed):\n    return seed\n")
+    monkeypatch.syspath_prepend(tmp_path)
+    text = edit("key_function: bench.keys:xor_key", "key_function: oem_keys_one_argument:compute")
+    message, path = load_error(tmp_path, text)
+    assert_points_at(message, path, line_of(text, "oem_keys_one_argument:compute"), "profiles.sb.security.key_function")
+    assert "(level, seed, params)" in message and "compute(seed)" in message

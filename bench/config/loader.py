@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -16,7 +17,9 @@ from typing import Any, get_args, get_origin
 import cantools
 from pydantic import BaseModel, ValidationError
 
-from bench.config.models import BenchConfig, EcuConfig
+from bench.config.models import BenchConfig, EcuConfig, PowerConfig
+from bench.config.power_settings import check_relay_channel, resolve_dialect
+from bench.config.registries import MUTANT_BOOTLOADERS
 from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
 from bench.errors import ConfigError
 
@@ -51,7 +54,8 @@ def load_bench(path: str | Path) -> BenchConfig:
 
 
 def resolve_key_function(spec: str) -> KeyFunction:
-    """Import a SecurityAccess key function named ``package.module:callable``."""
+    """Import a SecurityAccess key function named ``package.module:callable``; it must take
+    udsoncan's arguments ``(level, seed, params)``."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(f"{spec!r} is not of the form 'package.module:callable'")
@@ -65,6 +69,15 @@ def resolve_key_function(spec: str) -> KeyFunction:
         target = getattr(target, part)
     if not callable(target):
         raise ValueError(f"{spec!r} is not callable")
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+        return target  # type: ignore[no-any-return]
+    try:
+        signature.bind(0x01, b"\x00", {})
+    except TypeError:
+        raise ValueError(f"{spec!r} does not take udsoncan's key function arguments (level, seed, params); "
+                         f"its signature is {attribute}{signature}") from None
     return target  # type: ignore[no-any-return]
 
 
@@ -198,6 +211,8 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
         if memory.size >= 2 ** (8 * memory.length_bytes):
             problems.append((("profiles", name, "memory", "size"),
                              f"{memory.size:#x} does not fit a length of {memory.length_bytes} byte(s)"))
+    for name, power in bench.power.items():
+        problems += _power_problems(name, power)
     messages, dbc_ok = _dbc_messages(bench, problems)
     used: dict[tuple[str, bool, int], tuple[str, str]] = {}
     for name, ecu in bench.ecus.items():
@@ -236,12 +251,50 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
             problems.append(((*here, "virtual", "status_message"),
                              f"message {virtual.status_message!r} is not in the bench's DBC files; "
                              f"known messages: {', '.join(sorted(messages)) or 'none'}"))
-        delta = bench.profiles[ecu.profile].delta if ecu.profile in bench.profiles else None
+        profile = bench.profiles.get(ecu.profile)
+        if virtual.mutant is not None:
+            problems += _mutant_problems(here, virtual.mutant, profile.bootloader if profile else None)
+        delta = profile.delta if profile is not None else None
         if delta is not None and delta.segment_size % virtual.sector_size:
             problems.append(((*here, "virtual", "sector_size"),
                              f"{virtual.sector_size:#x} does not divide delta.segment_size {delta.segment_size:#x} "
                              f"of profile {ecu.profile!r} (a patch step rewrites whole sectors)"))
     return problems
+
+
+def _power_problems(name: str, power: PowerConfig) -> list[Problem]:
+    """The settings of a built-in driver that it would refuse when the supply opens."""
+    here = ("power", name)
+    try:
+        if power.driver == "scpi":
+            resolve_dialect(power.commands)
+        elif power.driver == "relay":
+            check_relay_channel(power.channel)
+    except ConfigError as exc:
+        field = exc.field or ""
+        message = str(exc).removeprefix(f"{field}: ")
+        return [((*here, *field.split(".")), f"{power.driver} supply {name!r}: {message}")]
+    return []
+
+
+def _mutant_problems(here: YamlPath, mutant: str, bootloader: str | None) -> list[Problem]:
+    where = (*here, "virtual", "mutant")
+    kinds = MUTANT_BOOTLOADERS.get(mutant)
+    if kinds is None:
+        return [(where, unknown_name_message("mutant", mutant, sorted(MUTANT_BOOTLOADERS)))]
+    if bootloader is not None and bootloader not in kinds:
+        return [(where, f"mutant {mutant!r} is a defect of {' and '.join(sorted(kinds))} bootloaders, not of "
+                        f"a {bootloader} one (it would change nothing)")]
+    return []
+
+
+def unknown_name_message(what: str, name: str, known: list[str]) -> str:
+    """``unknown mutant 'forget_jurnal'; did you mean 'forget_journal'? (known: ...)``."""
+    message = f"unknown {what} {name!r}"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return message + f" (known: {', '.join(known) or 'none'})"
 
 
 def _dbc_messages(bench: BenchConfig, problems: list[Problem]) -> tuple[set[str], bool]:

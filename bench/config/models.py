@@ -32,6 +32,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bench.config.registries import BUILTIN_SERIAL_DRIVERS, POWER_DRIVERS
+
 # strict: ``request_id: yes`` must not quietly become 1 (YAML 1.1 reads yes/on as true)
 Identifier = Annotated[int, Field(strict=True, ge=0, le=0xFFFF)]
 CanId = Annotated[int, Field(strict=True, ge=0, le=0x1FFFFFFF)]
@@ -98,14 +100,17 @@ class BusConfig(_Strict):
 
 
 class PowerConfig(_Strict):
-    """A power supply or relay. ``virtual`` needs nothing else; real drivers need a port.
+    """A power supply or relay, opened by the driver of that name (``POWER_DRIVERS``).
 
+    * ``virtual``: needs nothing else.
     * ``scpi``: a programmable supply speaking SCPI over ``url`` (any pyserial URL);
-      ``commands`` overrides the dialect (see bench.power.scpi.DEFAULT_COMMANDS).
+      ``commands`` overrides the dialect (see bench.config.power_settings.DEFAULT_COMMANDS).
     * ``relay``: a serial relay module (Numato protocol: ``relay on N``) switching terminal 30.
+    * a driver outside the project (``bench.config.registries``): the fields it reads, and its
+      own settings in ``options``.
     """
 
-    driver: Literal["virtual", "scpi", "relay"]
+    driver: str
     nominal_voltage: float = Field(13.5, gt=0)
     url: str | None = None
     baudrate: int = Field(9600, gt=0)
@@ -114,10 +119,21 @@ class PowerConfig(_Strict):
     channel: int = Field(0, ge=0)
     """Relay number, or output number of a multi-channel supply."""
     commands: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, object] = Field(default_factory=dict)
+    """Settings of a driver outside the project (the built-in drivers take none)."""
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, name: str) -> str:
+        if name not in POWER_DRIVERS:
+            raise ValueError(POWER_DRIVERS.unknown(name))
+        return name
 
     @model_validator(mode="after")
     def _port_for_real_drivers(self) -> PowerConfig:
-        if self.driver != "virtual" and not self.url:
+        if self.options and self.driver in POWER_DRIVERS.builtin:
+            raise ValueError(f"driver {self.driver!r} takes no options (they are for drivers outside the project)")
+        if self.driver in BUILTIN_SERIAL_DRIVERS and not self.url:
             raise ValueError(f"driver {self.driver!r} needs url (a pyserial URL such as /dev/ttyUSB0 "
                              "or socket://host:port)")
         if self.driver == "virtual" and self.url:
@@ -263,18 +279,9 @@ class VirtualEcuConfig(_Strict):
     status_message: str | None = None
     """Name of the DBC message sent cyclically in application mode."""
     mutant: str | None = None
-    """A deliberately broken bootloader (a name from ``bench.sim.mutants.MUTANTS``) instead of the
-    reference one: to prove a test campaign catches that defect. None: the reference bootloader."""
-
-    @field_validator("mutant")
-    @classmethod
-    def _known_mutant(cls, name: str | None) -> str | None:
-        # imported lazily: the config layer never imports the simulator at load time
-        from bench.sim.mutants import MUTANTS
-
-        if name is not None and name not in MUTANTS:
-            raise ValueError(f"unknown mutant {name!r}; known: {', '.join(sorted(MUTANTS))}")
-        return name
+    """A deliberately broken bootloader (a name of ``bench.config.registries.MUTANT_BOOTLOADERS``,
+    made by ``bench.sim.mutants``) instead of the reference one: to prove a test campaign catches
+    that defect. None: the reference bootloader. Checked when the file loads."""
 
     @model_validator(mode="after")
     def _geometry(self) -> VirtualEcuConfig:

@@ -71,11 +71,12 @@ class _Download:
 
 class Flasher:
     def __init__(self, name: str, link: TesterLink, profile: EcuProfile, *, block_retries: int = 3,
-                 boot_timeout: float = 5.0) -> None:
+                 boot_timeout: float = 5.0, diagnostics: EcuDiagnostics | None = None) -> None:
         self.name = name
         self.link = link
         self.profile = profile
-        self.diagnostics = EcuDiagnostics(link.client, profile)
+        self.diagnostics = diagnostics or EcuDiagnostics(link.client, profile)
+        """The ECU's diagnostics; give the one the test uses too, so the ECU has one record of reads."""
         self.block_retries = block_retries
         self.boot_timeout = boot_timeout
         self.results: list[FlashResult] = []

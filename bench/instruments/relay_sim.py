@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bench.instruments import LineServer
+from bench.instruments.line_server import LineServer
 
 EOL = "\n\r"  # what the module sends after each line
 PROMPT = ">"

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from bench.instruments import LineServer
-from bench.power.scpi import resolve_dialect
+from bench.config.power_settings import resolve_dialect
+from bench.instruments.line_server import LineServer
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 NO_ERROR = '0,"No error"'

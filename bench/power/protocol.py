@@ -1,8 +1,11 @@
-"""The one interface every power instrument offers, real or virtual."""
+"""The one interface every power instrument offers, real or virtual, and what a driver of one is."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from bench.config.models import PowerConfig
 
 
 @runtime_checkable
@@ -19,3 +22,15 @@ class PowerSupply(Protocol):
         """Off, wait ``off_for`` seconds, on."""
 
     def is_on(self) -> bool: ...
+
+
+class PowerDriver(Protocol):
+    """A power driver chosen by name (``driver:`` of a bench file's ``power:`` entry) from
+    ``bench.config.registries.POWER_DRIVERS``: a class that opens its instrument from the entry.
+
+    ``from_config`` raises ``BenchFault`` when the instrument cannot be reached and
+    ``ConfigError`` for settings it refuses; the supply may have ``close()``.
+    """
+
+    @classmethod
+    def from_config(cls, name: str, config: PowerConfig) -> PowerSupply: ...

@@ -8,10 +8,11 @@ and ends every exchange with a ``>`` prompt. Relays 10..31 are named ``A``..``V`
 
 from __future__ import annotations
 
-
 import serial
 
-from bench.errors import BenchFault, ConfigError
+from bench.config.models import PowerConfig
+from bench.config.power_settings import check_relay_channel
+from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument
 
 PROMPT = b">"
@@ -19,8 +20,7 @@ PROMPT = b">"
 
 def relay_index(channel: int) -> str:
     """Numato's name for relay ``channel``: ``0``..``9``, then ``A``..``V``."""
-    if not 0 <= channel < 32:
-        raise ConfigError(f"relay channel {channel} out of range 0..31", field="channel")
+    check_relay_channel(channel)
     return str(channel) if channel < 10 else chr(ord("A") + channel - 10)
 
 
@@ -46,6 +46,11 @@ class SerialRelay(SerialInstrument):
         self.channel = channel
         self._index = relay_index(channel)
         super().__init__(name, url, baudrate=baudrate, timeout=timeout)
+
+    @classmethod
+    def from_config(cls, name: str, config: PowerConfig) -> SerialRelay:
+        return cls(name, cls.port_of(name, config), channel=config.channel, baudrate=config.baudrate,
+                   timeout=config.timeout)
 
     def is_on(self) -> bool:
         command = f"relay read {self._index}"

@@ -4,59 +4,23 @@ Models the supplies HIL racks use for terminal 30: Rohde & Schwarz HMC/NGE/NGP, 
 E36xx, Rigol DP8xx, TTi, Manson/EA (via their SCPI option) — over RS-232, USB-CDC
 (``/dev/ttyACM0``) or a LAN port reached through pyserial's ``socket://host:5025`` URL.
 The command set differs between vendors, so it is a dict (the *dialect*): every entry of
-``DEFAULT_COMMANDS`` can be overridden from the bench file's ``commands:``.
+``DEFAULT_COMMANDS`` can be overridden from the bench file's ``commands:``, checked when the
+file loads (``bench.config.power_settings``).
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 
 import serial
 
-from bench.errors import BenchFault, ConfigError
+from bench.config.models import PowerConfig
+from bench.config.power_settings import resolve_dialect
+from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument
 
-DEFAULT_COMMANDS: dict[str, str] = {
-    "identify": "*IDN?",
-    "select_channel": "",  # e.g. "INST:NSEL {channel}" on supplies that select an output first
-    "output_on": "OUTP ON",
-    "output_off": "OUTP OFF",
-    "output_query": "OUTP?",
-    "set_voltage": "VOLT {volts:.3f}",
-    "measure_voltage": "MEAS:VOLT?",
-    "set_current": "CURR {amps:.3f}",
-    "measure_current": "MEAS:CURR?",
-    "errors": "SYST:ERR?",  # empty: the supply has no error queue, set commands go unchecked
-}
-"""The SCPI-1999 dialect most supplies accept. Placeholders: ``{channel}``, ``{volts}``, ``{amps}``."""
-
-OPTIONAL_COMMANDS = frozenset({"select_channel", "errors"})
-_EXAMPLE_ARGS = {"channel": 1, "volts": 13.5, "amps": 2.0}
 _TRUE = {"1", "ON"}
 _FALSE = {"0", "OFF"}
-
-
-def resolve_dialect(overrides: Mapping[str, str]) -> dict[str, str]:
-    """``DEFAULT_COMMANDS`` with ``overrides`` applied; a key or placeholder it does not know
-    is a ``ConfigError`` naming it."""
-    for key, template in overrides.items():
-        if key not in DEFAULT_COMMANDS:
-            raise ConfigError(f"unknown SCPI command key {key!r}; known: {', '.join(DEFAULT_COMMANDS)}",
-                              field=f"commands.{key}")
-        if not template and key not in OPTIONAL_COMMANDS:
-            raise ConfigError(f"SCPI command {key!r} cannot be empty", field=f"commands.{key}")
-        for _, placeholder, _, _ in string.Formatter().parse(template):
-            if placeholder is not None and placeholder not in _EXAMPLE_ARGS:
-                raise ConfigError(f"SCPI command {key!r} = {template!r} uses unknown placeholder "
-                                  f"{{{placeholder}}}; known: {{channel}}, {{volts}}, {{amps}}",
-                                  field=f"commands.{key}")
-        try:
-            template.format(**_EXAMPLE_ARGS)
-        except (ValueError, IndexError) as exc:
-            raise ConfigError(f"SCPI command {key!r} = {template!r} is not a valid template: {exc}",
-                              field=f"commands.{key}") from None
-    return {**DEFAULT_COMMANDS, **overrides}
 
 
 class ScpiSupply(SerialInstrument):
@@ -78,6 +42,11 @@ class ScpiSupply(SerialInstrument):
         """Where a brown-out returns to (the bench's terminal 30 setpoint)."""
         self.commands = resolve_dialect(commands or {})
         super().__init__(name, url, baudrate=baudrate, timeout=timeout)
+
+    @classmethod
+    def from_config(cls, name: str, config: PowerConfig) -> ScpiSupply:
+        return cls(name, cls.port_of(name, config), baudrate=config.baudrate, timeout=config.timeout,
+                   channel=config.channel, commands=config.commands, nominal_voltage=config.nominal_voltage)
 
     # -- PowerSupply ---------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Self
 
+from bench.config.models import PowerConfig
+from bench.errors import ConfigError
 from bench.transport.serial_port import close_port, open_port
 
 
@@ -21,6 +23,13 @@ class SerialInstrument:
         self._lock = threading.Lock()
         """Held for each command/answer exchange: one conversation with the device at a time."""
         self._port = open_port(f"{self.kind} {name!r}", url, baudrate=baudrate, timeout=timeout)
+
+    @staticmethod
+    def port_of(name: str, config: PowerConfig) -> str:
+        """The pyserial URL of a bench file's entry (required for serial drivers)."""
+        if not config.url:
+            raise ConfigError(f"driver {config.driver!r} of {name!r} needs url (a pyserial URL)", field="url")
+        return config.url
 
     def _switch(self, on: bool) -> None:
         raise NotImplementedError

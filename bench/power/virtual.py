@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from bench.config.models import PowerConfig
+
 NOMINAL_VOLTAGE = 13.5
 """A 12 V vehicle battery with the alternator charging."""
 
@@ -28,6 +30,10 @@ class VirtualSupply:
         self._on = False
         self._listeners: list[VoltageListener] = []
         self._lock = threading.RLock()
+
+    @classmethod
+    def from_config(cls, name: str, config: PowerConfig) -> VirtualSupply:
+        return cls(name, nominal_voltage=config.nominal_voltage)
 
     def attach(self, listener: VoltageListener) -> None:
         with self._lock:

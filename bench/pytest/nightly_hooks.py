@@ -9,7 +9,7 @@ shard of the selected tests. A timeout keeps the stacks of every thread in its r
 
 In the process that owns the run (the pytest-xdist controller, or the only process): the run's
 id and start time go to the workers; the final reports are counted (``Tally``) for the exit
-status, the terminal summary, JUnit (``bench.nightly.junit``) and ``environment.properties``
+status, the terminal summary, JUnit (``bench.pytest.junit``) and ``environment.properties``
 (``bench.pytest.run_state.run_properties``); the run's quarantine book is removed
 at the end.
 """
@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from bench.nightly.budget import RunBudget
-from bench.nightly.junit import retag_as_error
 from bench.nightly.pool import Lease
 from bench.nightly.run import WORKERINPUT_KEY, run_info
 from bench.nightly.shards import deal
 from bench.nightly.verdicts import BENCH_BROKEN, USAGE, Tally, bench_fault_in, crashed_worker, usage_error_in
+from bench.pytest.junit import retag_as_error
 from bench.pytest.run_state import (BUDGET, HELD, NEEDS, TALLY, UNAVAILABLE, bench_paths, quarantine_book,
                                     rack_pool, take_rack)
 from bench.pytest.retry import ATTEMPT, Attempt, run_with_retries

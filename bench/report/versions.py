@@ -1,7 +1,7 @@
 """ECU software versions seen during a run, carried from the tests to the end of the run.
 
-A test's bench records every application version its ECUs reported (``EcuDiagnostics.
-versions_read``: the test's own reads and the flasher's read-back after each flash) in the
+A test's bench records every application version its ECUs reported (``EcuHandle.reads()``:
+the test's own reads and the flasher's read-back after each flash) in the
 item's ``user_properties`` (``ecu_version.<ecu>``). Those travel with the test reports, also
 from pytest-xdist workers to the controller, which gathers them for ``environment.properties``
 (and junitxml shows them as properties).
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench.errors import ConfigError
 
 if TYPE_CHECKING:
     from bench.rig import Bench
@@ -24,17 +23,7 @@ PROPERTY_PREFIX = "ecu_version."
 
 def versions_read(rig: Bench) -> dict[str, set[str]]:
     """Versions the ECUs of ``rig`` reported during this test, by ECU."""
-    seen: dict[str, set[str]] = {}
-    for name in rig.config.ecus:
-        try:
-            handle = rig.ecu(name)
-        except ConfigError:  # an ECU of the bench file this test did not bring up
-            continue
-        flasher = vars(handle).get("flasher")  # only what the test used exists
-        for reader in (vars(handle).get("diagnostics"), flasher.diagnostics if flasher else None):
-            if reader is not None and reader.versions_read:
-                seen.setdefault(name, set()).update(reader.versions_read)
-    return seen
+    return {name: set(reads.versions) for name, handle in rig.handles().items() if (reads := handle.reads()).versions}
 
 
 def record_versions(item: pytest.Item, rig: Bench) -> None:

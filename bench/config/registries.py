@@ -1,0 +1,37 @@
+"""Names a bench file may use for what higher layers provide, so that the file is checked when it
+loads (file, line, field) without importing those layers.
+
+* ``POWER_DRIVERS``: the ``driver:`` of a ``power:`` entry. Built in: ``virtual``, ``scpi``,
+  ``relay`` (``bench.power``); a lab adds its own supply as one module, registered with
+  ``POWER_DRIVERS.register`` or, from a package of its own, an entry point of the group
+  ``ota_hil_bench.power``. A driver is a class with ``from_config(name, config)``
+  (``bench.power.protocol.PowerDriver``).
+* ``MUTANT_BOOTLOADERS``: the simulator's deliberately broken bootloaders
+  (``virtual: {mutant: NAME}``), each with the kinds of bootloader it is a defect of. The
+  classes are in ``bench.sim.mutants``, which builds its ``MUTANTS`` from the same names;
+  ``tests/test_config.py`` fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+from bench.registry import Registry
+
+POWER_DRIVERS = Registry("power driver", {
+    "virtual": "bench.power.virtual:VirtualSupply",
+    "scpi": "bench.power.scpi:ScpiSupply",
+    "relay": "bench.power.relay:SerialRelay",
+}, group="ota_hil_bench.power")
+
+BUILTIN_SERIAL_DRIVERS = frozenset({"scpi", "relay"})
+"""Built-in drivers of an instrument on a serial port: they need ``url``."""
+
+BOTH = frozenset({"single_bank", "ab"})
+
+MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
+    "switch_before_verify": BOTH,
+    "no_invalidate_on_erase": frozenset({"single_bank"}),
+    "forget_journal": BOTH,
+    "no_trial_rollback": frozenset({"ab"}),
+    "ignore_anti_rollback": BOTH,
+    "torn_page_ok": BOTH,
+}
