@@ -196,7 +196,7 @@ class BootManager:
         assert bank is not None
         rec.boot_attempts += 1
         self._store.save()
-        if rec.boot_attempts > self._profile.trial_boots:
+        if self._trial_starts_exhausted():
             self._log(f"BOOT: bank {'AB'[bank]} not confirmed after {self._profile.trial_boots} starts: rollback")
             self._roll_back(bank)
             return False
@@ -214,6 +214,11 @@ class BootManager:
             return False
         self._confirm(bank, header)
         return True
+
+    def _trial_starts_exhausted(self) -> bool:
+        """The decision to roll back: the pending bank has had its ``trial_boots`` starts (counted
+        in EEPROM before each one) without being confirmed."""
+        return self.record.boot_attempts > self._profile.trial_boots
 
     def _apply_delta(self) -> None:
         """Run the armed delta job to its end (from the step a power loss stopped it at), then

@@ -2,7 +2,9 @@
 
 A test campaign is only as good as the defects it catches. Each mutant is the reference
 bootloader (``bench.sim.boot.BootManager``, ``bench.sim.download.DownloadManager``) with a
-method overridden the way real flash bootloaders get it wrong. ``virtual: {mutant: <name>}``
+method overridden the way real flash bootloaders get it wrong; where the reference has a
+decision method for it (``BootManager._trial_starts_exhausted``), the mutant overrides only that
+decision, so a change to the reference reaches the mutant too. ``virtual: {mutant: <name>}``
 in a bench file builds an ECU with it; ``tests/test_mutants.py`` proves that the shipped
 oracles and OTA suites catch every mutant and pass the reference ECU with the same steps.
 
@@ -145,32 +147,15 @@ class _ForgetJournalDownload(DownloadManager):
 # -- no_trial_rollback --------------------------------------------------------------------------
 
 class _NoTrialRollbackBoot(BootManager):
-    def _start_trial(self) -> bool:
+    def _trial_starts_exhausted(self) -> bool:
         """Counts every trial start but never compares the count with ``trial_boots``: an image
-        that fails its self test is started again forever and the previous bank never returns."""
-        rec = self.record
-        bank = rec.pending_bank
-        assert bank is not None
-        rec.boot_attempts += 1
-        self._store.save()
-        try:
-            header, app = self.verify(bank)
-        except VerificationFailed as exc:
-            self._log(f"BOOT: bank {'AB'[bank]} fails secure boot: {exc}: rollback")
-            self._roll_back(bank)
-            return False
-        self._log(f"BOOT: trial start {rec.boot_attempts} of {header.version} from bank {'AB'[bank]}")
-        self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.TRIAL_BOOT, header.version)
-        if not app.self_test_passes:
-            self._log(f"APP {header.version}: self test failed, watchdog reset")
-            if rec.boot_attempts > self._profile.trial_boots:
-                # A real ECU resets and retries forever; the simulator stops here instead of spinning.
-                self._log("BOOT: watchdog reset loop: the ECU never answers again")
-                self.hung = True
-                return True  # ends start(): nothing more is decided until the next power-on
-            return False
-        self._confirm(bank, header)
-        return True
+        that fails its self test is started again forever and the previous bank never returns.
+        A real ECU resets and retries forever; past ``trial_boots`` the simulator hangs instead
+        of spinning (silent until the next power-on)."""
+        if self.record.boot_attempts > self._profile.trial_boots and not self.hung:
+            self._log("BOOT: watchdog reset loop: the ECU never answers again")
+            self.hung = True
+        return False
 
 
 # -- ignore_anti_rollback -----------------------------------------------------------------------
