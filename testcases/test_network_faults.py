@@ -34,6 +34,8 @@ def test_frames_delayed_5_ms_are_absorbed(ecu, faults, firmware):
 
     assert delay.fired.is_set() and result.version_after == "2.0.0"
     assert result.retries == 0
+    delayed = faults.bench.gateway(ecu.config.bus).counters()
+    assert delayed["to_ecu"]["delayed"] >= 1 and delayed["to_tester"]["delayed"] >= 1  # the frames were held
 
 
 @BOTH_ECUS

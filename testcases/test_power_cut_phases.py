@@ -30,6 +30,10 @@ PHASES = {
     "first-boot": lambda p: probe("boot", 0),
     "confirmation": lambda p: probe("confirm", 1),
 }
+BEFORE_TRANSFER = ("programming-session", "security-access", "erase-request", "mid-erase")
+DURING_TRANSFER = ("first-block", "middle-block", "last-block", "mid-page-program")
+"""The other phases come after the whole download was sent ("check-routine": the ECU may have
+finished the check, and taken the download in, before the cut lands, as on a rig)."""
 
 
 @BOTH_ECUS
@@ -53,4 +57,23 @@ def test_power_cut_never_bricks_and_the_update_completes_afterwards(ecu, faults,
 
     resumed = ecu.flasher.flash(image, resume=True)
     assert resumed.version_after == "2.0.0"
-    resent_at_most_one_block(interrupted, resumed)  # judged when the cut hit TransferData
+    check_resume(phase, interrupted, resumed, total=len(image.to_bytes()))
+
+
+def check_resume(phase: str, interrupted, resumed, *, total: int) -> None:  # noqa: ANN001 - FlashResults
+    """What the resumed attempt must send, by where the cut landed: everything when nothing was
+    downloaded yet; from the journal, re-sending at most one block, when the cut hit TransferData;
+    nothing when the whole download was acknowledged; everything again once the ECU had taken
+    the download in (checked, reset, booted: the journal is spent)."""
+    assert resumed.resumed_from + resumed.bytes_sent == total, "the resumed attempt must complete the download"
+    if phase in BEFORE_TRANSFER:
+        assert interrupted.bytes_sent == 0 and resumed.resumed_from == 0, "nothing was downloaded: start over"
+    elif phase in DURING_TRANSFER:
+        assert interrupted.timeline.steps[-1].name == "TransferData", f"the cut at {phase} must stop TransferData"
+        resent_at_most_one_block(interrupted, resumed)
+        if phase != "first-block":
+            assert resumed.resumed_from > 0, "the blocks programmed before the cut must not be sent again"
+    else:
+        assert interrupted.bytes_sent == total, "the whole download went out before the cut"
+        allowed = {"transfer-exit": {total}, "check-routine": {total, 0}}.get(phase, {0})
+        assert resumed.resumed_from in allowed, f"after a cut at {phase} the resume starts at {resumed.resumed_from}"

@@ -52,5 +52,9 @@ def test_lockout_survives_a_power_cycle(ecu, power):
 
 @BOTH_ECUS
 def test_right_key_unlocks(ecu):
+    level = ecu.profile.security.level
     ecu.uds.change_session(3)
-    ecu.uds.unlock_security_access(ecu.profile.security.level)
+    ecu.uds.unlock_security_access(level)
+
+    zero_seed = ecu.uds.request_seed(level).service_data.seed
+    assert zero_seed == bytes(len(zero_seed)), "an unlocked level answers a seed of zeros (ISO 14229-1)"
