@@ -7,7 +7,6 @@ tester share the OEM algorithm.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 
@@ -16,9 +15,3 @@ def xor_key(level: int, seed: bytes, params: Mapping[str, object] | None = None)
     secret = int((params or {}).get("secret", 0x5A3C7E11))  # type: ignore[arg-type]
     mask = secret.to_bytes(4, "big")
     return bytes(b ^ mask[i % 4] ^ level for i, b in enumerate(seed))
-
-
-def sha256_key(level: int, seed: bytes, params: Mapping[str, object] | None = None) -> bytes:
-    """A stronger stand-in: first 16 bytes of SHA-256(secret || level || seed)."""
-    secret = str((params or {}).get("secret", "ota-hil-bench-dev")).encode()
-    return hashlib.sha256(secret + bytes([level]) + seed).digest()[:16]

@@ -111,3 +111,22 @@ def test_time_trigger_fires_after_arming(ecu, faults):
     injection = faults.when(at(0.05)).delay_frames(ecu, 0.0, count=1)
     assert injection.wait(2.0)
     assert injection.record.trigger == "50 ms after arming"
+
+
+def test_a_duplicated_request_frame_is_absorbed_and_counted(ecu, faults, firmware):
+    # once TransferData block 2 is on the bus, the next frame to the ECU arrives twice
+    doubled = faults.when(uds.transfer_data(block=2)).duplicate_frames(ecu, 1, direction="to_ecu")
+
+    result = ecu.flasher.flash(firmware("app-2.0.0"))
+
+    assert doubled.fired.is_set() and result.version_after == "2.0.0"
+    assert faults.bench.gateway(ecu.config.bus).counters()["to_ecu"]["duplicated"] == 1
+
+
+def test_two_swapped_frames_are_absorbed_and_counted(ecu, faults, firmware):
+    swapped = faults.when(uds.transfer_data(block=2)).reorder_frames(ecu, 1, direction="to_ecu")
+
+    result = ecu.flasher.flash(firmware("app-2.0.0"))
+
+    assert swapped.fired.is_set() and result.version_after == "2.0.0"
+    assert faults.bench.gateway(ecu.config.bus).counters()["to_ecu"]["reordered"] == 1

@@ -40,10 +40,6 @@ class VirtualSupply:
             self._listeners.append(listener)
             listener(self.measure_voltage())
 
-    def detach(self, listener: VoltageListener) -> None:
-        with self._lock:
-            self._listeners.remove(listener)
-
     def on(self) -> None:
         self._change(on=True)
 
