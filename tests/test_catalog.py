@@ -10,7 +10,8 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.image.builders import firmware_builder
-from bench.scenarios.catalog import FAULT_KINDS, PHASES, Expectations, Scenario, load_catalog, parse_at
+from bench.faults.kinds import BUILTIN
+from bench.scenarios.catalog import PHASES, Expectations, Scenario, load_catalog, parse_at
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "testcases" / "scenarios").glob("*.yaml"))
@@ -257,7 +258,7 @@ def test_the_shipped_catalogs_load_and_hold_at_least_3000_scenarios(shipped: dic
 def test_the_shipped_catalogs_cover_what_the_product_needs(shipped: dict[str, list[Scenario]]) -> None:
     everything = [scenario for scenarios in shipped.values() for scenario in scenarios]
     assert {scenario.ecu for scenario in everything} == {"bcm", "bms"}
-    assert {scenario.fault for scenario in everything} == set(FAULT_KINDS)
+    assert {scenario.fault for scenario in everything} == set(BUILTIN)
     for fault in ("power_cut", "brown_out"):
         assert {s.at for s in everything if s.fault == fault and s.ecu == "bms"} >= set(PHASES)
         assert {s.at for s in everything if s.fault == fault and s.ecu == "bcm"} >= set(PHASES) - {"confirm"}

@@ -4,15 +4,19 @@ the intermittent supply drops the ECU's supply out as often as it says."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from bench.faults.kinds import BUS_POINTS, KINDS, FaultKind, fault_kind, kind_names
+from bench.faults.kinds import BUILTIN, BUS_POINTS, FAULT_KINDS, FaultKind, UnknownName, fault_kind, kind_names
+from bench.errors import ConfigError
+from bench.faults.kinds import FaultParams
 from bench.scenarios import catalog
+from bench.scenarios.catalog import load_catalog
 
 
-@pytest.mark.parametrize("name", list(KINDS))
+@pytest.mark.parametrize("name", list(BUILTIN))
 def test_each_registered_kind_loads_and_declares_itself(name: str) -> None:
     kind = fault_kind(name)
 
@@ -25,8 +29,42 @@ def test_each_registered_kind_loads_and_declares_itself(name: str) -> None:
 
 
 def test_an_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="unknown fault kind 'power_cutt'.*power_cut"):
+    with pytest.raises(UnknownName, match="unknown fault kind 'power_cutt'; did you mean 'power_cut'"):
         fault_kind("power_cutt")
+
+
+class GlitchParams(FaultParams):
+    level: int = 1
+
+
+class Glitch(FaultKind):
+    """A lab's own kind, kept outside the project."""
+
+    name = "glitch"
+    summary = "a glitch of the lab's own making"
+    Params = GlitchParams
+
+    def arm(self, when, ecu, params, seed):  # noqa: ANN001, ANN201 - as FaultKind.arm
+        return when.custom(ecu, "glitch", lambda: f"level {params.level}")
+
+
+def test_a_kind_registered_by_a_lab_is_a_catalog_fault_with_its_parameters(tmp_path: Path) -> None:
+    catalog_file = tmp_path / "lab.yaml"
+    catalog_file.write_text("campaign: lab\ndefaults: {to: app-2.0.0}\nmatrix: {ecu: bms, fault: glitch, at: erase}\n"
+                            "params: {glitch: {level: 3}}\n")
+    FAULT_KINDS.register("glitch", Glitch)
+    try:
+        assert kind_names()[-1] == "glitch" and fault_kind("glitch").defaults() == {"level": 1}
+        [scenario] = load_catalog(catalog_file, ecus={"bms": "ab"})
+        assert (scenario.fault, dict(scenario.params)) == ("glitch", {"level": 3})
+        catalog_file.write_text(catalog_file.read_text().replace("level: 3", "levle: 3"))
+        with pytest.raises(ConfigError, match=r"lab.yaml:4: params.glitch.levle: unknown key 'levle'; did you mean"):
+            load_catalog(catalog_file, ecus={"bms": "ab"})
+    finally:
+        FAULT_KINDS.unregister("glitch")
+        fault_kind.cache_clear()
+    with pytest.raises(ConfigError, match="unknown fault kind 'glitch'"):
+        load_catalog(catalog_file, ecus={"bms": "ab"})
 
 
 def test_parameters_are_checked_against_the_kind() -> None:

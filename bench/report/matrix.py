@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report.results import Outcome
-from bench.faults.kinds import KINDS
+from bench.faults.kinds import kind_names
 
 PHASE_ORDER = ("session", "security", "erase", "sector", "first_block", "block", "offset", "random_block",
                "middle_block", "page", "last_block", "transfer_exit", "check", "reset", "boot", "confirm")
@@ -88,7 +88,7 @@ class OutcomeMatrix:
     @property
     def faults(self) -> list[str]:
         seen = {fault for per_ecu in self.cells.values() for _, fault in per_ecu}
-        order = list(KINDS)
+        order = list(kind_names())
         return sorted(seen, key=lambda fault: (order.index(fault) if fault in order else len(order), fault))
 
     def cell(self, ecu: str, phase: str, fault: str) -> Cell | None:

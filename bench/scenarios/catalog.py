@@ -60,7 +60,6 @@ from bench.faults.kinds import fault_kind, kind_names
 from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_model
 from bench.scenarios.expand import Case, expand
 
-FAULT_KINDS = kind_names()
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm")
 PACKAGES = ("full", "delta")
@@ -134,14 +133,15 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
         raise ConfigError("a scenario catalog is a mapping with 'campaign' and 'matrix' or 'include'",
                           file=str(source), line=locations.get((), 1))
     problems: list[Problem] = []
+    kinds = kind_names()
     try:
-        catalog_model().model_validate(data)
+        catalog_model(kinds).model_validate(data)
     except ValidationError as exc:
-        problems += validation_problems(exc, data, catalog_model())
+        problems += validation_problems(exc, data, catalog_model(kinds))
         data = {key: value for key, value in data.items()  # expand what is well-formed, report the rest too
                 if key not in {error["loc"][0] for error in exc.errors() if error["loc"]}}
     cases = expand(data, dimensions=DIMENSIONS, builtin=BUILTIN_DEFAULTS, problems=problems,
-                   normalise=lambda key, value: _normalise(key, value, ecus, firmware))
+                   normalise=lambda key, value: _normalise(key, value, ecus, firmware, kinds))
     header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
                      data.get("expect") or {})
     built = [(case, scenario) for case in cases if (scenario := _scenario(
@@ -177,7 +177,8 @@ def _disambiguate(scenarios: list[Scenario]) -> list[Scenario]:
     return [replace(scenario, seed_in_id=len(seeds[scenario.id]) > 1) for scenario in scenarios]
 
 
-def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collection[str] | None) -> Any:
+def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collection[str] | None,
+               kinds: Collection[str]) -> Any:
     if key == "at":
         return parse_at(value)
     if key in ("interruptions", "seed"):
@@ -189,7 +190,7 @@ def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collecti
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} is a name, got {value!r}")
     recipes = None if firmware is None else [*(("factory",) if key == "from" else ()), *sorted(firmware)]
-    known = {"ecu": list(ecus), "fault": FAULT_KINDS, "package": PACKAGES, "from": recipes, "to": recipes}[key]
+    known = {"ecu": list(ecus), "fault": list(kinds), "package": PACKAGES, "from": recipes, "to": recipes}[key]
     if known is not None and value not in known:
         what = {"ecu": "ECU", "fault": "fault kind", "package": "package"}.get(key, "firmware recipe")
         close = difflib.get_close_matches(value, list(known), n=1)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from bench.faults.kinds import fault_kind, kind_names
+from bench.faults.kinds import fault_kind
 
 _MARKER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMPAIGN = re.compile(r"[a-z0-9-]+")
@@ -93,15 +93,11 @@ class Override(_Section):
 
 
 @cache
-def params_model() -> type[BaseModel]:
-    """``params``: each registered fault kind's ``Params``, by the kind's name."""
-    fields: dict[str, Any] = {name: (fault_kind(name).Params | None, None) for name in kind_names()}
-    return create_model("ParamsByKind", __config__=ConfigDict(extra="forbid", strict=True), **fields)
-
-
-@cache
-def catalog_model() -> type[BaseModel]:
-    """The whole file (made once the fault kinds are known)."""
+def catalog_model(kinds: tuple[str, ...]) -> type[BaseModel]:
+    """The whole file, for the fault kinds ``kinds`` (``bench.faults.kinds.kind_names()``); its
+    ``params`` take each kind's own ``Params`` by the kind's name."""
+    params = create_model("ParamsByKind", __config__=ConfigDict(extra="forbid", strict=True),
+                          **{name: (fault_kind(name).Params | None, None) for name in kinds})
     return create_model(
         "Catalog", __config__=ConfigDict(extra="forbid", strict=True),
         campaign=(Annotated[str, AfterValidator(_campaign)], ...),
@@ -109,7 +105,7 @@ def catalog_model() -> type[BaseModel]:
         tags=(list[Tag] | None, None),
         defaults=(Dimensions | None, None),
         matrix=(Dimensions | None, None),
-        params=(params_model() | None, None),
+        params=(params | None, None),
         exclude=(list[Dimensions] | None, None),
         include=(list[Include] | None, None),
         overrides=(list[Override] | None, None),

@@ -1,7 +1,8 @@
 """What every fault kind declares: its parameters with their defaults, where it may strike, its
 severity, and how it arms on an injector.
 
-A kind is one class in one module of this package, named in ``bench.faults.kinds.KINDS``. Its
+A kind is one class in one module of this package, named in ``bench.faults.kinds.BUILTIN`` (or
+in an entry point of a lab's package). Its
 ``Params`` is a pydantic model: the fields, their defaults and bounds are what a catalog's
 ``params`` section accepts for that kind, and what the runner uses where the catalog is silent.
 """
