@@ -47,7 +47,9 @@ class Registry:
         return sorted({*self._builtin, *self._registered, *(point.name for point in entry_points(group=self.group))})
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.names()
+        if not isinstance(name, str):
+            return False
+        return name in self._builtin or name in self._registered or any(entry_points(group=self.group, name=name))
 
     def register(self, name: str, target: object) -> None:
         """Add ``name`` for this process: ``target`` is the object or ``"module:attribute"``."""

@@ -31,6 +31,7 @@ from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
+from bench.transport import udsoncan_speedup
 from bench.transport.can_bus import RECV_POLL, open_bus
 from bench.transport.trace import BusTrace
 from bench.transport.uds_client import TesterLink
@@ -155,7 +156,11 @@ class Bench:
         self.close()
 
     def start(self) -> None:
-        """Create supplies and virtual ECUs, then switch every supply on."""
+        """Create supplies and virtual ECUs, then switch every supply on.
+
+        Installs the process-wide memo of udsoncan's response-code names
+        (``bench.transport.udsoncan_speedup``): the one place it is installed."""
+        udsoncan_speedup.install()
         ecus = {name: self.config.ecus[name] for name in self.ecu_names}
         for name, power in self.config.power.items():
             if any(ecu.power == name for ecu in ecus.values()):

@@ -176,6 +176,11 @@ def test_nothing_outside_the_pytest_layer_imports_it(graph: dict[str, dict[str, 
     assert pytest_layer_importers(graph) == []
 
 
+def test_the_pytest_layers_shared_state_is_a_leaf(graph: dict[str, dict[str, int]]) -> None:
+    """Fixtures, scenario items and hooks share ``run_state`` without importing one another back."""
+    assert [target for target in graph["bench.pytest.run_state"] if unit_of(target) == "pytest"] == []
+
+
 def test_only_the_pytest_layer_imports_pytest_internals() -> None:
     assert private_pytest_importers(BENCH) == []
 

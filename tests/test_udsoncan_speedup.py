@@ -1,8 +1,15 @@
-"""The response-code name memo gives udsoncan's own answers."""
+"""The response-code name memo gives udsoncan's own answers, is installed by starting a bench,
+and importing the bench's modules changes nothing in udsoncan."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 from udsoncan.ResponseCode import ResponseCode
 
 from bench.transport import udsoncan_speedup
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_names_are_udsoncans_and_looked_up_once() -> None:
@@ -15,3 +22,19 @@ def test_names_are_udsoncans_and_looked_up_once() -> None:
     assert ResponseCode.get_name(0x00) == "PositiveResponse"
     assert ResponseCode.get_name.cache_info().currsize == 256
     assert ResponseCode.get_name.__wrapped__ is lookup
+
+
+def test_importing_the_bench_patches_nothing_and_starting_a_bench_installs_the_memo(tmp_path: Path) -> None:
+    code = f"""
+import pathlib
+import bench.rig, bench.sim.server, bench.transport.uds_client, bench.pytest.plugin, bench.cli
+from udsoncan.ResponseCode import ResponseCode
+print(hasattr(ResponseCode.get_name, "__wrapped__"))
+from bench.config import load_bench
+with bench.rig.Bench(load_bench({str(REPO / "fixtures/benches/virtual.yaml")!r}), workdir=pathlib.Path({str(tmp_path)!r}),
+                     ecus=["bcm"], gateway=False):
+    print(hasattr(ResponseCode.get_name, "__wrapped__"))
+"""
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=REPO, timeout=60).stdout.split()
+    assert lines == ["False", "True"]

@@ -25,9 +25,6 @@ from bench.sim.download import DownloadManager
 from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL, Nrc
 from bench.sim.record import RecordStore
 from bench.sim.security import SecurityAccess
-from bench.transport import udsoncan_speedup
-
-udsoncan_speedup.install()
 
 DEFAULT, PROGRAMMING, EXTENDED = 0x01, 0x02, 0x03
 NON_DEFAULT = frozenset({PROGRAMMING, EXTENDED})

@@ -15,10 +15,8 @@ from udsoncan.exceptions import TimeoutException
 from bench.config.loader import resolve_key_function
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault
-from bench.transport import udsoncan_speedup
 from bench.transport.isotp_link import address, make_stack
 
-udsoncan_speedup.install()
 TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
 
 

@@ -5,6 +5,11 @@
 (tester and virtual ECUs both go through it). The names are class constants, so the first
 answer for a code is the answer forever: ``install()`` wraps the lookup in a cache, same
 results, once per process.
+
+It changes udsoncan for the whole process, so importing this module does nothing: one place
+installs it, ``bench.rig.Bench.start`` (every bench of a test, a scenario, ``ota-bench flash``
+and the benchmarks), where a tester and virtual ECUs exchange thousands of responses. Code that
+drives udsoncan without a ``Bench`` runs with udsoncan's own lookup.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from udsoncan.ResponseCode import ResponseCode
 
 
 def install() -> None:
+    """Memoize ``ResponseCode.get_name`` (idempotent)."""
     if getattr(ResponseCode.get_name, "__wrapped__", None) is not None:
         return
     lookup = ResponseCode.get_name.__func__  # type: ignore[attr-defined]

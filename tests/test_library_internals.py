@@ -1,0 +1,100 @@
+"""The private internals of python-can, can-isotp, udsoncan and pytest that the bench relies on.
+
+Each is named here with the module that uses it, and checked on the installed version, so an
+upgrade that changes one fails here with what to look at, not somewhere deep in a flash. The
+upper bounds in pyproject.toml are the versions this passed on; raise one after this passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from importlib.metadata import version
+
+import can
+import isotp
+import pytest
+from can.interfaces import virtual
+from udsoncan.BaseService import BaseService
+from udsoncan.connections import PythonIsoTpV2Connection
+from udsoncan.ResponseCode import ResponseCode
+
+
+def relies(condition: bool, library: str, internal: str, user: str) -> None:
+    assert condition, (f"{library} {version(library)} changed {internal}, which {user} relies on: adapt "
+                       f"{user} (and the upper bound of {library} in pyproject.toml)")
+
+
+# -- python-can: bench/transport/virtual_bus.py subclasses VirtualBus ---------------------------
+
+def test_python_can_virtual_bus_channels_and_queues() -> None:
+    user = "bench/transport/virtual_bus.py (BenchVirtualBus)"
+    relies(isinstance(virtual.channels, dict), "python-can", "can.interfaces.virtual.channels (a dict)", user)
+    relies(hasattr(virtual.channels_lock, "acquire"), "python-can", "can.interfaces.virtual.channels_lock", user)
+    bus = virtual.VirtualBus(channel="internals-check")
+    try:
+        relies(isinstance(bus.channel, list) and any(queue is bus.queue for queue in bus.channel), "python-can",
+               "VirtualBus.channel (the channel's list of receiver queues) and VirtualBus.queue", user)
+        relies(bus.channel_id == "internals-check" and virtual.channels["internals-check"] is bus.channel,
+               "python-can", "VirtualBus.channel_id and the registry of channels", user)
+        relies(hasattr(bus, "receive_own_messages") and callable(getattr(bus, "_check_if_open", None)),
+               "python-can", "VirtualBus.receive_own_messages and _check_if_open()", user)
+    finally:
+        bus.shutdown()
+    relies(list(inspect.signature(can.BusABC._apply_filters).parameters) == ["self", "filters"], "python-can",
+           "BusABC._apply_filters(filters)", user)
+    relies(list(inspect.signature(virtual.VirtualBus._recv_internal).parameters) == ["self", "timeout"],
+           "python-can", "VirtualBus._recv_internal(timeout)", user)
+
+
+# -- can-isotp: bench/transport/isotp_link.py and uds_client.py ---------------------------------
+
+def test_can_isotp_notifier_stack_internals() -> None:
+    user = "bench/transport/isotp_link.py (AddressedStack)"
+    relies(callable(getattr(isotp.NotifierBasedCanStack, "_on_message_received", None)), "can-isotp",
+           "NotifierBasedCanStack._on_message_received(msg)", user)
+    bus = can.Bus(interface="virtual", channel="internals-check-isotp")
+    notifier = can.Notifier(bus, [])
+    try:
+        stack = isotp.NotifierBasedCanStack(bus, notifier, address=isotp.Address(txid=0x7E0, rxid=0x7E8))
+        events = getattr(stack, "events", None)
+        relies(all(isinstance(getattr(events, name, None), threading.Event)
+                   for name in ("reset_tx_complete", "reset_rx_complete")), "can-isotp",
+               "TransportLayer.events.reset_tx_complete / reset_rx_complete (threading.Event)", user)
+        relies(hasattr(stack, "main_thread"), "can-isotp", "TransportLayer.main_thread (its worker thread)",
+               "bench/transport/uds_client.py (BenchAwareConnection: a stopped stack is a bench fault)")
+    finally:
+        notifier.stop()
+        bus.shutdown()
+
+
+# -- udsoncan: the tester's connection, the monitor's decoder, the simulator's speed-up --------
+
+def test_udsoncan_connection_service_and_response_code_internals() -> None:
+    user = "bench/transport/uds_client.py (BenchAwareConnection)"
+    relies(list(inspect.signature(PythonIsoTpV2Connection.specific_wait_frame).parameters) == ["self", "timeout"],
+           "udsoncan", "PythonIsoTpV2Connection.specific_wait_frame(timeout)", user)
+    relies(callable(getattr(PythonIsoTpV2Connection, "check_connection_opened", None)), "udsoncan",
+           "PythonIsoTpV2Connection.check_connection_opened()", user)
+    relies("isotp_layer" in inspect.signature(PythonIsoTpV2Connection.__init__).parameters, "udsoncan",
+           "PythonIsoTpV2Connection(isotp_layer) kept as .isotp_layer", user)
+    relies(BaseService.from_request_id(0x36).__name__ == "TransferData", "udsoncan",
+           "BaseService.from_request_id(sid)", "bench/monitor/decode.py")
+    lookup = inspect.getattr_static(ResponseCode, "get_name")
+    relies(isinstance(lookup, classmethod) and ResponseCode.get_name(0x78) == "RequestCorrectlyReceived_ResponsePending",
+           "udsoncan", "ResponseCode.get_name (a classmethod)", "bench/transport/udsoncan_speedup.py")
+
+
+# -- pytest: the pytest layer -----------------------------------------------------------------
+
+def test_pytest_internals(pytestconfig: pytest.Config) -> None:
+    from _pytest.junitxml import xml_key
+    from _pytest.runner import runtestprotocol
+
+    relies(list(inspect.signature(runtestprotocol).parameters) == ["item", "log", "nextitem"], "pytest",
+           "_pytest.runner.runtestprotocol(item, log, nextitem)", "bench/pytest/retry.py")
+    relies(isinstance(xml_key, pytest.StashKey), "pytest", "_pytest.junitxml.xml_key (the LogXML's stash key)",
+           "bench/pytest/junit.py")
+    factory = getattr(pytestconfig, "_tmp_path_factory", None)
+    relies(isinstance(factory, pytest.TempPathFactory), "pytest", "Config._tmp_path_factory",
+           "bench/pytest/collect.py (a scenario's working folder)")
