@@ -21,8 +21,9 @@ Fault kinds (``fault``; ``bench.faults.kinds``, one module each) and the default
 ``params`` (seconds, volts, a ratio 0..1, counts), used where a catalog does not set them:
 ``power_cut`` (off_for: 0.05), ``brown_out`` (volts: 5.0, lasting: 0.2), ``intermittent_supply``
 (dropouts: 3, off_for: 0.01, period: 0.1) strike anywhere; ``frame_loss`` (ratio: 0.02, lasting:
-0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1), ``partition``
-(lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on the bus through the CAN gateway.
+0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1), ``duplicate`` (count:
+1), ``reorder`` (count: 1), ``partition`` (lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on
+the bus through the CAN gateway.
 
 Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``,
 ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),

@@ -22,6 +22,8 @@ BUILTIN = {
     "frame_loss": "bench.faults.kinds.frame_loss:FrameLoss",
     "delay": "bench.faults.kinds.delay:Delay",
     "corruption": "bench.faults.kinds.corruption:Corruption",
+    "duplicate": "bench.faults.kinds.duplicate:Duplicate",
+    "reorder": "bench.faults.kinds.reorder:Reorder",
     "partition": "bench.faults.kinds.partition:Partition",
     "bus_off": "bench.faults.kinds.bus_off:BusOff",
 }
