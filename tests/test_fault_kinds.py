@@ -125,3 +125,21 @@ def test_restoring_the_bench_cancels_the_dropouts_still_to_come(ecu, faults) -> 
 
     assert seen.count(0.0) == 1 and ecu.power.is_on()
     assert kind.settle_time(params) == pytest.approx(60.01)
+
+
+@pytest.mark.ecu("bcm")
+def test_console_disconnect_unplugs_the_console_and_plugs_it_back(ecu, faults) -> None:
+    kind = fault_kind("console_disconnect")
+    params = kind.settings({"lasting": 0.2})
+    console = faults.bench.console(ecu.name)
+    assert console.connected
+
+    kind.arm(faults.now(), ecu, params, seed=0)
+
+    assert not console.connected
+    for _ in range(100):  # until the timer has plugged it back (0.2 s, however loaded the machine)
+        if console.connected:
+            break
+        threading.Event().wait(0.05)
+    assert console.connected and kind.settle_time(params) == 0.2
+    assert "console bcm_console disconnected for 0.200 s" in faults.timeline.render()

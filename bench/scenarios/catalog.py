@@ -23,7 +23,8 @@ Fault kinds (``fault``; ``bench.faults.kinds``, one module each) and the default
 (dropouts: 3, off_for: 0.01, period: 0.1) strike anywhere; ``frame_loss`` (ratio: 0.02, lasting:
 0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1), ``duplicate`` (count:
 1), ``reorder`` (count: 1), ``partition`` (lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on
-the bus through the CAN gateway.
+the bus through the CAN gateway; ``console_disconnect`` (lasting: 0.5) unplugs the ECU's serial
+console.
 
 Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``,
 ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),

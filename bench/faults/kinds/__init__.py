@@ -26,6 +26,7 @@ BUILTIN = {
     "reorder": "bench.faults.kinds.reorder:Reorder",
     "partition": "bench.faults.kinds.partition:Partition",
     "bus_off": "bench.faults.kinds.bus_off:BusOff",
+    "console_disconnect": "bench.faults.kinds.console_disconnect:ConsoleDisconnect",
 }
 FAULT_KINDS = Registry("fault kind", BUILTIN, group="ota_hil_bench.fault_kinds")
 
