@@ -1,5 +1,7 @@
 """Fault injection: triggers (what happens on the bus, inside a virtual ECU, or a time) bound to
-actions (power, brown-out, network faults), with a timeline of every injection.
+actions (power, brown-out, network faults), with a timeline of every injection. The fault kinds
+a catalog names (``fault: power_cut``) are a registry in ``bench.faults.kinds``: one module per
+kind, declaring its parameters and defaults, where it may strike, its severity and how it arms.
 
     faults.when(uds.transfer_data(block=37)).power_cut(ecu, off_for=2.0)
     faults.when(probe("program_page", 40)).power_cut(ecu)
