@@ -25,13 +25,12 @@ from bench.errors import BenchFault, ConfigError, FlashError
 from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
                           random_transfer_block, uds)
 from bench.faults.kinds import fault_kind
+from bench.faults.timeline import FaultTimeline
 from bench.flash import FlashResult
 from bench.image import DeltaPackage, FirmwareImage
+from bench.rig import Bench
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
-
-from bench.faults.timeline import FaultTimeline
-from bench.rig import Bench
 
 if TYPE_CHECKING:
     from pathlib import Path
