@@ -231,7 +231,7 @@ class _PoweredRun:
                 payload, functional = request
                 self._pending.begin(payload[0])
                 reply = core.handle(payload, functional=functional)
-                self._pending.finish(reply.response)
+                self._pending.finish(reply.response, reply.withheld)
                 if reply.reset_after and not self.power_lost.is_set():
                     core = self._boot()
         except PowerLost:
