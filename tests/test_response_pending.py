@@ -7,8 +7,10 @@ import queue
 
 import pytest
 
+from bench.rig import Bench
 from bench.sim.pending import ResponsePending
 from bench.sim.server import Reply
+from raw_uds import PROGRAMMING, Scanner
 from sim_factory import REGION, SimEcu, h, location
 
 PENDING = h("7F 31 78")
@@ -58,3 +60,24 @@ def test_server_withholds_the_suppressed_positive_response(single_bank: SimEcu) 
 def test_server_withholds_a_negative_response_suppressed_on_functional_addressing(single_bank: SimEcu) -> None:
     reply = single_bank.core.handle(h("22 12 34"), functional=True)
     assert reply == Reply(None, withheld=h("7F 22 31"))
+
+
+@pytest.fixture
+def slow_erase(bench_config, tmp_path):
+    """bcm with a flash that needs 20 ms per sector: an erase of 64 sectors outlasts P2server."""
+    ecu = bench_config.ecus["bcm"]
+    virtual = ecu.virtual.model_copy(update={"erase_time_per_sector": 0.02})
+    config = bench_config.model_copy(update={"ecus": {"bcm": ecu.model_copy(update={"virtual": virtual})}})
+    with Bench(config, workdir=tmp_path, ecus=["bcm"], gateway=False) as rig:
+        scan = Scanner(rig, "bcm")
+        yield scan
+        scan.client.close()
+
+
+def test_suppressed_erase_sends_its_final_response_after_response_pending(slow_erase) -> None:
+    slow_erase.enter(PROGRAMMING)
+    slow_erase.unlock()
+    exchange = slow_erase.client.request(h("31 81 FF 00") + location(0x0008_0000, 0x4_0000))
+    assert exchange.pending and set(exchange.pending) == {PENDING}
+    assert exchange.final == h("71 01 FF 00 00")
+    assert slow_erase.client.request("3E 80").final is None    # short: the suppress bit holds
