@@ -115,13 +115,15 @@ class EcuCore:
     def handle(self, payload: bytes, *, functional: bool = False) -> Reply:
         self.last_request = self._clock()
         self._reset_after = False
+        if not payload:  # no SID, nothing to answer (ISO-TP never delivers an empty message)
+            return Reply(None)
         suppress = False
         try:
             request = Request.from_payload(payload)
             suppress = request.suppress_positive_response
             response = self._serve(request)
         except Nrc as nrc:
-            negative = bytes([0x7F, payload[0] if payload else 0, nrc.code])
+            negative = bytes([0x7F, payload[0], nrc.code])
             if functional and nrc.code in SUPPRESSED_ON_FUNCTIONAL:
                 return Reply(None, withheld=negative)
             return Reply(negative)
@@ -129,7 +131,7 @@ class EcuCore:
             raise
         except Exception:  # a simulator bug: answer it, log it, live on (no input may kill the ECU)
             log.exception("virtual ECU %s: request %s failed", self.name, payload.hex(" "))
-            return Reply(bytes([0x7F, payload[0] if payload else 0, RC.GeneralReject]))
+            return Reply(bytes([0x7F, payload[0], RC.GeneralReject]))
         if suppress:
             return Reply(None, self._reset_after, withheld=response)
         return Reply(response, self._reset_after)
