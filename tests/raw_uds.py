@@ -31,12 +31,14 @@ class Exchange:
 
 class RawUdsClient:
     def __init__(self, ecu: EcuConfig, bus_config: BusConfig, channel: str | int, timing: Timing, *,
-                 quiet: float = 0.25) -> None:
+                 quiet: float = 0.25, patience: float = 2.0) -> None:
         self._ecu = ecu
         self._fd = bus_config.fd
         self._timing = timing
         self.quiet = quiet
         """How long without an answer counts as silence (P2server is 50 ms on the virtual bench)."""
+        self.patience = patience
+        """How long to wait for an answer that must come (a busy test machine is slow)."""
         protocol = can.CanProtocol.CAN_FD if self._fd else can.CanProtocol.CAN_20
         self._bus = can.Bus(interface="virtual", channel=channel, protocol=protocol)
         mode = isotp.AddressingMode.Normal_29bits if ecu.extended_id else isotp.AddressingMode.Normal_11bits
@@ -57,7 +59,9 @@ class RawUdsClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, payload: bytes | str, *, functional: bool = False) -> Exchange:
+    def request(self, payload: bytes | str, *, functional: bool = False, silent: bool = False) -> Exchange:
+        """Send, then collect the answers; ``silent`` when the request must get none (then the
+        wait is ``quiet``, not ``patience``)."""
         payload = bytes.fromhex(payload) if isinstance(payload, str) else payload
         self._drain()
         if functional:
@@ -69,7 +73,7 @@ class RawUdsClient:
         else:
             self._stack.send(payload)
         exchange = Exchange(payload)
-        wait = self.quiet
+        wait = self.quiet if silent else self.patience
         while True:
             answer = self._stack.recv(block=True, timeout=wait)
             if answer is None:
@@ -77,13 +81,13 @@ class RawUdsClient:
             answer = bytes(answer)
             if answer[:1] == b"\x7f" and answer[2:3] == bytes([RESPONSE_PENDING]):
                 exchange.pending.append(answer)
-                wait = self._timing.p2_star + self.quiet  # P2*server restarts at every 0x78
+                wait = self._timing.p2_star + self.patience  # P2*server restarts at every 0x78
                 continue
             exchange.final = answer
             return exchange
 
-    def answer(self, payload: bytes | str, *, functional: bool = False) -> bytes | None:
-        return self.request(payload, functional=functional).final
+    def answer(self, payload: bytes | str, *, functional: bool = False, silent: bool = False) -> bytes | None:
+        return self.request(payload, functional=functional, silent=silent).final
 
     def _drain(self) -> None:
         """Forget answers that came too late for an earlier request."""
