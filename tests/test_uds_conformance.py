@@ -89,6 +89,12 @@ def test_request_download_memory_location_format(single_bank: SimEcu, request_: 
     assert single_bank.send(request_) == h(response)
 
 
+@pytest.mark.parametrize("request_", ["31 01 FF 01 00", "31 01 02 02 00 00"])
+def test_check_routines_take_no_option_record(single_bank: SimEcu, request_: str) -> None:
+    single_bank.enter_programming()
+    assert single_bank.send(request_) == h("7F 31 13")
+
+
 @pytest.mark.parametrize(("request_", "response"), [
     ("31 01 FF 00 00", "7F 31 31"),
     ("31 01 FF 00 45 00 00 08 00 00 00 00 10 00", "7F 31 31"),

@@ -324,6 +324,8 @@ class EcuCore:
             self._require_programming_voltage()
             self.download.erase(address, size)
             status = 0
+        elif len(data) != 2:  # the check routines take no routineControlOptionRecord
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"routine {rid:#06x} takes no option record")
         elif rid == routines.check_memory:
             status = self.download.check_memory()
         else:
