@@ -119,6 +119,15 @@ def test_suppress_positive_response_bit(scanner: Scanner) -> None:
     assert client.request("10 81", silent=True).final is None
 
 
+def test_default_session_from_the_bootloader_starts_the_application(scanner: Scanner) -> None:
+    boot_state = scanner.profile.dids.boot_state.to_bytes(2, "big")
+    for session in (EXTENDED, PROGRAMMING, EXTENDED):
+        assert scanner.client.answer(bytes([0x10, session]))[:2] == bytes([0x50, session])
+    assert scanner.client.answer(b"\x22" + boot_state)[3] == 1     # mode: bootloader
+    assert scanner.client.answer("10 01")[:2] == bytes([0x50, DEFAULT])
+    assert scanner.client.answer(b"\x22" + boot_state)[3] == 0     # mode: application again
+
+
 @pytest.mark.parametrize(("request_", "physical_nrc"), [
     ("BA", 0x11), ("3E 05", 0x12), ("22 12 34", 0x31), ("10 02", 0x7E), ("27 11", 0x7F), ("3E 00 00", 0x13),
 ])
