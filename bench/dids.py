@@ -4,6 +4,9 @@
   which image is partly in flash (SHA-256 of its header) and how many bytes of it are
   programmed and verified, counted from the start of the download region.
 * boot state (``dids.boot_state``, 0xFD02) — which software runs and from which bank.
+* programming fingerprint (``dids.fingerprint``, 0xF15A) — who last programmed the ECU: a
+  record of ``FINGERPRINT_LENGTH`` bytes, the length of the fingerprint the bench's flasher
+  writes; a write of another length is refused (0x13), a never-written one reads as zeros.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+
+FINGERPRINT_LENGTH = 13
 
 
 class BootMode(enum.IntEnum):

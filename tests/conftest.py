@@ -6,14 +6,22 @@ Fixtures here make bus-less virtual ECUs (see sim_factory.py). The bench fixture
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from sim_factory import PAGE, SimEcu, make_profile, recipe
 
 pytest_plugins = ["pytester"]
+
+# Property-based tests (tests/test_fuzz_ecu.py): by default a few seconds with the same examples
+# every run; OTA_FUZZ_PROFILE=nightly for the long random run of a nightly job.
+settings.register_profile("bench", max_examples=100, deadline=None, derandomize=True, database=None)
+settings.register_profile("nightly", max_examples=10_000, deadline=None, database=None)
+settings.load_profile(os.environ.get("OTA_FUZZ_PROFILE", "bench"))
 
 MakeEcu = Callable[..., SimEcu]
 FACTORY = object()

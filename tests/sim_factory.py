@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.config.models import EcuProfile, MemoryLayout, SecurityConfig, Timing
 from bench.image import AppDescriptor, FirmwareImage, build_image, load_private_key, load_public_key, sign_image
 from bench.keys import xor_key
+from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.boot import BankLayout, BootManager
 from bench.sim.download import DownloadManager
 from bench.sim.nvm import Eeprom, FlashMemory
@@ -119,6 +120,8 @@ class SimEcu:
         """Every bootloader record stored since the factory, in order (survives power cycles)."""
         self.on_probe: Callable[[str, int], None] | None = None
         """Called at every probe point (e.g. to cut power with ``cut_power``)."""
+        self.voltage = NOMINAL_VOLTAGE
+        """The supply voltage the server sees (programming is refused outside 9-16 V)."""
         self._nvm: _Nvm | None = None
         if factory_image is not None:
             self._factory_program(factory_image)
@@ -159,7 +162,7 @@ class SimEcu:
         self.download = DownloadManager(self.profile, self.layout, self._nvm.flash, self.store, self.boot)
         self.security = SecurityAccess(self.profile.security, xor_key, self.store, clock=self.clock)
         self.core = EcuCore("bcm", self.profile, self.store, self.boot, self.download, self.security,
-                            clock=self.clock)
+                            clock=self.clock, voltage=lambda: self.voltage)
         self.boot.start()
         return self.core
 

@@ -136,11 +136,11 @@ def test_blocks_that_are_not_a_whole_number_of_pages(make_ecu) -> None:
     assert ecu.send(check_dependencies()) == h("71 01 FF 01 00")
 
 
-@pytest.mark.parametrize("size", [0, DATA_PER_BLOCK + 1])
-def test_transfer_data_block_length(single_bank: SimEcu, size: int) -> None:
+@pytest.mark.parametrize(("size", "nrc"), [(0, "13"), (DATA_PER_BLOCK + 1, "31")])  # 0x31: > maxNumberOfBlockLength
+def test_transfer_data_block_length(single_bank: SimEcu, size: int, nrc: str) -> None:
     data = recipe("app-2.0.0").to_bytes()
     start_download(single_bank, data)
-    assert single_bank.send(transfer(1, data[:size])) == h("7F 36 13")
+    assert single_bank.send(transfer(1, data[:size])) == h(f"7F 36 {nrc}")
 
 
 def test_more_data_than_announced(single_bank: SimEcu) -> None:

@@ -159,9 +159,11 @@ def test_write_fingerprint_needs_programming_session_and_unlock(single_bank: Sim
     single_bank.unlock()
     assert single_bank.send("2E F1 5A") == h("7F 2E 13")         # no data record
     assert single_bank.send("2E F1 89 0A 0B") == h("7F 2E 31")   # version is not writable
-    assert single_bank.send("2E F1 5A 0A 0B") == h("6E F1 5A")
-    assert single_bank.send("22 F1 5A") == h("62 F1 5A 0A 0B")
-    assert single_bank.record.fingerprint == "0a0b"               # in EEPROM, not only in RAM
+    assert single_bank.send("2E F1 5A 0A 0B") == h("7F 2E 13")   # the DID holds 13 bytes
+    fingerprint = bytes(range(1, 14))
+    assert single_bank.send(h("2E F1 5A") + fingerprint) == h("6E F1 5A")
+    assert single_bank.send("22 F1 5A") == h("62 F1 5A") + fingerprint
+    assert single_bank.record.fingerprint == fingerprint.hex()    # in EEPROM, not only in RAM
 
 
 # -- SecurityAccess ---------------------------------------------------------------------------

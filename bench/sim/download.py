@@ -120,18 +120,33 @@ class DownloadManager:
                 self._flash.erase(base + first, length)
         self._active = _Download(area, base, offset=rel, end=rel + size)
 
-    def transfer_data(self, counter: int, data: bytes) -> None:
+    def check_block(self, counter: int, data: bytes) -> bool:
+        """The sequence and format checks of TransferData (ISO 14229-1, 14.4): True for the next
+        block, False for a repeat of the last accepted one (its response was lost: acknowledge
+        it, write nothing), Nrc for anything else."""
         dl = self._active
         if dl is None:
             raise Nrc(RC.RequestSequenceError, "no download in progress")
+        if not data:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "TransferData without data")
         if counter == dl.last_accepted:
-            return  # the tester repeats a block whose response it lost: acknowledge, do not rewrite
+            return False
+        if dl.offset == dl.end:
+            raise Nrc(RC.RequestSequenceError, "every byte of memorySize was already transferred")
         if counter != dl.expected_counter:
             raise Nrc(RC.WrongBlockSequenceCounter, f"expected {dl.expected_counter:#04x}, got {counter:#04x}")
-        if not data or len(data) > self.max_data_per_block:
-            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"{len(data)} data bytes")
+        if len(data) > self.max_data_per_block:
+            raise Nrc(RC.RequestOutOfRange, f"{len(data)} data bytes, maxNumberOfBlockLength allows "
+                                            f"{self.max_data_per_block}")
         if dl.offset + len(data) > dl.end:
             raise Nrc(RC.TransferDataSuspended, "more data than RequestDownload announced")
+        return True
+
+    def transfer_data(self, counter: int, data: bytes) -> None:
+        if not self.check_block(counter, data):
+            return
+        dl = self._active
+        assert dl is not None
         start = dl.base + dl.offset
         lead = start % self._flash.page_size  # the previous block ended mid-page: program that page
         try:                                  # again with its first part as it already is

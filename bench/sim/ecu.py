@@ -22,6 +22,7 @@ from bench.errors import BenchFault
 from bench.image import FirmwareImage
 from bench.sim.boot import BankLayout
 from bench.sim.console_port import ConsolePort
+from bench.sim.isotp_server import make_ecu_stack
 from bench.sim.mutants import bootloader_for
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
 from bench.sim.pending import ResponsePending
@@ -31,7 +32,7 @@ from bench.sim.security import KeyFunction, SecurityAccess
 from bench.sim.server import EcuCore
 from bench.sim.status_frame import StatusFrame
 from bench.transport.can_bus import RECV_POLL, open_bus
-from bench.transport.isotp_link import address, make_stack
+from bench.transport.isotp_link import address
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +157,11 @@ class _PoweredRun:
         self._notifier = can.Notifier(self._bus, [], timeout=RECV_POLL)
         frame = max(ecu.profile.max_block_length, 4095)
         timing = ecu.profile.timing
-        self._physical = make_stack(self._bus, self._notifier, address(ecu.config, server=True),
-                                    ecu.bus_config, max_frame_size=frame, timing=timing)
-        self._functional = make_stack(self._bus, self._notifier,
-                                      address(ecu.config, server=True, functional=True),
-                                      ecu.bus_config, max_frame_size=frame, timing=timing)
+        self._physical = make_ecu_stack(self._bus, self._notifier, address(ecu.config, server=True),
+                                        ecu.bus_config, functional=False, max_frame_size=frame, timing=timing)
+        self._functional = make_ecu_stack(self._bus, self._notifier,
+                                          address(ecu.config, server=True, functional=True),
+                                          ecu.bus_config, functional=True, max_frame_size=frame, timing=timing)
         self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
@@ -231,7 +232,7 @@ class _PoweredRun:
                 payload, functional = request
                 self._pending.begin(payload[0])
                 reply = core.handle(payload, functional=functional)
-                self._pending.finish(reply.response)
+                self._pending.finish(reply.response, reply.withheld)
                 if reply.reset_after and not self.power_lost.is_set():
                     core = self._boot()
         except PowerLost:

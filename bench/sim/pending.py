@@ -1,7 +1,9 @@
 """Response pending (NRC 0x78): keep the tester waiting while a long request runs.
 
 The first 0x78 goes out when half of P2server has passed, then one every half P2*server, until
-the final response; a lock guarantees no 0x78 is sent after the final response.
+the final response; a lock guarantees no 0x78 is sent after the final response. Once a 0x78
+has gone out the final response is mandatory (ISO 14229-1, 7.5): a response the request's
+suppressPosRspMsgIndicationBit (or functional addressing) withheld is then sent all the same.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class ResponsePending:
         self._every = every
         self._cond = threading.Condition()
         self._sid: int | None = None
+        self._pending_sent = False
+        """A 0x78 went out for the request being served."""
         self._due = 0.0
         self._closed = False
         self._thread = threading.Thread(target=self._watch, name="sim-0x78", daemon=True)
@@ -28,14 +32,17 @@ class ResponsePending:
     def begin(self, sid: int) -> None:
         with self._cond:
             self._sid = sid
+            self._pending_sent = False
             self._due = time.monotonic() + self._first_after
             self._cond.notify()
 
-    def finish(self, response: bytes | None) -> None:
+    def finish(self, response: bytes | None, withheld: bytes | None = None) -> None:
+        """The request is served: send its response, or the withheld one if a 0x78 went out."""
         with self._cond:
             self._sid = None
-            if response is not None:
-                self._send(response)
+            final = response if response is not None or not self._pending_sent else withheld
+            if final is not None:
+                self._send(final)
 
     def close(self) -> None:
         with self._cond:
@@ -55,4 +62,5 @@ class ResponsePending:
                     self._cond.wait(remaining)
                     continue
                 self._send(bytes([0x7F, self._sid, ResponseCode.RequestCorrectlyReceived_ResponsePending]))
+                self._pending_sent = True
                 self._due = time.monotonic() + self._every

@@ -58,13 +58,15 @@ class SecurityAccess:
         return self._seed
 
     def _send_key(self, key: bytes) -> bytes:
-        if not key:
-            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        """Sequence first (0x24 without a seed, ISO 14229-1 figure 6), then the key's length:
+        a key of the wrong length is malformed (0x13), not a false attempt, and keeps the seed."""
         if self._seed is None:
             raise Nrc(RC.RequestSequenceError, "sendKey without requestSeed")
-        seed, self._seed = self._seed, None
+        expected = self._key_function(self._config.level, self._seed, dict(self._config.key_params))
+        if len(key) != len(expected):
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"key of {len(key)} bytes, expected {len(expected)}")
+        self._seed = None
         rec = self._store.record
-        expected = self._key_function(self._config.level, seed, dict(self._config.key_params))
         if key == expected:
             self.unlocked = True
             if rec.security_failures:

@@ -1,13 +1,24 @@
 """The UDS server of the virtual ECU: one request in, at most one response out.
 
 Transport-free (``handle(payload) -> Reply``) so the state machine is testable without a bus.
-Negative responses follow ISO 14229-1's order of checks: unknown service (0x11), service not
-in this session (0x7F), sub-function unknown (0x12) or not in this session (0x7E), length
-(0x13), security (0x33), sequence (0x24), range (0x31), conditions (0x22).
+Negative responses follow ISO 14229-1's order of checks (7.5, figures 5 to 7):
+
+1. service not supported (0x11), then not supported in the active session (0x7F);
+2. security, for a service secured as a whole (0x33: RequestDownload, TransferData,
+   RequestTransferExit), before anything in the request is looked at;
+3. for a service with a sub-function: minimum length (0x13), sub-function not supported
+   (0x12), not supported in the active session (0x7E), request sequence (0x24, e.g. sendKey
+   without a seed);
+4. the service's own checks, in its order: length and format (0x13), range (0x31), security
+   for a secured identifier (0x33), sequence (0x24), conditions (0x22, 0x70, 0x92/0x93).
+
+A request the server cannot handle for a reason no NRC describes (a simulator bug) answers
+generalReject (0x10) and the ECU goes on; power loss still ends the run.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from collections.abc import Callable
@@ -18,24 +29,45 @@ from udsoncan.ResponseCode import ResponseCode as RC
 from udsoncan import services as svc
 
 from bench.config.models import EcuProfile
-from bench.dids import BootMode, BootStatus
+from bench.dids import FINGERPRINT_LENGTH, BootMode, BootStatus
 from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.boot import BootManager
 from bench.sim.download import DownloadManager
 from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL, Nrc
+from bench.sim.nvm import PowerLost
 from bench.sim.record import RecordStore
 from bench.sim.security import SecurityAccess
+log = logging.getLogger(__name__)
 
 DEFAULT, PROGRAMMING, EXTENDED = 0x01, 0x02, 0x03
 NON_DEFAULT = frozenset({PROGRAMMING, EXTENDED})
 ALL_SESSIONS = frozenset({DEFAULT, PROGRAMMING, EXTENDED})
+MAX_LOCATION_FIELD = 4
+"""Widest memoryAddress / memorySize field the ECU takes (a 32-bit part), unless its profile
+says the tester sends wider ones."""
+COMMUNICATION_TYPES = frozenset({0x01, 0x02, 0x03})
+"""communicationType bits 0-1 (normal, network management, both); 0 is reserved (ISO 14229-1 B.1)."""
+SUBNETS = frozenset({0x0, 0xF})
+"""communicationType bits 4-7: all networks, or the one the request came on (the ECU has one)."""
 
 
 @dataclass(frozen=True)
 class Reply:
     response: bytes | None
     reset_after: bool = False
-    """Send the response, then reset (ECUReset, leaving the programming session)."""
+    """Send the response, then reset (ECUReset, leaving a non-default session in the bootloader)."""
+    withheld: bytes | None = None
+    """The response the request's suppressPosRspMsgIndicationBit (or functional addressing)
+    suppressed: it goes out all the same when a 0x78 has been sent for the request, because
+    after responsePending the final response is mandatory (ISO 14229-1, 7.5 and 8.7)."""
+
+
+@dataclass(frozen=True)
+class _Service:
+    handler: Callable[[Request], bytes]
+    sessions: frozenset[int]
+    secured: bool = False
+    """Secured as a whole: locked, it answers 0x33 whatever the request holds."""
 
 
 class EcuCore:
@@ -58,19 +90,20 @@ class EcuCore:
         """(controlType, communicationType) of the last CommunicationControl."""
         self.dtc_setting_on = True
         self.last_request = clock()
-        self._services: dict[type, tuple[Callable[[Request], bytes], frozenset[int]]] = {
-            svc.DiagnosticSessionControl: (self._session_control, ALL_SESSIONS),
-            svc.ECUReset: (self._ecu_reset, ALL_SESSIONS),
-            svc.TesterPresent: (self._tester_present, ALL_SESSIONS),
-            svc.ReadDataByIdentifier: (self._read_did, ALL_SESSIONS),
-            svc.WriteDataByIdentifier: (self._write_did, NON_DEFAULT),
-            svc.SecurityAccess: (self._security_access, NON_DEFAULT),
-            svc.CommunicationControl: (self._communication_control, NON_DEFAULT),
-            svc.ControlDTCSetting: (self._control_dtc_setting, NON_DEFAULT),
-            svc.RoutineControl: (self._routine_control, NON_DEFAULT),
-            svc.RequestDownload: (self._request_download, frozenset({PROGRAMMING})),
-            svc.TransferData: (self._transfer_data, frozenset({PROGRAMMING})),
-            svc.RequestTransferExit: (self._request_transfer_exit, frozenset({PROGRAMMING})),
+        only_programming = frozenset({PROGRAMMING})
+        self._services: dict[type, _Service] = {
+            svc.DiagnosticSessionControl: _Service(self._session_control, ALL_SESSIONS),
+            svc.ECUReset: _Service(self._ecu_reset, ALL_SESSIONS),
+            svc.TesterPresent: _Service(self._tester_present, ALL_SESSIONS),
+            svc.ReadDataByIdentifier: _Service(self._read_did, ALL_SESSIONS),
+            svc.WriteDataByIdentifier: _Service(self._write_did, NON_DEFAULT),
+            svc.SecurityAccess: _Service(self._security_access, NON_DEFAULT),
+            svc.CommunicationControl: _Service(self._communication_control, NON_DEFAULT),
+            svc.ControlDTCSetting: _Service(self._control_dtc_setting, NON_DEFAULT),
+            svc.RoutineControl: _Service(self._routine_control, NON_DEFAULT),
+            svc.RequestDownload: _Service(self._request_download, only_programming, secured=True),
+            svc.TransferData: _Service(self._transfer_data, only_programming, secured=True),
+            svc.RequestTransferExit: _Service(self._request_transfer_exit, only_programming, secured=True),
         }
         self._reset_after = False
 
@@ -79,34 +112,55 @@ class EcuCore:
     def handle(self, payload: bytes, *, functional: bool = False) -> Reply:
         self.last_request = self._clock()
         self._reset_after = False
-        request = Request.from_payload(payload)
-        service = request.service
+        if not payload:  # no SID, nothing to answer (ISO-TP never delivers an empty message)
+            return Reply(None)
+        suppress = False
         try:
-            if service is None or service not in self._services:
-                raise Nrc(RC.ServiceNotSupported)
-            handler, sessions = self._services[service]
-            if self.session not in sessions:
-                raise Nrc(RC.ServiceNotSupportedInActiveSession)
-            if service.use_subfunction() and request.subfunction is None:
-                raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "no sub-function")
-            data = handler(request)
+            request = Request.from_payload(payload)
+            suppress = request.suppress_positive_response
+            response = self._serve(request)
         except Nrc as nrc:
+            negative = bytes([0x7F, payload[0], nrc.code])
             if functional and nrc.code in SUPPRESSED_ON_FUNCTIONAL:
-                return Reply(None)
-            sid = payload[0] if payload else 0
-            return Reply(bytes([0x7F, sid, nrc.code]))
-        response = None if request.suppress_positive_response else \
-            Response(service, RC.PositiveResponse, data).get_payload()
+                return Reply(None, withheld=negative)
+            return Reply(negative)
+        except PowerLost:
+            raise
+        except Exception:  # a simulator bug: answer it, log it, live on (no input may kill the ECU)
+            log.exception("virtual ECU %s: request %s failed", self.name, payload.hex(" "))
+            return Reply(bytes([0x7F, payload[0], RC.GeneralReject]))
+        if suppress:
+            return Reply(None, self._reset_after, withheld=response)
         return Reply(response, self._reset_after)
+
+    def _serve(self, request: Request) -> bytes:
+        """The positive response to ``request``, or Nrc; the generic checks of the module docstring."""
+        service = request.service
+        if service is None or service not in self._services:
+            raise Nrc(RC.ServiceNotSupported)
+        entry = self._services[service]
+        if self.session not in entry.sessions:
+            raise Nrc(RC.ServiceNotSupportedInActiveSession)
+        if entry.secured:
+            self._require_unlocked()
+        if service.use_subfunction() and request.subfunction is None:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "no sub-function")
+        data = entry.handler(request)
+        return Response(service, RC.PositiveResponse, data).get_payload()
 
     def s3_expired(self) -> bool:
         return self.session != DEFAULT and self._clock() - self.last_request > self.profile.timing.s3
 
     def leave_session(self) -> bool:
         """Back to the default session (S3 timeout); True when the ECU must reset to do so."""
-        must_reset = self.boot.running.mode == BootMode.BOOTLOADER and self.session == PROGRAMMING
+        must_reset = self._resets_to_default()
         self._set_session(DEFAULT)
         return must_reset
+
+    def _resets_to_default(self) -> bool:
+        """The bootloader leaves any non-default session by a reset, so that it decides again
+        what runs: a valid application starts, as it does at power-on."""
+        return self.boot.running.mode == BootMode.BOOTLOADER and self.session != DEFAULT
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -149,14 +203,14 @@ class EcuCore:
         sub = request.subfunction
         if sub not in ALL_SESSIONS:
             raise Nrc(RC.SubFunctionNotSupported)
-        self._expect_length(request, 0)
         in_app = self.boot.running.mode == BootMode.APPLICATION
+        if sub == PROGRAMMING and in_app and self.session != EXTENDED:
+            raise Nrc(RC.SubFunctionNotSupportedInActiveSession, "programming session only from extended")
+        self._expect_length(request, 0)
         if sub == PROGRAMMING and in_app:
-            if self.session != EXTENDED:
-                raise Nrc(RC.SubFunctionNotSupportedInActiveSession, "programming session only from extended")
             self.boot.enter_bootloader()  # the application jumps to the bootloader
-        elif sub == DEFAULT and not in_app and self.session == PROGRAMMING:
-            self._reset_after = True  # leaving programming: reset, the bootloader re-decides
+        elif sub == DEFAULT and self._resets_to_default():
+            self._reset_after = True
         self.download.abort_transfer()
         self._set_session(sub)
         t = self.profile.timing
@@ -183,6 +237,8 @@ class EcuCore:
         if request.subfunction not in (0x00, 0x01, 0x02, 0x03):
             raise Nrc(RC.SubFunctionNotSupported)
         comm_type = self._expect_length(request, 1)[0]
+        if comm_type & 0x03 not in COMMUNICATION_TYPES or comm_type & 0x0C or comm_type >> 4 not in SUBNETS:
+            raise Nrc(RC.RequestOutOfRange, f"communicationType {comm_type:#04x} not supported")
         self.communication_control = (request.subfunction, comm_type)
         return bytes([request.subfunction])
 
@@ -225,8 +281,8 @@ class EcuCore:
             if digest is None:
                 raise Nrc(RC.ConditionsNotCorrect, "no valid application")
             return digest
-        if did == dids.fingerprint:
-            return bytes.fromhex(self.store.record.fingerprint)
+        if did == dids.fingerprint:  # fixed length; zeros until a tester writes it
+            return bytes.fromhex(self.store.record.fingerprint).ljust(FINGERPRINT_LENGTH, b"\0")[:FINGERPRINT_LENGTH]
         for field, ident in dids.identification.items():
             if did == ident:
                 return f"{self.name.upper()}-{field.upper()}".encode("ascii")
@@ -240,6 +296,9 @@ class EcuCore:
         if did != self.profile.dids.fingerprint or self.session != PROGRAMMING:
             raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not writable in this session")
         self._require_unlocked()
+        if len(data) - 2 != FINGERPRINT_LENGTH:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat,
+                      f"fingerprint record of {len(data) - 2} bytes, the DID holds {FINGERPRINT_LENGTH}")
         self.store.record.fingerprint = data[2:].hex()
         self.store.save()
         return data[:2]
@@ -262,19 +321,26 @@ class EcuCore:
             self._require_programming_voltage()
             self.download.erase(address, size)
             status = 0
+        elif len(data) != 2:  # the check routines take no routineControlOptionRecord
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"routine {rid:#06x} takes no option record")
         elif rid == routines.check_memory:
             status = self.download.check_memory()
         else:
             status = self.download.check_programming_dependencies()
         return bytes([0x01]) + data[:2] + bytes([status])
 
-    @staticmethod
-    def _memory_location(record: bytes) -> tuple[int, int]:
-        """addressAndLengthFormatIdentifier, memoryAddress, memorySize (ISO 14229-1, 14.2)."""
+    def _memory_location(self, record: bytes) -> tuple[int, int]:
+        """addressAndLengthFormatIdentifier, memoryAddress, memorySize (ISO 14229-1, 14.2): an
+        identifier the ECU cannot take (a zero nibble, a field wider than it has) is out of
+        range (0x31); only a record whose length does not match a valid identifier is 0x13."""
         if not record:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "no addressAndLengthFormatIdentifier")
         size_len, addr_len = record[0] >> 4, record[0] & 0x0F
-        if not addr_len or not size_len or len(record) != 1 + addr_len + size_len:
+        memory = self.profile.memory
+        if not 0 < addr_len <= max(MAX_LOCATION_FIELD, memory.address_bytes) \
+                or not 0 < size_len <= max(MAX_LOCATION_FIELD, memory.length_bytes):
+            raise Nrc(RC.RequestOutOfRange, f"addressAndLengthFormatIdentifier {record[0]:#04x} not supported")
+        if len(record) != 1 + addr_len + size_len:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "memory location does not match its format")
         address = int.from_bytes(record[1:1 + addr_len], "big")
         size = int.from_bytes(record[1 + addr_len:], "big")
@@ -285,7 +351,6 @@ class EcuCore:
         if len(data) < 2:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
         address, size = self._memory_location(data[1:])
-        self._require_unlocked()
         if data[0] != 0x00:
             raise Nrc(RC.RequestOutOfRange, "compression/encryption not supported")
         self._require_programming_voltage()
@@ -295,9 +360,11 @@ class EcuCore:
     def _transfer_data(self, request: Request) -> bytes:
         data = request.data or b""
         if not data:
-            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
-        self._require_programming_voltage()
-        self.download.transfer_data(data[0], data[1:])
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "no blockSequenceCounter")
+        counter, block = data[0], data[1:]
+        if self.download.check_block(counter, block):  # sequence checks first: a repeat is acknowledged
+            self._require_programming_voltage()
+        self.download.transfer_data(counter, block)
         return data[:1]
 
     def _request_transfer_exit(self, request: Request) -> bytes:

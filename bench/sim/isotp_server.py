@@ -1,0 +1,88 @@
+"""The virtual ECU's side of ISO 15765-2: can-isotp stacks that receive as ISO says a server does.
+
+can-isotp does the protocol; these stacks decide, frame by frame and before can-isotp sees a
+frame, what an ECU must not process (ISO 15765-2:2016):
+
+* on the functional address only single frames: a functional request is never segmented, so
+  a first frame there gets no flow control and is not processed (9.6.1, 10.3.3);
+* a first frame whose FF_DL would have fitted a single frame (FF_DL < 8 on classic CAN; on CAN
+  FD below RX_DL - 1), or an escape-sequence first frame with FF_DL <= 4095, is ignored (9.6.3);
+* a CAN FD frame on a classic CAN bus is not a frame of this network and is ignored;
+* a flow control with a reserved STmin (0x80-0xF0, 0xFA-0xFF) is used as STmin 0x7F, 127 ms
+  (9.6.5.4), where can-isotp would drop the flow control and abort its transmission.
+
+The hook is can-isotp's notifier callback ``_on_message_received`` (as for
+``bench.transport.isotp_link.AddressedStack``); ``tests/test_isotp_server.py`` fails if the
+library stops calling it.
+"""
+
+from __future__ import annotations
+
+import can
+import isotp
+
+from bench.config.models import BusConfig, Timing
+from bench.transport.can_bus import RECV_POLL
+from bench.transport.isotp_link import AddressedStack, stack_params
+
+SINGLE_FRAME, FIRST_FRAME, CONSECUTIVE_FRAME, FLOW_CONTROL = 0x0, 0x1, 0x2, 0x3
+LONGEST_STMIN = 0x7F
+"""127 ms: what a sender uses for a reserved STmin."""
+
+
+def reserved_stmin(value: int) -> bool:
+    return 0x80 <= value <= 0xF0 or 0xFA <= value <= 0xFF
+
+
+def admit(msg: can.Message, *, functional: bool, fd_bus: bool, prefix: int = 0) -> can.Message | None:
+    """The frame as the ECU's stack should see it, or None when ISO 15765-2 says ignore it."""
+    if msg.is_fd and not fd_bus:
+        return None
+    data = bytes(msg.data[prefix:])
+    if not data:
+        return msg  # can-isotp reports the malformed frame itself
+    kind = data[0] >> 4
+    if functional and kind != SINGLE_FRAME:
+        return None
+    if kind == FIRST_FRAME and len(data) >= 2:
+        ff_dl = (data[0] & 0x0F) << 8 | data[1]
+        if ff_dl == 0:  # escape sequence: a 32-bit FF_DL, only for messages longer than 4095 bytes
+            if len(data) >= 6 and int.from_bytes(data[2:6], "big") <= 0xFFF:
+                return None
+        else:
+            rx_dl = max(8, len(msg.data))
+            shortest = 8 - prefix if rx_dl == 8 else rx_dl - 1 - prefix
+            if ff_dl < shortest:
+                return None
+    if kind == FLOW_CONTROL and len(data) >= 3 and reserved_stmin(data[2]):
+        fixed = bytearray(msg.data)
+        fixed[prefix + 2] = LONGEST_STMIN
+        return can.Message(arbitration_id=msg.arbitration_id, data=fixed, is_extended_id=msg.is_extended_id,
+                           is_fd=msg.is_fd, bitrate_switch=msg.bitrate_switch, timestamp=msg.timestamp,
+                           channel=msg.channel)
+    return msg
+
+
+class EcuStack(AddressedStack):
+    """A stack of the ECU: frames pass ``admit`` before can-isotp processes them."""
+
+    def __init__(self, *args: object, functional: bool, fd_bus: bool, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._functional = functional
+        self._fd_bus = fd_bus
+
+    def _on_message_received(self, msg: can.Message) -> None:
+        if not self.address.is_for_me(msg):  # type: ignore[arg-type]
+            return
+        admitted = admit(msg, functional=self._functional, fd_bus=self._fd_bus,
+                         prefix=self.address.get_rx_prefix_size())
+        if admitted is not None:
+            super()._on_message_received(admitted)
+
+
+def make_ecu_stack(bus: can.BusABC, notifier: can.Notifier, addr: isotp.Address, bus_config: BusConfig, *,
+                   functional: bool, max_frame_size: int, timing: Timing | None = None) -> EcuStack:
+    """The ECU's physical or functional stack, reading through ``notifier``; not started yet."""
+    return EcuStack(bus, notifier, address=addr, read_timeout=RECV_POLL, functional=functional,
+                    fd_bus=bus_config.fd,
+                    params=stack_params(bus_config, max_frame_size=max_frame_size, timing=timing))
