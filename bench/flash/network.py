@@ -7,10 +7,13 @@ so no ECU answers unless it refuses. Afterwards the network is given back: commu
 setting on again (the ECU that was just reset has them on already), and, where the profile says
 so, every ECU's DTCs cleared (ClearDiagnosticInformation has no sub-function: every ECU answers).
 
-A suppressed request may still draw a negative response; ISO 14229-2 has the tester wait
-P3client_func (at least P2server_max) before its next request, and this ECU's answer, if it
+A suppressed request may still draw a negative response. Between two functional requests ISO
+14229-2 has the tester wait P3client_func (at least P2server_max); this ECU's answer, if it
 sends one in that time, is judged: an ECU that refuses to be prepared for programming fails
-the step. Only this ECU's answers are seen (the others answer on their own response ids).
+the step. The physical request that follows a batch is not held back (P3client_func is
+defined between functional requests): a late refusal of the batch's last request then arrives
+as the answer to that physical request, which udsoncan rejects as unexpected, failing that
+step instead. Only this ECU's answers are seen (the others answer on their own response ids).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def prepare_network(name: str, link: TesterLink, timeline: Timeline) -> None:
     _send_suppressed(name, link, timeline, "ControlDTCSetting off (functional)",
                      _suppressed(dtc.make_request(dtc.SettingType.off)))
     _send_suppressed(name, link, timeline, "CommunicationControl disableRxAndTx (functional)",
-                     _suppressed(comm.make_request(comm.ControlType.disableRxAndTx, NORMAL_COMMUNICATION)))
+                     _suppressed(comm.make_request(comm.ControlType.disableRxAndTx, NORMAL_COMMUNICATION)),
+                     last=True)
 
 
 def restore_network(name: str, link: TesterLink, timeline: Timeline, *, clear_dtcs: bool) -> None:
@@ -46,7 +50,7 @@ def restore_network(name: str, link: TesterLink, timeline: Timeline, *, clear_dt
     _send_suppressed(name, link, timeline, "CommunicationControl enableRxAndTx (functional)",
                      _suppressed(comm.make_request(comm.ControlType.enableRxAndTx, NORMAL_COMMUNICATION)))
     _send_suppressed(name, link, timeline, "ControlDTCSetting on (functional)",
-                     _suppressed(dtc.make_request(dtc.SettingType.on)))
+                     _suppressed(dtc.make_request(dtc.SettingType.on)), last=not clear_dtcs)
     if not clear_dtcs:
         return
     clear = services.ClearDiagnosticInformation.make_request(group=0xFFFFFF).get_payload()
@@ -60,9 +64,11 @@ def restore_network(name: str, link: TesterLink, timeline: Timeline, *, clear_dt
             step.detail = f"answered {answer.hex(' ').upper()}"
 
 
-def _send_suppressed(name: str, link: TesterLink, timeline: Timeline, step_name: str, payload: bytes) -> None:
+def _send_suppressed(name: str, link: TesterLink, timeline: Timeline, step_name: str, payload: bytes, *,
+                     last: bool = False) -> None:
+    """``last``: no functional request follows, so no P3client_func to wait."""
     with timeline.step(step_name, detail=payload.hex(" ").upper()):
-        answer = link.functional_request(payload, answer_within=link.client.server_p2)
+        answer = link.functional_request(payload, answer_within=0.0 if last else link.client.server_p2)
         if answer is not None:
             _judge(name, step_name, answer, positive_expected=False)
 

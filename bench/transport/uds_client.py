@@ -23,6 +23,8 @@ from bench.transport.isotp_link import address, make_stack
 udsoncan_speedup.install()
 TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
 RESPONSE_PENDING = b"\x78"
+N_AS = 1.0
+"""ISO 15765-2 N_As timeout (seconds): a frame not on the bus by then is lost."""
 
 
 class RawDid(udsoncan.DidCodec):
@@ -198,14 +200,18 @@ class TesterLink:
         from the end of the transmission. A 0x78 is not an answer: the wait goes on for P2* + ΔP2.
 
         With the suppress bit set only a negative answer can come, and ISO 14229-2 has the tester
-        wait P3client_func (at least P2server_max) before its next request: pass that.
+        wait P3client_func (at least P2server_max) before its next functional request: pass that
+        (0: return once the frame is sent, listening for nothing).
         """
         self.discard_pending()
         self._functional.send(payload)
+        sent_by = time.monotonic() + N_AS
         while self._functional.transmitting():  # a single frame: done within N_As
+            if time.monotonic() > sent_by:
+                raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
             time.sleep(0.001)
         wait = answer_within
-        while True:
+        while wait > 0:
             try:
                 answer = self.connection.wait_frame(timeout=wait, exception=True)
             except TimeoutException:
@@ -216,6 +222,7 @@ class TesterLink:
                 wait = self.client.server_p2_star + self.client.floor.network_margin
                 continue
             return answer
+        return None
 
     def tester_present_functional(self) -> None:
         """3E 80 to the functional address: keeps every ECU's session alive, no response."""
