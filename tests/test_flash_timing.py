@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.config import load_bench
-from bench.errors import FlashError
+from bench.errors import ConfigError, FlashError
 from bench.image import build_image
 from bench.rig import Bench
 
@@ -118,3 +118,17 @@ def test_announced_values_below_the_profile_leave_its_floor(bench_factory) -> No
     response = handle.uds.change_session(0x03)
     assert (response.service_data.p2_server_max, response.service_data.p2_star_server_max) == (0.05, 2.0)
     assert (handle.uds.server_p2, handle.uds.server_p2_star) == (0.2, 3.0)
+
+
+def test_a_misspelt_step_budget_names_the_file_line_and_field(tmp_path: Path) -> None:
+    shipped = ROOT / "fixtures/benches/virtual.yaml"
+    text = shipped.read_text(encoding="utf-8").replace(" ../", f" {shipped.parent}/../").replace(
+        "      network_margin: 0.15      # ΔP2", "      step_budget: {erasing: 600}\n      network_margin: 0.15      # ΔP2")
+    bench_file = tmp_path / "bench.yaml"
+    bench_file.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("      step_budget: {erasing: 600}") + 1
+    with pytest.raises(ConfigError) as caught:
+        load_bench(bench_file)
+    message = str(caught.value)
+    assert f"{bench_file.resolve()}:{line}: profiles.single-bank.timing.step_budget" in message, message
+    assert "'erasing'" in message and "'erase'" in message, message
