@@ -4,14 +4,25 @@ ECU; the bus monitor shows the exact bytes and the order."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import can
 import pytest
 
 from bench.config import load_bench
+from bench.config.models import BusConfig, EcuConfig, EcuProfile, Timing
+from bench.errors import FlashError
+from bench.flash import Timeline
+from bench.flash.network import prepare_network, restore_network
 from bench.image import build_image
 from bench.rig import Bench
+from bench.transport.can_bus import open_bus
+from bench.transport.isotp_link import address, make_stack
+from bench.transport import uds_client
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "fixtures/firmware/app-2.0.0.yaml"
@@ -66,3 +77,64 @@ def test_network_is_prepared_and_restored_functionally(rig: Bench) -> None:
     assert answers == []
     if handle.profile.clear_dtcs:
         assert "no answer from this ECU" in result.timeline.steps[-1].detail
+
+
+@pytest.fixture
+def scripted_ecu() -> Iterator:
+    """``scripted_ecu({request: [answers]})``: a tester link to a raw ECU that answers functional
+    requests from the script (on its physical response id) and ignores everything else."""
+    opened: list[tuple] = []
+
+    def start(script: dict[bytes, list[bytes]]) -> uds_client.TesterLink:
+        channel = f"scripted-{uuid.uuid4().hex[:8]}"
+        bus_config = BusConfig(interface="virtual", channel=channel)
+        ecu = EcuConfig(bus="body", request_id=0x7E0, response_id=0x7E8, profile="p")
+        buses = [open_bus("body", bus_config, channel=channel) for _ in range(2)]
+        notifiers = [can.Notifier(bus, [], timeout=0.01) for bus in buses]
+        profile = EcuProfile(bootloader="single_bank", timing=Timing(p2=0.5))  # answers well within P2server_max
+        link = uds_client.TesterLink(ecu, profile, bus_config, buses[0], notifiers[0]).open()
+        listen = make_stack(buses[1], notifiers[1], address(ecu, server=True, functional=True), bus_config,
+                            max_frame_size=4095)
+        answer = make_stack(buses[1], notifiers[1], address(ecu, server=True), bus_config, max_frame_size=4095)
+        listen.start()
+        answer.start()
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                request = listen.recv(block=True, timeout=0.05)
+                for reply in script.get(bytes(request), []) if request is not None else []:
+                    answer.send(reply)
+                    time.sleep(0.02)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        opened.append((link, listen, answer, stop, thread, notifiers, buses))
+        return link
+
+    yield start
+    for link, listen, answer, stop, thread, notifiers, buses in opened:
+        stop.set()
+        thread.join()
+        link.close()
+        listen.stop()
+        answer.stop()
+        for notifier, bus in zip(notifiers, buses, strict=True):
+            notifier.stop()
+            bus.shutdown()
+
+
+def test_an_ecu_refusing_pre_programming_fails_that_step(scripted_ecu) -> None:
+    link = scripted_ecu({bytes.fromhex("85 82"): [bytes.fromhex("7F 85 78"), bytes.fromhex("7F 85 22")]})
+    timeline = Timeline()
+    with pytest.raises(FlashError, match=r"ControlDTCSetting off \(functional\) refused: NRC 0x22"):
+        prepare_network("ecu", link, timeline)
+    assert [s.name for s in timeline.steps] == ["DiagnosticSessionControl extended (functional)",
+                                                "ControlDTCSetting off (functional)"]
+
+
+def test_clearing_dtcs_takes_the_ecus_positive_answer(scripted_ecu) -> None:
+    link = scripted_ecu({CLEAR_ALL_DTCS: [bytes.fromhex("54")]})
+    timeline = Timeline()
+    restore_network("ecu", link, timeline, clear_dtcs=True)
+    assert timeline.steps[-1].detail == "answered 54"
