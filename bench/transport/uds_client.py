@@ -203,7 +203,8 @@ class TesterLink:
         wait P3client_func (at least P2server_max) before its next functional request: pass that
         (0: return once the frame is sent, listening for nothing).
         """
-        self.discard_pending()
+        if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
+            self._physical.clear_rx_queue()
         self._functional.send(payload)
         sent_by = time.monotonic() + N_AS
         while self._functional.transmitting():  # a single frame: done within N_As
