@@ -86,8 +86,8 @@ class SessionTimedClient(Client):
 
     def change_session(self, newsession: int):  # noqa: ANN201 - udsoncan's interpreted response
         response = super().change_session(newsession)
-        if response is not None and response.positive:
-            data = response.service_data
+        if response is not None and response.positive and response.service_data.p2_server_max is not None:
+            data = response.service_data  # (no timing record before ISO 14229-1:2013, standard_version 2006)
             self._use_server_timing(data.p2_server_max, data.p2_star_server_max)
         return response
 
