@@ -58,9 +58,9 @@ def restore_network(name: str, link: TesterLink, timeline: Timeline, *, clear_dt
     with timeline.step("ClearDiagnosticInformation all groups (functional)") as step:
         answer = link.functional_request(clear, answer_within=client.server_p2 + client.floor.network_margin)
         if answer is None:
-            step.detail = "no answer from this ECU (it ignores the service when addressed functionally)"
+            step.detail = "no answer from this ECU (silent to a functional request: it lacks the service)"
         else:
-            _judge(name, step.name, answer, positive_expected=True)
+            _judge(name, step.name, clear, answer, positive_expected=True)
             step.detail = f"answered {answer.hex(' ').upper()}"
 
 
@@ -70,13 +70,17 @@ def _send_suppressed(name: str, link: TesterLink, timeline: Timeline, step_name:
     with timeline.step(step_name, detail=payload.hex(" ").upper()):
         answer = link.functional_request(payload, answer_within=0.0 if last else link.client.server_p2)
         if answer is not None:
-            _judge(name, step_name, answer, positive_expected=False)
+            _judge(name, step_name, payload, answer, positive_expected=False)
 
 
-def _judge(name: str, step_name: str, answer: bytes, *, positive_expected: bool) -> None:
-    """A negative answer fails the step; a positive one to a suppressed request is a late stray
-    the ECU should not have sent, and fails it too."""
+def _judge(name: str, step_name: str, request: bytes, answer: bytes, *, positive_expected: bool) -> None:
+    """A negative answer fails the step; so does a positive one to a suppressed request (the ECU
+    must not send it), and an answer to another service."""
     response = Response.from_payload(answer)
+    answered = answer[1:2] if answer[:1] == b"\x7f" else bytes([(answer[0] - 0x40) & 0xFF]) if answer else b""
+    if answered != request[:1]:
+        raise FlashError(f"{name}: {step_name}: answer {answer.hex(' ').upper()} is not for service "
+                         f"{request[0]:#04x}")
     if not response.valid or not response.positive:
         code = f"NRC {response.code:#04x} ({response.code_name})" if response.valid else answer.hex(" ")
         raise FlashError(f"{name}: {step_name} refused: {code}")
