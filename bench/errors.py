@@ -53,3 +53,9 @@ class FlashError(Exception):
     def __init__(self, message: str, *, result: object | None = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class FlashRolledBack(FlashError):
+    """The download went through, but after the reset the ECU runs the version it ran before:
+    its bootloader dropped the new image (a failed trial boot) and went back. Not a successful
+    flash; ``result.rolled_back`` says the same."""

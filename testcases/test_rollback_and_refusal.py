@@ -7,16 +7,18 @@ import dataclasses
 import pytest
 
 from bench.dids import BootMode, BootState
-from bench.errors import FlashError
+from bench.errors import FlashError, FlashRolledBack
 from bench.image import FirmwareImage
 from ota_support import BOTH_ECUS
 
 
 @pytest.mark.ecu("bms")
 def test_image_failing_its_trial_boot_is_rolled_back(ecu, firmware):
-    result = ecu.flasher.flash(firmware("app-2.0.0-selftest-fail"))
+    with pytest.raises(FlashRolledBack, match="rolled back") as failure:  # never a successful flash
+        ecu.flasher.flash(firmware("app-2.0.0-selftest-fail"))
 
-    assert result.version_after == "1.0.0"
+    result = failure.value.result
+    assert result.rolled_back and (result.version_before, result.version_after) == ("1.0.0", "1.0.0")
     status = ecu.diagnostics.read_boot_status()
     assert (status.mode, status.active_bank, status.state) == (BootMode.APPLICATION, 0, BootState.CONFIRMED)
 

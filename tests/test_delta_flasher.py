@@ -12,7 +12,7 @@ from bench.image import DeltaPackage, PatchLayout, build_delta
 from bench.sim.patching import patch_steps
 from sim_factory import FIRMWARE
 
-DELTA_SEQUENCE_START = ["choose delta or full", "DiagnosticSessionControl extended"]
+DELTA_SEQUENCE_START = ["choose delta or full", "ReadDataByIdentifier version before"]
 
 
 def delta(ecu, base: str = "app-1.0.0", target: str = "app-1.1.0") -> DeltaPackage:

@@ -11,9 +11,10 @@ from bench.errors import FlashError
 from bench.image import FirmwareImage
 
 ISO_14229_SEQUENCE = [
-    "DiagnosticSessionControl extended",
-    "ControlDTCSetting off",
-    "CommunicationControl disable non-diagnostic",
+    "ReadDataByIdentifier version before",
+    "DiagnosticSessionControl extended (functional)",
+    "ControlDTCSetting off (functional)",
+    "CommunicationControl disableRxAndTx (functional)",
     "DiagnosticSessionControl programming",
     "SecurityAccess level 0x11",
     "WriteDataByIdentifier fingerprint",
@@ -26,6 +27,8 @@ ISO_14229_SEQUENCE = [
     "ECUReset hard",
     "wait for ECU after reset",
     "ReadDataByIdentifier version",
+    "CommunicationControl enableRxAndTx (functional)",
+    "ControlDTCSetting on (functional)",
 ]
 
 
@@ -72,7 +75,7 @@ def test_wrong_security_key_fails_with_the_timeline(ecu, flasher, diagnostics, f
     with pytest.raises(FlashError, match="SecurityAccess") as failure:
         flasher.flash(firmware("app-2.0.0"))
     steps = failure.value.result.timeline.steps
-    assert [s.name for s in steps] == ISO_14229_SEQUENCE[:5]
+    assert [s.name for s in steps] == ISO_14229_SEQUENCE[:6]
     assert steps[-1].outcome == "NRC 0x35 (InvalidKey)"
     ecu.power.off()
     ecu.power.on()

@@ -20,7 +20,7 @@ import serial
 from udsoncan.exceptions import TimeoutException
 
 from bench.console import ConsoleTimeout
-from bench.errors import BenchFault, ConfigError, FlashError, UsageError
+from bench.errors import BenchFault, ConfigError, FlashError, FlashRolledBack, UsageError
 from bench.report.categories import CATEGORIES_FILE
 from bench.scenarios.oracles import (EcuBricked, NvmInconsistent, OutcomeViolation, ResumeFailed, RollbackFailed,
                                      WrongVersion)
@@ -48,6 +48,8 @@ SAMPLES: list[tuple[BaseException, str | None]] = [
                   "1 block(s) of 1024 B; ECU state: bootloader"), RESUME),
     (NvmInconsistent("bcm NVM is inconsistent: bank A is marked valid but does not verify"), NVM),
     (FlashError("bms: RoutineControl check memory reported status 0x02"), FLASH_STEP),
+    (FlashRolledBack("bms: rolled back: the ECU runs its previous version '1.0.0' after flashing '2.0.0'"),
+     FLASH_STEP),
     (TimeoutException("Did not receive response in time. Global request timeout time has expired"), UDS),
     (AssertionError("assert '1.0.0' == '2.0.0'"), OTHER_CHECK),
     (ConsoleTimeout("bcm console: no 'boot: bank A' within 2.0 s"), OTHER_CHECK),

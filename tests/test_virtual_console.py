@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.errors import FlashRolledBack
 from bench.faults import uds
 
 pytestmark = pytest.mark.ecu("bms")
@@ -16,7 +17,8 @@ def test_boot_log_shows_power_on_and_the_running_application(console):
 
 def test_rollback_is_visible_on_the_console(ecu, console, firmware):
     console.expect("starting application 1.0.0", timeout=5.0)
-    ecu.flasher.flash(firmware("app-2.0.0-selftest-fail"))
+    with pytest.raises(FlashRolledBack):
+        ecu.flasher.flash(firmware("app-2.0.0-selftest-fail"))
     console.expect(r"trial start 1/3 of 2\.0\.0-bad from bank B", timeout=5.0)
     console.expect(r"not confirmed after 3 starts: rollback", timeout=5.0)
     console.expect(r"starting application 1\.0\.0 from bank A", timeout=5.0)

@@ -213,6 +213,11 @@ class DeltaSupport(_Strict):
     """In-place patches: bytes rewritten per segment, a multiple of the flash sector."""
 
 
+BudgetedStep = Literal["erase", "request_download", "transfer_data", "request_transfer_exit", "check_memory",
+                       "check_dependencies", "reset"]
+"""Flash steps a ``timing.step_budget`` may limit (``transfer_data``: each block)."""
+
+
 class Timing(_Strict):
     """ISO 14229-2 session timings, in seconds."""
 
@@ -228,6 +233,10 @@ class Timing(_Strict):
     """ISO 15765-2 N_Bs: how long a sender waits for flow control (ISO maximum: 1 s)."""
     n_cr: float = Field(1.0, gt=0)
     """ISO 15765-2 N_Cr: how long a receiver waits for the next consecutive frame (ISO maximum: 1 s)."""
+    step_budget: dict[BudgetedStep, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    """Seconds a flash step may take in all, however many 0x78 (response pending) the ECU sends:
+    ``{erase: 600}``. A step without a budget waits as long as the ECU keeps answering 0x78
+    (each one restarts P2*, as ISO 14229-2 says); a budget is the only overall limit."""
 
 
 class EcuProfile(_Strict):
@@ -246,6 +255,9 @@ class EcuProfile(_Strict):
     """A/B only: failed trial boots before the bootloader falls back to the previous bank."""
     delta: DeltaSupport | None = None
     """Present when the ECU takes delta packages; the flasher then sends one when the ECU runs its base."""
+    clear_dtcs: bool = False
+    """Post-programming: after restoring DTC setting and communication, clear every ECU's DTCs
+    (ClearDiagnosticInformation 14 FF FF FF, functional), as OEM programming sequences do."""
 
     @model_validator(mode="after")
     def _staging_apart(self) -> EcuProfile:

@@ -1,11 +1,19 @@
 """Reprogram one ECU the ISO 14229 way, driven by its profile.
 
-Pre-programming (extended session, DTC setting off, communication control), programming
-session, security access, fingerprint, erase, RequestDownload, TransferData in blocks sized
-from the ECU's answer, RequestTransferExit, CheckMemory, CheckProgrammingDependencies, reset,
-and the version read back once the ECU runs again. With ``resume=True`` the download journal
-decides where to continue. 0x78 and the session timings are udsoncan's job, configured from
-the profile; TesterPresent keeps the session open throughout.
+The version it runs; pre-programming on the network (``bench.flash.network``: extended session,
+DTC setting off, communication control, functionally addressed); programming session, security
+access, fingerprint, erase, RequestDownload, TransferData in blocks sized from the ECU's answer,
+RequestTransferExit, CheckMemory, CheckProgrammingDependencies, reset, the version read back
+once the ECU runs again; post-programming (communication and DTC setting on, DTCs cleared where
+the profile says). With ``resume=True`` the download journal decides where to continue.
+TesterPresent keeps the sessions of the network open throughout.
+
+Waiting is ISO 14229-2's: P2/P2* as the ECU announces them (the profile's are the floor), every
+0x78 restarting P2*, and no overall limit but a step's ``timing.step_budget`` where the profile
+sets one (``bench.transport.uds_client.SessionTimedClient``).
+
+Only an ECU that runs the flashed version afterwards is a success: one that runs the version it
+ran before has rolled back (``FlashRolledBack``), any other is a ``FlashError``.
 
 Given a delta package (``delta=``), the flasher first reads the installed image's digest: when
 the ECU takes delta packages (``profile.delta``) and runs exactly the package's base, it
@@ -17,17 +25,19 @@ timeline's first step say which and why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Literal
 
 from udsoncan import MemoryLocation, services
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
-from bench.config.models import EcuProfile
-from bench.errors import ConfigError, FlashError
+from bench.config.models import BudgetedStep, EcuProfile
+from bench.errors import ConfigError, FlashError, FlashRolledBack
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
+from bench.flash.network import prepare_network, restore_network
 from bench.flash.timeline import Timeline
 from bench.image import DeltaPackage, FirmwareImage
 from bench.transport.uds_client import TesterLink
@@ -51,13 +61,16 @@ class FlashResult:
     retries: int = 0
     version_after: str | None = None
     block_size: int = 0
-    notes: list[str] = field(default_factory=list)
     failure: str | None = None
     """Why the attempt stopped (the FlashError's message); None when it completed."""
     package: Literal["full", "delta"] = "full"
     """What was downloaded: the image, or a delta package the ECU patches its image with."""
     package_reason: str = ""
     """Why that one (set when a delta package was offered)."""
+    version_before: str | None = None
+    """What the ECU ran before (None: no valid application, or not read yet)."""
+    rolled_back: bool = False
+    """The ECU went back to ``version_before`` after the download: the flash did not take."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,14 @@ class Flasher:
         try:
             with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
                 download = self._choose(image, delta, result)
+                with result.timeline.step("ReadDataByIdentifier version before") as step:
+                    result.version_before = self.diagnostics.read_version()
+                    step.detail = repr(result.version_before)
+                prepare_network(self.name, self.link, result.timeline)
                 self._program(download, result, resume, fingerprint, progress)
-            self._restart_and_read_back(result)
+                self._restart_and_read_back(result)
+                restore_network(self.name, self.link, result.timeline, clear_dtcs=self.profile.clear_dtcs)
+            self._judge_version(result)
         except FlashError as exc:
             exc.result, result.failure = result, str(exc)
             raise
@@ -145,12 +164,6 @@ class Flasher:
                  progress: Progress | None) -> None:
         c, t, p = self.client, result.timeline, self.profile
         data, address = download.data, download.address
-        with t.step("DiagnosticSessionControl extended"):
-            c.change_session(services.DiagnosticSessionControl.Session.extendedDiagnosticSession)
-        with t.step("ControlDTCSetting off"):
-            c.control_dtc_setting(services.ControlDTCSetting.SettingType.off)
-        with t.step("CommunicationControl disable non-diagnostic"):
-            c.communication_control(services.CommunicationControl.ControlType.enableRxAndDisableTx, 0x01)
         with t.step("DiagnosticSessionControl programming"):
             c.change_session(services.DiagnosticSessionControl.Session.programmingSession)
         with t.step(f"SecurityAccess level {p.security.level:#04x}"):
@@ -159,17 +172,23 @@ class Flasher:
             c.write_data_by_identifier(p.dids.fingerprint, fingerprint)
         offset = self._resume_offset(download, result) if resume and p.resume else 0
         if offset == 0:
-            self._routine(t, "RoutineControl erase", p.routines.erase, self._location(address, len(data)))
+            self._routine(t, "RoutineControl erase", "erase", p.routines.erase, self._location(address, len(data)))
         if offset < len(data):  # else the journal says the whole image is in flash: go on to the checks
-            with t.step("RequestDownload", detail=f"{address + offset:#x}+{len(data) - offset:#x}") as step:
+            with t.step("RequestDownload", detail=f"{address + offset:#x}+{len(data) - offset:#x}") as step, \
+                    self._budget("request_download"):
                 response = c.request_download(self._memory_location(address + offset, len(data) - offset))
                 result.block_size = response.service_data.max_length - 2
                 step.detail += f", block {result.block_size} B"
             self._transfer(data, offset, result, progress)
-            with t.step("RequestTransferExit"):
+            with t.step("RequestTransferExit"), self._budget("request_transfer_exit"):
                 c.request_transfer_exit()
-        self._routine(t, "RoutineControl check memory", p.routines.check_memory)
-        self._routine(t, "RoutineControl check programming dependencies", p.routines.check_dependencies)
+        self._routine(t, "RoutineControl check memory", "check_memory", p.routines.check_memory)
+        self._routine(t, "RoutineControl check programming dependencies", "check_dependencies",
+                      p.routines.check_dependencies)
+
+    def _budget(self, step: BudgetedStep) -> AbstractContextManager[None]:
+        """The step's overall limit from ``timing.step_budget`` (none: wait while the ECU sends 0x78)."""
+        return self.client.budget(self.profile.timing.step_budget.get(step))
 
     def _resume_offset(self, download: _Download, result: FlashResult) -> int:
         with result.timeline.step("ReadDataByIdentifier download journal") as step:
@@ -189,7 +208,8 @@ class Flasher:
                 chunk = data[start:start + block]
                 for attempt in range(self.block_retries + 1):
                     try:
-                        self.client.transfer_data(counter, chunk)
+                        with self._budget("transfer_data"):
+                            self.client.transfer_data(counter, chunk)
                         break
                     except (TimeoutException, UnexpectedResponseException):
                         # A lost response, or a late one: after a retry the ECU's answer to the first try
@@ -209,8 +229,11 @@ class Flasher:
                     progress(start + len(chunk), len(data))
             step.detail = f"{result.blocks_sent} blocks from {offset:#x}"
 
-    def _routine(self, t: Timeline, name: str, routine_id: int, option: bytes | None = None) -> None:
-        with t.step(name, detail=f"RID {routine_id:#06x}") as step:
+    def _routine(self, t: Timeline, name: str, budget: BudgetedStep, routine_id: int,
+                 option: bytes | None = None) -> None:
+        limit = self.profile.timing.step_budget.get(budget)
+        detail = f"RID {routine_id:#06x}" + (f", budget {limit:g} s" if limit else "")
+        with t.step(name, detail=detail) as step, self.client.budget(limit):
             response = self.client.start_routine(routine_id, data=option)
             status = response.service_data.routine_status_record
             if status and status[0] != ROUTINE_OK:
@@ -229,7 +252,7 @@ class Flasher:
 
     def _restart_and_read_back(self, result: FlashResult) -> None:
         t = result.timeline
-        with t.step("ECUReset hard"):
+        with t.step("ECUReset hard"), self._budget("reset"):
             self.client.ecu_reset(services.ECUReset.ResetType.hardReset)
         with t.step("wait for ECU after reset") as step:
             took = self.diagnostics.wait_responsive(self.boot_timeout)
@@ -237,5 +260,15 @@ class Flasher:
         with t.step("ReadDataByIdentifier version") as step:
             result.version_after = self.diagnostics.read_version()
             step.detail = repr(result.version_after)
-        if result.version_after != result.version:
-            result.notes.append(f"ECU reports {result.version_after!r} after flashing {result.version!r}")
+
+    def _judge_version(self, result: FlashResult) -> None:
+        """Success is the flashed version running; the previous one is a rollback."""
+        after, before, flashed = result.version_after, result.version_before, result.version
+        if after == flashed:
+            return
+        if before is not None and after == before:
+            result.rolled_back = True
+            raise FlashRolledBack(f"{self.name}: rolled back: the ECU runs its previous version {before!r} "
+                                  f"after flashing {flashed!r}")
+        raise FlashError(f"{self.name}: the ECU runs {after!r} after flashing {flashed!r} "
+                         f"(it ran {before!r} before)")

@@ -205,8 +205,9 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
         outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, target.header.version))
         resume = True
     last = outcome.attempts[-1]
-    if last.failure is not None and outcome.versions_after_fault[-1] != target.header.version:
-        last = _attempt(ecu, target, True, package)  # the update must now complete (or be refused)
+    if last.failure is not None and not last.rolled_back and outcome.versions_after_fault[-1] != target.header.version:
+        # the update must now complete (or be refused); a rolled-back attempt did complete: the ECU refused it
+        last = _attempt(ecu, target, True, package)
         outcome.attempts.append(last)
     _judge_final(scenario, ecu, outcome, old, target.header.version)
     return outcome

@@ -233,6 +233,7 @@ class _PoweredRun:
                 self._pending.begin(payload[0])
                 reply = core.handle(payload, functional=functional)
                 self._pending.finish(reply.response, reply.withheld)
+                core.last_request = time.monotonic()  # ISO 14229-2: S3server restarts once the request is done
                 if reply.reset_after and not self.power_lost.is_set():
                     core = self._boot()
         except PowerLost:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import can
 import isotp
@@ -18,6 +20,9 @@ from bench.errors import BenchFault
 from bench.transport.isotp_link import address, make_stack
 
 TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
+RESPONSE_PENDING = b"\x78"
+N_AS = 1.0
+"""ISO 15765-2 N_As timeout (seconds): a frame not on the bus by then is lost."""
 
 
 class RawDid(udsoncan.DidCodec):
@@ -36,7 +41,10 @@ class RawDid(udsoncan.DidCodec):
 def client_config(profile: EcuProfile) -> dict[str, object]:
     """udsoncan settings from the ECU profile: the profile's timings, never library defaults.
 
-    The tester waits P2/P2* plus the profile's ``network_margin`` (ISO 14229-2's ΔP2).
+    The tester waits P2/P2* plus the profile's ``network_margin`` (ISO 14229-2's ΔP2). Every 0x78
+    (response pending) restarts P2*, with no overall limit (``request_timeout`` None): ISO 14229-2
+    sets none, and an ECU erasing megabytes may keep the tester waiting for minutes. A flash step's
+    overall limit, where a profile wants one, is its ``timing.step_budget`` (``SessionTimedClient.budget``).
     """
     timing = profile.timing
     network_margin = timing.network_margin
@@ -50,11 +58,58 @@ def client_config(profile: EcuProfile) -> dict[str, object]:
         "data_identifiers": codecs,
         "p2_timeout": timing.p2 + network_margin,
         "p2_star_timeout": timing.p2_star + network_margin,
-        "request_timeout": 10 * (timing.p2_star + network_margin),
-        "use_server_timing": False,
+        "request_timeout": None,
+        "use_server_timing": False,  # SessionTimedClient applies them, over the profile's floor and with ΔP2
         "server_address_format": 8 * profile.memory.address_bytes,
         "server_memorysize_format": 8 * profile.memory.length_bytes,
     }
+
+
+class SessionTimedClient(Client):
+    """udsoncan's client, timed by the session the ECU is in (ISO 14229-2).
+
+    A positive DiagnosticSessionControl response announces P2server_max and P2*server_max for the
+    session it opens; the tester waits those, never less than the profile's (its floor), plus ΔP2.
+    udsoncan's own ``use_server_timing`` would take them as they come, below the floor and without
+    ΔP2. After a positive ECUReset the ECU runs its default session again: the profile's timings.
+    """
+
+    def __init__(self, conn: PythonIsoTpV2Connection, profile: EcuProfile) -> None:
+        super().__init__(conn, config=client_config(profile))
+        self.floor = profile.timing
+        self.server_p2 = self.floor.p2
+        """P2server_max of the session the ECU is in (seconds): announced, or the profile's floor."""
+        self.server_p2_star = self.floor.p2_star
+        """P2*server_max of that session (seconds)."""
+
+    def change_session(self, newsession: int):  # noqa: ANN201 - udsoncan's interpreted response
+        response = super().change_session(newsession)
+        if response is not None and response.positive and response.service_data.p2_server_max is not None:
+            data = response.service_data  # (no timing record before ISO 14229-1:2013, standard_version 2006)
+            self._use_server_timing(data.p2_server_max, data.p2_star_server_max)
+        return response
+
+    def ecu_reset(self, reset_type: int):  # noqa: ANN201 - udsoncan's interpreted response
+        response = super().ecu_reset(reset_type)
+        if response is not None and response.positive:
+            self._use_server_timing(self.floor.p2, self.floor.p2_star)
+        return response
+
+    def _use_server_timing(self, p2: float, p2_star: float) -> None:
+        self.server_p2 = max(self.floor.p2, p2)
+        self.server_p2_star = max(self.floor.p2_star, p2_star)
+        self.set_config("p2_timeout", self.server_p2 + self.floor.network_margin)
+        self.set_config("p2_star_timeout", self.server_p2_star + self.floor.network_margin)
+
+    @contextlib.contextmanager
+    def budget(self, seconds: float | None) -> Iterator[None]:
+        """Requests inside take ``seconds`` in all at most, 0x78 or not (None: no overall limit)."""
+        saved = self.config["request_timeout"]
+        self.set_config("request_timeout", seconds)
+        try:
+            yield
+        finally:
+            self.set_config("request_timeout", saved)
 
 
 class BenchAwareConnection(PythonIsoTpV2Connection):
@@ -113,7 +168,7 @@ class TesterLink:
         self._functional = make_stack(bus, notifier, address(ecu, server=False, functional=True), bus_config,
                                       max_frame_size=frame, timing=timing)
         self.connection = BenchAwareConnection(self._physical)
-        self.client = Client(self.connection, config=client_config(profile))
+        self.client = SessionTimedClient(self.connection, profile)
 
     def open(self) -> TesterLink:
         self.client.open()
@@ -136,6 +191,37 @@ class TesterLink:
         control, and any late response, so the next request starts clean."""
         self.client.conn.empty_txqueue()
         self.client.conn.empty_rxqueue()
+
+    def functional_request(self, payload: bytes, *, answer_within: float) -> bytes | None:
+        """Send ``payload`` to the functional address (a single frame to every ECU); this ECU's answer,
+        which comes on its physical response id, or None if none came within ``answer_within`` seconds
+        from the end of the transmission. A 0x78 is not an answer: the wait goes on for P2* + ΔP2.
+
+        With the suppress bit set only a negative answer can come, and ISO 14229-2 has the tester
+        wait P3client_func (at least P2server_max) before its next functional request: pass that
+        (0: return once the frame is sent, listening for nothing).
+        """
+        if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
+            self._physical.clear_rx_queue()
+        self._functional.send(payload)
+        sent_by = time.monotonic() + N_AS
+        while self._functional.transmitting():  # a single frame: done within N_As
+            if time.monotonic() > sent_by:
+                raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
+            time.sleep(0.001)
+        wait = answer_within
+        while wait > 0:
+            try:
+                answer = self.connection.wait_frame(timeout=wait, exception=True)
+            except TimeoutException:
+                return None
+            if answer is None:
+                return None
+            if answer[:2] == bytes([0x7F, payload[0]]) and answer[2:3] == RESPONSE_PENDING:
+                wait = self.client.server_p2_star + self.client.floor.network_margin
+                continue
+            return answer
+        return None
 
     def tester_present_functional(self) -> None:
         """3E 80 to the functional address: keeps every ECU's session alive, no response."""
