@@ -19,6 +19,7 @@ from bench.image import build_image
 from bench.monitor import BusMonitor, UdsEvent, ecus_on_bus
 from bench.rig import Bench
 from bench.transport.isotp_link import address, stack_params
+from patient_tester import patient_tester
 
 ROOT = Path(__file__).resolve().parent.parent
 CAN20 = BusConfig(interface="virtual", channel="unused")
@@ -39,13 +40,8 @@ def listener(channel: str | int, fd: bool) -> can.BusABC:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Bench]:
-    """The virtual bench with a ΔP2 of 1 s: these tests read the monitor's transcript of a flash,
-    which a block re-sent after a late answer on a loaded host would change (the tester's timing
-    has its own tests)."""
-    config = load_bench(ROOT / "fixtures/benches/virtual.yaml")
-    profiles = {name: profile.model_copy(update={"timing": profile.timing.model_copy(update={"network_margin": 1.0})})
-                for name, profile in config.profiles.items()}
-    with Bench(config.model_copy(update={"profiles": profiles}), workdir=tmp_path) as bench:
+    """The virtual bench, with a tester a loaded host cannot make re-send a block (patient_tester)."""
+    with Bench(patient_tester(load_bench(ROOT / "fixtures/benches/virtual.yaml")), workdir=tmp_path) as bench:
         yield bench
 
 
