@@ -19,7 +19,6 @@ from bench.image import build_image
 from bench.monitor import BusMonitor, UdsEvent, ecus_on_bus
 from bench.rig import Bench
 from bench.transport.isotp_link import address, stack_params
-from patient_tester import patient_tester
 
 ROOT = Path(__file__).resolve().parent.parent
 CAN20 = BusConfig(interface="virtual", channel="unused")
@@ -40,8 +39,8 @@ def listener(channel: str | int, fd: bool) -> can.BusABC:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Bench]:
-    """The virtual bench, with a tester a loaded host cannot make re-send a block (patient_tester)."""
-    with Bench(patient_tester(load_bench(ROOT / "fixtures/benches/virtual.yaml")), workdir=tmp_path) as bench:
+    """The virtual bench, with a ΔP2 a loaded host cannot make the tester miss (no block re-sent)."""
+    with Bench(load_bench(ROOT / "fixtures/benches/virtual.yaml").with_network_margin(1.0), workdir=tmp_path) as bench:
         yield bench
 
 

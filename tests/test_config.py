@@ -321,3 +321,16 @@ def test_key_function_with_another_signature_is_refused(tmp_path: Path, monkeypa
     message, path = load_error(tmp_path, text)
     assert_points_at(message, path, line_of(text, "oem_keys_one_argument:compute"), "profiles.sb.security.key_function")
     assert "(level, seed, params)" in message and "compute(seed)" in message
+
+
+def test_with_network_margin_sets_every_profiles_delta_p2_and_leaves_the_bench_file_as_read() -> None:
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    margins = {name: profile.timing.network_margin for name, profile in config.profiles.items()}
+
+    patient = config.with_network_margin(1.0)
+
+    assert len(margins) >= 2 and all(margin != 1.0 for margin in margins.values())
+    assert {name: profile.timing.network_margin for name, profile in patient.profiles.items()} == \
+        dict.fromkeys(margins, 1.0)
+    assert {name: profile.timing.network_margin for name, profile in config.profiles.items()} == margins
+    assert patient.profiles["single-bank"].timing.p2 == config.profiles["single-bank"].timing.p2

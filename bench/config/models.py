@@ -327,3 +327,12 @@ class BenchConfig(_Strict):
     ecus: dict[str, EcuConfig]
     source: Path | None = Field(None, exclude=True)
     """The file this bench was read from (set by the loader)."""
+
+    def with_network_margin(self, seconds: float) -> BenchConfig:
+        """This bench with every profile's ΔP2 (``timing.network_margin``) set to ``seconds``:
+        for a test that reads what a clean exchange looks like, on a host too loaded to keep the
+        bench file's margin (a late answer would be retried and change what it reads)."""
+        profiles = {name: profile.model_copy(update={"timing": profile.timing.model_copy(
+                        update={"network_margin": seconds})})
+                    for name, profile in self.profiles.items()}
+        return self.model_copy(update={"profiles": profiles})
