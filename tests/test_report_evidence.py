@@ -4,6 +4,7 @@ ECU state before and after, CAN traces (ASC, BLF) that python-can reads back."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,8 @@ def test_each_flash_phase_and_each_fault_is_a_timed_step(results: dict[str, dict
     names = [step["name"] for step in steps]
     assert names[0].startswith("flash 1: bms to 2.0.0 (full): stopped")
     assert any(name == "fault: power cut on bms" for name in names)
-    assert names[-1].startswith("flash 2: bms to 2.0.0 (full, resumed at 0x4000): complete")
+    # the cut at block 2 races the ECU (a UDS trigger, as on a rig): block 2 may have been programmed
+    assert re.match(r"flash 2: bms to 2\.0\.0 \(full, resumed at 0x[48]000\): complete", names[-1]), names[-1]
     assert [step["start"] for step in steps] == sorted(step["start"] for step in steps)
     phases = [child["name"] for child in steps[-1]["steps"]]
     assert "RequestTransferExit: ok" in phases and all(child["stop"] >= child["start"] for child in steps[-1]["steps"])
