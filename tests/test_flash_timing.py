@@ -124,7 +124,7 @@ def test_announced_values_below_the_profile_leave_its_floor(bench_factory) -> No
 def test_a_misspelt_step_budget_names_the_file_line_and_field(tmp_path: Path) -> None:
     shipped = ROOT / "fixtures/benches/virtual.yaml"
     text = shipped.read_text(encoding="utf-8").replace(" ../", f" {shipped.parent}/../").replace(
-        "      network_margin: 0.15      # ΔP2", "      step_budget: {erasing: 600}\n      network_margin: 0.15      # ΔP2")
+        "      s3: 5.0\n", "      s3: 5.0\n      step_budget: {erasing: 600}\n", 1)
     bench_file = tmp_path / "bench.yaml"
     bench_file.write_text(text, encoding="utf-8")
     line = text.splitlines().index("      step_budget: {erasing: 600}") + 1
