@@ -35,27 +35,32 @@ def reserved_stmin(value: int) -> bool:
 
 
 def admit(msg: can.Message, *, functional: bool, fd_bus: bool, prefix: int = 0) -> can.Message | None:
-    """The frame as the ECU's stack should see it, or None when ISO 15765-2 says ignore it."""
+    """The frame as the ECU's stack should see it, or None when ISO 15765-2 says ignore it.
+
+    Called for every frame of the ECU's address: consecutive frames, nearly all of a download,
+    leave after three checks, without a copy."""
     if msg.is_fd and not fd_bus:
         return None
-    data = bytes(msg.data[prefix:])
-    if not data:
+    data = msg.data
+    if len(data) <= prefix:
         return msg  # can-isotp reports the malformed frame itself
-    kind = data[0] >> 4
-    if functional and kind != SINGLE_FRAME:
+    kind = data[prefix] >> 4
+    if kind == SINGLE_FRAME:
+        return msg
+    if functional:
         return None
-    if kind == FIRST_FRAME and len(data) >= 2:
-        ff_dl = (data[0] & 0x0F) << 8 | data[1]
+    if kind == FIRST_FRAME and len(data) >= prefix + 2:
+        ff_dl = (data[prefix] & 0x0F) << 8 | data[prefix + 1]
         if ff_dl == 0:  # escape sequence: a 32-bit FF_DL, only for messages longer than 4095 bytes
-            if len(data) >= 6 and int.from_bytes(data[2:6], "big") <= 0xFFF:
+            if len(data) >= prefix + 6 and int.from_bytes(data[prefix + 2:prefix + 6], "big") <= 0xFFF:
                 return None
         else:
-            rx_dl = max(8, len(msg.data))
+            rx_dl = max(8, len(data))
             shortest = 8 - prefix if rx_dl == 8 else rx_dl - 1 - prefix
             if ff_dl < shortest:
                 return None
-    if kind == FLOW_CONTROL and len(data) >= 3 and reserved_stmin(data[2]):
-        fixed = bytearray(msg.data)
+    elif kind == FLOW_CONTROL and len(data) >= prefix + 3 and reserved_stmin(data[prefix + 2]):
+        fixed = bytearray(data)
         fixed[prefix + 2] = LONGEST_STMIN
         return can.Message(arbitration_id=msg.arbitration_id, data=fixed, is_extended_id=msg.is_extended_id,
                            is_fd=msg.is_fd, bitrate_switch=msg.bitrate_switch, timestamp=msg.timestamp,
