@@ -93,14 +93,9 @@ def thread_deaths(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
 
 
 def bench_for_simulator(directory: Path, body: BusConfig | None = None) -> Path:
-    """virtual.yaml, written to ``directory`` with bcm's ISO-TP timeouts at the ISO maxima (as the
-    tester's in slcan-sim.yaml: two processes share the machine) and its bus ``body`` replaced."""
+    """virtual.yaml, written to ``directory`` with its bus ``body`` replaced."""
     config = load_bench(VIRTUAL_BENCH)
-    profile = config.profiles["single-bank"]
-    timing = profile.timing.model_copy(update={"n_bs": 1.0, "n_cr": 1.0})
-    config = config.model_copy(update={
-        "profiles": {**config.profiles, "single-bank": profile.model_copy(update={"timing": timing})},
-        "buses": {**config.buses, "body": body or config.buses["body"]}})
+    config = config.model_copy(update={"buses": {**config.buses, "body": body or config.buses["body"]}})
     path = directory / "simulator-bench.yaml"
     path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     return path
