@@ -1,0 +1,118 @@
+"""``ota-bench flash --bench FILE --ecu NAME --image X``: flash one ECU by hand and print the timeline."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
+
+from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK, ecu_config, error
+from bench.config import BenchConfig, load_bench
+from bench.errors import BenchFault, ConfigError, FlashError
+from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLayout, build_image,
+                         create_delta_package, load_private_key, load_recipe)
+from bench.report.progress import terminal_progress
+from bench.rig import Bench
+
+
+def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
+    flash = commands.add_parser(
+        "flash", parents=[bench_file], help="flash one ECU and print the timeline",
+        description="Bring up the bench (its virtual ECUs run in this process) and reprogram ECU NAME. "
+                    "Exit 0 when the ECU runs the new version, 1 when it does not, 2 on a user error, "
+                    "3 on a bench fault.")
+    flash.add_argument("--ecu", required=True, metavar="NAME", help="ECU to flash")
+    flash.add_argument("--image", required=True, type=Path, metavar="FILE",
+                       help="firmware recipe (.yaml) or an image built by `ota-bench image` (.bin)")
+    flash.add_argument("--delta-from", type=Path, metavar="FILE",
+                       help="recipe (.yaml) or image (.bin) of the firmware the ECU runs now: send a delta package "
+                            "from it to --image (a recipe, whose key signs the package) when the ECU runs exactly "
+                            "that, else the full image")
+    flash.add_argument("--resume", action="store_true",
+                       help="continue an interrupted download from the ECU's journal when it holds this image")
+    flash.add_argument("--workdir", type=Path, metavar="DIR",
+                       help="keep the virtual ECUs' flash and EEPROM in DIR/nvm, so a later run (--resume) "
+                            "sees them (default: a temporary folder; every virtual ECU starts from its "
+                            "factory image)")
+    flash.add_argument("--no-sim", action="store_true",
+                       help="do not run the bench's virtual ECUs in this process (they are served "
+                            "elsewhere, e.g. by `ota-bench sim` on a vcan bus)")
+    flash.set_defaults(command=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_bench(args.bench)
+    ecu_config(config, args.ecu)
+    image = load_image(args.image)
+    if args.no_sim:
+        config = config.model_copy(update={"ecus": {name: ecu.model_copy(update={"virtual": None})
+                                                    for name, ecu in config.ecus.items()}})
+    delta = _delta_package(config, args.ecu, args.delta_from, args.image, image) if args.delta_from else None
+    with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
+        handle = rig.ecu(args.ecu)
+        print(f"{args.ecu}: flashing {image.header.version} ({len(image.to_bytes())} B)"
+              f"{' with resume' if args.resume else ''}"
+              f"{f', or the delta package {delta.describe()}' if delta else ''}", flush=True)
+        failure: str | None = None
+        try:
+            with terminal_progress("TransferData") as progress:  # a bar on a person's terminal, not in CI logs
+                result = handle.flasher.flash(image, resume=args.resume, progress=progress, delta=delta)
+        except FlashError as exc:
+            if exc.result is not None:
+                print(exc.result.timeline.render())  # type: ignore[attr-defined]
+            failure = str(exc)
+        except (InvalidResponseException, UnexpectedResponseException) as exc:
+            failure = f"{args.ecu}: malformed or unexpected response: {exc}"
+        else:
+            print(result.timeline.render())
+            if result.resumed_from:
+                print(f"resumed from offset {result.resumed_from:#x}")
+            print(f"{args.ecu}: version {result.version_after}")  # the flashed one: any other raised FlashError
+        faults = rig.faults()
+    if faults:  # a crashed simulator explains any ECU "failure": report the bench, not the ECU
+        raise BenchFault("; ".join(faults))
+    if failure:
+        error(f"ECU failure: {failure}")
+        return EXIT_ECU_FAILED
+    return EXIT_OK
+
+
+def load_image(path: Path) -> FirmwareImage:
+    """The bench's image from a recipe (.yaml, built now) or an image file built by ``ota-bench image``."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return build_image(path)
+    try:
+        return FirmwareImage.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read image: {exc.strerror or exc}", file=str(path)) from None
+    except ImageFormatError as exc:
+        raise ConfigError(f"not an image built by `ota-bench image` (or a recipe .yaml): {exc}",
+                          file=str(path)) from None
+
+
+def _delta_package(config: BenchConfig, ecu: str, base: Path, target: Path, image: FirmwareImage) -> DeltaPackage:
+    """The delta package from ``base`` to ``image`` for ECU ``ecu``, signed with ``target``'s recipe key."""
+    profile_name = config.ecus[ecu].profile
+    if config.profiles[profile_name].delta is None:
+        raise ConfigError(f"--delta-from: ECU {ecu!r} takes no delta packages (its profile {profile_name!r} has no "
+                          "'delta:' section)", file=str(config.source or ""))
+    if target.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError("--delta-from needs --image to be a firmware recipe (.yaml): its signing key signs the "
+                          "package", file=str(target))
+    key = load_private_key(load_recipe(target).signing_key)
+    return create_delta_package(load_image(base), image, private_key=key,
+                                layout=PatchLayout.for_profile(config.profiles[profile_name]))
+
+
+@contextmanager
+def _workdir(path: Path | None) -> Iterator[Path]:
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="ota-bench-") as temporary:
+        yield Path(temporary)

@@ -1,0 +1,117 @@
+"""``ota-bench sim --bench FILE --ecu NAME [--slcan HOST:PORT]``: serve one virtual ECU until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import can
+
+from bench.cli.common import EXIT_OK, can_id, ecu_config
+from bench.config import load_bench
+from bench.errors import BenchFault, ConfigError
+from bench.instruments.slcan_bridge import SlcanBridge
+from bench.power import VirtualSupply
+from bench.rig import Bench
+from bench.sim.factory import build_virtual_ecu
+from bench.transport.can_bus import open_bus
+
+SIM_NVM_ROOT = Path("reports/sim-nvm")
+
+_VIRTUAL_NOTE = ("python-can's 'virtual' interface is in-process only: a tester in another process "
+                 "cannot reach it, so `sim` is useful on socketcan/vcan, a real adapter, or with --slcan")
+
+
+def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
+    sim = commands.add_parser(
+        "sim", parents=[bench_file], help="serve one virtual ECU on its bus until Ctrl-C",
+        description="Run the virtual ECU NAME of the bench file, and only it, on its configured bus, "
+                    "powered by a virtual supply, until Ctrl-C or SIGTERM. Its flash and EEPROM persist "
+                    f"in --nvm across runs. Note: {_VIRTUAL_NOTE}.")
+    sim.add_argument("--ecu", required=True, metavar="NAME", help="ECU of the bench file with a 'virtual:' section")
+    sim.add_argument("--nvm", type=Path, metavar="DIR",
+                     help=f"folder for the ECU's flash and EEPROM files (default: {SIM_NVM_ROOT}/NAME)")
+    sim.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=False,
+                     help="append a random suffix to a virtual bus channel, as tests do (default: off, "
+                          "so the channel is the one in the bench file)")
+    sim.add_argument("--slcan", type=_tcp_address, metavar="HOST:PORT",
+                     help="also serve the ECU's bus (classic CAN) to SLCAN clients on this TCP address, as a "
+                          "USB-serial CAN adapter would: a tester in another process opens it with python-can's "
+                          "slcan interface, channel socket://HOST:PORT; port 0 picks a free port (printed)")
+    sim.set_defaults(command=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_bench(args.bench)
+    ecu = ecu_config(config, args.ecu)
+    if ecu.virtual is None:
+        raise ConfigError(f"ECU {args.ecu!r} is a real ECU (no 'virtual:' section): nothing to simulate",
+                          file=str(config.source))
+    nvm_dir = args.nvm if args.nvm is not None else SIM_NVM_ROOT / args.ecu
+    bus = config.buses[ecu.bus]
+    if args.slcan is not None and bus.fd:
+        raise ConfigError(f"--slcan: ECU {args.ecu!r} is on CAN FD bus {ecu.bus!r}; SLCAN carries classic CAN only",
+                          file=str(config.source))
+    channel = Bench(config, workdir=nvm_dir, isolate=args.isolate).channel(ecu.bus)
+    sim = build_virtual_ecu(config, args.ecu, nvm_dir=nvm_dir, channel=channel)
+    supply = VirtualSupply(ecu.power or f"{args.ecu}-supply",
+                           nominal_voltage=config.power[ecu.power].nominal_voltage if ecu.power else 13.5)
+    supply.attach(sim.supply_changed)
+    stop = threading.Event()
+    slcan = _slcan_bridge(args.slcan, lambda: open_bus(ecu.bus, bus, channel=channel)) if args.slcan else nullcontext()
+    with slcan as bridge, _stop_on_signals(stop):
+        supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there
+        try:
+            print(f"{args.ecu}: virtual ECU listening on bus {ecu.bus!r} ({bus.interface} channel "
+                  f"{channel!r}, {'CAN FD' if bus.fd else 'classic CAN'}), request {can_id(ecu, ecu.request_id)}, "
+                  f"functional {can_id(ecu, ecu.functional_id)}, response {can_id(ecu, ecu.response_id)}; "
+                  f"{f'served over SLCAN at {bridge.url} (python-can interface slcan); ' if bridge else ''}"
+                  f"NVM in {nvm_dir}; supply {supply.name} on; Ctrl-C or SIGTERM stops it", flush=True)
+            if bus.interface == "virtual" and bridge is None:
+                print(f"note: {_VIRTUAL_NOTE}", file=sys.stderr, flush=True)
+            while not stop.wait(0.2) and sim.fault is None:
+                pass
+        finally:
+            supply.off()  # returns once the simulator's threads have stopped
+    if sim.fault is not None:
+        raise BenchFault(f"virtual ECU {args.ecu} crashed: {sim.fault!r}")
+    print(f"{args.ecu}: stopped", flush=True)
+    return EXIT_OK
+
+
+def _tcp_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of ``--slcan``."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (e.g. 127.0.0.1:0 for any free port), got {text!r}")
+    return host, int(port)
+
+
+def _slcan_bridge(address: tuple[str, int], open_ecu_bus: Callable[[], can.BusABC]) -> SlcanBridge:
+    host, port = address
+    try:
+        return SlcanBridge(open_ecu_bus, host=host, port=port)
+    except OSError as exc:
+        raise ConfigError(f"--slcan {host}:{port}: cannot listen there: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` instead of killing the process (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in signals}
+    for number in signals:
+        signal.signal(number, lambda _number, _frame: stop.set())
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
