@@ -12,12 +12,13 @@ import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import cantools
 from pydantic import BaseModel, ValidationError
 
-from bench.config.models import BenchConfig, EcuConfig, PowerConfig
+from bench.config.flash_spec import FlashSpec, RoutineStep, SecurityAccessStep
+from bench.config.models import BenchConfig, EcuConfig, EcuProfile, PowerConfig
 from bench.config.power_settings import check_relay_channel, resolve_dialect
 from bench.config.registries import MUTANT_BOOTLOADERS
 from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
@@ -40,6 +41,7 @@ def load_bench(path: str | Path) -> BenchConfig:
     problems: list[Problem] = []
     if "source" in data:  # set by the loader, never written by hand
         problems.append((("source",), "unknown key 'source' (the loader sets it)"))
+    problems += _read_flash_spec_files(data, source.parent)
     try:
         bench = BenchConfig.model_validate(data)
     except ValidationError as exc:
@@ -51,6 +53,34 @@ def load_bench(path: str | Path) -> BenchConfig:
     if problems:
         raise config_error(problems, file, locations)
     return bench.model_copy(update={"source": source})
+
+
+def load_flash_spec(path: str | Path) -> FlashSpec:
+    """Read and validate a flash specification file; its errors name that file, line and field."""
+    file = str(Path(path).expanduser().resolve())
+    data, locations = read_yaml(file)
+    try:
+        return FlashSpec.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(validation_problems(exc, data, FlashSpec), file, locations,
+                           what="flash specification") from None
+
+
+def _read_flash_spec_files(data: dict[str, Any], base: Path) -> list[Problem]:
+    """Put the spec read from each profile's ``flash_spec: FILE.yaml`` (relative to the bench file) in
+    its place; a mistake inside that file raises at once, naming that file."""
+    problems: list[Problem] = []
+    profiles = data.get("profiles")
+    for name, profile in profiles.items() if isinstance(profiles, dict) else ():
+        ref = profile.get("flash_spec") if isinstance(profile, dict) else None
+        if not isinstance(ref, str) or not ref.lower().endswith((".yaml", ".yml")):
+            continue
+        path = (base / ref).expanduser().resolve()
+        if not path.is_file():
+            problems.append((("profiles", name, "flash_spec"), f"flash specification file not found: {path}"))
+            continue
+        profile["flash_spec"] = load_flash_spec(path)
+    return problems
 
 
 def resolve_key_function(spec: str) -> KeyFunction:
@@ -108,6 +138,8 @@ def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
     """The longest part of a pydantic location that exists in the file (drops union tags)."""
     path: list[str | int] = []
     for part in loc:
+        if isinstance(data, Mapping) and part not in data and data.get("do") == part:
+            continue  # the tag of a flash spec step's kind (``do: routine``), not a key of the file
         if isinstance(data, Mapping) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
@@ -134,6 +166,10 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     annotation: Any = model
     for part in loc:
         annotation = _unwrap(annotation)
+        kinds = _step_kinds(annotation)
+        if part in kinds:  # the tag of a flash spec step's kind: that kind's fields come next
+            annotation = kinds[part]
+            continue
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = next((field for name, field in annotation.model_fields.items()
                           if part in (name, field.alias)), None)
@@ -150,8 +186,20 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+def _step_kinds(annotation: Any) -> dict[str, type[BaseModel]]:
+    """A union of models told apart by ``do`` (the steps of a flash spec): each model by its tag."""
+    kinds: dict[str, type[BaseModel]] = {}
+    for member in get_args(annotation):
+        field = getattr(member, "model_fields", {}).get("do")
+        if field is not None:
+            kinds.update((tag, member) for tag in get_args(field.annotation))
+    return kinds
+
+
 def _unwrap(annotation: Any) -> Any:
-    """``X | None`` → ``X``."""
+    """``X | None`` → ``X``; ``Annotated[X, ...]`` → ``X``."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     args = [arg for arg in get_args(annotation) if arg is not type(None)]
     if get_origin(annotation) not in (dict, list) and len(args) == 1:
         return args[0]
@@ -203,6 +251,7 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
         except ValueError as exc:
             problems.append((("profiles", name, "security", "key_function"),
                              f"profile {name!r}: key function {spec!r}: {exc}"))
+        problems += _journal_spec_problems(name, profile)
         memory = profile.memory
         if memory.address + memory.size > 2 ** (8 * memory.address_bytes):
             problems.append((("profiles", name, "memory"),
@@ -260,6 +309,27 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                              f"{virtual.sector_size:#x} does not divide delta.segment_size {delta.segment_size:#x} "
                              f"of profile {ecu.profile!r} (a patch step rewrites whole sectors)"))
     return problems
+
+
+def _journal_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
+    """A spec resuming from the bench's journal is the bench's own contract, which the flasher sends
+    with the profile's routines, DIDs and security level: the spec must say the same."""
+    spec = profile.flash_spec
+    if spec.resume != "journal":
+        return []
+    said = {"routines.erase": profile.routines.erase, "routines.check_memory": profile.routines.check_memory,
+            "routines.check_dependencies": profile.routines.check_dependencies,
+            "security.level": profile.security.level}
+    erase = spec.blocks.erase
+    sent = {"routines.erase": erase.routine_id if erase else None,
+            "security.level": next((s.level for s in spec.steps if isinstance(s, SecurityAccessStep)), None)}
+    routines = [s.routine_id for s in spec.steps if isinstance(s, RoutineStep)]
+    sent["routines.check_memory"], sent["routines.check_dependencies"] = (routines + [None, None])[:2]
+    return [(("profiles", name, "flash_spec"),
+             f"flash specification {spec.name!r} resumes from the bench's journal, so the flasher sends the "
+             f"bench's sequence with this profile's {key} {said[key]:#x}; the spec says "
+             f"{'nothing' if sent[key] is None else hex(sent[key])}: make them agree")
+            for key in said if sent[key] != said[key]]
 
 
 def _power_problems(name: str, power: PowerConfig) -> list[Problem]:

@@ -32,6 +32,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bench.config.flash_spec import FlashSpec, shipped_spec
 from bench.config.registries import BUILTIN_SERIAL_DRIVERS, POWER_DRIVERS
 
 # strict: ``request_id: yes`` must not quietly become 1 (YAML 1.1 reads yes/on as true)
@@ -258,6 +259,15 @@ class EcuProfile(_Strict):
     clear_dtcs: bool = False
     """Post-programming: after restoring DTC setting and communication, clear every ECU's DTCs
     (ClearDiagnosticInformation 14 FF FF FF, functional), as OEM programming sequences do."""
+    flash_spec: FlashSpec = Field(default_factory=lambda: shipped_spec("bench"))
+    """The flash sequence as data (``bench.config.flash_spec``): a shipped one by name (``bench``, the
+    default, or ``his``), a YAML file relative to the bench file, or written inline."""
+
+    @field_validator("flash_spec", mode="before")
+    @classmethod
+    def _shipped(cls, value: object) -> object:
+        """A name is a shipped spec (the loader has already read a file named here)."""
+        return shipped_spec(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _staging_apart(self) -> EcuProfile:
