@@ -24,10 +24,8 @@ timeline's first step say which and why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Literal
 
 from udsoncan import MemoryLocation, services
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
@@ -38,39 +36,14 @@ from bench.errors import ConfigError, FlashError, FlashRolledBack
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
+from bench.flash.result import FlashResult, Progress
 from bench.flash.timeline import Timeline
+from bench.flash.transfer import send_blocks
 from bench.image import DeltaPackage, FirmwareImage
 from bench.transport.uds_client import TesterLink
 
-Progress = Callable[[int, int], None]
-"""Called with (bytes programmed so far, image length) after every block."""
-
 DEFAULT_FINGERPRINT = b"OTA-HIL-BENCH"
 ROUTINE_OK = 0x00
-
-
-@dataclass
-class FlashResult:
-    ecu: str
-    version: str
-    timeline: Timeline
-    resumed_from: int = 0
-    """Offset the download continued from (0 for a full download)."""
-    blocks_sent: int = 0
-    bytes_sent: int = 0
-    retries: int = 0
-    version_after: str | None = None
-    block_size: int = 0
-    failure: str | None = None
-    """Why the attempt stopped (the FlashError's message); None when it completed."""
-    package: Literal["full", "delta"] = "full"
-    """What was downloaded: the image, or a delta package the ECU patches its image with."""
-    package_reason: str = ""
-    """Why that one (set when a delta package was offered)."""
-    version_before: str | None = None
-    """What the ECU ran before (None: no valid application, or not read yet)."""
-    rolled_back: bool = False
-    """The ECU went back to ``version_before`` after the download: the flash did not take."""
 
 
 @dataclass(frozen=True)
@@ -201,33 +174,8 @@ class Flasher:
         return offset
 
     def _transfer(self, data: bytes, offset: int, result: FlashResult, progress: Progress | None) -> None:
-        block = result.block_size
-        with result.timeline.step("TransferData") as step:
-            counter = 1
-            for start in range(offset, len(data), block):
-                chunk = data[start:start + block]
-                for attempt in range(self.block_retries + 1):
-                    try:
-                        with self._budget("transfer_data"):
-                            self.client.transfer_data(counter, chunk)
-                        break
-                    except (TimeoutException, UnexpectedResponseException):
-                        # A lost response, or a late one: after a retry the ECU's answer to the first try
-                        # can arrive when the next block is awaited (its counter gives it away). Either way
-                        # the block is sent again; the ECU acknowledges a repeat without rewriting it.
-                        if attempt == self.block_retries:
-                            step.detail = f"block {result.blocks_sent + 1} (counter {counter:#04x}) unanswered"
-                            raise
-                        result.retries += 1
-                        step.retries += 1
-                        self.link.discard_pending()
-                result.blocks_sent += 1
-                result.bytes_sent += len(chunk)
-                step.bytes = result.bytes_sent
-                counter = (counter + 1) & 0xFF
-                if progress:
-                    progress(start + len(chunk), len(data))
-            step.detail = f"{result.blocks_sent} blocks from {offset:#x}"
+        send_blocks(self.link, data, offset, result, progress, step_name="TransferData",
+                    retries=self.block_retries, budget=self.profile.timing.step_budget.get("transfer_data"))
 
     def _routine(self, t: Timeline, name: str, budget: BudgetedStep, routine_id: int,
                  option: bytes | None = None) -> None:
