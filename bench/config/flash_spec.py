@@ -82,12 +82,17 @@ class HexBytes(_Strict):
 RecordField = Literal["alfid", "address", "size", "block_index", "crc16", "crc32", "file_checksum"] | HexBytes
 
 
-class OptionRecord(_Strict):
+class MemoryFormat(_Strict):
+    """The sizes of memoryAddress and memorySize (their addressAndLengthFormatIdentifier)."""
+
+    address_bytes: FieldBytes = 4
+    length_bytes: FieldBytes = 4
+
+
+class OptionRecord(MemoryFormat):
     """An option record's layout and the sizes of its numbers."""
 
     option_record: list[RecordField] = Field(default_factory=list)
-    address_bytes: FieldBytes = 4
-    length_bytes: FieldBytes = 4
     index_bytes: FieldBytes = 1
     checksum_bytes: FieldBytes = 2
     """Size of ``file_checksum`` (VBF: a 2-byte CRC16)."""
@@ -139,9 +144,12 @@ class CommunicationControlStep(_Addressed):
     """0x01 normal communication messages (ISO 14229-1 Annex B.1), 0x03 normal and network management."""
 
 
-class ClearDtcsStep(_Addressed):
+class ClearDtcsStep(_Named):
+    """ClearDiagnosticInformation has no sub-function, so no suppress bit: every ECU answers."""
+
     do: Literal["clear_dtcs"]
     group: int = Field(0xFFFFFF, ge=0, le=0xFFFFFF)
+    functional: bool = False
 
 
 class SecurityAccessStep(_Named):
@@ -223,13 +231,16 @@ class EcuResetStep(_Named):
 
 
 class BlockRoutine(_Named, OptionRecord):
-    """A routine run for each logical block (erase, check); names may hold ``{index}`` and ``{block}``."""
+    """A routine run for each logical block (erase, check); names may hold ``{index}`` (the block's
+    index in the memory map) and ``{region}`` (its name there)."""
 
     routine_id: Identifier
     status: Status = Status()
+    range: Literal["block", "region"] = "block"
+    """What ``address`` and ``size`` name: the block's data, or the whole memory-map region it is in."""
 
 
-class Download(_Named, OptionRecord):
+class Download(_Named, MemoryFormat):
     """RequestDownload: dataFormatIdentifier = compression << 4 | encryption; the tester applies ``codec``."""
 
     compression: Nibble = 0
@@ -297,8 +308,8 @@ class FlashSpec(_Strict):
             raise ValueError(f"a flash specification has exactly one 'logical_blocks' step, this one has "
                              f"{len(blocks)}")
         routines = [r for r in (blocks[0].erase, blocks[0].check) if r is not None]
-        if any("block_index" in r.option_record for r in routines) and not self.memory_map:
-            raise ValueError("option_record field block_index needs a memory_map (the index of a block in it)")
+        if any("block_index" in r.option_record or r.range == "region" for r in routines) and not self.memory_map:
+            raise ValueError("block_index and range: region need a memory_map (the ECU's logical blocks)")
         regions = sorted(self.memory_map, key=lambda r: r.address)
         for low, high in zip(regions, regions[1:]):
             if high.address < low.end:

@@ -24,7 +24,9 @@ timeline's first step say which and why.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import datetime
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from udsoncan import MemoryLocation, services
@@ -32,14 +34,17 @@ from udsoncan.exceptions import (InvalidResponseException, NegativeResponseExcep
                                  UnexpectedResponseException)
 
 from bench.config.models import BudgetedStep, EcuProfile
-from bench.errors import ConfigError, FlashError, FlashRolledBack
+from bench.errors import ConfigError, FlashError, FlashRolledBack, UsageError
+from bench.flash.block_plan import plan_blocks, plan_digest
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
 from bench.flash.result import FlashResult, Progress
+from bench.flash.spec_flasher import SpecFlash, SpecSettings
 from bench.flash.timeline import Timeline
 from bench.flash.transfer import send_blocks
 from bench.image import DeltaPackage, FirmwareImage
+from bench.image.software import SoftwareFile
 from bench.transport.uds_client import TesterLink
 
 DEFAULT_FINGERPRINT = b"OTA-HIL-BENCH"
@@ -80,9 +85,13 @@ class Flasher:
             raise ConfigError(f"{self.name}: the delta package makes {delta.header.version} "
                               f"({delta.header.target_digest.hex()[:12]}), not the image being flashed "
                               f"{image.header.version} ({image.digest.hex()[:12]})")
+        spec = self.profile.flash_spec
+        if spec.resume != "journal":
+            raise UsageError(f"{self.name}: its flash specification {spec.name!r} flashes software files, not the "
+                             "bench's images: use flash_software([load_software(path), ...])")
         result = FlashResult(self.name, image.header.version, Timeline())
         self.results.append(result)
-        try:
+        with self._failures(result):
             with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
                 download = self._choose(image, delta, result)
                 with result.timeline.step("ReadDataByIdentifier version before") as step:
@@ -93,15 +102,62 @@ class Flasher:
                 self._restart_and_read_back(result)
                 restore_network(self.name, self.link, result.timeline, clear_dtcs=self.profile.clear_dtcs)
             self._judge_version(result)
+        return result
+
+    @contextmanager
+    def _failures(self, result: FlashResult) -> Iterator[None]:
+        """What stops an attempt, kept in ``result.failure``: the ECU's refusal, silence or nonsense
+        becomes a FlashError naming the step; a FlashError or UsageError carries on as it is."""
+        try:
+            yield
         except FlashError as exc:
             exc.result, result.failure = result, str(exc)
+            raise
+        except UsageError as exc:
+            result.failure = str(exc)
             raise
         except (NegativeResponseException, TimeoutException, InvalidResponseException,
                 UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
             result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}"
             raise FlashError(result.failure, result=result) from exc
+
+    def flash_software(self, software: Sequence[SoftwareFile], *, resume: bool = False,
+                       fingerprint: bytes = DEFAULT_FINGERPRINT, progress: Progress | None = None,
+                       expect_version: str | None = None, tester_serial: str | None = None) -> FlashResult:
+        """Flash software files (Intel HEX, S-record, binary...) as the ECU's flash specification says,
+        block by block (``bench.flash.spec_flasher``). ``resume``: as the spec's ``resume`` says (start
+        the logical block a failed attempt of this flasher stopped in again, or start over).
+        ``expect_version``: the version the ECU must run afterwards (else any completed sequence passes).
+        FlashError (with ``.result``) if the ECU does not complete a step."""
+        spec = self.profile.flash_spec
+        blocks = plan_blocks(software, spec)
+        digest = plan_digest(blocks)
+        result = FlashResult(self.name, expect_version or "", Timeline(), software=digest)
+        first_block = self._first_block(spec.resume, digest, result) if resume else 0
+        self.results.append(result)
+        settings = SpecSettings(fingerprint, tester_serial or spec.tester_serial, datetime.datetime.now(
+            datetime.timezone.utc).date(), self.block_retries, self.boot_timeout, progress)
+        run = SpecFlash(self.name, self.link, self.profile, self.diagnostics, settings)
+        with self._failures(result):
+            with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
+                run.run(result, blocks, first_block)
+            if expect_version is not None:
+                self._judge_version(result)
         return result
+
+    def _first_block(self, resume: str, digest: str, result: FlashResult) -> int:
+        """Where a resumed flash by specification starts: the logical block the last failed attempt of
+        this software stopped in (``restart_block``), or the first (``from_start``)."""
+        if resume == "journal":
+            raise UsageError(f"{self.name}: flash specification {self.profile.flash_spec.name!r} resumes from "
+                             "the bench's download journal, which holds the bench's images: resume an image "
+                             "with flash(image, resume=True)")
+        last = next((r for r in reversed(self.results) if r.software == digest), None)
+        if resume == "from_start" or last is None or last.failure is None:
+            return 0
+        result.resumed_block = last.blocks_done + (last.resumed_block or 0)
+        return result.resumed_block
 
     def _choose(self, image: FirmwareImage, delta: DeltaPackage | None, result: FlashResult) -> _Download:
         """The package when the ECU takes deltas and runs its base, else the full image."""

@@ -34,3 +34,9 @@ class FlashResult:
     """What the ECU ran before (None: no valid application, or not read yet)."""
     rolled_back: bool = False
     """The ECU went back to ``version_before`` after the download: the flash did not take."""
+    software: str = ""
+    """Software files flashed by the ECU's flash specification: the digest of their logical blocks."""
+    blocks_done: int = 0
+    """Logical blocks this attempt programmed and checked (a flash by specification)."""
+    resumed_block: int | None = None
+    """The logical block (by position) a resumed flash by specification started again from."""

@@ -10,11 +10,10 @@ from bench.transport.uds_client import TesterLink
 
 
 def send_blocks(link: TesterLink, data: bytes, offset: int, result: FlashResult, progress: Progress | None, *,
-                step_name: str, retries: int, budget: float | None, done_before: int = 0,
-                total: int | None = None) -> None:
-    """Send ``data[offset:]`` in blocks of ``result.block_size`` as the step ``step_name``.
-    ``progress`` gets (``done_before`` + bytes of ``data`` programmed, ``total`` or ``len(data)``)."""
-    client, block, total = link.client, result.block_size, len(data) if total is None else total
+                step_name: str, retries: int, budget: float | None) -> None:
+    """Send ``data[offset:]`` in blocks of ``result.block_size`` as the step ``step_name``;
+    ``progress`` gets (bytes of ``data`` sent, ``len(data)``) after every block."""
+    client, block = link.client, result.block_size
     with result.timeline.step(step_name) as step:
         counter, sent_here = 1, 0
         for start in range(offset, len(data), block):
@@ -40,5 +39,5 @@ def send_blocks(link: TesterLink, data: bytes, offset: int, result: FlashResult,
             step.bytes += len(chunk)
             counter = (counter + 1) & 0xFF
             if progress:
-                progress(done_before + start + len(chunk), total)
+                progress(start + len(chunk), len(data))
         step.detail = f"{sent_here} blocks from {offset:#x}"
