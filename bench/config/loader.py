@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from bench.config.flash_spec import FlashSpec, RoutineStep, SecurityAccessStep
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile, PowerConfig
 from bench.config.power_settings import check_relay_channel, resolve_dialect
-from bench.config.registries import MUTANT_BOOTLOADERS
+from bench.config.registries import MUTANT_BOOTLOADERS, SIGNED_IMAGE_BOOTLOADERS
 from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
 from bench.errors import ConfigError
 
@@ -229,9 +229,9 @@ def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
     ecus: dict[str, EcuConfig] = {}
     for name, ecu in bench.ecus.items():
         if ecu.virtual is not None:
-            image = ecu.virtual.factory_image
+            image, key = ecu.virtual.factory_image, ecu.virtual.trusted_key
             virtual = ecu.virtual.model_copy(update={
-                "trusted_key": absolute(ecu.virtual.trusted_key),
+                "trusted_key": absolute(key) if key is not None else None,
                 "factory_image": absolute(image) if image is not None else None})
             ecu = ecu.model_copy(update={"virtual": virtual})
         ecus[name] = ecu
@@ -301,6 +301,9 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                              f"message {virtual.status_message!r} is not in the bench's DBC files; "
                              f"known messages: {', '.join(sorted(messages)) or 'none'}"))
         profile = bench.profiles.get(ecu.profile)
+        if profile is not None and profile.bootloader in SIGNED_IMAGE_BOOTLOADERS and virtual.trusted_key is None:
+            problems.append(((*here, "virtual"), f"a virtual {profile.bootloader} bootloader needs trusted_key: the "
+                             "Ed25519 public key (PEM) it accepts images from"))
         if virtual.mutant is not None:
             problems += _mutant_problems(here, virtual.mutant, profile.bootloader if profile else None)
         delta = profile.delta if profile is not None else None

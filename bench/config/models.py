@@ -175,6 +175,8 @@ class RoutineIds(_Strict):
     erase: Identifier = 0xFF00
     check_dependencies: Identifier = 0xFF01
     check_memory: Identifier = 0x0202
+    check_preconditions: Identifier = 0x0203
+    """HIS-style bootloaders only: CheckProgrammingPreconditions, in the extended session."""
 
 
 class DidIds(_Strict):
@@ -188,13 +190,33 @@ class DidIds(_Strict):
         default_factory=lambda: {"part_number": 0xF187, "serial_number": 0xF18C})
 
 
+class LogicalBlock(_Strict):
+    """One logical block of a bootloader's memory map (HIS-style): erased, downloaded and checked
+    on its own, at its own address."""
+
+    name: str
+    address: int = Field(ge=0)
+    size: int = Field(gt=0)
+
+
 class MemoryLayout(_Strict):
-    """Where the tester downloads the application (a logical address on A/B ECUs)."""
+    """Where the tester downloads the application (a logical address on A/B ECUs); a HIS-style
+    bootloader's logical blocks instead (``blocks``, in address order, block 0 the application)."""
 
     address: int = Field(0x0008_0000, ge=0)
     size: int = Field(0x0010_0000, gt=0)
     address_bytes: int = Field(4, ge=1, le=15)
     length_bytes: int = Field(4, ge=1, le=15)
+    blocks: list[LogicalBlock] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _blocks_apart(self) -> MemoryLayout:
+        for before, after in zip(self.blocks, self.blocks[1:]):
+            if after.address < before.address + before.size:
+                raise ValueError(f"logical block {after.name!r} at {after.address:#x} is not after block "
+                                 f"{before.name!r} ({before.address:#x}+{before.size:#x}): list them in address "
+                                 "order, without overlap")
+        return self
 
 
 class DeltaSupport(_Strict):
@@ -243,7 +265,10 @@ class Timing(_Strict):
 class EcuProfile(_Strict):
     """How an ECU is flashed and read: the contract between the flasher and the bootloader."""
 
-    bootloader: Literal["single_bank", "ab"]
+    bootloader: Literal["single_bank", "ab", "his"]
+    """The bootloader dialect: the bench's own (``single_bank``, ``ab``: signed images, journal
+    DID 0xFD01) or a HIS/Vector-style one (``his``: logical blocks, fingerprint before erase,
+    CRC-32 check, compressed download; the virtual one is ``bench.sim.dialects.his``)."""
     resume: bool = True
     dids: DidIds = DidIds()
     security: SecurityConfig = SecurityConfig()
@@ -270,6 +295,14 @@ class EcuProfile(_Strict):
         return shipped_spec(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    def _his_blocks(self) -> EcuProfile:
+        if self.bootloader == "his" and not self.memory.blocks:
+            raise ValueError("a his bootloader needs memory.blocks: its logical blocks (name, address, size)")
+        if self.bootloader != "his" and self.memory.blocks:
+            raise ValueError(f"memory.blocks are logical blocks of a his bootloader, not of a {self.bootloader} one")
+        return self
+
+    @model_validator(mode="after")
     def _staging_apart(self) -> EcuProfile:
         delta, memory = self.delta, self.memory
         if delta is None:
@@ -286,10 +319,12 @@ class EcuProfile(_Strict):
 class VirtualEcuConfig(_Strict):
     """What only the simulator needs: flash geometry, factory image, simulated durations."""
 
-    trusted_key: Path
-    """The Ed25519 public key (PEM) the bootloader accepts images from."""
+    trusted_key: Path | None = None
+    """The Ed25519 public key (PEM) the bootloader accepts images from (the bench's own
+    bootloaders need it; a his bootloader checks CRCs, not signatures)."""
     factory_image: Path | None = None
-    """A firmware recipe (YAML) programmed at the factory; none means an empty ECU."""
+    """Programmed at the factory, none means an empty ECU: a firmware recipe (YAML) for the
+    bench's own bootloaders, a software file (Intel HEX) for a his one."""
     sector_size: int = Field(4096, gt=0)
     page_size: int = Field(256, gt=0)
     brown_out_below: float = Field(6.0, ge=0)

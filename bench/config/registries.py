@@ -26,6 +26,8 @@ BUILTIN_SERIAL_DRIVERS = frozenset({"scpi", "relay"})
 """Built-in drivers of an instrument on a serial port: they need ``url``."""
 
 BOTH = frozenset({"single_bank", "ab"})
+SIGNED_IMAGE_BOOTLOADERS = BOTH
+"""The bench's own bootloader dialects: they take its signed images (a virtual one needs ``trusted_key``)."""
 
 MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "switch_before_verify": BOTH,
@@ -34,4 +36,8 @@ MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "no_trial_rollback": frozenset({"ab"}),
     "ignore_anti_rollback": BOTH,
     "torn_page_ok": BOTH,
+    "his_crc_not_checked": frozenset({"his"}),
+    "his_erases_wrong_block": frozenset({"his"}),
+    "his_download_before_erase": frozenset({"his"}),
+    "his_keeps_valid_on_erase": frozenset({"his"}),
 }

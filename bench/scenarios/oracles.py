@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING
 from udsoncan.exceptions import TimeoutException
 
 from bench.dids import BootMode
-from bench.sim.boot import BootManager, VerificationFailed
-from bench.sim.nvm import Eeprom
-from bench.sim.record import RecordStore
 
 if TYPE_CHECKING:
     from bench.flash import FlashResult
@@ -103,30 +100,14 @@ def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult, *, 
 
 
 def nvm_consistent(sim: VirtualEcu) -> None:
-    """The virtual ECU's EEPROM reads back, every bank it calls valid verifies, its journal is sane."""
+    """The virtual ECU's EEPROM reads back and agrees with its flash, as its dialect defines it
+    (bench: every bank it calls valid verifies, its journal is sane; his: every block it calls
+    valid has its CRC, a valid application is whole and of one version)."""
     never = threading.Event()
-    store = RecordStore(Eeprom(sim.eeprom_path, power_lost=never), sim.layout.bank_count)
+    store = sim.open_store(never)
     flash = sim.open_flash(never)
-    problems = []
     try:
-        boot = BootManager(sim.profile, sim.layout, flash, store, sim.trusted_key, lambda point, index: None)
-        record = store.record
-        for bank, info in enumerate(record.banks):
-            if info.valid:
-                try:
-                    header, _ = boot.verify(bank, check_rollback=False)
-                except VerificationFailed as exc:
-                    problems.append(f"bank {'AB'[bank]} is marked valid but does not verify: {exc}")
-                    continue
-                if header.version != info.version:
-                    problems.append(f"bank {'AB'[bank]} is recorded as {info.version!r} but holds {header.version!r}")
-        if record.pending_bank is not None and not record.banks[record.pending_bank].valid:
-            problems.append(f"pending bank {'AB'[record.pending_bank]} is not valid")
-        if not record.banks[record.active_bank].valid and sim.layout.bank_count == 2:
-            problems.append(f"active bank {'AB'[record.active_bank]} of an A/B ECU is not valid")
-        journal = record.journal
-        if journal.committed > journal.total_length:
-            problems.append(f"journal committed {journal.committed:#x} beyond its length {journal.total_length:#x}")
+        problems = sim.dialect.nvm_problems(sim.profile, sim.layout, flash, store, sim.trusted_key)
     finally:
         flash.close()
     if problems:

@@ -19,15 +19,13 @@ import cantools
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.dids import BootMode
 from bench.errors import BenchFault
-from bench.image import FirmwareImage
-from bench.sim.boot import BankLayout
 from bench.sim.console_port import ConsolePort
+from bench.sim.dialect import dialect_of
 from bench.sim.isotp_server import make_ecu_stack
 from bench.sim.mutants import bootloader_for
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
 from bench.sim.pending import ResponsePending
 from bench.sim.probes import Probes
-from bench.sim.record import RecordStore
 from bench.sim.security import KeyFunction, SecurityAccess
 from bench.sim.server import EcuCore
 from bench.sim.status_frame import StatusFrame
@@ -40,7 +38,7 @@ log = logging.getLogger(__name__)
 class VirtualEcu:
     def __init__(self, name: str, config: EcuConfig, profile: EcuProfile, bus_config: BusConfig, *,
                  channel: str | int, nvm_dir: Path, key_function: KeyFunction, trusted_key,
-                 factory_image: FirmwareImage | None = None,
+                 factory_image: object | None = None,
                  status_message: cantools.database.can.Message | None = None) -> None:
         assert config.virtual is not None, f"ECU {name} has no virtual: section"
         self.name = name
@@ -52,9 +50,11 @@ class VirtualEcu:
         self.trusted_key = trusted_key
         self.status_message = status_message
         self.probes = Probes()
+        self.dialect = dialect_of(profile.bootloader)
+        """What the profile's ``bootloader`` names: layout, record, server (``bench.sim.dialect``)."""
         self.bootloader = bootloader_for(config.virtual.mutant, profile.bootloader)
         """Boot and download classes: the reference bootloader, or the mutant the config names."""
-        self.layout = BankLayout(profile, config.virtual.sector_size)
+        self.layout = self.dialect.layout(profile, config.virtual.sector_size)
         self.flash_path = nvm_dir / f"{name}.flash"
         self.eeprom_path = nvm_dir / f"{name}.eeprom"
         self.console: ConsolePort | None = None
@@ -78,19 +78,17 @@ class VirtualEcu:
                            erase_time_per_sector=v.erase_time_per_sector,
                            program_time_per_page=v.program_time_per_page)
 
-    def _factory_program(self, image: FirmwareImage) -> None:
-        """End-of-line programming: bank A holds the image, verified, anti-rollback set."""
+    def _factory_program(self, software: object) -> None:
+        """End-of-line programming, as the dialect does it (``SimDialect.factory_program``)."""
         never = threading.Event()
         flash = self.open_flash(never)
         try:
-            flash.program(0, image.to_bytes())
+            self.dialect.factory_program(flash, self.open_store(never), self.layout, software)
         finally:
             flash.close()
-        store = RecordStore(Eeprom(self.eeprom_path, power_lost=never), self.layout.bank_count)
-        bank = store.record.banks[0]
-        bank.valid, bank.version, bank.security_version = True, image.header.version, image.header.security_version
-        store.record.anti_rollback = image.header.security_version
-        store.save()
+
+    def open_store(self, power_lost: threading.Event):  # noqa: ANN201 - the dialect's record store
+        return self.dialect.store(Eeprom(self.eeprom_path, power_lost=power_lost), self.layout)
 
     # -- power ---------------------------------------------------------------------------
 
@@ -198,12 +196,12 @@ class _PoweredRun:
     def _boot(self) -> EcuCore:
         ecu = self.ecu
         flash = self._flash
-        store = RecordStore(Eeprom(ecu.eeprom_path, power_lost=self.power_lost), ecu.layout.bank_count)
+        store = ecu.open_store(self.power_lost)
         bootloader = ecu.bootloader  # the reference classes, or a mutant's (bench.sim.mutants)
         boot = bootloader.boot(ecu.profile, ecu.layout, flash, store, ecu.trusted_key, ecu.probes, log=ecu.log)
         download = bootloader.download(ecu.profile, ecu.layout, flash, store, boot)
         security = SecurityAccess(ecu.profile.security, ecu.key_function, store, clock=time.monotonic)
-        core = EcuCore(ecu.name, ecu.profile, store, boot, download, security,
+        core = ecu.dialect.core(ecu.name, ecu.profile, store, boot, download, security,
                        voltage=lambda: ecu.voltage, programming_voltage=ecu.config.virtual.programming_voltage)
         boot.start()
         self.core = core

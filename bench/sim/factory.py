@@ -9,7 +9,8 @@ import cantools
 
 from bench.config.loader import resolve_key_function
 from bench.config.models import BenchConfig
-from bench.image import build_image, load_public_key
+from bench.image import load_public_key
+from bench.sim.dialect import dialect_of
 from bench.sim.ecu import VirtualEcu
 
 
@@ -40,7 +41,8 @@ def build_virtual_ecu(config: BenchConfig, name: str, *, nvm_dir: Path, channel:
     return VirtualEcu(
         name, ecu, profile, config.buses[ecu.bus], channel=channel, nvm_dir=nvm_dir,
         key_function=resolve_key_function(profile.security.key_function),
-        trusted_key=load_public_key(virtual.trusted_key),
-        factory_image=build_image(virtual.factory_image) if virtual.factory_image else None,
+        trusted_key=load_public_key(virtual.trusted_key) if virtual.trusted_key else None,
+        factory_image=dialect_of(profile.bootloader).load_factory(virtual.factory_image)
+        if virtual.factory_image else None,
         status_message=status_message,
     )

@@ -15,30 +15,16 @@ without spinning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bench.dids import BootMode, BootState
 from bench.errors import ConfigError
 from bench.image import AppDescriptor, ImageFormatError, ImageHeader
 from bench.sim.boot import CHECK_FORMAT, CHECK_OK, BootManager, RunningSoftware, VerificationFailed
+from bench.sim.dialect import Mutant, dialect_of
+from bench.sim.dialects.his.mutants import HIS_MUTANTS
 from bench.sim.download import DownloadManager
 from bench.sim.record import RecordStore
 
 BOTH = frozenset({"single_bank", "ab"})
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    defect: str
-    """The bug as it would be filed against a real bootloader (one line)."""
-    bootloaders: frozenset[str]
-    """The kinds of bootloader (``EcuProfile.bootloader``) the defect exists in."""
-    boot: type[BootManager] = BootManager
-    download: type[DownloadManager] = DownloadManager
-
-
-REFERENCE = Mutant("reference", "none: the reference bootloader", BOTH)
 
 
 def _descriptor(bank: int, payload: bytes) -> AppDescriptor:
@@ -192,30 +178,31 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("forget_journal",
            "the download journal is kept in RAM and never written to EEPROM, so every resume after a power "
            "cut starts over",
-           BOTH, download=_ForgetJournalDownload),
+           BOTH, boot=BootManager, download=_ForgetJournalDownload),
     Mutant("no_trial_rollback",
            "the trial-boot counter is never checked: an image failing its self test is restarted forever "
            "(watchdog reset loop) and the previous bank is never started again",
-           frozenset({"ab"}), boot=_NoTrialRollbackBoot),
+           frozenset({"ab"}), boot=_NoTrialRollbackBoot, download=DownloadManager),
     Mutant("ignore_anti_rollback",
            "the security version is never compared with the anti-rollback counter: signed downgrades install",
-           BOTH, boot=_IgnoreAntiRollbackBoot),
+           BOTH, boot=_IgnoreAntiRollbackBoot, download=DownloadManager),
     Mutant("torn_page_ok",
            "the journal commits each TransferData block before programming it, so a resume after a power cut "
            "skips the torn block and the image ends up with unprogrammed pages",
-           BOTH, download=_CommitBeforeProgramDownload),
+           BOTH, boot=BootManager, download=_CommitBeforeProgramDownload),
+    *HIS_MUTANTS,
 )}
 
 
 def bootloader_for(name: str | None, bootloader: str) -> Mutant:
-    """The boot and download classes of an ECU: the reference ones, or mutant ``name``'s.
+    """The boot and download classes of an ECU: its dialect's reference ones, or mutant ``name``'s.
 
     ConfigError when the mutant is unknown (configs built with ``model_copy`` skip validation)
     or is not a defect of this kind of bootloader (it would change nothing, and a campaign
     would seem to miss it).
     """
     if name is None:
-        return REFERENCE
+        return dialect_of(bootloader).reference
     mutant = MUTANTS.get(name)
     if mutant is None:
         raise ConfigError(f"unknown mutant {name!r}; known: {', '.join(sorted(MUTANTS))}", field="virtual.mutant")

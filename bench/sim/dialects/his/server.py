@@ -1,0 +1,141 @@
+"""The UDS server of a HIS-style bootloader: the bench's server (``bench.sim.server.EcuCore``,
+its ISO 14229-1 order of checks) with this dialect's services where they differ.
+
+- DiagnosticSessionControl: the programming session only from the extended one (0x7E from default).
+- RoutineControl (startRoutine only):
+  * 0x0203 check programming preconditions, in the extended or programming session, no option
+    record; status 0x00 ready, ``PRECONDITION_VOLTAGE`` (0x01) the supply is outside the
+    programming window;
+  * 0xFF00 erase, option record addressAndLengthFormatIdentifier + address + size inside one
+    logical block: erases that whole block. Needs a fingerprint written since the last power-on
+    or reset (else 0x22 conditionsNotCorrect);
+  * 0x0202 check memory, option record the block's CRC-32 (4 bytes, big-endian): 0x00 correct,
+    0x01 incorrect;
+  * 0xFF01 check programming dependencies: 0x00 OK, 0x01 not.
+- RequestDownload: dataFormatIdentifier 0x00 (plain) or 0x10 (zlib, decoded by the ECU;
+  memorySize is the uncompressed size).
+- DIDs: the version (0xF195) the application block names, the fingerprint (0xF15A, 9 bytes:
+  tester serial 6, date YY MM DD in BCD), the profile's identification DIDs, the boot state
+  (0xFD02); no journal, no image digest.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from udsoncan import Request
+from udsoncan.ResponseCode import ResponseCode as RC
+
+from bench.dids import BootMode, BootStatus
+from bench.sim.dialects.his.download import PLAIN, ZLIB
+from bench.sim.nrc import Nrc
+from bench.sim.server import DEFAULT, EXTENDED, PROGRAMMING, EcuCore
+
+FINGERPRINT_LENGTH = 9
+"""Tester serial number (6 bytes) and programming date (YY MM DD, BCD)."""
+PRECONDITIONS_OK, PRECONDITION_VOLTAGE = 0x00, 0x01
+"""routineStatusRecord of 0x0203: ready to program; supply voltage outside the programming window."""
+
+
+class HisCore(EcuCore):
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - EcuCore's
+        super().__init__(*args, **kwargs)
+        self.fingerprint_written = False
+        """A fingerprint was written since this power-on or reset: erasing is allowed."""
+
+    def _session_control(self, request: Request) -> bytes:
+        if request.subfunction == PROGRAMMING and self.session == DEFAULT:
+            raise Nrc(RC.SubFunctionNotSupportedInActiveSession, "programming session only from extended")
+        return super()._session_control(request)
+
+    def _did_value(self, did: int) -> bytes:
+        dids = self.profile.dids
+        if did == dids.version:
+            running = self.boot.running
+            version = running.version if running.mode == BootMode.APPLICATION else self.boot.installed_version()
+            if version is None:
+                raise Nrc(RC.ConditionsNotCorrect, "no complete application")
+            return version.encode("ascii")
+        if did == dids.fingerprint:
+            return bytes.fromhex(self.store.record.fingerprint).ljust(FINGERPRINT_LENGTH, b"\0")
+        if did == dids.boot_state:
+            running = self.boot.running
+            return BootStatus(running.mode, 0, running.state, 0).pack()
+        for field, ident in dids.identification.items():
+            if did == ident:
+                return f"{self.name.upper()}-{field.upper()}".encode("ascii")
+        raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not supported")
+
+    def _write_did(self, request: Request) -> bytes:
+        data = request.data or b""
+        if len(data) < 3:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        (did,) = struct.unpack(">H", data[:2])
+        if did != self.profile.dids.fingerprint or self.session != PROGRAMMING:
+            raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not writable in this session")
+        if len(data) - 2 != FINGERPRINT_LENGTH:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat,
+                      f"fingerprint record of {len(data) - 2} bytes, the DID holds {FINGERPRINT_LENGTH}")
+        self._require_unlocked()
+        self.store.record.fingerprint = data[2:].hex()
+        self.store.save()
+        self.fingerprint_written = True
+        return data[:2]
+
+    def _routine_control(self, request: Request) -> bytes:
+        if request.subfunction != 0x01:
+            raise Nrc(RC.SubFunctionNotSupported, "only startRoutine")
+        data = request.data or b""
+        if len(data) < 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        (rid,) = struct.unpack(">H", data[:2])
+        routines = self.profile.routines
+        if rid == routines.check_preconditions:
+            return bytes([0x01]) + data[:2] + bytes([self._check_preconditions(data[2:])])
+        if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
+            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
+        if self.session != PROGRAMMING:
+            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} only in the programming session")
+        self._require_unlocked()
+        if rid == routines.erase:
+            status = self._erase(data[2:])
+        elif rid == routines.check_memory:
+            if len(data) != 6:
+                raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "0x0202 takes the CRC-32 (4 bytes)")
+            status = self.download.check_crc(int.from_bytes(data[2:], "big"))
+        elif len(data) != 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"routine {rid:#06x} takes no option record")
+        else:
+            status = self.download.check_programming_dependencies()
+        return bytes([0x01]) + data[:2] + bytes([status])
+
+    def _check_preconditions(self, record: bytes) -> int:
+        if self.session not in (EXTENDED, PROGRAMMING):
+            raise Nrc(RC.RequestOutOfRange, "0x0203 only in the extended and programming sessions")
+        if record:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, "0x0203 takes no option record")
+        try:
+            self._require_programming_voltage()
+        except Nrc:
+            return PRECONDITION_VOLTAGE
+        return PRECONDITIONS_OK
+
+    def _erase(self, record: bytes) -> int:
+        address, size = self._memory_location(record)
+        block = self.download.block_of(address, size)
+        if not self.fingerprint_written:
+            raise Nrc(RC.ConditionsNotCorrect, "no fingerprint (0xF15A) written before the erase")
+        self._require_programming_voltage()
+        self.download.erase_block(block)
+        return 0x00
+
+    def _request_download(self, request: Request) -> bytes:
+        data = request.data or b""
+        if len(data) < 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
+        address, size = self._memory_location(data[1:])
+        if data[0] not in (PLAIN, ZLIB):
+            raise Nrc(RC.RequestOutOfRange, f"dataFormatIdentifier {data[0]:#04x} not supported (0x00, 0x10)")
+        self._require_programming_voltage()
+        self.download.request_download(address, size, data[0])
+        return bytes([0x20]) + struct.pack(">H", self.profile.max_block_length)
