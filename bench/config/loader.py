@@ -8,9 +8,7 @@ a missing file — is raised as one ``ConfigError`` listing each problem as
 from __future__ import annotations
 
 import difflib
-import importlib
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
@@ -18,14 +16,15 @@ import cantools
 from pydantic import BaseModel, ValidationError
 
 from bench.config.flash_spec import FlashSpec, RoutineStep, SecurityAccessStep
+from bench.config.key_functions import resolve_key_function, resolve_security_key
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile, PowerConfig
 from bench.config.power_settings import check_relay_channel, resolve_dialect
 from bench.config.registries import MUTANT_BOOTLOADERS, SIGNED_IMAGE_BOOTLOADERS
+from bench.config.seed_key_library import SeedKeyLibraryError
 from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
 from bench.errors import ConfigError
 
 Problem = tuple[YamlPath, str]
-KeyFunction = Callable[..., bytes]
 
 
 def load_bench(path: str | Path) -> BenchConfig:
@@ -81,34 +80,6 @@ def _read_flash_spec_files(data: dict[str, Any], base: Path) -> list[Problem]:
             continue
         profile["flash_spec"] = load_flash_spec(path)
     return problems
-
-
-def resolve_key_function(spec: str) -> KeyFunction:
-    """Import a SecurityAccess key function named ``package.module:callable``; it must take
-    udsoncan's arguments ``(level, seed, params)``."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ValueError(f"{spec!r} is not of the form 'package.module:callable'")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure of user code is a config problem
-        raise ValueError(f"could not import module {module_name!r} ({exc})") from None
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"could not import {attribute!r} from module {module_name!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ValueError(f"{spec!r} is not callable")
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
-        return target  # type: ignore[no-any-return]
-    try:
-        signature.bind(0x01, b"\x00", {})
-    except TypeError:
-        raise ValueError(f"{spec!r} does not take udsoncan's key function arguments (level, seed, params); "
-                         f"its signature is {attribute}{signature}") from None
-    return target  # type: ignore[no-any-return]
 
 
 # -- pydantic errors → file:line: field: message ------------------------------------------------
@@ -226,6 +197,13 @@ def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
     def absolute(path: Path) -> Path:
         return (base / path.expanduser()).resolve()
 
+    profiles: dict[str, EcuProfile] = {}
+    for name, profile in bench.profiles.items():
+        library = profile.security.key_library
+        if library is not None:
+            security = profile.security.model_copy(update={"key_library": absolute(library)})
+            profile = profile.model_copy(update={"security": security})
+        profiles[name] = profile
     ecus: dict[str, EcuConfig] = {}
     for name, ecu in bench.ecus.items():
         if ecu.virtual is not None:
@@ -235,7 +213,7 @@ def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
                 "factory_image": absolute(image) if image is not None else None})
             ecu = ecu.model_copy(update={"virtual": virtual})
         ecus[name] = ecu
-    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus})
+    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus, "profiles": profiles})
 
 
 def _cross_check(bench: BenchConfig) -> list[Problem]:
@@ -245,13 +223,8 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
             problems.append((("buses", name, "data_bitrate"),
                              "data_bitrate is a CAN FD setting but this bus has fd: false"))
     for name, profile in bench.profiles.items():
-        spec = profile.security.key_function
-        try:
-            resolve_key_function(spec)
-        except ValueError as exc:
-            problems.append((("profiles", name, "security", "key_function"),
-                             f"profile {name!r}: key function {spec!r}: {exc}"))
-        problems += _journal_spec_problems(name, profile)
+        problems += _key_problems(name, profile)
+        problems += _flash_spec_problems(name, profile)
         memory = profile.memory
         if memory.address + memory.size > 2 ** (8 * memory.address_bytes):
             problems.append((("profiles", name, "memory"),
@@ -314,12 +287,21 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
     return problems
 
 
-def _journal_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
-    """A spec resuming from the bench's journal is the bench's own contract, which the flasher sends
+def _flash_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
+    """Key functions a spec names for its security levels must import. A spec resuming from the
+    bench's journal is the bench's own contract, which the flasher sends
     with the profile's routines, DIDs and security level: the spec must say the same."""
     spec = profile.flash_spec
+    problems: list[Problem] = []
+    for step in spec.steps:
+        if isinstance(step, SecurityAccessStep) and step.key_function is not None:
+            try:
+                resolve_key_function(step.key_function)
+            except ValueError as exc:
+                problems.append((("profiles", name, "flash_spec"), f"flash specification {spec.name!r}: security "
+                                 f"level {step.level:#04x}: key function {step.key_function!r}: {exc}"))
     if spec.resume != "journal":
-        return []
+        return problems
     said = {"routines.erase": profile.routines.erase, "routines.check_memory": profile.routines.check_memory,
             "routines.check_dependencies": profile.routines.check_dependencies,
             "security.level": profile.security.level}
@@ -328,11 +310,31 @@ def _journal_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
             "security.level": next((s.level for s in spec.steps if isinstance(s, SecurityAccessStep)), None)}
     routines = [s.routine_id for s in spec.steps if isinstance(s, RoutineStep)]
     sent["routines.check_memory"], sent["routines.check_dependencies"] = (routines + [None, None])[:2]
-    return [(("profiles", name, "flash_spec"),
+    return problems + [(("profiles", name, "flash_spec"),
              f"flash specification {spec.name!r} resumes from the bench's journal, so the flasher sends the "
              f"bench's sequence with this profile's {key} {said[key]:#x}; the spec says "
              f"{'nothing' if sent[key] is None else hex(sent[key])}: make them agree")
             for key in said if sent[key] != said[key]]
+
+
+def _key_problems(name: str, profile: EcuProfile) -> list[Problem]:
+    """A key function that does not import, or a seed-key library that does not load or lacks
+    the function it would be called by."""
+    security = profile.security
+    here = ("profiles", name, "security")
+    if security.key_library is not None:
+        if not security.key_library.is_file():
+            return [((*here, "key_library"), f"file not found: {security.key_library}")]
+        try:
+            resolve_security_key(security)
+        except SeedKeyLibraryError as exc:
+            return [((*here, "key_library"), f"profile {name!r}: {exc.reason} ({security.key_library})")]
+        return []
+    try:
+        resolve_key_function(security.key_function)
+    except ValueError as exc:
+        return [((*here, "key_function"), f"profile {name!r}: key function {security.key_function!r}: {exc}")]
+    return []
 
 
 def _power_problems(name: str, power: PowerConfig) -> list[Problem]:

@@ -159,6 +159,15 @@ class SecurityConfig(_Strict):
     key_function: str = "bench.keys:xor_key"
     """Dotted path ``package.module:callable`` with udsoncan's signature ``(level, seed, params) -> key``."""
     key_params: dict[str, object] = Field(default_factory=dict)
+    key_library: Path | None = None
+    """A seed-key shared library (an OEM's seed-key DLL built for this OS) exporting ``GenerateKeyEx``
+    (``GenerateKeyExOpt`` with ``key_options``); instead of ``key_function``. Relative to the bench file."""
+    key_variant: str = ""
+    """The ``variant`` string the library is called with."""
+    key_options: str | None = None
+    """The ``options`` string: when set, the library's ``GenerateKeyExOpt`` is called."""
+    key_buffer_size: int = Field(256, ge=1, le=0xFFFF)
+    """Bytes of the key buffer the library writes into (its ``maxKeySize``)."""
     max_attempts: int = Field(3, ge=1)
     lockout_delay: float = Field(10.0, ge=0)
     """Seconds after exceededNumberOfAttempts during which requestSeed answers 0x37."""
@@ -169,6 +178,17 @@ class SecurityConfig(_Strict):
         if level % 2 == 0:
             raise ValueError(f"security level must be the odd requestSeed value, got {level:#x}")
         return level
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> SecurityConfig:
+        if self.key_library is not None and "key_function" in self.model_fields_set:
+            raise ValueError("give either key_function (a Python callable) or key_library (a seed-key "
+                             "library), not both")
+        if self.key_library is None:
+            given = sorted({"key_variant", "key_options", "key_buffer_size"} & self.model_fields_set)
+            if given:
+                raise ValueError(f"{', '.join(given)} apply to a seed-key library; add key_library")
+        return self
 
 
 class RoutineIds(_Strict):

@@ -30,7 +30,7 @@ from udsoncan.exceptions import NegativeResponseException
 from bench.config.flash_spec import (RESET_TYPES, SESSIONS, BlockRoutine, ClearDtcsStep, CommunicationControlStep,
                                      DtcSettingStep, EcuResetStep, FlashSpec, LogicalBlocksStep, MemoryFormat,
                                      ReadDidStep, RoutineStep, SecurityAccessStep, SessionStep, Status, WriteDidStep)
-from bench.config.loader import resolve_key_function
+from bench.config.key_functions import resolve_key_function, resolve_security_key
 from bench.config.models import EcuProfile
 from bench.errors import FlashError, UsageError
 from bench.flash.block_plan import PlannedBlock
@@ -128,8 +128,9 @@ class SpecFlash:
 
     def _security_access(self, step: SecurityAccessStep, result: FlashResult) -> None:
         security = self.profile.security
-        try:
-            key_function = resolve_key_function(step.key_function or security.key_function)
+        try:  # the step's own key function for this level, else the profile's (a callable or a seed-key library)
+            key_function = resolve_key_function(step.key_function) if step.key_function \
+                else resolve_security_key(security)
         except ValueError as exc:
             raise UsageError(f"{self.name}: flash specification {self.spec.name!r}: security level "
                              f"{step.level:#04x}: {exc}") from None

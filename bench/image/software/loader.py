@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import ConfigError
-from bench.image.software import binary, intel_hex, srecord
+from bench.image.software import bench_image, binary, intel_hex, srecord, vbf
 from bench.image.software.memory_map import MemoryMap
 from bench.image.software.model import SoftwareFile
 
@@ -39,6 +39,8 @@ _FORMATS = (
     _Format(intel_hex.FORMAT, (".hex", ".ihex"), intel_hex.looks_like, _addressed(intel_hex.load, "Intel HEX")),
     _Format(srecord.FORMAT, (".s19", ".s28", ".s37", ".srec", ".mot"), srecord.looks_like,
             _addressed(srecord.load, "S-record")),
+    _Format(vbf.FORMAT, (".vbf",), vbf.looks_like, _addressed(vbf.load, "VBF")),
+    _Format(bench_image.FORMAT, (".bin", ".img"), bench_image.looks_like, bench_image.load),
     _Format(binary.FORMAT, (".bin",), None, binary.load),
 )
 
