@@ -9,6 +9,7 @@ sends its steps in order and names each step on its timeline as the spec names i
     tester_serial: "BENCH1"          # the fingerprint's tester serial (ASCII)
     memory_map:                      # the ECU's logical blocks: a software file's blocks must fall in one
       - {name: application, address: 0x00010000, size: 0x00030000}
+      - {name: calibration, address: 0x00080000, size: 0x00008000}
     steps:
       - {do: session, name: "DiagnosticSessionControl extended (functional)", session: extended,
          functional: true, suppress: true}
@@ -298,7 +299,8 @@ class FlashSpec(_Strict):
     the interrupted logical block again (erasing it again), or start from the beginning."""
     tester_serial: str = "OTABEN"
     memory_map: list[MemoryRegion] = Field(default_factory=list)
-    """The ECU's logical blocks, in the order of their index; empty: any address."""
+    """The ECU's logical blocks, in the order of their index. Empty: the profile's ``memory.blocks``
+    (an ECU's map belongs to the ECU more than to the OEM's sequence), else any address."""
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -307,9 +309,6 @@ class FlashSpec(_Strict):
         if len(blocks) != 1:
             raise ValueError(f"a flash specification has exactly one 'logical_blocks' step, this one has "
                              f"{len(blocks)}")
-        routines = [r for r in (blocks[0].erase, blocks[0].check) if r is not None]
-        if any("block_index" in r.option_record or r.range == "region" for r in routines) and not self.memory_map:
-            raise ValueError("block_index and range: region need a memory_map (the ECU's logical blocks)")
         regions = sorted(self.memory_map, key=lambda r: r.address)
         for low, high in zip(regions, regions[1:]):
             if high.address < low.end:
@@ -322,6 +321,12 @@ class FlashSpec(_Strict):
                     raise ValueError(f"DID {step.did:#06x} holds a {field.tester_serial}-byte tester serial; "
                                      f"tester_serial {self.tester_serial!r} has {len(self.tester_serial)}")
         return self
+
+    @property
+    def needs_memory_map(self) -> bool:
+        """Whether a record names a block's index or its whole region."""
+        routines = [r for r in (self.blocks.erase, self.blocks.check) if r is not None]
+        return any("block_index" in r.option_record or r.range == "region" for r in routines)
 
     @property
     def blocks(self) -> LogicalBlocksStep:

@@ -300,6 +300,10 @@ def _flash_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
             except ValueError as exc:
                 problems.append((("profiles", name, "flash_spec"), f"flash specification {spec.name!r}: security "
                                  f"level {step.level:#04x}: key function {step.key_function!r}: {exc}"))
+    if spec.needs_memory_map and not spec.memory_map and not profile.memory.blocks:
+        problems.append((("profiles", name, "flash_spec"), f"flash specification {spec.name!r} names blocks by "
+                         "their index or region (block_index, range: region): give the ECU's logical blocks "
+                         "(the spec's memory_map or the profile's memory.blocks)"))
     if spec.resume != "journal":
         return problems
     said = {"routines.erase": profile.routines.erase, "routines.check_memory": profile.routines.check_memory,

@@ -13,7 +13,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.config.flash_spec import FlashSpec, MemoryRegion
+from bench.config.flash_spec import MemoryRegion
+from bench.config.models import EcuProfile
 from bench.errors import ConfigError
 from bench.image.software import LogicalBlock, SoftwareFile
 
@@ -35,7 +36,15 @@ class PlannedBlock:
         return self.address + len(self.data)
 
 
-def plan_blocks(files: Sequence[SoftwareFile], spec: FlashSpec) -> list[PlannedBlock]:
+def memory_map(profile: EcuProfile) -> list[MemoryRegion]:
+    """The ECU's logical blocks: its flash spec's ``memory_map``, else its profile's ``memory.blocks``."""
+    return profile.flash_spec.memory_map or [MemoryRegion(name=block.name, address=block.address, size=block.size)
+                                             for block in profile.memory.blocks]
+
+
+def plan_blocks(files: Sequence[SoftwareFile], regions: Sequence[MemoryRegion], spec: str) -> list[PlannedBlock]:
+    """The logical blocks of ``files`` in ``regions`` (none: every block of the files is one);
+    ``spec`` names the flash specification in messages."""
     placed = sorted(((block, software) for software in files for block in software.blocks),
                     key=lambda pair: pair[0].address)
     if not placed:
@@ -46,18 +55,19 @@ def plan_blocks(files: Sequence[SoftwareFile], spec: FlashSpec) -> list[PlannedB
             raise ConfigError(f"{high_file.path} writes {high.address:#010x}-{high.end - 1:#010x}, which "
                               f"{low_file.path} also writes ({low.address:#010x}-{low.end - 1:#010x})",
                               file=str(high_file.path))
-    if not spec.memory_map:
+    if not regions:
         return [PlannedBlock(index, block.address, block.data, file_checksum=block.checksum)
                 for index, (block, _) in enumerate(placed)]
     grouped: dict[int, list[LogicalBlock]] = {}
     for block, software in placed:
-        index = _region_of(block, spec)
+        index = next((index for index, region in enumerate(regions)
+                      if region.address <= block.address and block.end <= region.end), None)
         if index is None:
-            allowed = ", ".join(f"{r.name} {r.address:#010x}-{r.end - 1:#010x}" for r in spec.memory_map)
+            allowed = ", ".join(f"{r.name} {r.address:#010x}-{r.end - 1:#010x}" for r in regions)
             raise ConfigError(f"block at {block.address:#010x}-{block.end - 1:#010x} lies outside every logical "
-                              f"block of flash specification {spec.name!r} ({allowed})", file=str(software.path))
+                              f"block of the ECU flashed by {spec!r} ({allowed})", file=str(software.path))
         grouped.setdefault(index, []).append(block)
-    return [_joined(index, spec.memory_map[index], blocks) for index, blocks in sorted(grouped.items())]
+    return [_joined(index, regions[index], blocks) for index, blocks in sorted(grouped.items())]
 
 
 def plan_digest(blocks: Sequence[PlannedBlock]) -> str:
@@ -66,11 +76,6 @@ def plan_digest(blocks: Sequence[PlannedBlock]) -> str:
     for block in blocks:
         digest.update(block.address.to_bytes(8, "big") + len(block.data).to_bytes(8, "big") + block.data)
     return digest.hexdigest()
-
-
-def _region_of(block: LogicalBlock, spec: FlashSpec) -> int | None:
-    return next((index for index, region in enumerate(spec.memory_map)
-                 if region.address <= block.address and block.end <= region.end), None)
 
 
 def _joined(index: int, region: MemoryRegion, blocks: list[LogicalBlock]) -> PlannedBlock:

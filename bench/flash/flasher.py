@@ -35,7 +35,7 @@ from udsoncan.exceptions import (InvalidResponseException, NegativeResponseExcep
 
 from bench.config.models import BudgetedStep, EcuProfile
 from bench.errors import ConfigError, FlashError, FlashRolledBack, UsageError
-from bench.flash.block_plan import plan_blocks, plan_digest
+from bench.flash.block_plan import memory_map, plan_blocks, plan_digest
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
@@ -131,7 +131,7 @@ class Flasher:
         ``expect_version``: the version the ECU must run afterwards (else any completed sequence passes).
         FlashError (with ``.result``) if the ECU does not complete a step."""
         spec = self.profile.flash_spec
-        blocks = plan_blocks(software, spec)
+        blocks = plan_blocks(software, memory_map(self.profile), spec.name)
         digest = plan_digest(blocks)
         result = FlashResult(self.name, expect_version or "", Timeline(), software=digest)
         first_block = self._first_block(spec.resume, digest, result) if resume else 0

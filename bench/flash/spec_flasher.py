@@ -75,7 +75,10 @@ class SpecFlash:
             RoutineStep: self._routine_step, EcuResetStep: self._ecu_reset}
         steps = self.spec.steps
         for position, step in enumerate(steps):
-            self._functional_follows = position + 1 < len(steps) and getattr(steps[position + 1], "functional", False)
+            # after a suppressed functional request the tester waits P3client_func before any next request:
+            # this ECU may refuse in that time, and it handles its functional and physical requests apart,
+            # so a physical request sent at once could overtake the functional one (10 83, then 31 01 02 03)
+            self._last_step = position + 1 == len(steps)
             if isinstance(step, LogicalBlocksStep):
                 self._logical_blocks(step, result, blocks, first_block)
             else:
@@ -89,7 +92,7 @@ class SpecFlash:
         if step.functional:
             payload = request.get_payload(suppress_positive_response=step.suppress)
             send_functional(self.name, self.link, result.timeline, name, payload, suppressed=step.suppress,
-                            last=not self._functional_follows)
+                            last=self._last_step)
             return
         with result.timeline.step(name):
             if step.suppress:
