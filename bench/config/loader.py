@@ -109,8 +109,8 @@ def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
     """The longest part of a pydantic location that exists in the file (drops union tags)."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(data, Mapping) and part not in data and data.get("do") == part:
-            continue  # the tag of a flash spec step's kind (``do: routine``), not a key of the file
+        if isinstance(data, Mapping) and data.get("do") == part:
+            continue  # the tag of a flash spec step's kind (``do: session``), before any key of that name
         if isinstance(data, Mapping) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
