@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ import pytest
 from bench.config import BenchConfig, load_bench
 from bench.config.flash_spec import HexBytes, shipped_spec
 from bench.errors import ConfigError, FlashError, UsageError
+from bench.faults import FaultInjector, uds
 from bench.image.software import load_software
 from bench.rig import Bench, EcuHandle
+from bench.scenarios.runner import trigger
 
 WALKTHROUGH = Path(__file__).resolve().parents[1] / "fixtures" / "walkthrough"
 APP_2 = WALKTHROUGH / "acme-app-2.0.0.hex"
@@ -34,10 +37,15 @@ def his_bench(monkeypatch: pytest.MonkeyPatch, **spec_changes: object) -> BenchC
 
 
 @pytest.fixture
-def ecu(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EcuHandle]:
-    with Bench(his_bench(monkeypatch), workdir=tmp_path) as rig:
-        yield rig.ecu("acme")
-        assert not rig.faults()
+def rig(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Bench]:
+    with Bench(his_bench(monkeypatch), workdir=tmp_path) as bench:
+        yield bench
+        assert not bench.faults()
+
+
+@pytest.fixture
+def ecu(rig: Bench) -> EcuHandle:
+    return rig.ecu("acme")
 
 
 def names(result) -> list[str]:
@@ -99,3 +107,28 @@ def test_an_incompatible_ecu_is_refused_with_the_specs_message(monkeypatch: pyte
     with Bench(his_bench(monkeypatch, steps=spec.steps), workdir=tmp_path) as rig, \
             pytest.raises(UsageError, match="hardware 'ACME-HARDWARE_NUMBER' is not EPS-HW-02"):
         rig.ecu("acme").flasher.flash_software([load_software(APP_2)])
+
+
+def test_a_uds_trigger_cuts_power_at_the_erase_of_the_second_block(rig: Bench, ecu: EcuHandle) -> None:
+    software = [load_software(APP_2)]
+    injector = FaultInjector(rig)
+    try:
+        injector.when(uds.request("RoutineControl", routine=0xFF00, nth=2)).power_cut(ecu)
+        with pytest.raises(FlashError) as cut:
+            ecu.flasher.flash_software(software)
+        assert cut.value.result.timeline.steps[-1].name == "RoutineControl erase memory block 1"
+    finally:
+        injector.close()  # power back on
+    resumed = ecu.flasher.flash_software(software, resume=True, expect_version="2.0.0")
+    assert resumed.resumed_block == 1
+
+
+def test_catalog_phases_follow_the_flash_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalog's ``erase`` and ``security`` points are the spec's routine and level, not the profile's defaults."""
+    monkeypatch.syspath_prepend(str(WALKTHROUGH))
+    profile = load_bench(WALKTHROUGH / "acme-bench.yaml").profiles["acme"]
+    profile = profile.model_copy(update={"routines": type(profile.routines)(),
+                                         "security": profile.security.model_copy(update={"level": 0x11})})
+    ecu = SimpleNamespace(profile=profile)
+    assert "routine=0xff20" in trigger(SimpleNamespace(at="erase"), ecu).description  # type: ignore[arg-type]
+    assert "subfunction=0x2" in trigger(SimpleNamespace(at="security"), ecu).description  # type: ignore[arg-type]

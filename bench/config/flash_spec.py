@@ -329,6 +329,16 @@ class FlashSpec(_Strict):
         return any("block_index" in r.option_record or r.range == "region" for r in routines)
 
     @property
+    def erase_routine(self) -> int | None:
+        """The routine that erases a logical block (None: this bootloader erases without being asked)."""
+        return self.blocks.erase.routine_id if self.blocks.erase is not None else None
+
+    @property
+    def unlock_level(self) -> int | None:
+        """The first security level the sequence unlocks (its requestSeed sub-function)."""
+        return next((step.level for step in self.steps if isinstance(step, SecurityAccessStep)), None)
+
+    @property
     def blocks(self) -> LogicalBlocksStep:
         return next(s for s in self.steps if isinstance(s, LogicalBlocksStep))
 

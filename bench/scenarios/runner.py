@@ -79,10 +79,11 @@ def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
         return probe("patch_step", int(value))
     if kind == "confirm":
         return probe("confirm", _target_bank(ecu))
+    spec = profile.flash_spec  # the sequence the flasher sends: its security level and erase routine
     phases: dict[str, Callable[[], Trigger]] = {
         "session": lambda: uds.request("DiagnosticSessionControl", subfunction=0x02),
-        "security": lambda: uds.request("SecurityAccess", subfunction=profile.security.level + 1),
-        "erase": lambda: uds.request("RoutineControl", routine=profile.routines.erase),
+        "security": lambda: uds.request("SecurityAccess", subfunction=(spec.unlock_level or profile.security.level) + 1),
+        "erase": lambda: uds.request("RoutineControl", routine=spec.erase_routine or profile.routines.erase),
         "first_block": lambda: uds.transfer_data(block=1),
         "middle_block": middle_transfer_block,
         "last_block": last_transfer_block,
