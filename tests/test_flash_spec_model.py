@@ -136,6 +136,8 @@ def test_his_fingerprint_is_serial_and_bcd_date() -> None:
     record = write_record([fs.TesterSerial(tester_serial=6), "date_bcd"], tester_serial="OTABEN", fingerprint=b"",
                           today=datetime.date(2026, 12, 3))
     assert record == b"OTABEN" + bytes.fromhex("26 12 03")
+    with pytest.raises(UsageError, match="tester serial 'LAB' has 3 bytes"):
+        write_record([fs.TesterSerial(tester_serial=6)], tester_serial="LAB", fingerprint=b"", today=datetime.date.today())
     with pytest.raises(UsageError, match="writes 13"):
         write_record([fs.Fingerprint(fingerprint=13)], tester_serial="", fingerprint=b"short", today=datetime.date.today())
 

@@ -86,7 +86,11 @@ def write_record(fields: list[WriteField], *, tester_serial: str, fingerprint: b
         if field == "date_bcd":
             record += bytes(int(f"{part % 100:02d}", 16) for part in (today.year, today.month, today.day))
         elif isinstance(field, TesterSerial):
-            record += tester_serial.encode("ascii")
+            serial = tester_serial.encode("ascii", "replace")
+            if len(serial) != field.tester_serial:
+                raise UsageError(f"tester serial {tester_serial!r} has {len(serial)} bytes; the flash "
+                                 f"specification writes {field.tester_serial}")
+            record += serial
         elif isinstance(field, Fingerprint):
             if len(fingerprint) != field.fingerprint:
                 raise UsageError(f"fingerprint {fingerprint!r} has {len(fingerprint)} bytes; the flash "
