@@ -56,7 +56,7 @@ def test_ota_bench_flash_exits_1_when_the_ecu_runs_another_version() -> None:
 
 
 def test_the_flasher_fixture_flashes_the_hex_file_by_the_users_spec() -> None:
-    done = run("-m", "pytest", str(WALKTHROUGH / "test_acme_flash.py"), "--bench", str(BENCH),
+    done = run("-m", "pytest", str(WALKTHROUGH / "flash_acme.py"), "--bench", str(BENCH),
                "-p", "no:randomly", "-p", "no:cacheprovider", "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
