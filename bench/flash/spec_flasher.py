@@ -76,9 +76,12 @@ class SpecFlash:
         steps = self.spec.steps
         for position, step in enumerate(steps):
             # after a suppressed functional request the tester waits P3client_func before any next request:
-            # this ECU may refuse in that time, and it handles its functional and physical requests apart,
-            # so a physical request sent at once could overtake the functional one (10 83, then 31 01 02 03)
-            self._last_step = position + 1 == len(steps)
+            # this ECU may refuse in that time. Before a physical request it also allows ΔP2: the ECU handles
+            # functional and physical requests apart, so a physical request could overtake the functional one
+            # it depends on (31 01 02 03 needs the extended session of 10 83) on a loaded host.
+            following = steps[position + 1] if position + 1 < len(steps) else None
+            self._p3 = None if following is None else self.client.server_p2 + (
+                0.0 if getattr(following, "functional", False) else self.client.floor.network_margin)
             if isinstance(step, LogicalBlocksStep):
                 self._logical_blocks(step, result, blocks, first_block)
             else:
@@ -92,7 +95,7 @@ class SpecFlash:
         if step.functional:
             payload = request.get_payload(suppress_positive_response=step.suppress)
             send_functional(self.name, self.link, result.timeline, name, payload, suppressed=step.suppress,
-                            last=self._last_step)
+                            last=self._p3 is None, wait=self._p3)
             return
         with result.timeline.step(name):
             if step.suppress:
