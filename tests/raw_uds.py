@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import can
 import isotp
 
-from bench.config.loader import resolve_key_function
+from bench.config.key_functions import resolve_security_key
 from bench.config.models import BusConfig, EcuConfig, Timing
 from bench.rig import Bench
 
@@ -104,7 +104,7 @@ class Scanner:
         self.profile = handle.profile
         self.client = RawUdsClient(handle.config, rig.config.buses[handle.config.bus], rig.channel(handle.config.bus),
                                    handle.profile.timing)
-        self._key = resolve_key_function(self.profile.security.key_function)
+        self._key = resolve_security_key(self.profile.security)
 
     def enter(self, session: int) -> None:
         """From the default session of the application, by the path the ECU allows."""

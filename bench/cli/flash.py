@@ -1,4 +1,6 @@
-"""``ota-bench flash --bench FILE --ecu NAME --image X``: flash one ECU by hand and print the timeline."""
+"""``ota-bench flash --bench FILE --ecu NAME --image X`` (the bench's image) or ``--file app.hex
+[--file cal.s19 ...]`` (software files, flashed as the ECU's flash specification says): flash one
+ECU by hand and print the timeline."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from pathlib import Path
 
 from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
 
-from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK, ecu_config, error
+from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK, EXIT_USER_ERROR, ecu_config, error
 from bench.config import BenchConfig, load_bench
-from bench.errors import BenchFault, ConfigError, FlashError
+from bench.errors import BenchFault, ConfigError, FlashError, UsageError
+from bench.flash.block_plan import memory_map
 from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLayout, build_image,
                          create_delta_package, load_private_key, load_recipe)
+from bench.image.software import load_software
 from bench.report.progress import terminal_progress
 from bench.rig import Bench
 
@@ -26,8 +30,16 @@ def register(commands: argparse._SubParsersAction, bench_file: argparse.Argument
                     "Exit 0 when the ECU runs the new version, 1 when it does not, 2 on a user error, "
                     "3 on a bench fault.")
     flash.add_argument("--ecu", required=True, metavar="NAME", help="ECU to flash")
-    flash.add_argument("--image", required=True, type=Path, metavar="FILE",
-                       help="firmware recipe (.yaml) or an image built by `ota-bench image` (.bin)")
+    what = flash.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image", type=Path, metavar="FILE",
+                      help="firmware recipe (.yaml) or an image built by `ota-bench image` (.bin)")
+    what.add_argument("--file", type=_software_argument, action="append", metavar="FILE[@ADDRESS]",
+                      help="software file (Intel HEX, S-record, VBF, or a binary with @ADDRESS, e.g. "
+                           "app.bin@0x10000), flashed block by block as the ECU's flash specification says; "
+                           "repeat for several files")
+    flash.add_argument("--expect-version", metavar="VERSION",
+                       help="with --file: the version the ECU must report afterwards (else any completed "
+                            "sequence is a success)")
     flash.add_argument("--delta-from", type=Path, metavar="FILE",
                        help="recipe (.yaml) or image (.bin) of the firmware the ECU runs now: send a delta package "
                             "from it to --image (a recipe, whose key signs the package) when the ECU runs exactly "
@@ -47,10 +59,12 @@ def register(commands: argparse._SubParsersAction, bench_file: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     config = load_bench(args.bench)
     ecu_config(config, args.ecu)
-    image = load_image(args.image)
     if args.no_sim:
         config = config.model_copy(update={"ecus": {name: ecu.model_copy(update={"virtual": None})
                                                     for name, ecu in config.ecus.items()}})
+    if args.file:
+        return _run_files(args, config)
+    image = load_image(args.image)
     delta = _delta_package(config, args.ecu, args.delta_from, args.image, image) if args.delta_from else None
     with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
         handle = rig.ecu(args.ecu)
@@ -74,6 +88,53 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.ecu}: version {result.version_after}")  # the flashed one: any other raised FlashError
         faults = rig.faults()
     if faults:  # a crashed simulator explains any ECU "failure": report the bench, not the ECU
+        raise BenchFault("; ".join(faults))
+    if failure:
+        error(f"ECU failure: {failure}")
+        return EXIT_ECU_FAILED
+    return EXIT_OK
+
+
+def _software_argument(text: str) -> tuple[Path, int | None]:
+    """``app.hex`` or ``app.bin@0x10000``: a software file and, for a raw binary, its address."""
+    path, at, address = text.rpartition("@") if "@" in text else (text, "", "")
+    try:
+        return Path(path), int(address, 0) if at else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{address!r} is not an address (write e.g. app.bin@0x10000)") from None
+
+
+def _run_files(args: argparse.Namespace, config: BenchConfig) -> int:
+    """Flash software files with the ECU's flash specification, as ``run`` flashes an image."""
+    if args.resume or args.delta_from:
+        raise ConfigError("--resume and --delta-from apply to --image; a flash of software files that a "
+                          "power cut stopped is resumed by flashing them again (the flash specification "
+                          "says where the ECU starts again)")
+    profile = config.profiles[config.ecus[args.ecu].profile]
+    ranges = [(region.address, region.size) for region in memory_map(profile)] or None
+    software = [load_software(path, base_address=address, memory_map=ranges) for path, address in args.file]
+    with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
+        handle = rig.ecu(args.ecu)
+        print(f"{args.ecu}: flashing {', '.join(f'{s.path.name} ({s.format}, {len(s.blocks)} blocks, {s.size} B)' for s in software)} "
+              f"with flash specification {profile.flash_spec.name!r}", flush=True)
+        failure: str | None = None
+        try:
+            with terminal_progress("flash") as progress:
+                result = handle.flasher.flash_software(software, progress=progress,
+                                                       expect_version=args.expect_version)
+        except FlashError as exc:
+            if exc.result is not None:
+                print(exc.result.timeline.render())  # type: ignore[attr-defined]
+            failure = str(exc)
+        except UsageError as exc:  # the spec refused the ECU (hardware number, bootloader version...)
+            print(handle.flasher.results[-1].timeline.render())
+            error(str(exc))
+            return EXIT_USER_ERROR
+        else:
+            print(result.timeline.render())
+            print(f"{args.ecu}: version {result.version_after}")
+        faults = rig.faults()
+    if faults:
         raise BenchFault("; ".join(faults))
     if failure:
         error(f"ECU failure: {failure}")

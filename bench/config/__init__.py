@@ -5,7 +5,8 @@
     bench.ecus["bms"].request_id   # 0x7E1
 """
 
-from bench.config.loader import load_bench, resolve_key_function
+from bench.config.key_functions import resolve_key_function, resolve_security_key
+from bench.config.loader import load_bench
 from bench.config.models import (
     BenchConfig,
     BusConfig,
@@ -36,4 +37,5 @@ __all__ = [
     "VirtualEcuConfig",
     "load_bench",
     "resolve_key_function",
+    "resolve_security_key",
 ]

@@ -8,23 +8,23 @@ a missing file — is raised as one ``ConfigError`` listing each problem as
 from __future__ import annotations
 
 import difflib
-import importlib
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import cantools
 from pydantic import BaseModel, ValidationError
 
-from bench.config.models import BenchConfig, EcuConfig, PowerConfig
+from bench.config.flash_spec import FlashSpec, RoutineStep, SecurityAccessStep
+from bench.config.key_functions import resolve_key_function, resolve_security_key
+from bench.config.models import BenchConfig, EcuConfig, EcuProfile, PowerConfig
 from bench.config.power_settings import check_relay_channel, resolve_dialect
 from bench.config.registries import MUTANT_BOOTLOADERS, SIGNED_IMAGE_BOOTLOADERS
+from bench.config.seed_key_library import SeedKeyLibraryError
 from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
 from bench.errors import ConfigError
 
 Problem = tuple[YamlPath, str]
-KeyFunction = Callable[..., bytes]
 
 
 def load_bench(path: str | Path) -> BenchConfig:
@@ -40,6 +40,7 @@ def load_bench(path: str | Path) -> BenchConfig:
     problems: list[Problem] = []
     if "source" in data:  # set by the loader, never written by hand
         problems.append((("source",), "unknown key 'source' (the loader sets it)"))
+    problems += _read_flash_spec_files(data, source.parent)
     try:
         bench = BenchConfig.model_validate(data)
     except ValidationError as exc:
@@ -53,32 +54,32 @@ def load_bench(path: str | Path) -> BenchConfig:
     return bench.model_copy(update={"source": source})
 
 
-def resolve_key_function(spec: str) -> KeyFunction:
-    """Import a SecurityAccess key function named ``package.module:callable``; it must take
-    udsoncan's arguments ``(level, seed, params)``."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ValueError(f"{spec!r} is not of the form 'package.module:callable'")
+def load_flash_spec(path: str | Path) -> FlashSpec:
+    """Read and validate a flash specification file; its errors name that file, line and field."""
+    file = str(Path(path).expanduser().resolve())
+    data, locations = read_yaml(file)
     try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure of user code is a config problem
-        raise ValueError(f"could not import module {module_name!r} ({exc})") from None
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise ValueError(f"could not import {attribute!r} from module {module_name!r}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise ValueError(f"{spec!r} is not callable")
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
-        return target  # type: ignore[no-any-return]
-    try:
-        signature.bind(0x01, b"\x00", {})
-    except TypeError:
-        raise ValueError(f"{spec!r} does not take udsoncan's key function arguments (level, seed, params); "
-                         f"its signature is {attribute}{signature}") from None
-    return target  # type: ignore[no-any-return]
+        return FlashSpec.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(validation_problems(exc, data, FlashSpec), file, locations,
+                           what="flash specification") from None
+
+
+def _read_flash_spec_files(data: dict[str, Any], base: Path) -> list[Problem]:
+    """Put the spec read from each profile's ``flash_spec: FILE.yaml`` (relative to the bench file) in
+    its place; a mistake inside that file raises at once, naming that file."""
+    problems: list[Problem] = []
+    profiles = data.get("profiles")
+    for name, profile in profiles.items() if isinstance(profiles, dict) else ():
+        ref = profile.get("flash_spec") if isinstance(profile, dict) else None
+        if not isinstance(ref, str) or not ref.lower().endswith((".yaml", ".yml")):
+            continue
+        path = (base / ref).expanduser().resolve()
+        if not path.is_file():
+            problems.append((("profiles", name, "flash_spec"), f"flash specification file not found: {path}"))
+            continue
+        profile["flash_spec"] = load_flash_spec(path)
+    return problems
 
 
 # -- pydantic errors → file:line: field: message ------------------------------------------------
@@ -108,6 +109,8 @@ def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
     """The longest part of a pydantic location that exists in the file (drops union tags)."""
     path: list[str | int] = []
     for part in loc:
+        if isinstance(data, Mapping) and part not in data and data.get("do") == part:
+            continue  # the tag of a flash spec step's kind (``do: routine``), not a key of the file
         if isinstance(data, Mapping) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
@@ -134,6 +137,10 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     annotation: Any = model
     for part in loc:
         annotation = _unwrap(annotation)
+        kinds = _step_kinds(annotation)
+        if part in kinds:  # the tag of a flash spec step's kind: that kind's fields come next
+            annotation = kinds[part]
+            continue
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = next((field for name, field in annotation.model_fields.items()
                           if part in (name, field.alias)), None)
@@ -150,8 +157,20 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+def _step_kinds(annotation: Any) -> dict[str, type[BaseModel]]:
+    """A union of models told apart by ``do`` (the steps of a flash spec): each model by its tag."""
+    kinds: dict[str, type[BaseModel]] = {}
+    for member in get_args(annotation):
+        field = getattr(member, "model_fields", {}).get("do")
+        if field is not None:
+            kinds.update((tag, member) for tag in get_args(field.annotation))
+    return kinds
+
+
 def _unwrap(annotation: Any) -> Any:
-    """``X | None`` → ``X``."""
+    """``X | None`` → ``X``; ``Annotated[X, ...]`` → ``X``."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     args = [arg for arg in get_args(annotation) if arg is not type(None)]
     if get_origin(annotation) not in (dict, list) and len(args) == 1:
         return args[0]
@@ -178,6 +197,13 @@ def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
     def absolute(path: Path) -> Path:
         return (base / path.expanduser()).resolve()
 
+    profiles: dict[str, EcuProfile] = {}
+    for name, profile in bench.profiles.items():
+        library = profile.security.key_library
+        if library is not None:
+            security = profile.security.model_copy(update={"key_library": absolute(library)})
+            profile = profile.model_copy(update={"security": security})
+        profiles[name] = profile
     ecus: dict[str, EcuConfig] = {}
     for name, ecu in bench.ecus.items():
         if ecu.virtual is not None:
@@ -187,7 +213,7 @@ def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
                 "factory_image": absolute(image) if image is not None else None})
             ecu = ecu.model_copy(update={"virtual": virtual})
         ecus[name] = ecu
-    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus})
+    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus, "profiles": profiles})
 
 
 def _cross_check(bench: BenchConfig) -> list[Problem]:
@@ -197,12 +223,8 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
             problems.append((("buses", name, "data_bitrate"),
                              "data_bitrate is a CAN FD setting but this bus has fd: false"))
     for name, profile in bench.profiles.items():
-        spec = profile.security.key_function
-        try:
-            resolve_key_function(spec)
-        except ValueError as exc:
-            problems.append((("profiles", name, "security", "key_function"),
-                             f"profile {name!r}: key function {spec!r}: {exc}"))
+        problems += _key_problems(name, profile)
+        problems += _flash_spec_problems(name, profile)
         memory = profile.memory
         if memory.address + memory.size > 2 ** (8 * memory.address_bytes):
             problems.append((("profiles", name, "memory"),
@@ -263,6 +285,60 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                              f"{virtual.sector_size:#x} does not divide delta.segment_size {delta.segment_size:#x} "
                              f"of profile {ecu.profile!r} (a patch step rewrites whole sectors)"))
     return problems
+
+
+def _flash_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
+    """Key functions a spec names for its security levels must import. A spec resuming from the
+    bench's journal is the bench's own contract, which the flasher sends
+    with the profile's routines, DIDs and security level: the spec must say the same."""
+    spec = profile.flash_spec
+    problems: list[Problem] = []
+    for step in spec.steps:
+        if isinstance(step, SecurityAccessStep) and step.key_function is not None:
+            try:
+                resolve_key_function(step.key_function)
+            except ValueError as exc:
+                problems.append((("profiles", name, "flash_spec"), f"flash specification {spec.name!r}: security "
+                                 f"level {step.level:#04x}: key function {step.key_function!r}: {exc}"))
+    if spec.needs_memory_map and not spec.memory_map and not profile.memory.blocks:
+        problems.append((("profiles", name, "flash_spec"), f"flash specification {spec.name!r} names blocks by "
+                         "their index or region (block_index, range: region): give the ECU's logical blocks "
+                         "(the spec's memory_map or the profile's memory.blocks)"))
+    if spec.resume != "journal":
+        return problems
+    said = {"routines.erase": profile.routines.erase, "routines.check_memory": profile.routines.check_memory,
+            "routines.check_dependencies": profile.routines.check_dependencies,
+            "security.level": profile.security.level}
+    erase = spec.blocks.erase
+    sent = {"routines.erase": erase.routine_id if erase else None,
+            "security.level": next((s.level for s in spec.steps if isinstance(s, SecurityAccessStep)), None)}
+    routines = [s.routine_id for s in spec.steps if isinstance(s, RoutineStep)]
+    sent["routines.check_memory"], sent["routines.check_dependencies"] = (routines + [None, None])[:2]
+    return problems + [(("profiles", name, "flash_spec"),
+             f"flash specification {spec.name!r} resumes from the bench's journal, so the flasher sends the "
+             f"bench's sequence with this profile's {key} {said[key]:#x}; the spec says "
+             f"{'nothing' if sent[key] is None else hex(sent[key])}: make them agree")
+            for key in said if sent[key] != said[key]]
+
+
+def _key_problems(name: str, profile: EcuProfile) -> list[Problem]:
+    """A key function that does not import, or a seed-key library that does not load or lacks
+    the function it would be called by."""
+    security = profile.security
+    here = ("profiles", name, "security")
+    if security.key_library is not None:
+        if not security.key_library.is_file():
+            return [((*here, "key_library"), f"file not found: {security.key_library}")]
+        try:
+            resolve_security_key(security)
+        except SeedKeyLibraryError as exc:
+            return [((*here, "key_library"), f"profile {name!r}: {exc.reason} ({security.key_library})")]
+        return []
+    try:
+        resolve_key_function(security.key_function)
+    except ValueError as exc:
+        return [((*here, "key_function"), f"profile {name!r}: key function {security.key_function!r}: {exc}")]
+    return []
 
 
 def _power_problems(name: str, power: PowerConfig) -> list[Problem]:

@@ -32,6 +32,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bench.config.flash_spec import FlashSpec, shipped_spec
 from bench.config.registries import BUILTIN_SERIAL_DRIVERS, POWER_DRIVERS
 
 # strict: ``request_id: yes`` must not quietly become 1 (YAML 1.1 reads yes/on as true)
@@ -158,6 +159,15 @@ class SecurityConfig(_Strict):
     key_function: str = "bench.keys:xor_key"
     """Dotted path ``package.module:callable`` with udsoncan's signature ``(level, seed, params) -> key``."""
     key_params: dict[str, object] = Field(default_factory=dict)
+    key_library: Path | None = None
+    """A seed-key shared library (an OEM's seed-key DLL built for this OS) exporting ``GenerateKeyEx``
+    (``GenerateKeyExOpt`` with ``key_options``); instead of ``key_function``. Relative to the bench file."""
+    key_variant: str = ""
+    """The ``variant`` string the library is called with."""
+    key_options: str | None = None
+    """The ``options`` string: when set, the library's ``GenerateKeyExOpt`` is called."""
+    key_buffer_size: int = Field(256, ge=1, le=0xFFFF)
+    """Bytes of the key buffer the library writes into (its ``maxKeySize``)."""
     max_attempts: int = Field(3, ge=1)
     lockout_delay: float = Field(10.0, ge=0)
     """Seconds after exceededNumberOfAttempts during which requestSeed answers 0x37."""
@@ -168,6 +178,17 @@ class SecurityConfig(_Strict):
         if level % 2 == 0:
             raise ValueError(f"security level must be the odd requestSeed value, got {level:#x}")
         return level
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> SecurityConfig:
+        if self.key_library is not None and "key_function" in self.model_fields_set:
+            raise ValueError("give either key_function (a Python callable) or key_library (a seed-key "
+                             "library), not both")
+        if self.key_library is None:
+            given = sorted({"key_variant", "key_options", "key_buffer_size"} & self.model_fields_set)
+            if given:
+                raise ValueError(f"{', '.join(given)} apply to a seed-key library; add key_library")
+        return self
 
 
 class RoutineIds(_Strict):
@@ -283,6 +304,15 @@ class EcuProfile(_Strict):
     clear_dtcs: bool = False
     """Post-programming: after restoring DTC setting and communication, clear every ECU's DTCs
     (ClearDiagnosticInformation 14 FF FF FF, functional), as OEM programming sequences do."""
+    flash_spec: FlashSpec = Field(default_factory=lambda: shipped_spec("bench"))
+    """The flash sequence as data (``bench.config.flash_spec``): a shipped one by name (``bench``, the
+    default, or ``his``), a YAML file relative to the bench file, or written inline."""
+
+    @field_validator("flash_spec", mode="before")
+    @classmethod
+    def _shipped(cls, value: object) -> object:
+        """A name is a shipped spec (the loader has already read a file named here)."""
+        return shipped_spec(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _his_blocks(self) -> EcuProfile:

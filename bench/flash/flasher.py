@@ -24,53 +24,31 @@ timeline's first step say which and why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import datetime
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 from udsoncan import MemoryLocation, services
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
 from bench.config.models import BudgetedStep, EcuProfile
-from bench.errors import ConfigError, FlashError, FlashRolledBack
+from bench.errors import ConfigError, FlashError, FlashRolledBack, UsageError
+from bench.flash.block_plan import memory_map, plan_blocks, plan_digest
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
+from bench.flash.result import FlashResult, Progress
+from bench.flash.spec_flasher import SpecFlash, SpecSettings
 from bench.flash.timeline import Timeline
+from bench.flash.transfer import send_blocks
 from bench.image import DeltaPackage, FirmwareImage
+from bench.image.software import SoftwareFile
 from bench.transport.uds_client import TesterLink
-
-Progress = Callable[[int, int], None]
-"""Called with (bytes programmed so far, image length) after every block."""
 
 DEFAULT_FINGERPRINT = b"OTA-HIL-BENCH"
 ROUTINE_OK = 0x00
-
-
-@dataclass
-class FlashResult:
-    ecu: str
-    version: str
-    timeline: Timeline
-    resumed_from: int = 0
-    """Offset the download continued from (0 for a full download)."""
-    blocks_sent: int = 0
-    bytes_sent: int = 0
-    retries: int = 0
-    version_after: str | None = None
-    block_size: int = 0
-    failure: str | None = None
-    """Why the attempt stopped (the FlashError's message); None when it completed."""
-    package: Literal["full", "delta"] = "full"
-    """What was downloaded: the image, or a delta package the ECU patches its image with."""
-    package_reason: str = ""
-    """Why that one (set when a delta package was offered)."""
-    version_before: str | None = None
-    """What the ECU ran before (None: no valid application, or not read yet)."""
-    rolled_back: bool = False
-    """The ECU went back to ``version_before`` after the download: the flash did not take."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +85,13 @@ class Flasher:
             raise ConfigError(f"{self.name}: the delta package makes {delta.header.version} "
                               f"({delta.header.target_digest.hex()[:12]}), not the image being flashed "
                               f"{image.header.version} ({image.digest.hex()[:12]})")
+        spec = self.profile.flash_spec
+        if spec.resume != "journal":
+            raise UsageError(f"{self.name}: its flash specification {spec.name!r} flashes software files, not the "
+                             "bench's images: use flash_software([load_software(path), ...])")
         result = FlashResult(self.name, image.header.version, Timeline())
         self.results.append(result)
-        try:
+        with self._failures(result):
             with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
                 download = self._choose(image, delta, result)
                 with result.timeline.step("ReadDataByIdentifier version before") as step:
@@ -120,15 +102,62 @@ class Flasher:
                 self._restart_and_read_back(result)
                 restore_network(self.name, self.link, result.timeline, clear_dtcs=self.profile.clear_dtcs)
             self._judge_version(result)
+        return result
+
+    @contextmanager
+    def _failures(self, result: FlashResult) -> Iterator[None]:
+        """What stops an attempt, kept in ``result.failure``: the ECU's refusal, silence or nonsense
+        becomes a FlashError naming the step; a FlashError or UsageError carries on as it is."""
+        try:
+            yield
         except FlashError as exc:
             exc.result, result.failure = result, str(exc)
+            raise
+        except UsageError as exc:
+            result.failure = str(exc)
             raise
         except (NegativeResponseException, TimeoutException, InvalidResponseException,
                 UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
             result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}"
             raise FlashError(result.failure, result=result) from exc
+
+    def flash_software(self, software: Sequence[SoftwareFile], *, resume: bool = False,
+                       fingerprint: bytes = DEFAULT_FINGERPRINT, progress: Progress | None = None,
+                       expect_version: str | None = None, tester_serial: str | None = None) -> FlashResult:
+        """Flash software files (Intel HEX, S-record, binary...) as the ECU's flash specification says,
+        block by block (``bench.flash.spec_flasher``). ``resume``: as the spec's ``resume`` says (start
+        the logical block a failed attempt of this flasher stopped in again, or start over).
+        ``expect_version``: the version the ECU must run afterwards (else any completed sequence passes).
+        FlashError (with ``.result``) if the ECU does not complete a step."""
+        spec = self.profile.flash_spec
+        blocks = plan_blocks(software, memory_map(self.profile), spec.name)
+        digest = plan_digest(blocks)
+        result = FlashResult(self.name, expect_version or "", Timeline(), software=digest)
+        first_block = self._first_block(spec.resume, digest, result) if resume else 0
+        self.results.append(result)
+        settings = SpecSettings(fingerprint, tester_serial or spec.tester_serial, datetime.datetime.now(
+            datetime.timezone.utc).date(), self.block_retries, self.boot_timeout, progress)
+        run = SpecFlash(self.name, self.link, self.profile, self.diagnostics, settings)
+        with self._failures(result):
+            with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
+                run.run(result, blocks, first_block)
+            if expect_version is not None:
+                self._judge_version(result)
         return result
+
+    def _first_block(self, resume: str, digest: str, result: FlashResult) -> int:
+        """Where a resumed flash by specification starts: the logical block the last failed attempt of
+        this software stopped in (``restart_block``), or the first (``from_start``)."""
+        if resume == "journal":
+            raise UsageError(f"{self.name}: flash specification {self.profile.flash_spec.name!r} resumes from "
+                             "the bench's download journal, which holds the bench's images: resume an image "
+                             "with flash(image, resume=True)")
+        last = next((r for r in reversed(self.results) if r.software == digest), None)
+        if resume == "from_start" or last is None or last.failure is None:
+            return 0
+        result.resumed_block = last.blocks_done + (last.resumed_block or 0)
+        return result.resumed_block
 
     def _choose(self, image: FirmwareImage, delta: DeltaPackage | None, result: FlashResult) -> _Download:
         """The package when the ECU takes deltas and runs its base, else the full image."""
@@ -201,33 +230,8 @@ class Flasher:
         return offset
 
     def _transfer(self, data: bytes, offset: int, result: FlashResult, progress: Progress | None) -> None:
-        block = result.block_size
-        with result.timeline.step("TransferData") as step:
-            counter = 1
-            for start in range(offset, len(data), block):
-                chunk = data[start:start + block]
-                for attempt in range(self.block_retries + 1):
-                    try:
-                        with self._budget("transfer_data"):
-                            self.client.transfer_data(counter, chunk)
-                        break
-                    except (TimeoutException, UnexpectedResponseException):
-                        # A lost response, or a late one: after a retry the ECU's answer to the first try
-                        # can arrive when the next block is awaited (its counter gives it away). Either way
-                        # the block is sent again; the ECU acknowledges a repeat without rewriting it.
-                        if attempt == self.block_retries:
-                            step.detail = f"block {result.blocks_sent + 1} (counter {counter:#04x}) unanswered"
-                            raise
-                        result.retries += 1
-                        step.retries += 1
-                        self.link.discard_pending()
-                result.blocks_sent += 1
-                result.bytes_sent += len(chunk)
-                step.bytes = result.bytes_sent
-                counter = (counter + 1) & 0xFF
-                if progress:
-                    progress(start + len(chunk), len(data))
-            step.detail = f"{result.blocks_sent} blocks from {offset:#x}"
+        send_blocks(self.link, data, offset, result, progress, step_name="TransferData",
+                    retries=self.block_retries, budget=self.profile.timing.step_budget.get("transfer_data"))
 
     def _routine(self, t: Timeline, name: str, budget: BudgetedStep, routine_id: int,
                  option: bytes | None = None) -> None:

@@ -54,23 +54,35 @@ def restore_network(name: str, link: TesterLink, timeline: Timeline, *, clear_dt
     if not clear_dtcs:
         return
     clear = services.ClearDiagnosticInformation.make_request(group=0xFFFFFF).get_payload()
-    client = link.client
-    with timeline.step("ClearDiagnosticInformation all groups (functional)") as step:
-        answer = link.functional_request(clear, answer_within=client.server_p2 + client.floor.network_margin)
-        if answer is None:
-            step.detail = "no answer from this ECU (silent to a functional request: it lacks the service)"
-        else:
-            _judge(name, step.name, clear, answer, positive_expected=True)
-            step.detail = f"answered {answer.hex(' ').upper()}"
+    send_functional(name, link, timeline, "ClearDiagnosticInformation all groups (functional)", clear,
+                    suppressed=False)
 
 
 def _send_suppressed(name: str, link: TesterLink, timeline: Timeline, step_name: str, payload: bytes, *,
                      last: bool = False) -> None:
-    """``last``: no functional request follows, so no P3client_func to wait."""
-    with timeline.step(step_name, detail=payload.hex(" ").upper()):
-        answer = link.functional_request(payload, answer_within=0.0 if last else link.client.server_p2)
-        if answer is not None:
-            _judge(name, step_name, payload, answer, positive_expected=False)
+    send_functional(name, link, timeline, step_name, payload, suppressed=True, last=last)
+
+
+def send_functional(name: str, link: TesterLink, timeline: Timeline, step_name: str, payload: bytes, *,
+                    suppressed: bool, last: bool = False) -> None:
+    """One functional request as the step ``step_name``. ``suppressed`` (the payload has the
+    suppressPosRspMsgIndicationBit): only a refusal is expected, within P3client_func, which
+    ``last`` skips (no functional request follows). Otherwise this ECU's positive answer is
+    awaited for P2 plus ΔP2; silence means it lacks the service."""
+    client = link.client
+    if suppressed:
+        with timeline.step(step_name, detail=payload.hex(" ").upper()):
+            answer = link.functional_request(payload, answer_within=0.0 if last else client.server_p2)
+            if answer is not None:
+                _judge(name, step_name, payload, answer, positive_expected=False)
+        return
+    with timeline.step(step_name) as step:
+        answer = link.functional_request(payload, answer_within=client.server_p2 + client.floor.network_margin)
+        if answer is None:
+            step.detail = "no answer from this ECU (silent to a functional request: it lacks the service)"
+        else:
+            _judge(name, step.name, payload, answer, positive_expected=True)
+            step.detail = f"answered {answer.hex(' ').upper()}"
 
 
 def _judge(name: str, step_name: str, request: bytes, answer: bytes, *, positive_expected: bool) -> None:

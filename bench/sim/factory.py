@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cantools
 
-from bench.config.loader import resolve_key_function
+from bench.config.key_functions import resolve_security_key
 from bench.config.models import BenchConfig
 from bench.image import load_public_key
 from bench.sim.dialect import dialect_of
@@ -40,7 +40,7 @@ def build_virtual_ecu(config: BenchConfig, name: str, *, nvm_dir: Path, channel:
         status_message = (dbc or load_dbc(config)).get_message_by_name(virtual.status_message)
     return VirtualEcu(
         name, ecu, profile, config.buses[ecu.bus], channel=channel, nvm_dir=nvm_dir,
-        key_function=resolve_key_function(profile.security.key_function),
+        key_function=resolve_security_key(profile.security),
         trusted_key=load_public_key(virtual.trusted_key) if virtual.trusted_key else None,
         factory_image=dialect_of(profile.bootloader).load_factory(virtual.factory_image)
         if virtual.factory_image else None,

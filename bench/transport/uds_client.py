@@ -14,7 +14,7 @@ from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpV2Connection
 from udsoncan.exceptions import TimeoutException
 
-from bench.config.loader import resolve_key_function
+from bench.config.key_functions import resolve_security_key
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault
 from bench.transport.isotp_link import address, make_stack
@@ -53,7 +53,7 @@ def client_config(profile: EcuProfile) -> dict[str, object]:
                                      *dids.identification.values())}
     return {
         **udsoncan.configs.default_client_config,
-        "security_algo": resolve_key_function(profile.security.key_function),
+        "security_algo": resolve_security_key(profile.security),
         "security_algo_params": dict(profile.security.key_params),
         "data_identifiers": codecs,
         "p2_timeout": timing.p2 + network_margin,
