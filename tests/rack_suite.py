@@ -38,7 +38,8 @@ def virtual_rack(directory: Path, name: str, *, supply_url: str | None = None, o
     just that one of the virtual ECUs."""
     text = (BENCH.read_text().replace("name: virtual-bench", f"name: {name}")
             .replace("../../dbc/", f"{REPO / 'dbc'}/").replace("../keys/", f"{REPO / 'fixtures' / 'keys'}/")
-            .replace("../firmware/", f"{REPO / 'fixtures' / 'firmware'}/"))
+            .replace("../firmware/", f"{REPO / 'fixtures' / 'firmware'}/")
+            .replace("../software/", f"{REPO / 'fixtures' / 'software'}/"))
     if only is not None:
         other = "bms" if only == "bcm" else "bcm"
         start = text.index(f"  {other}:\n    bus:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from bench.scenarios.catalog import PHASES, Expectations, Scenario, load_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO / "testcases" / "scenarios").glob("*.yaml"))
-ECUS = {"bcm": "single_bank", "bms": "ab"}
+ECUS = {"bcm": "single_bank", "bms": "ab", "eps": "his"}
 FIRMWARE = sorted(path.stem for path in (REPO / "fixtures" / "firmware").glob("*.yaml"))
+BENCH_PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
+                "check", "reset", "boot", "confirm")
+"""The phases of the bench's own bootloaders the shipped catalogs cover (PHASES adds HIS steps)."""
 HEAD = "campaign: demo\ndefaults: {to: app-2.0.0}\n"  # bodies below start on line 3
 
 
@@ -137,9 +141,27 @@ def test_the_update_is_in_the_id_where_it_matters(tmp_path: Path) -> None:
     ("erase", "erase"), (" confirm ", "confirm"), ("block:03", "block:3"), ("offset:32768", "offset:0x8000"),
     ("offset:0X8000", "offset:0x8000"), ("page:0", "page:0"), ("sector:16", "sector:16"),
     ("patch_step:07", "patch_step:7"),
-    ("random_block", "random_block")])
+    ("random_block", "random_block"), ("erase@01", "erase@1"), ("block:3@1", "block:3@1"),
+    (" check_block @ 0 ", "check_block@0"), ("preconditions", "preconditions")])
 def test_trigger_points_are_normalised(written: str, normal: str) -> None:
     assert parse_at(written) == normal
+
+
+@pytest.mark.parametrize(("written", "words"), [
+    ("reset@1", "only erase, request_download, first_block, transfer_exit, check_block, block take @N"),
+    ("erase@x", "'x' is not a number"), ("erase@-1", "'-1' is negative"), ("eraze@1", "did you mean 'erase'")])
+def test_bad_logical_block_points(written: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        parse_at(written)
+
+
+def test_logical_block_points_are_for_his_ecus_only(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'erase@1' is a point of a bootloader with logical blocks \\(his\\); 'bcm'"):
+        load(tmp_path, "matrix: {ecu: bcm, fault: power_cut, at: [\"erase@1\"]}\n")
+    with pytest.raises(ConfigError, match="'preconditions' is a point of a bootloader with logical blocks"):
+        load(tmp_path, "matrix: {ecu: bms, fault: power_cut, at: preconditions}\n")
+    [scenario] = load(tmp_path, "matrix: {ecu: eps, fault: corruption, at: [\"check_block@1\"]}\n")
+    assert scenario.at == "check_block@1"            # a bus point, in logical block 1
 
 
 M = "matrix: {ecu: [bcm, bms], fault: power_cut, at: [erase, reset]}\n"  # line 3
@@ -179,7 +201,7 @@ ERRORS = {
     "network fault at a page": ("matrix:\n  ecu: bms\n  fault: bus_off\n  at: [\"page:3\"]\n", 6,
                                 "matrix.at[0]", "bus_off cannot strike at 'page:3'"),
     "unknown ECU": ("matrix: {ecu: [bcm, bxm], fault: power_cut, at: erase}\n", 3, "matrix.ecu[1]",
-                    "unknown ECU 'bxm'; did you mean 'bms'? (known: bcm, bms)"),
+                    "unknown ECU 'bxm'; did you mean 'bms'? (known: bcm, bms, eps)"),
     "confirm on single-bank": ("matrix:\n  ecu: [bcm, bms]\n  fault: power_cut\n  at: [confirm]\n", 6,
                                "matrix.at[0]", "'bcm' is single_bank"),
     "rolled_back on single-bank": (M + "expect:\n  outcome: rolled_back\n", 5, "expect.outcome",
@@ -257,19 +279,44 @@ def test_the_shipped_catalogs_load_and_hold_at_least_3000_scenarios(shipped: dic
 
 def test_the_shipped_catalogs_cover_what_the_product_needs(shipped: dict[str, list[Scenario]]) -> None:
     everything = [scenario for scenarios in shipped.values() for scenario in scenarios]
-    assert {scenario.ecu for scenario in everything} == {"bcm", "bms"}
+    assert {scenario.ecu for scenario in everything} == {"bcm", "bms", "eps"}
     assert {scenario.fault for scenario in everything} == set(BUILTIN)
     for fault in ("power_cut", "brown_out"):
-        assert {s.at for s in everything if s.fault == fault and s.ecu == "bms"} >= set(PHASES)
-        assert {s.at for s in everything if s.fault == fault and s.ecu == "bcm"} >= set(PHASES) - {"confirm"}
+        assert {s.at for s in everything if s.fault == fault and s.ecu == "bms"} >= set(BENCH_PHASES)
+        assert {s.at for s in everything if s.fault == fault and s.ecu == "bcm"} >= set(BENCH_PHASES) - {"confirm"}
         assert any(s.interruptions == 2 for s in everything if s.fault == fault)
     assert len({s.seed for s in everything if s.fault == "frame_loss"}) >= 4
     kinds = {s.at.split(":")[0] for s in everything}
     assert {"block", "offset", "page", "sector", "random_block"} <= kinds
 
 
+def test_the_eps_has_a_power_cut_in_every_step_of_every_logical_block(shipped: dict[str, list[Scenario]]) -> None:
+    cuts = {s.at for s in shipped["power-loss.yaml"] if s.ecu == "eps" and s.fault == "power_cut"}
+    per_block = {"erase", "request_download", "first_block", "transfer_exit", "check_block"}
+    assert cuts >= (set(PHASES) - {"confirm", "middle_block", "last_block"} - per_block)
+    assert cuts >= {f"{point}@{block}" for point in per_block for block in (0, 1)}
+    assert all(s.expect.versions == ("old", "new", "bootloader") and s.expect.bricked == "never"
+               for s in shipped["power-loss.yaml"] if s.ecu == "eps")
+
+
+def test_the_eps_trigger_points_lie_inside_its_blocks(shipped: dict[str, list[Scenario]]) -> None:
+    transfer_blocks = {"0": 5, "1": 2}  # eps-2.0.0's zlib streams in 4094-byte TransferData blocks
+    for scenario in (s for scenarios in shipped.values() for s in scenarios if s.ecu == "eps"):
+        point, _, logical = scenario.at.partition("@")
+        kind, _, number = point.partition(":")
+        if kind == "block":
+            assert 1 <= int(number) <= transfer_blocks[logical], scenario.id
+        elif kind == "page":                  # application data: pages 0..127; calibration: 768..799
+            assert int(number) <= 127 or 768 <= int(number) <= 799, scenario.id
+        elif kind == "sector":                # the two logical blocks: sectors 0..47 and 48..55
+            assert int(number) <= 55, scenario.id
+        assert scenario.to_image == "eps-2.0.0" and scenario.from_image == "factory"
+    app, cal = firmware_builder(REPO)("eps-2.0.0").files[0].blocks
+    assert [-(-len(zlib.compress(b.data)) // 4094) for b in (app, cal)] == [5, 2]
+
+
 def test_the_shipped_trigger_points_lie_inside_the_download(shipped: dict[str, list[Scenario]]) -> None:
-    for scenario in (s for scenarios in shipped.values() for s in scenarios):
+    for scenario in (s for scenarios in shipped.values() for s in scenarios if s.ecu != "eps"):
         kind, _, number = scenario.at.partition(":")
         limit = {"block": LIMITS[scenario.ecu]["block"], "page": DOWNLOAD // 256, "sector": DOWNLOAD // 4096,
                  "offset": DOWNLOAD - 1}.get(kind)

@@ -88,7 +88,7 @@ def assert_points_at(message: str, path: Path, line: int, field: str) -> None:
 def test_shipped_virtual_bench_loads_with_absolute_paths() -> None:
     bench = load_bench(SHIPPED)
     assert bench.source == SHIPPED
-    assert set(bench.ecus) == {"bcm", "bms"}
+    assert set(bench.ecus) == {"bcm", "bms", "eps"}
     assert bench.dbc == [DBC]
     bcm, bms = bench.ecus["bcm"], bench.ecus["bms"]
     assert (bcm.request_id, bcm.response_id, bcm.functional_id) == (0x7E0, 0x7E8, 0x7DF)

@@ -28,6 +28,8 @@ KEY = REPO / "fixtures" / "keys" / "dev_ed25519.pub.pem"
 PHASES = "testcases/test_power_cut_phases.py::test_power_cut_never_bricks_and_the_update_completes_afterwards"
 REFUSED = "testcases/test_rollback_and_refusal.py::test_refused_image_never_runs"
 RESUME = "testcases/test_resume.py::test_resume_resends_at_most_one_block"
+HIS = "testcases/test_his_bootloader.py"
+HIS_CUT = f"{HIS}::test_power_cut_in_a_logical_block_never_bricks_and_only_that_block_restarts"
 
 CAUGHT_BY = {  # mutant -> (the ECU it runs on, the tests of testcases/ that must catch it)
     "switch_before_verify": ("bms", [f"{REFUSED}[foreign-key-bms]", f"{REFUSED}[downgrade-bms]"]),
@@ -39,6 +41,11 @@ CAUGHT_BY = {  # mutant -> (the ECU it runs on, the tests of testcases/ that mus
                                   "test_image_failing_its_trial_boot_is_rolled_back"]),
     "ignore_anti_rollback": ("bms", [f"{REFUSED}[downgrade-bms]"]),
     "torn_page_ok": ("bcm", [f"{RESUME}[130-bcm]", f"{PHASES}[mid-page-program-bcm]"]),
+    "his_crc_not_checked": ("eps", [f"{HIS}::test_a_block_with_a_wrong_crc_stays_invalid_and_the_ecu_in_its_bootloader"]),
+    "his_erases_wrong_block": ("eps", [f"{HIS}::test_every_block_by_hand_with_compressed_downloads",
+                                       f"{HIS_CUT}[erase-calibration]"]),
+    "his_download_before_erase": ("eps", [f"{HIS}::test_erase_needs_a_fingerprint_and_a_download_needs_its_erase"]),
+    "his_keeps_valid_on_erase": ("eps", [f"{HIS_CUT}[transfer-application]", f"{HIS_CUT}[transfer-calibration]"]),
 }
 
 

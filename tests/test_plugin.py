@@ -79,7 +79,8 @@ def test_virtual_only_skips_on_a_real_ecu(suite: pytest.Pytester) -> None:
     bench = suite.path / "rack.yaml"
     bench.write_text(real_bcm.replace("../../dbc/", str(REPO / "dbc") + "/")
                      .replace("../keys/", str(REPO / "fixtures" / "keys") + "/")
-                     .replace("../firmware/", str(REPO / "fixtures" / "firmware") + "/"))
+                     .replace("../firmware/", str(REPO / "fixtures" / "firmware") + "/")
+                     .replace("../software/", str(REPO / "fixtures" / "software") + "/"))
     suite.makepyfile("""
         import pytest
 

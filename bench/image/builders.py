@@ -14,6 +14,7 @@ from bench.errors import ConfigError
 from bench.image.delta import DeltaPackage, PatchLayout
 from bench.image.format import FirmwareImage
 from bench.image.recipe import build_delta, build_image
+from bench.image.release import SoftwareRelease, is_release, load_release
 
 FIRMWARE_DIR = Path("fixtures/firmware")
 """Where a project keeps its firmware recipes, under its root."""
@@ -27,13 +28,14 @@ class DeltaTarget(Protocol):
     profile: EcuProfile
 
 
-def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
-    """``build("app-2.0.0")`` builds ``<rootpath>/fixtures/firmware/app-2.0.0.yaml`` (cached)."""
-    def build(recipe: str) -> FirmwareImage:
+def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage | SoftwareRelease]:
+    """``build("app-2.0.0")`` builds ``<rootpath>/fixtures/firmware/app-2.0.0.yaml`` (cached): a
+    signed image from a recipe, or the software files of a release (``bench.image.release``)."""
+    def build(recipe: str) -> FirmwareImage | SoftwareRelease:
         path = rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
         if not path.is_file():
             raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
-        return build_image(path)
+        return load_release(path) if is_release(path) else build_image(path)
 
     return build
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import allure
 
 from bench.faults.kinds import fault_kind
+from bench.faults.kinds.base import point_class
 
 if TYPE_CHECKING:
     from bench.scenarios.catalog import Scenario
@@ -26,8 +27,9 @@ SCENARIO_EPIC = "OTA scenarios"
 
 
 def phase_of(trigger: str) -> str:
-    """The class of a trigger point: ``page:12`` → ``page``, ``block:3`` → ``block``, ``erase`` → ``erase``."""
-    return trigger.partition(":")[0]
+    """The class of a trigger point: ``page:12`` → ``page``, ``block:3`` → ``block``, ``erase`` and
+    ``erase@1`` (in logical block 1) → ``erase``."""
+    return point_class(trigger)
 
 
 def scenario_labels(scenario: Scenario, bench: str) -> dict[str, str]:

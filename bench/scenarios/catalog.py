@@ -33,10 +33,13 @@ whose profile takes them), ``from`` / ``to`` (recipes under fixtures/firmware; `
 the ECU's factory image; built-in defaults: factory, full, 1, 0).
 bench/scenarios/expand.py says exactly how exclude, include and overrides combine.
 
-``at``: a phase (PHASES); ``block:N`` (Nth TransferData, N >= 1); ``offset:N`` (the block carrying
+``at``: a phase (PHASES; ``preconditions``: HIS routine 0x0203, ``check_block``: the check of
+a downloaded block, 0x0202); ``block:N`` (Nth TransferData, N >= 1); ``offset:N`` (the block carrying
 download byte N, N may be hex); ``page:N`` / ``sector:N`` (virtual ECUs: mid-program of page N /
 mid-erase of sector N of the download); ``random_block`` (chosen by the seed); ``patch_step:N``
-(delta packages on virtual ECUs: the Nth step of applying the patch, from 0). Power faults
+(delta packages on virtual ECUs: the Nth step of applying the patch, from 0). On a ``his`` ECU,
+``erase``, ``request_download``, ``first_block``, ``block:N``, ``transfer_exit`` and
+``check_block`` take ``@B``: in logical block B (from 0), e.g. ``erase@1``. Power faults
 strike anywhere; network faults only while the bus is in use (``FaultKind.trigger_points``).
 
 ``expect`` (over the ``Expectations`` defaults, bench/scenarios/catalog_model.py): ``bricked: never``; ``outcome`` after the
@@ -59,11 +62,15 @@ from bench.config.loader import Problem, config_error, unknown_key_message, vali
 from bench.config.yaml_source import YamlPath, nearest_line, read_yaml
 from bench.errors import ConfigError
 from bench.faults.kinds import fault_kind, kind_names
+from bench.faults.kinds.base import point_class
 from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_model
 from bench.scenarios.expand import Case, expand
 
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
-          "check", "reset", "boot", "confirm")
+          "check", "reset", "boot", "confirm", "preconditions", "fingerprint", "request_download", "check_block")
+PER_LOGICAL_BLOCK = ("erase", "request_download", "first_block", "transfer_exit", "check_block", "block")
+"""Points that take ``@N``: in logical block N (from 0) of an ECU that has several (``his``)."""
+HIS_ONLY = ("preconditions",)
 PACKAGES = ("full", "delta")
 BUILTIN_DEFAULTS: dict[str, Any] = {"from": "factory", "package": "full", "interruptions": 1, "seed": 0}
 
@@ -100,28 +107,44 @@ class Scenario:
 
 
 def parse_at(value: Any) -> str:
-    """A trigger point in its normal form (``block:03`` → ``block:3``, ``offset:32768`` → ``offset:0x8000``)."""
+    """A trigger point in its normal form (``block:03`` → ``block:3``, ``offset:32768`` → ``offset:0x8000``,
+    ``erase@01`` → ``erase@1``)."""
     if isinstance(value, Mapping) and len(value) == 1:  # [block: 3] is a mapping to YAML
         raise ValueError('write a trigger point as one quoted string: "{}:{}"'.format(*next(iter(value.items()))))
     if not isinstance(value, str):
         raise ValueError(f"a trigger point is a string such as 'erase' or 'block:3', got {value!r}")
-    text = value.strip()
+    point, at_block, logical = value.strip().partition("@")
+    point = _parse_point(value, point.strip())
+    if not at_block:
+        return point
+    if point.partition(":")[0] not in PER_LOGICAL_BLOCK:
+        raise ValueError(f"trigger point {value!r}: only {', '.join(PER_LOGICAL_BLOCK)} take @N (a logical block)")
+    return f"{point}@{_number(value, logical.strip())}"
+
+
+def _parse_point(value: Any, text: str) -> str:
     if text in PHASES or text == "random_block":
         return text
     kind, sep, number = text.partition(":")
     if sep and kind in ("block", "offset", "page", "sector", "patch_step"):
-        number = number.strip()
-        try:
-            n = int(number, 16) if number.lower().startswith("0x") else int(number, 10)
-        except ValueError:
-            raise ValueError(f"trigger point {value!r}: {number!r} is not a number") from None
+        n = _number(value, number.strip())
         if n < (1 if kind == "block" else 0):
             raise ValueError(f"trigger point {value!r}: {kind} numbers start at {1 if kind == 'block' else 0}")
         return f"offset:{n:#x}" if kind == "offset" else f"{kind}:{n}"
     close = difflib.get_close_matches(text, [*PHASES, "random_block"], n=1)
     raise ValueError(f"unknown trigger point {value!r}" + (f"; did you mean {close[0]!r}?" if close else "")
                      + f" (a phase: {', '.join(PHASES)}; or block:N, offset:N, page:N, sector:N, random_block, "
-                       "patch_step:N)")
+                       "patch_step:N; a point in logical block B: erase@B...)")
+
+
+def _number(value: Any, number: str) -> int:
+    try:
+        n = int(number, 16) if number.lower().startswith("0x") else int(number, 10)
+    except ValueError:
+        raise ValueError(f"trigger point {value!r}: {number!r} is not a number") from None
+    if n < 0:
+        raise ValueError(f"trigger point {value!r}: {number!r} is negative")
+    return n
 
 
 def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None,
@@ -244,9 +267,12 @@ def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mappin
         problems.append((case.origin["at"], f"{at!r} is a step of applying a delta package; this case's package "
                                             f"is {values['package']!r}"))
     points = fault_kind(fault).trigger_points
-    if points is not None and at.partition(":")[0] not in points:
+    if points is not None and point_class(at) not in points:
         problems.append((case.origin["at"], f"{fault} cannot strike at {at!r}: it acts on the bus, at "
                          + ", ".join(f"{point}:N" if point in ("block", "offset") else point for point in points)))
+    if ("@" in at or at in HIS_ONLY) and kind != "his":
+        problems.append((case.origin["at"], f"{at!r} is a point of a bootloader with logical blocks (his); {ecu!r} "
+                                            f"is {kind}"))
     if at == "confirm" and kind != "ab":
         problems.append((case.origin["at"], f"'confirm' is the trial-boot confirmation of an A/B ECU; {ecu!r} is "
                          f"{kind} (exclude it: {{ecu: {ecu}, at: confirm}})"))

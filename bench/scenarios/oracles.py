@@ -61,17 +61,22 @@ def recovers(ecu: EcuHandle, *, within: float = 5.0) -> float:
                          "after power returned") from None
 
 
+SINGLE_COPY = ("single_bank", "his")
+"""Bootloaders that rewrite the one copy of the application: with it incomplete they wait in the
+bootloader, reprogrammable (an A/B ECU always runs one of its banks)."""
+
+
 def version_is_old_or_new(ecu: EcuHandle, old: str, new: str) -> str | None:
-    """The running version, which must be ``old`` or ``new``; None when a single-bank ECU waits
-    in its bootloader with no valid application (a safe, reprogrammable state)."""
+    """The running version, which must be ``old`` or ``new``; None when a single-bank (or HIS-style)
+    ECU waits in its bootloader with no valid application (a safe, reprogrammable state)."""
     version = ecu.diagnostics.read_version()
     if version in (old, new):
         return version
     status = ecu.diagnostics.read_boot_status()
-    if version is None and status.mode == BootMode.BOOTLOADER and ecu.profile.bootloader == "single_bank":
+    if version is None and status.mode == BootMode.BOOTLOADER and ecu.profile.bootloader in SINGLE_COPY:
         return None
     raise WrongVersion(f"{ecu.name} reports version {version!r} ({status}); only {old!r} or {new!r} "
-                       "are allowed" + ("" if ecu.profile.bootloader == "single_bank"
+                       "are allowed" + ("" if ecu.profile.bootloader in SINGLE_COPY
                                         else ", and an A/B ECU must always run one of them"))
 
 

@@ -28,6 +28,7 @@ from bench.faults.kinds import fault_kind
 from bench.faults.timeline import FaultTimeline
 from bench.flash import FlashResult
 from bench.image import DeltaPackage, FirmwareImage
+from bench.image.release import SoftwareRelease
 from bench.rig import Bench
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
@@ -62,11 +63,14 @@ def bench_scope(scenario: Scenario) -> dict[str, Any]:
 
 
 def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
-    """The scenario's ``at`` as a fault trigger for ``ecu``."""
+    """The scenario's ``at`` as a fault trigger for ``ecu`` (``@B``: in logical block B's download,
+    i.e. the (B+1)th matching request of the attempt)."""
     profile = ecu.profile
-    kind, _, value = scenario.at.partition(":")
+    point, _, logical = scenario.at.partition("@")
+    nth = int(logical) + 1 if logical else 1
+    kind, _, value = point.partition(":")
     if kind == "block":
-        return uds.transfer_data(block=int(value))
+        return uds.transfer_data(block=int(value), nth=nth)
     if kind == "offset":
         return uds.download_offset(int(value, 0))
     if kind == "page":
@@ -79,16 +83,20 @@ def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
         return probe("patch_step", int(value))
     if kind == "confirm":
         return probe("confirm", _target_bank(ecu))
-    spec = profile.flash_spec  # the sequence the flasher sends: its security level and erase routine
+    routines, spec = profile.routines, profile.flash_spec  # the spec says what the flasher sends
     phases: dict[str, Callable[[], Trigger]] = {
         "session": lambda: uds.request("DiagnosticSessionControl", subfunction=0x02),
+        "preconditions": lambda: uds.request("RoutineControl", routine=routines.check_preconditions),
         "security": lambda: uds.request("SecurityAccess", subfunction=(spec.unlock_level or profile.security.level) + 1),
-        "erase": lambda: uds.request("RoutineControl", routine=spec.erase_routine or profile.routines.erase),
-        "first_block": lambda: uds.transfer_data(block=1),
+        "fingerprint": lambda: uds.request("WriteDataByIdentifier", did=profile.dids.fingerprint),
+        "erase": lambda: uds.request("RoutineControl", routine=spec.erase_routine or routines.erase, nth=nth),
+        "request_download": lambda: uds.request("RequestDownload", nth=nth),
+        "first_block": lambda: uds.transfer_data(block=1, nth=nth),
         "middle_block": middle_transfer_block,
         "last_block": last_transfer_block,
-        "transfer_exit": lambda: uds.request("RequestTransferExit"),
-        "check": lambda: uds.request("RoutineControl", routine=profile.routines.check_dependencies),
+        "transfer_exit": lambda: uds.request("RequestTransferExit", nth=nth),
+        "check_block": lambda: uds.request("RoutineControl", routine=routines.check_memory, nth=nth),
+        "check": lambda: uds.request("RoutineControl", routine=routines.check_dependencies),
         "reset": lambda: uds.request("ECUReset"),
         "boot": lambda: probe("boot", 0),
     }
@@ -129,7 +137,12 @@ Record = Callable[["Bench", bool, dict[str, Any], FaultTimeline], None]
 faults ended, before the bench closes (``bench.report.evidence.record_evidence``)."""
 
 
-def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], FirmwareImage], *, workdir: Path,
+Update = FirmwareImage | SoftwareRelease
+"""What a scenario flashes: a signed image (the bench's bootloaders) or a release of software
+files (flashed by the ECU's flash specification)."""
+
+
+def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], Update], *, workdir: Path,
          deltas: Deltas | None = None, record: Record | None = None) -> ScenarioOutcome:
     """Bring up what ``scenario`` needs of the bench ``config`` describes, run it, tear down.
 
@@ -160,7 +173,7 @@ def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], Firmwa
     return outcome
 
 
-def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], FirmwareImage],
+def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Update],
                  injector: FaultInjector, *, deltas: Deltas | None = None) -> ScenarioOutcome:
     ecu = bench.ecu(scenario.ecu)
     ecu.flasher.block_retries = SCENARIO_BLOCK_RETRIES
@@ -171,7 +184,7 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
             raise ConfigError(f"scenario {scenario.id}: package: delta, but the runner was given no delta builder")
         package = deltas(scenario.from_image, scenario.to_image, ecu)
     if scenario.from_image != "factory":
-        ecu.flasher.flash(images(scenario.from_image))
+        _flash(ecu, images(scenario.from_image), False, None)
     old = ecu.diagnostics.read_version()
     outcome = ScenarioOutcome()
     resume = False
@@ -203,20 +216,30 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
                               file=str(scenario.source), line=scenario.line, field="at")
         _let_fault_play_out(scenario, injection)
         injector.restore()
-        outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, target.header.version))
+        outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, version_of(target)))
         resume = True
     last = outcome.attempts[-1]
-    if last.failure is not None and not last.rolled_back and outcome.versions_after_fault[-1] != target.header.version:
+    if last.failure is not None and not last.rolled_back and outcome.versions_after_fault[-1] != version_of(target):
         # the update must now complete (or be refused); a rolled-back attempt did complete: the ECU refused it
         last = _attempt(ecu, target, True, package)
         outcome.attempts.append(last)
-    _judge_final(scenario, ecu, outcome, old, target.header.version)
+    _judge_final(scenario, ecu, outcome, old, version_of(target))
     return outcome
 
 
-def _attempt(ecu: EcuHandle, image: FirmwareImage, resume: bool, package: DeltaPackage | None) -> FlashResult:
+def version_of(update: Update) -> str:
+    return update.version if isinstance(update, SoftwareRelease) else update.header.version
+
+
+def _flash(ecu: EcuHandle, update: Update, resume: bool, package: DeltaPackage | None) -> FlashResult:
+    if isinstance(update, SoftwareRelease):
+        return ecu.flasher.flash_software(update.files, resume=resume, expect_version=update.version)
+    return ecu.flasher.flash(update, resume=resume, delta=package)
+
+
+def _attempt(ecu: EcuHandle, update: Update, resume: bool, package: DeltaPackage | None) -> FlashResult:
     try:
-        return ecu.flasher.flash(image, resume=resume, delta=package)
+        return _flash(ecu, update, resume, package)
     except FlashError as failure:
         assert isinstance(failure.result, FlashResult)
         return failure.result

@@ -22,9 +22,15 @@ if TYPE_CHECKING:
 Severity = Literal["critical", "normal"]
 
 BUS_POINTS = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
-              "check", "reset", "block", "offset", "random_block")
+              "check", "reset", "block", "offset", "random_block", "preconditions", "fingerprint",
+              "request_download", "check_block")
 """Classes of trigger points (``block:3`` is of class ``block``) at which the tester is using the
 bus: where a fault that acts on frames can strike."""
+
+
+def point_class(at: str) -> str:
+    """``block:3`` and ``block:3@1`` are of class ``block``, ``erase@1`` of class ``erase``."""
+    return at.partition("@")[0].partition(":")[0]
 
 
 class FaultParams(BaseModel):
@@ -53,7 +59,7 @@ class FaultKind(ABC):
 
     def allows(self, at: str) -> bool:
         points = self.trigger_points
-        return points is None or at.partition(":")[0] in points
+        return points is None or point_class(at) in points
 
     def settings(self, written: Mapping[str, Any]) -> FaultParams:
         """The parameters a scenario runs with: what was written over the declared defaults."""

@@ -1,5 +1,5 @@
-"""A HIS-style ECU at the end of the line: its software (Intel HEX, one segment per logical
-block) programmed, every block checked valid, the dependencies passed; and the check of an ECU's
+"""A HIS-style ECU at the end of the line: its software (a software file, each block inside a
+logical block) programmed, every block checked valid, the dependencies passed; and the check of an ECU's
 flash against its EEPROM record (what the ``nvm_consistent`` oracle asks every dialect)."""
 
 from __future__ import annotations
@@ -7,11 +7,9 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
-import bincopy
-
 from bench.config.models import EcuProfile
 from bench.errors import ConfigError
-from bench.image.software import LogicalBlock, SoftwareFile
+from bench.image.software import SoftwareFile, load_software
 from bench.sim.dialects.his.memory import BlockLayout, BlockRecord, HisStore
 from bench.sim.dialects.his.software import IDENTIFICATION_SIZE, identification
 from bench.sim.nrc import Nrc
@@ -19,14 +17,8 @@ from bench.sim.nvm import FlashMemory
 
 
 def load_factory(path: Path) -> SoftwareFile:
-    """The factory software: an Intel HEX file, each contiguous segment a block."""
-    binfile = bincopy.BinFile()
-    try:
-        binfile.add_ihex_file(str(path))
-    except (bincopy.Error, OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the factory software: {exc}", file=str(path)) from exc
-    blocks = tuple(LogicalBlock(segment.minimum_address, bytes(segment.data)) for segment in binfile.segments)
-    return SoftwareFile(path, "ihex", blocks)
+    """The factory software: a software file (Intel HEX...), each of its blocks in a logical block."""
+    return load_software(path)
 
 
 def factory_program(flash: FlashMemory, store: HisStore, layout: BlockLayout, software: SoftwareFile) -> None:

@@ -8,6 +8,8 @@ the block was built for, which the check of programming dependencies (0xFF01) co
 
 from __future__ import annotations
 
+import hashlib
+
 IDENTIFICATION_SIZE = 16
 
 
@@ -29,3 +31,15 @@ def identify(version: str) -> bytes:
     if not 0 < len(raw) <= IDENTIFICATION_SIZE:
         raise ValueError(f"version {version!r} does not fit the {IDENTIFICATION_SIZE}-byte identification")
     return raw.ljust(IDENTIFICATION_SIZE, b"\0")
+
+
+def build_blocks(version: str, blocks: list[tuple[str, int, int]]) -> list[tuple[int, bytes]]:
+    """Test software for a HIS-style ECU, the same bytes every time: for each (name, address,
+    length) a block that starts with ``version``'s identification, then code-like filler (half
+    of it repeats, so it compresses about as well as real code)."""
+    out = []
+    for name, address, length in blocks:
+        noise = hashlib.shake_256(f"{version}/{name}".encode()).digest(length // 2 + 1)
+        body = b"".join(noise[i:i + 16] * 2 for i in range(0, len(noise), 16))
+        out.append((address, (identify(version) + body)[:length]))
+    return out
