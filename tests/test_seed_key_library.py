@@ -115,6 +115,8 @@ def test_key_function_and_key_library_are_exclusive(tmp_path: Path) -> None:
         SecurityConfig(key_function="bench.keys:xor_key", key_library=tmp_path / "lib.so")
     with pytest.raises(ValidationError, match="key_variant apply to a seed-key library; add key_library"):
         SecurityConfig(key_variant="BMS_A")
+    with pytest.raises(ValidationError, match="key_params are the arguments of a key_function"):
+        SecurityConfig(key_library=tmp_path / "lib.so", key_params={"secret": 1})
 
 
 def write_bench(tmp_path: Path, security: str) -> Path:

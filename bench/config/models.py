@@ -183,6 +183,9 @@ class SecurityConfig(_Strict):
         if self.key_library is not None and "key_function" in self.model_fields_set:
             raise ValueError("give either key_function (a Python callable) or key_library (a seed-key "
                              "library), not both")
+        if self.key_library is not None and "key_params" in self.model_fields_set:
+            raise ValueError("key_params are the arguments of a key_function; a seed-key library takes "
+                             "key_variant and key_options")
         if self.key_library is None:
             given = sorted({"key_variant", "key_options", "key_buffer_size"} & self.model_fields_set)
             if given:
