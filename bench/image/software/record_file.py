@@ -70,6 +70,8 @@ def blocks(path: Path, records: list[DataRecord], memory_map: MemoryMap | None) 
     """The contiguous blocks the records make, in address order. Two records that write the same
     address are an error naming both lines; so is a record outside ``memory_map``."""
     file = str(path)
+    if not any(record.data for record in records):
+        raise ConfigError("the file holds no data records: there is nothing to flash", file=file)
     ordered = sorted(records, key=lambda record: (record.address, record.line))
     for before, after in zip(ordered, ordered[1:]):
         if after.address < before.end:
