@@ -52,13 +52,13 @@ def unpack(path: Path, line: int, record: str, unpack_record: Callable[[str], Un
     try:
         return unpack_record(record)
     except bincopy.Error as exc:
-        raise ConfigError(_bincopy_message(str(exc), record), file=str(path), line=line) from None
+        raise ConfigError(_bincopy_message(str(exc)), file=str(path), line=line) from None
     except (ValueError, IndexError):
         raise ConfigError(f"record {record!r} is not made of hexadecimal digit pairs",
                           file=str(path), line=line) from None
 
 
-def _bincopy_message(message: str, record: str) -> str:
+def _bincopy_message(message: str) -> str:
     """bincopy says ``expected crc 'AB' in record :..., but got 'CD'``; the user reads better
     ``bad record checksum: ...``."""
     if message.startswith("expected crc"):
