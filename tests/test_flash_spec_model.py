@@ -144,3 +144,13 @@ def test_his_fingerprint_is_serial_and_bcd_date() -> None:
 
 def test_data_format_identifier_is_compression_high_nibble_encryption_low() -> None:
     assert DataFormatIdentifier(compression=1, encryption=0).get_byte_as_int() == 0x10  # what the interpreter sends
+
+
+def test_a_bench_dumped_to_json_and_read_back_keeps_its_flash_specs(tmp_path: Path) -> None:
+    """Tests write benches with ``model_dump(mode="json")``: status meanings come back with text keys."""
+    import yaml
+
+    bench = load_bench(VIRTUAL)
+    (tmp_path / "dumped.yaml").write_text(yaml.safe_dump(bench.model_dump(mode="json")))
+    again = load_bench(tmp_path / "dumped.yaml")
+    assert {n: p.flash_spec for n, p in again.profiles.items()} == {n: p.flash_spec for n, p in bench.profiles.items()}
