@@ -135,7 +135,7 @@ class Flasher:
         digest = plan_digest(blocks)
         named = expect_version or " + ".join(file.path.name for file in software)  # what reports say it flashed
         result = FlashResult(self.name, named, Timeline(), software=digest)
-        first_block = self._first_block(spec.resume, digest, result) if resume else 0
+        first_block = self._first_block(spec.resume, digest, result) if resume and self.profile.resume else 0
         self.results.append(result)
         settings = SpecSettings(fingerprint, tester_serial or spec.tester_serial, datetime.datetime.now(
             datetime.timezone.utc).date(), self.block_retries, self.boot_timeout, progress)
