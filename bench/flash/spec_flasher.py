@@ -76,12 +76,13 @@ class SpecFlash:
         steps = self.spec.steps
         for position, step in enumerate(steps):
             # after a suppressed functional request the tester waits P3client_func before any next request:
-            # this ECU may refuse in that time. Before a physical request it also allows ΔP2: the ECU handles
-            # functional and physical requests apart, so a physical request could overtake the functional one
-            # it depends on (31 01 02 03 needs the extended session of 10 83) on a loaded host.
+            # this ECU may refuse in that time. After a session change followed by a physical request it also
+            # allows ΔP2: the ECU handles functional and physical requests apart, so on a loaded host the
+            # physical request could overtake the session it needs (31 01 02 03 after 10 83).
             following = steps[position + 1] if position + 1 < len(steps) else None
-            self._p3 = None if following is None else self.client.server_p2 + (
-                0.0 if getattr(following, "functional", False) else self.client.floor.network_margin)
+            depends = isinstance(step, SessionStep) and not getattr(following, "functional", False)
+            self._p3 = None if following is None else \
+                self.client.server_p2 + (self.client.floor.network_margin if depends else 0.0)
             if isinstance(step, LogicalBlocksStep):
                 self._logical_blocks(step, result, blocks, first_block)
             else:
