@@ -238,8 +238,9 @@ class BlockRoutine(_Named, OptionRecord):
 
     routine_id: Identifier
     status: Status = Status()
-    range: Literal["block", "region"] = "block"
-    """What ``address`` and ``size`` name: the block's data, or the whole memory-map region it is in."""
+    range: Literal["block", "region", "file"] = "block"
+    """What ``address`` and ``size`` name: the block's data, the whole memory-map region it is in, or
+    each range the software file says to erase for it (VBF's ``erase``: one routine call a range)."""
 
 
 class Download(_Named, MemoryFormat):

@@ -30,6 +30,8 @@ class PlannedBlock:
     region: MemoryRegion | None = None
     file_checksum: int | None = None
     """The checksum the software file gives the block (VBF), when it is one block of the file."""
+    erase: tuple[tuple[int, int], ...] = ()
+    """The (start, length) ranges the software file says to erase for the block (VBF), if any."""
 
     @property
     def end(self) -> int:
@@ -56,7 +58,7 @@ def plan_blocks(files: Sequence[SoftwareFile], regions: Sequence[MemoryRegion], 
                               f"{low_file.path} also writes ({low.address:#010x}-{low.end - 1:#010x})",
                               file=str(high_file.path))
     if not regions:
-        return [PlannedBlock(index, block.address, block.data, file_checksum=block.checksum)
+        return [PlannedBlock(index, block.address, block.data, file_checksum=block.checksum, erase=block.erase)
                 for index, (block, _) in enumerate(placed)]
     grouped: dict[int, list[LogicalBlock]] = {}
     for block, software in placed:
@@ -84,4 +86,5 @@ def _joined(index: int, region: MemoryRegion, blocks: list[LogicalBlock]) -> Pla
     for block in blocks:
         data += bytes([ERASED]) * (block.address - start - len(data)) + block.data
     checksum = blocks[0].checksum if len(blocks) == 1 else None
-    return PlannedBlock(index, start, bytes(data), region, checksum)
+    erase = tuple(dict.fromkeys(span for block in blocks for span in block.erase))
+    return PlannedBlock(index, start, bytes(data), region, checksum, erase)

@@ -232,11 +232,20 @@ class SpecFlash:
 
     def _block_routine(self, routine: BlockRoutine, default_name: str, budget: str, block: PlannedBlock,
                        names: dict[str, object], result: FlashResult) -> None:
-        region = block.region if routine.range == "region" else None
-        values = BlockRecordValues(block.index, region.address if region else block.address,
-                                   region.size if region else len(block.data), block.data, block.file_checksum)
-        self._routine(result, (routine.name or default_name).format(**names), routine.routine_id,
-                      option_record(routine, values), routine.status, budget)
+        if routine.range == "file":
+            if not block.erase:
+                raise UsageError(f"{self.name}: flash specification {self.spec.name!r} erases the ranges the "
+                                 f"software file gives, and it gives none for logical block {block.index} (VBF "
+                                 "files do, in 'erase')")
+            spans = list(block.erase)
+        elif routine.range == "region" and block.region is not None:
+            spans = [(block.region.address, block.region.size)]
+        else:
+            spans = [(block.address, len(block.data))]
+        for address, size in spans:
+            values = BlockRecordValues(block.index, address, size, block.data, block.file_checksum)
+            self._routine(result, (routine.name or default_name).format(**names), routine.routine_id,
+                          option_record(routine, values), routine.status, budget)
 
     def _download(self, step: LogicalBlocksStep, block: PlannedBlock, names: dict[str, object],
                   result: FlashResult, done: int, total: int) -> None:
