@@ -154,3 +154,20 @@ def test_a_bench_dumped_to_json_and_read_back_keeps_its_flash_specs(tmp_path: Pa
     (tmp_path / "dumped.yaml").write_text(yaml.safe_dump(bench.model_dump(mode="json")))
     again = load_bench(tmp_path / "dumped.yaml")
     assert {n: p.flash_spec for n, p in again.profiles.items()} == {n: p.flash_spec for n, p in bench.profiles.items()}
+
+
+def test_a_number_of_the_files_header_is_sent_at_its_width() -> None:
+    """e.g. a signature a VBF header carries, passed on to the check routine."""
+    signed = BlockRecordValues(0, 0, 1, b"x", header={"sw_signature_dev": "0xa0b0c0d"})
+    layout = OptionRecord(option_record=[fs.FileHeaderField(file_header="sw_signature_dev", bytes=8)])
+    assert option_record(layout, signed) == bytes.fromhex("00000000 0A0B0C0D")
+    with pytest.raises(UsageError, match="header does not have"):
+        option_record(layout, BlockRecordValues(0, 0, 1, b"x"))
+    with pytest.raises(UsageError, match="not a number"):
+        option_record(layout, BlockRecordValues(0, 0, 1, b"x", header={"sw_signature_dev": "AB"}))
+
+
+def test_a_file_header_field_outside_the_logical_blocks_is_refused(tmp_path: Path) -> None:
+    step = "  - {do: routine, routine_id: 0x0202, option_record: [{file_header: sw_signature_dev, bytes: 4}]}\n"
+    with pytest.raises(ConfigError, match="file_header sw_signature_dev describe a logical block"):
+        load_bench(bench_with(tmp_path, "    flash_spec: acme.yaml\n", SPEC + step))

@@ -45,3 +45,13 @@ def test_each_erase_range_of_the_vbf_is_erased(eps: EcuHandle, tmp_path: Path) -
 def test_a_file_without_erase_ranges_is_a_usage_error(eps: EcuHandle) -> None:
     with pytest.raises(UsageError, match="gives none for logical block 0"):
         eps.flasher.flash_software([load_software(ROOT / "fixtures" / "software" / "eps-2.0.0.hex")])
+
+
+def test_the_vbf_header_reaches_each_logical_block(tmp_path: Path) -> None:
+    from bench.flash.block_plan import plan_blocks
+
+    path = tmp_path / "signed.vbf"
+    path.write_bytes(vbf_bytes(extra="    sw_signature_dev = 0x0A0B0C0D;\n"))
+    blocks = plan_blocks([load_software(path)], [], "his")
+    assert [block.header["sw_signature_dev"] for block in blocks] == ["0xa0b0c0d"] * 2
+    assert blocks[0].erase == ((0x00010000, 0x00030000),)

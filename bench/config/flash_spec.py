@@ -28,7 +28,8 @@ fields, each encoded big-endian: ``alfid`` (ISO 14229-1 addressAndLengthFormatId
 length's byte count in the high nibble, the address's in the low one), ``address``, ``size``
 (with ``address_bytes``/``length_bytes``), ``block_index`` (``index_bytes``), ``crc16``
 (CRC-16/CCITT-FALSE), ``crc32`` (ISO-HDLC, as zlib), ``file_checksum`` (the checksum the
-software file gives the block, e.g. VBF's CRC16) and ``{hex: "01"}`` for constant bytes.
+software file gives the block, e.g. VBF's CRC16), ``{file_header: NAME, bytes: N}`` (a number of
+the file's header, e.g. a VBF signature) and ``{hex: "01"}`` for constant bytes.
 Checksums are over the block's data as written to flash (uncompressed).
 """
 
@@ -80,7 +81,16 @@ class HexBytes(_Strict):
         return bytes.fromhex(self.hex)
 
 
-RecordField = Literal["alfid", "address", "size", "block_index", "crc16", "crc32", "file_checksum"] | HexBytes
+class FileHeaderField(_Strict):
+    """A number the software file's header gives (VBF: ``sw_signature_dev``...), sent as ``bytes`` bytes:
+    e.g. a signature the tester passes on to the check routine."""
+
+    file_header: str
+    bytes: int = Field(ge=1, le=4096)
+
+
+RecordField = Literal["alfid", "address", "size", "block_index", "crc16", "crc32", "file_checksum"] | HexBytes \
+    | FileHeaderField
 
 
 class MemoryFormat(_Strict):
@@ -218,7 +228,8 @@ class RoutineStep(_Named, OptionRecord):
 
     @model_validator(mode="after")
     def _no_block_fields(self) -> RoutineStep:
-        per_block = [f for f in self.option_record if isinstance(f, str)]
+        per_block = [f if isinstance(f, str) else f"file_header {f.file_header}" for f in self.option_record
+                     if isinstance(f, str | FileHeaderField)]
         if per_block:
             raise ValueError(f"option_record fields {', '.join(per_block)} describe a logical block: "
                              "only routines inside 'logical_blocks' (erase, check) can send them")

@@ -243,7 +243,7 @@ class SpecFlash:
         else:
             spans = [(block.address, len(block.data))]
         for address, size in spans:
-            values = BlockRecordValues(block.index, address, size, block.data, block.file_checksum)
+            values = BlockRecordValues(block.index, address, size, block.data, block.file_checksum, block.header)
             self._routine(result, (routine.name or default_name).format(**names), routine.routine_id,
                           option_record(routine, values), routine.status, budget)
 
@@ -271,7 +271,8 @@ class SpecFlash:
                     step_name=download.transfer_name.format(**names), retries=self.settings.block_retries,
                     budget=budgets.get("transfer_data"))
         exit_ = step.transfer_exit
-        values = BlockRecordValues(block.index, block.address, len(block.data), block.data, block.file_checksum)
+        values = BlockRecordValues(block.index, block.address, len(block.data), block.data, block.file_checksum,
+                                   block.header)
         record = option_record(exit_, values)
         with result.timeline.step((exit_.name or "RequestTransferExit block {index}").format(**names),
                                   detail=record.hex(" ").upper()), c.budget(budgets.get("request_transfer_exit")):
