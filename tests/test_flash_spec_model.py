@@ -171,3 +171,12 @@ def test_a_file_header_field_outside_the_logical_blocks_is_refused(tmp_path: Pat
     step = "  - {do: routine, routine_id: 0x0202, option_record: [{file_header: sw_signature_dev, bytes: 4}]}\n"
     with pytest.raises(ConfigError, match="file_header sw_signature_dev describe a logical block"):
         load_bench(bench_with(tmp_path, "    flash_spec: acme.yaml\n", SPEC + step))
+
+
+def test_a_his_bootloader_left_on_the_bench_spec_is_refused(tmp_path: Path) -> None:
+    text = VIRTUAL.read_text()
+    assert "    flash_spec: his" in text
+    bench = bench_with(tmp_path, "")
+    bench.write_text(bench.read_text().replace("    flash_spec: his ", "    # no flash_spec "))
+    with pytest.raises(ConfigError, match="a his bootloader does not keep: name its own spec"):
+        load_bench(bench)

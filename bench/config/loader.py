@@ -306,6 +306,11 @@ def _flash_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
                          "(the spec's memory_map or the profile's memory.blocks)"))
     if spec.resume != "journal":
         return problems
+    if profile.bootloader not in SIGNED_IMAGE_BOOTLOADERS:
+        return problems + [(("profiles", name, "flash_spec"),
+                            f"flash specification {spec.name!r} is the bench's own contract (signed images, resume "
+                            f"from its journal), which a {profile.bootloader} bootloader does not keep: name its own "
+                            f"spec (flash_spec: {profile.bootloader} if the bench ships one)")]
     said = {"routines.erase": profile.routines.erase, "routines.check_memory": profile.routines.check_memory,
             "routines.check_dependencies": profile.routines.check_dependencies,
             "security.level": profile.security.level}
