@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.nightly.verdicts import USAGE
-from rack_suite import REPO, run_pytest, virtual_rack
+from rack_suite import bcm_project, run_pytest
 
 BAD_TRIGGER = """\
 import pytest
@@ -33,17 +33,8 @@ expect: {versions: [old, new, bootloader]}
 """
 
 
-def suite(tmp_path: Path, files: dict[str, str]) -> Path:
-    virtual_rack(tmp_path, "rack", only="bcm")
-    (tmp_path / "fixtures").symlink_to(REPO / "fixtures")  # the firmware recipes catalogs name
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    return tmp_path
-
-
 def test_a_bad_trigger_argument_is_a_usage_error_exit_4(tmp_path: Path) -> None:
-    suite(tmp_path, {"test_cut.py": BAD_TRIGGER})
+    bcm_project(tmp_path, {"test_cut.py": BAD_TRIGGER})
     done = run_pytest(tmp_path, "-p", "no:xdist", "--bench", "rack.yaml", "--junitxml", "junit.xml")
 
     assert done.returncode == USAGE == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
@@ -53,20 +44,22 @@ def test_a_bad_trigger_argument_is_a_usage_error_exit_4(tmp_path: Path) -> None:
     assert junit.get("errors") == "1" and junit.get("failures") == "0"
 
 
-def test_a_catalog_asking_for_block_50_of_17_is_a_usage_error_exit_4(tmp_path: Path) -> None:
-    suite(tmp_path, {"scenarios/beyond.yaml": BLOCK_50})
-    done = run_pytest(tmp_path, "-p", "no:xdist", "--bench", "rack.yaml", "scenarios", "--alluredir", "allure")
+@pytest.mark.parametrize("workers", [["-p", "no:xdist"], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_catalog_asking_for_block_50_of_17_stops_collection_as_a_usage_error_exit_4(tmp_path: Path,
+                                                                                       workers: list[str]) -> None:
+    bcm_project(tmp_path, {"scenarios/beyond.yaml": BLOCK_50})
+    done = run_pytest(tmp_path, *workers, "--bench", "rack.yaml", "scenarios")
 
     assert done.returncode == USAGE, done.stdout + done.stderr
-    assert "1 failed, 1 passed" in done.stdout
-    assert "the power_cut at block:50 never fired (the trigger point is not reached by this update)" in done.stdout
-    categories = (tmp_path / "allure" / "categories.json").read_text()
-    assert '"name": "Usage error"' in categories
+    assert "passed" not in done.stdout and "failed" not in done.stdout  # no scenario ran, not even block:3
+    assert (f"{(tmp_path / 'scenarios' / 'beyond.yaml').resolve()}:3: matrix.at[1]: 'block:50' is never reached: "
+            "app-2.0.0 is a 65,792-byte download to bcm: 17 TransferData blocks of 4,096 B") in done.stdout
+    assert "Traceback" not in done.stdout and "bench/scenarios/catalog.py" not in done.stdout
 
 
 def test_an_ecu_failure_keeps_exit_status_1_beside_usage_errors(tmp_path: Path) -> None:
     ecu_failure = "\ndef test_ecu_finding():\n    assert False, 'wrong version'\n"
-    suite(tmp_path, {"test_cut.py": BAD_TRIGGER + ecu_failure})
+    bcm_project(tmp_path, {"test_cut.py": BAD_TRIGGER + ecu_failure})
     done = run_pytest(tmp_path, "-p", "no:xdist", "--bench", "rack.yaml")
 
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
