@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
 
 from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK, ecu_config, error
 from bench.config import BenchConfig, load_bench
@@ -16,7 +17,7 @@ from bench.errors import BenchFault, ConfigError, FlashError
 from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLayout, build_image,
                          create_delta_package, load_private_key, load_recipe)
 from bench.report.progress import terminal_progress
-from bench.rig import Bench
+from bench.rig import Bench, EcuHandle
 
 
 def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
@@ -72,6 +73,12 @@ def run(args: argparse.Namespace) -> int:
             if result.resumed_from:
                 print(f"resumed from offset {result.resumed_from:#x}")
             print(f"{args.ecu}: version {result.version_after}")  # the flashed one: any other raised FlashError
+        if failure:
+            unpowered = handle.unpowered()
+            if unpowered:
+                failure += f"; {unpowered}"
+            else:
+                print(after_failure(handle), flush=True)
         faults = rig.faults()
     if faults:  # a crashed simulator explains any ECU "failure": report the bench, not the ECU
         raise BenchFault("; ".join(faults))
@@ -79,6 +86,18 @@ def run(args: argparse.Namespace) -> int:
         error(f"ECU failure: {failure}")
         return EXIT_ECU_FAILED
     return EXIT_OK
+
+
+def after_failure(handle: EcuHandle) -> str:
+    """What the ECU runs now and its state, in words, once a flash has failed."""
+    try:
+        version = handle.diagnostics.read_version()
+    except (TimeoutException, NegativeResponseException, InvalidResponseException,
+            UnexpectedResponseException) as exc:
+        return f"{handle.name} after the failure: no answer to a version read ({type(exc).__name__}: {exc})"
+    runs = (f"{handle.name} now holds no valid application: its bootloader waits for a valid image (flash one)"
+            if version is None else f"{handle.name} now runs version {version}")
+    return f"{runs}; {handle.diagnostics.describe()}"
 
 
 def load_image(path: Path) -> FirmwareImage:

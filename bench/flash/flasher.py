@@ -38,6 +38,7 @@ from bench.errors import ConfigError, FlashError, FlashRolledBack
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
+from bench.flash.refusals import explain, routine_refusal
 from bench.flash.timeline import Timeline
 from bench.image import DeltaPackage, FirmwareImage
 from bench.transport.uds_client import TesterLink
@@ -126,7 +127,7 @@ class Flasher:
         except (NegativeResponseException, TimeoutException, InvalidResponseException,
                 UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
-            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}"
+            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {explain(exc)}"
             raise FlashError(result.failure, result=result) from exc
         return result
 
@@ -238,7 +239,7 @@ class Flasher:
             status = response.service_data.routine_status_record
             if status and status[0] != ROUTINE_OK:
                 step.detail += f", status {status[0]:#04x}"
-                raise FlashError(f"{self.name}: {name} reported status {status[0]:#04x}")
+                raise FlashError(f"{self.name}: {routine_refusal(name, status[0])}")
 
     def _memory_location(self, address: int, size: int) -> MemoryLocation:
         m = self.profile.memory

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from bench.dids import BootMode, BootState
 from bench.errors import ConfigError
 from bench.image import AppDescriptor, ImageFormatError, ImageHeader
-from bench.sim.boot import CHECK_FORMAT, CHECK_OK, BootManager, RunningSoftware, VerificationFailed
+from bench.routine_status import CHECK_FORMAT, CHECK_OK
+from bench.sim.boot import BootManager, RunningSoftware, VerificationFailed
 from bench.sim.download import DownloadManager
 from bench.sim.record import RecordStore
 
