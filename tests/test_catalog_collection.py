@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bench.config import load_bench
+from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.nightly.verdicts import USAGE
 from bench.pytest.collect import is_catalog
-from rack_suite import bcm_project, run_pytest
+from bench.scenarios.catalog import load_catalog
+from bench.scenarios.reach import Download, downloads, unreachable
+from rack_suite import REPO, bcm_project, run_pytest
 
 GOOD = """\
 campaign: good
@@ -93,3 +99,33 @@ def test_the_collection_rule(tmp_path: Path) -> None:
 
     assert {name for name in files if is_catalog(tmp_path / name, named)} == {
         "scenarios/any.yaml", "elsewhere/catalog.yml", "elsewhere/named.yaml"}
+
+
+def test_the_shipped_catalogs_reach_every_trigger_point_they_name() -> None:
+    bench = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    kinds = {name: bench.profiles[ecu.profile].bootloader for name, ecu in bench.ecus.items()}
+    deltas = [name for name, ecu in bench.ecus.items() if bench.profiles[ecu.profile].delta is not None]
+    sizes = downloads([bench], firmware_builder(REPO), delta_builder(REPO))
+    for path in sorted((REPO / "testcases" / "scenarios").glob("*.yaml")):
+        load_catalog(path, ecus=kinds, firmware={p.stem for p in (REPO / FIRMWARE_DIR).glob("*.yaml")},
+                     delta_ecus=deltas, downloads=sizes)
+    patch = sizes("bms", "delta", "factory", "app-1.1.0")
+    assert patch.patch_steps == 17  # delta.yaml's comment: the BMS applies its patch in 17 steps
+    assert unreachable("patch_step:16", patch) is None
+    assert unreachable("patch_step:17", patch) == ("'patch_step:17' is never reached: delta package factory -> "
+                                                   "app-1.1.0 is applied by bms in 17 steps (patch_step:0 to "
+                                                   "patch_step:16)")
+
+
+@pytest.mark.parametrize(("at", "reached"), [
+    ("block:17", True), ("block:18", False), ("offset:0x100ff", True), ("offset:0x10100", False),
+    ("page:256", True), ("page:257", False), ("sector:16", True), ("sector:17", False), ("erase", True),
+    ("random_block", True)])
+def test_a_point_is_counted_in_the_download_it_interrupts(at: str, reached: bool) -> None:
+    app = Download("app-2.0.0", "bcm", size=65792, block=4096, page=256, sector=4096)
+    assert (unreachable(at, app) is None) == reached
+
+
+def test_a_real_ecu_s_pages_are_not_counted() -> None:
+    real = Download("app-2.0.0", "ecu", size=65792, block=4096)
+    assert unreachable("page:9999", real) is None and unreachable("block:18", real) is not None
