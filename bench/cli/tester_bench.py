@@ -55,5 +55,6 @@ def write_tester_bench(path: Path, config: BenchConfig, ecu: str, slcan_url: str
     try:
         path.write_text(header + yaml.safe_dump(tester_bench(config, ecu, slcan_url), sort_keys=False))
     except OSError as exc:
-        raise ConfigError(f"--write-bench: cannot write the bench file: {exc.strerror or exc}", file=str(path)) from None
+        raise ConfigError(f"--write-bench: cannot write the bench file: {exc.strerror or exc}",
+                          file=str(path)) from None
     load_bench(path)

@@ -10,8 +10,8 @@ same families as the Allure categories (``bench/report/categories.json``).
 Exit status: pytest's, except that a run with failures but no ECU failure exits with
 ``USAGE`` (4, pytest's own status for a usage error) when one of them is a usage error, else
 with ``BENCH_BROKEN`` (6); a run stopped at collection by a catalog's mistake exits with
-``USAGE`` too, not as interrupted (2); and a run that passed but left tests unrun at its time budget exits
-with 2 (interrupted). ECU failures keep 1 whatever else happened.
+``USAGE`` too, not as interrupted (2); and a run that passed but left tests unrun at its time
+budget exits with 2 (interrupted). ECU failures keep 1 whatever else happened.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ files, recipes and CI files beside them are left alone); and any one named on th
 
 A catalog mistake stops the run at collection, before any scenario: the error is the catalog's
 ``file:line: key: message`` list, without a traceback, and the run exits with 4 (a usage error).
+
 Each scenario is one item, ``<catalog>.yaml::<campaign>[<scenario id>]``, with the catalog's
 tags as markers, so ``-k``, ``-m`` and ``pytest "<id>"`` select as usual. Each item brings up
 its own bench (own virtual channels, fresh NVM), so runs under pytest-xdist give the same
@@ -25,8 +26,8 @@ from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool
 from bench.report.evidence import record_evidence
 from bench.scenarios.catalog import Scenario, load_catalog
-from bench.scenarios.reach import downloads
 from bench.scenarios.oracles import OutcomeViolation
+from bench.scenarios.reach import downloads
 from bench.scenarios.runner import play
 
 
@@ -62,8 +63,8 @@ class CatalogFile(pytest.File):
         kinds = {name: profile.bootloader for name, profile in profiles.items()}
         deltas = [name for name, profile in profiles.items() if profile.delta is not None]
         recipes = {path.stem for path in (self.config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
-        sizes = downloads([rack.config for rack in rack_pool(self.config).racks], firmware_builder(self.config.rootpath),
-                          delta_builder(self.config.rootpath))
+        sizes = downloads([rack.config for rack in rack_pool(self.config).racks],
+                          firmware_builder(self.config.rootpath), delta_builder(self.config.rootpath))
         try:
             scenarios = load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas, downloads=sizes)
         except ConfigError as exc:
