@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.config import load_bench
+from bench.errors import ConfigError
+from bench.image.builders import firmware_builder
 from bench.nightly.verdicts import USAGE
-from rack_suite import bcm_project, run_pytest
+from bench.scenarios.catalog import load_catalog
+from bench.scenarios.runner import play
+from rack_suite import BENCH, REPO, bcm_project, run_pytest
 
 BAD_TRIGGER = """\
 import pytest
@@ -64,3 +69,15 @@ def test_an_ecu_failure_keeps_exit_status_1_beside_usage_errors(tmp_path: Path) 
 
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
     assert "usage errors: 1, ECU failures: 1; exit status 1: ECU failures (usage errors too)" in done.stdout
+
+
+def test_a_point_that_only_the_run_finds_unreached_is_still_a_usage_error(tmp_path: Path) -> None:
+    """Without the sizes of the downloads (a caller of load_catalog that gives none, or a real ECU
+    announcing a larger block than its profile), the runner finds the point unreached itself."""
+    catalog = tmp_path / "beyond.yaml"
+    catalog.write_text(BLOCK_50)
+    [_, beyond] = load_catalog(catalog, ecus={"bcm": "single_bank"})
+    with pytest.raises(ConfigError) as error:
+        play(load_bench(BENCH), beyond, firmware_builder(REPO), workdir=tmp_path)
+    assert f"{catalog.resolve()}:3: at: scenario bcm-full-power_cut@block:50: the power_cut at block:50 never " \
+           "fired (the trigger point is not reached by this update)" == str(error.value)
