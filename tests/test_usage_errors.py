@@ -75,9 +75,20 @@ def test_a_point_that_only_the_run_finds_unreached_is_still_a_usage_error(tmp_pa
     """Without the sizes of the downloads (a caller of load_catalog that gives none, or a real ECU
     announcing a larger block than its profile), the runner finds the point unreached itself."""
     catalog = tmp_path / "beyond.yaml"
-    catalog.write_text(BLOCK_50)
+    catalog.write_text(BLOCK_50.replace('at: ["block:3", "block:50"]}', 'at: [\n  "block:3",\n  "block:50"]}'))
     [_, beyond] = load_catalog(catalog, ecus={"bcm": "single_bank"})
     with pytest.raises(ConfigError) as error:
         play(load_bench(BENCH), beyond, firmware_builder(REPO), workdir=tmp_path)
-    assert f"{catalog.resolve()}:3: at: scenario bcm-full-power_cut@block:50: the power_cut at block:50 never " \
-           "fired (the trigger point is not reached by this update)" == str(error.value)
+    assert f"{catalog.resolve()}:5: at: scenario bcm-full-power_cut@block:50: the power_cut at block:50 never " \
+           "fired (the trigger point is not reached by this update)" == str(error.value)  # the line of the point
+
+
+def test_a_catalog_mistake_the_run_finds_reads_as_its_message_without_traceback(tmp_path: Path) -> None:
+    bcm_project(tmp_path, {"scenarios/beyond.yaml": BLOCK_50.replace('"block:3", "block:50"', "erase")})
+    rack = tmp_path / "rack.yaml"
+    rack.write_text(rack.read_text().replace("    power: kl30_body\n", ""))  # the BCM has no supply here
+    done = run_pytest(tmp_path, "-p", "no:xdist", "--bench", "rack.yaml", "scenarios")
+
+    assert done.returncode == USAGE, done.stdout + done.stderr
+    assert "beyond[bcm-full-power_cut@erase]: ECU 'bcm' has no power supply on this bench" in done.stdout
+    assert "Traceback" not in done.stdout and "injector.py" not in done.stdout

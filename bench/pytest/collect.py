@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, UsageError
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool
 from bench.report.evidence import record_evidence
@@ -97,8 +97,9 @@ class ScenarioItem(pytest.Item):
                                                                           faults=timeline))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201
-        """An ECU finding reads as its message: which expectation failed and what the ECU did."""
-        if isinstance(excinfo.value, OutcomeViolation):
+        """An ECU finding reads as its message: which expectation failed and what the ECU did; so
+        does a catalog mistake only the run finds (a ``UsageError``), with no traceback."""
+        if isinstance(excinfo.value, (OutcomeViolation, UsageError)):
             return f"{self.name}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 

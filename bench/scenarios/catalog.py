@@ -85,6 +85,8 @@ class Scenario:
     params: Mapping[str, float | int | str] = field(hash=False)
     expect: Expectations
     tags: tuple[str, ...]
+    at_line: int = 0
+    """The line of the case's trigger point (0: not known), for errors about it."""
     seed_in_id: bool = False  # the catalog has this case with several seeds: the id shows which
     images_in_id: bool = False  # ... or with several updates (from -> to): the id shows which
 
@@ -149,8 +151,12 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
                    normalise=lambda key, value: _normalise(key, value, ecus, firmware, kinds))
     header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
                      data.get("expect") or {})
-    built = [(case, scenario) for case in cases if (scenario := _scenario(
-        case, header, source, nearest_line(locations, case.source) or 1, ecus, delta_ecus, downloads, problems))]
+
+    def lines(case: Case) -> tuple[int, int]:  # of the case, of its trigger point
+        return nearest_line(locations, case.source) or 1, nearest_line(locations, case.origin["at"]) or 0
+
+    built = [(case, scenario) for case in cases
+             if (scenario := _scenario(case, header, source, lines(case), ecus, delta_ecus, downloads, problems))]
     scenarios: list[Scenario] = []
     made: dict[str, int] = {}
     for (case, _), scenario in zip(built, _disambiguate([scenario for _, scenario in built]), strict=True):
@@ -251,11 +257,12 @@ def _checked(model: type[BaseModel], written: Mapping[str, tuple[Any, YamlPath]]
         return None
 
 
-def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mapping[str, str],
+def _scenario(case: Case, header: _Header, source: Path, lines: tuple[int, int], ecus: Mapping[str, str],
               delta_ecus: Collection[str] | None, downloads: Downloads | None,
               problems: list[Problem]) -> Scenario | None:
     """Check one case against what its fault and its ECU allow; the Scenario, or None."""
     count = len(problems)
+    line, at_line = lines
     values, ecu, fault, at = case.values, case.values["ecu"], case.values["fault"], case.values["at"]
     kind = ecus[ecu]
     if values["package"] == "delta" and delta_ecus is not None and ecu not in delta_ecus:
@@ -295,8 +302,8 @@ def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mappin
     if len(problems) > count:
         return None
     assert isinstance(expect, Expectations)
-    return Scenario(campaign=header.campaign, source=source, line=line, ecu=ecu, fault=fault, at=at,
-                    interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
+    return Scenario(campaign=header.campaign, source=source, line=line, at_line=at_line, ecu=ecu, fault=fault,
+                    at=at, interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
                     from_image=values["from"], to_image=values["to"],
                     params={name: value for name, (value, _) in params.items()}, expect=expect,
                     tags=tuple(dict.fromkeys([*header.tags, *case.tags])))
