@@ -4,6 +4,7 @@ as a tester works with it."""
 
 from __future__ import annotations
 
+import argparse
 import re
 import shlex
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.cli.sim import example_recipe, next_steps
 from bench.config import load_bench
 from process_lines import lines_until
 
@@ -82,3 +84,20 @@ def test_a_tester_bench_for_a_bus_no_other_process_can_open_is_refused(
     assert "uses python-can's 'virtual' interface, which no other process can open; serve it over SLCAN too " \
            "(--slcan 127.0.0.1:0)" in capsys.readouterr().err
     assert not (tmp_path / "tester.yaml").exists()
+
+
+@pytest.mark.parametrize(("ecu", "advice"), [
+    ("bcm", "next: restart with --slcan 127.0.0.1:0 --write-bench tester.yaml, then flash with that bench file"),
+    ("bms", "next: give its bus a socketcan/vcan channel in the bench file (SLCAN carries classic CAN only)")])
+def test_the_next_step_from_a_virtual_bus_fits_the_bus(ecu: str, advice: str) -> None:
+    args = argparse.Namespace(ecu=ecu, bench=BENCH, write_bench=None)
+    assert next_steps(load_bench(BENCH), args, None)[-1].startswith(advice)
+
+
+def test_the_next_step_on_a_bus_other_processes_open_is_flash_without_its_simulator() -> None:
+    config = load_bench(BENCH)
+    body = config.buses["body"].model_copy(update={"interface": "socketcan", "channel": "vcan0"})
+    config = config.model_copy(update={"buses": {**config.buses, "body": body}})
+    args = argparse.Namespace(ecu="bcm", bench=BENCH, write_bench=None)
+    assert next_steps(config, args, None) == [f"next: ota-bench flash --bench {BENCH} --ecu bcm --no-sim "
+                                              f"--image {example_recipe()}"]

@@ -118,9 +118,12 @@ def next_steps(config: BenchConfig, args: argparse.Namespace, slcan_url: str | N
         write_tester_bench(args.write_bench, config, args.ecu, slcan_url)
         return [f"{args.ecu}: wrote the tester's bench file {args.write_bench}",
                 f"next: ota-bench flash --bench {args.write_bench} --ecu {args.ecu} {image}"]
-    if slcan_url is None and config.buses[config.ecus[args.ecu].bus].interface == "virtual":
-        return [f"note: {_VIRTUAL_NOTE}",
-                f"next: restart with --slcan 127.0.0.1:0 --write-bench tester.yaml, then flash with that bench file"]
+    bus = config.buses[config.ecus[args.ecu].bus]
+    if slcan_url is None and bus.interface == "virtual":
+        how = ("give its bus a socketcan/vcan channel in the bench file (SLCAN carries classic CAN only), then "
+               "restart with --write-bench tester.yaml" if bus.fd else
+               "restart with --slcan 127.0.0.1:0 --write-bench tester.yaml")
+        return [f"note: {_VIRTUAL_NOTE}", f"next: {how}, then flash with that bench file"]
     if slcan_url is not None:
         return [f"next: add --write-bench tester.yaml for a ready bench file (a bus of interface slcan, channel "
                 f"{slcan_url}), then: ota-bench flash --bench tester.yaml --ecu {args.ecu} {image}"]
