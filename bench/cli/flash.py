@@ -88,13 +88,19 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+ANSWERS_WITHIN = 2.0
+"""Seconds an ECU may take to answer again after a failed step before it is said to be silent."""
+
+
 def after_failure(handle: EcuHandle) -> str:
-    """What the ECU runs now and its state, in words, once a flash has failed."""
+    """What the ECU runs now and its state, in words, once a flash has failed (a late answer to
+    the failed request is dropped first, never taken for the version)."""
     try:
+        handle.diagnostics.wait_responsive(ANSWERS_WITHIN)
         version = handle.diagnostics.read_version()
     except (TimeoutException, NegativeResponseException, InvalidResponseException,
             UnexpectedResponseException) as exc:
-        return f"{handle.name} after the failure: no answer to a version read ({type(exc).__name__}: {exc})"
+        return f"{handle.name} after the failure: no answer ({type(exc).__name__}: {exc})"
     runs = (f"{handle.name} now holds no valid application: its bootloader waits for a valid image (flash one)"
             if version is None else f"{handle.name} now runs version {version}")
     return f"{runs}; {handle.diagnostics.describe()}"
