@@ -85,6 +85,21 @@ class EcuHandle:
             self._flasher = Flasher(self.name, self.link, self.profile, diagnostics=self.diagnostics)
         return self._flasher
 
+    def unpowered(self) -> str | None:
+        """``the ECU is unpowered: ...`` when its supply is off, the hint a silent ECU's error
+        needs (a test that cut power and did not restore it); None when powered, without a
+        supply, or when the supply cannot say (that fault is the supply's to report)."""
+        if self.power is None:
+            return None
+        try:
+            powered = self.power.is_on()
+        except BenchFault:  # a supply that does not answer says nothing about the ECU
+            return None
+        if powered:
+            return None
+        return (f"the ECU is unpowered: {self.name}'s supply {self.power.name!r} is off, so it cannot answer "
+                "(switch it on again after a cut, e.g. power.on())")
+
     def reads(self) -> EcuReads:
         """The versions read and the flash attempts so far; opens nothing the test did not use."""
         return EcuReads(versions=frozenset(self._diagnostics.versions_read if self._diagnostics else ()),

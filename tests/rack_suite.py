@@ -53,6 +53,17 @@ def virtual_rack(directory: Path, name: str, *, supply_url: str | None = None, o
     return path
 
 
+def bcm_project(directory: Path, files: dict[str, str]) -> Path:
+    """``directory`` as a project: the rack ``rack.yaml`` with the BCM alone, the repository's
+    fixtures (the firmware recipes catalogs name) and ``files`` (relative name → text)."""
+    virtual_rack(directory, "rack", only="bcm")
+    (directory / "fixtures").symlink_to(REPO / "fixtures")
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
 def mutant_rack(directory: Path, ecu: str, mutant: str | None) -> Path:
     """``directory/<mutant>.yaml``: the virtual bench with ``mutant`` (a name of
     ``bench.sim.mutants.MUTANTS``; None: the reference) as the bootloader of ``ecu``."""

@@ -2,6 +2,7 @@
 
     ota-bench list  --bench FILE                           what the bench file describes
     ota-bench sim   --bench FILE --ecu NAME [--slcan H:P]  serve one virtual ECU on its bus [and over SLCAN/TCP]
+                    [--write-bench TESTER.yaml]            [and write the bench file that reaches it]
     ota-bench flash --bench FILE --ecu NAME --image X      flash one ECU by hand [--delta-from BASE]
     ota-bench image build RECIPE.yaml -o OUT.bin           build a signed test image (also: image RECIPE -o OUT)
     ota-bench image info FILE [--base-address A]           a software file's format, header, blocks, checksums

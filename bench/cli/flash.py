@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from udsoncan.exceptions import InvalidResponseException, UnexpectedResponseException
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
 
 from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK, EXIT_USER_ERROR, ecu_config, error
 from bench.config import BenchConfig, load_bench
@@ -20,7 +21,7 @@ from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLay
                          create_delta_package, load_private_key, load_recipe)
 from bench.image.software import load_software
 from bench.report.progress import terminal_progress
-from bench.rig import Bench
+from bench.rig import Bench, EcuHandle
 
 
 def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
             if result.resumed_from:
                 print(f"resumed from offset {result.resumed_from:#x}")
             print(f"{args.ecu}: version {result.version_after}")  # the flashed one: any other raised FlashError
+        if failure:
+            failure = _state_after(handle, failure)
         faults = rig.faults()
     if faults:  # a crashed simulator explains any ECU "failure": report the bench, not the ECU
         raise BenchFault("; ".join(faults))
@@ -133,6 +136,8 @@ def _run_files(args: argparse.Namespace, config: BenchConfig) -> int:
         else:
             print(result.timeline.render())
             print(f"{args.ecu}: version {result.version_after}")
+        if failure:
+            failure = _state_after(handle, failure)
         faults = rig.faults()
     if faults:
         raise BenchFault("; ".join(faults))
@@ -140,6 +145,33 @@ def _run_files(args: argparse.Namespace, config: BenchConfig) -> int:
         error(f"ECU failure: {failure}")
         return EXIT_ECU_FAILED
     return EXIT_OK
+
+
+ANSWERS_WITHIN = 2.0
+"""Seconds an ECU may take to answer again after a failed step before it is said to be silent."""
+
+
+def _state_after(handle: EcuHandle, failure: str) -> str:
+    """The failure, with 'the ECU is unpowered' added when it is; otherwise what it runs now is printed."""
+    unpowered = handle.unpowered()
+    if unpowered:
+        return f"{failure}; {unpowered}"
+    print(after_failure(handle), flush=True)
+    return failure
+
+
+def after_failure(handle: EcuHandle) -> str:
+    """What the ECU runs now and its state, in words, once a flash has failed (a late answer to
+    the failed request is dropped first, never taken for the version)."""
+    try:
+        handle.diagnostics.wait_responsive(ANSWERS_WITHIN)
+        version = handle.diagnostics.read_version()
+    except (TimeoutException, NegativeResponseException, InvalidResponseException,
+            UnexpectedResponseException) as exc:
+        return f"{handle.name} after the failure: no answer ({type(exc).__name__}: {exc})"
+    runs = (f"{handle.name} now holds no valid application: its bootloader waits for a valid image (flash one)"
+            if version is None else f"{handle.name} now runs version {version}")
+    return f"{runs}; {handle.diagnostics.describe()}"
 
 
 def load_image(path: Path) -> FirmwareImage:

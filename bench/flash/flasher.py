@@ -41,6 +41,7 @@ from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
 from bench.flash.result import FlashResult, Progress
 from bench.flash.spec_flasher import SpecFlash, SpecSettings
+from bench.flash.refusals import explain, routine_refusal
 from bench.flash.timeline import Timeline
 from bench.flash.transfer import send_blocks
 from bench.image import DeltaPackage, FirmwareImage
@@ -119,7 +120,7 @@ class Flasher:
         except (NegativeResponseException, TimeoutException, InvalidResponseException,
                 UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
-            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {exc}"
+            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {explain(exc)}"
             raise FlashError(result.failure, result=result) from exc
 
     def flash_software(self, software: Sequence[SoftwareFile], *, resume: bool = False,
@@ -243,7 +244,7 @@ class Flasher:
             status = response.service_data.routine_status_record
             if status and status[0] != ROUTINE_OK:
                 step.detail += f", status {status[0]:#04x}"
-                raise FlashError(f"{self.name}: {name} reported status {status[0]:#04x}")
+                raise FlashError(f"{self.name}: {routine_refusal(name, status[0])}")
 
     def _memory_location(self, address: int, size: int) -> MemoryLocation:
         m = self.profile.memory

@@ -9,8 +9,9 @@ same families as the Allure categories (``bench/report/categories.json``).
 
 Exit status: pytest's, except that a run with failures but no ECU failure exits with
 ``USAGE`` (4, pytest's own status for a usage error) when one of them is a usage error, else
-with ``BENCH_BROKEN`` (6); and a run that passed but left tests unrun at its time budget exits
-with 2 (interrupted). ECU failures keep 1 whatever else happened.
+with ``BENCH_BROKEN`` (6); a run stopped at collection by a catalog's mistake exits with
+``USAGE`` too, not as interrupted (2); and a run that passed but left tests unrun at its time
+budget exits with 2 (interrupted). ECU failures keep 1 whatever else happened.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class Tally:
     ecu_failures: int = 0
     bench_faults: int = 0
     usage_errors: int = 0
+    collection_usage_errors: int = 0
+    """Catalogs whose collection failed on their own mistake (counted in ``usage_errors`` too)."""
     over_budget: int = 0
     """Tests skipped because the run's time budget was spent."""
     retried: dict[str, list[str]] = field(default_factory=dict)
@@ -84,7 +87,13 @@ class Tally:
         if getattr(report, "bench_retries", None):
             self.retried[report.nodeid] = list(report.bench_retries)
 
+    def count_collection_usage_error(self) -> None:
+        self.usage_errors += 1
+        self.collection_usage_errors += 1
+
     def exit_status(self, status: int) -> int:
+        if status == pytest.ExitCode.INTERRUPTED and self.collection_usage_errors and not self.ecu_failures:
+            return USAGE
         if status == pytest.ExitCode.TESTS_FAILED and not self.ecu_failures and self.usage_errors:
             return USAGE
         if status == pytest.ExitCode.TESTS_FAILED and not self.ecu_failures and self.bench_faults:

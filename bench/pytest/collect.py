@@ -1,5 +1,12 @@
 """YAML catalogs as pytest items: ``pytest testcases/scenarios`` runs every expanded scenario.
 
+Which YAML files (``.yaml``, ``.yml``) are catalogs, wherever pytest is pointed: every one in a
+folder named ``scenarios``; elsewhere, one whose top level says ``campaign: NAME`` (so bench
+files, recipes and CI files beside them are left alone); and any one named on the command line.
+
+A catalog mistake stops the run at collection, before any scenario: the error is the catalog's
+``file:line: key: message`` list, without a traceback, and the run exits with 4 (a usage error).
+
 Each scenario is one item, ``<catalog>.yaml::<campaign>[<scenario id>]``, with the catalog's
 tags as markers, so ``-k``, ``-m`` and ``pytest "<id>"`` select as usual. Each item brings up
 its own bench (own virtual channels, fresh NVM), so runs under pytest-xdist give the same
@@ -8,35 +15,73 @@ verdicts as serial runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.errors import ConfigError, UsageError
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
-from bench.pytest.run_state import ecu_profiles, held_rack
+from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool
 from bench.report.evidence import record_evidence
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
+from bench.scenarios.reach import downloads
 from bench.scenarios.runner import play
 
 
-def is_catalog(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and path.parent.name == "scenarios"
+CATALOG_FOLDER = "scenarios"
+_CAMPAIGN = re.compile(rb"^campaign:[ \t]*[^\s#]", re.MULTILINE)
+"""A top-level ``campaign:`` with its name on the line (a CI job named ``campaign:`` has none)."""
+
+
+def is_catalog(path: Path, named: Collection[Path] = ()) -> bool:
+    """Whether pytest collects the file at ``path`` as a scenario catalog; ``named``: the files
+    given on the command line."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    if path.parent.name == CATALOG_FOLDER or path.resolve() in named:
+        return True
+    try:
+        return _CAMPAIGN.search(path.read_bytes()) is not None
+    except OSError:
+        return False
+
+
+def named_files(config: pytest.Config) -> set[Path]:
+    """The files named on the command line (``path.yaml`` or ``path.yaml::item``)."""
+    return {(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args}
 
 
 class CatalogFile(pytest.File):
+    usage_error: str | None = None
+    """The catalog's mistake, when collecting it failed on one."""
+
     def collect(self) -> Iterator[ScenarioItem]:
         profiles = ecu_profiles(self.config)  # of every rack of the pool
         kinds = {name: profile.bootloader for name, profile in profiles.items()}
         deltas = [name for name, profile in profiles.items() if profile.delta is not None]
         recipes = {path.stem for path in (self.config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
-        for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas):
+        sizes = downloads([rack.config for rack in rack_pool(self.config).racks],
+                          firmware_builder(self.config.rootpath), delta_builder(self.config.rootpath))
+        try:
+            scenarios = load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas, downloads=sizes)
+        except ConfigError as exc:
+            self.usage_error = str(exc)
+            raise
+        for scenario in scenarios:
             item = ScenarioItem.from_parent(self, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
             for tag in scenario.tags:
                 self.config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
                 item.add_marker(tag)
             yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201
+        """A catalog mistake reads as the catalog's list of problems: no traceback."""
+        if isinstance(excinfo.value, ConfigError):
+            return f"scenario catalog error (fix the catalog; no scenario ran):\n{excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
 
 
 class ScenarioItem(pytest.Item):
@@ -52,8 +97,9 @@ class ScenarioItem(pytest.Item):
                                                                           faults=timeline))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201
-        """An ECU finding reads as its message: which expectation failed and what the ECU did."""
-        if isinstance(excinfo.value, OutcomeViolation):
+        """An ECU finding reads as its message: which expectation failed and what the ECU did; so
+        does a catalog mistake only the run finds (a ``UsageError``), with no traceback."""
+        if isinstance(excinfo.value, (OutcomeViolation, UsageError)):
             return f"{self.name}: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench.config.models import BenchConfig
 from bench.console import SerialConsole
-from bench.errors import BenchFault
+from bench.errors import BenchFault, UsageError
 from bench.faults import FaultInjector
 from bench.flash import EcuDiagnostics, Flasher
 from bench.image import FirmwareImage
@@ -51,10 +51,15 @@ def bench(bench_config: BenchConfig, tmp_path: Path, request: pytest.FixtureRequ
 @pytest.fixture
 def ecu(bench: Bench, request: pytest.FixtureRequest) -> EcuHandle:
     """The ECU named by indirect parametrization, else by ``@pytest.mark.ecu(name)``, else the
-    bench's first ECU."""
+    bench's only ECU; on a bench with several, a test that names none is a usage error listing them."""
     marker = request.node.get_closest_marker("ecu")
     name = getattr(request, "param", None) or (marker.args[0] if marker and marker.args else None)
-    name = name or next(iter(bench.config.ecus))
+    if name is None:
+        if len(bench.config.ecus) > 1:
+            raise UsageError(f"which ECU? bench {bench.config.name!r} ({bench.config.source}) has several: "
+                             f"{', '.join(bench.config.ecus)}; name one with @pytest.mark.ecu(NAME) "
+                             "(or parametrize 'ecu' indirectly)")
+        name = next(iter(bench.config.ecus))
     handle = bench.ecu(name)
     label_ecu(name)
     return handle

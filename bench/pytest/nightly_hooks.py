@@ -212,6 +212,10 @@ class RunOwner:
         if retries and report.when == "teardown" and reporter is not None:
             reporter.stats.setdefault("rerun", []).extend([report] * len(retries))  # "2 rerun" in the last line
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and getattr(report, "usage_error", None):  # a catalog's mistake (bench.pytest.collect)
+            self.tally.count_collection_usage_error()
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         session.exitstatus = self.tally.exit_status(session.exitstatus)
 

@@ -20,10 +20,11 @@ import pytest
 
 from bench.nightly.pool import RackPool
 from bench.nightly.racks import CAPABILITIES
-from bench.pytest.collect import CatalogFile, ScenarioItem, is_catalog
+from bench.pytest.collect import CatalogFile, ScenarioItem, is_catalog, named_files
 from bench.pytest.run_state import DEFAULT_BENCH, NEEDS, needs_of, rack_pool
 
-pytest_plugins = ("bench.pytest.fixtures", "bench.pytest.report_hooks", "bench.pytest.nightly_hooks")
+pytest_plugins = ("bench.pytest.fixtures", "bench.pytest.report_hooks", "bench.pytest.nightly_hooks",
+                  "bench.pytest.hints")
 
 RACK_FIXTURES = frozenset({"bench", "bench_config"})
 
@@ -47,9 +48,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if is_catalog(file_path):
+    if is_catalog(file_path, named_files(parent.config)):
         return CatalogFile.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):  # noqa: ANN201 - a hook wrapper
+    """A catalog that failed on its own mistake says so on its report: the run's exit status is
+    then a usage error's (``bench.pytest.nightly_hooks``), also from a pytest-xdist worker."""
+    report = yield
+    if isinstance(collector, CatalogFile) and collector.usage_error and report.failed:
+        report.usage_error = collector.usage_error
+    return report
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,

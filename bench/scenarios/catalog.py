@@ -65,6 +65,7 @@ from bench.faults.kinds import fault_kind, kind_names
 from bench.faults.kinds.base import point_class
 from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_model
 from bench.scenarios.expand import Case, expand
+from bench.scenarios.reach import Downloads, unreachable
 
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm", "preconditions", "fingerprint", "request_download", "check_block")
@@ -91,6 +92,8 @@ class Scenario:
     params: Mapping[str, float | int | str] = field(hash=False)
     expect: Expectations
     tags: tuple[str, ...]
+    at_line: int = 0
+    """The line of the case's trigger point (0: not known), for errors about it."""
     seed_in_id: bool = False  # the catalog has this case with several seeds: the id shows which
     images_in_id: bool = False  # ... or with several updates (from -> to): the id shows which
 
@@ -148,10 +151,12 @@ def _number(value: Any, number: str) -> int:
 
 
 def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None,
-                 delta_ecus: Collection[str] | None = None) -> list[Scenario]:
+                 delta_ecus: Collection[str] | None = None, downloads: Downloads | None = None) -> list[Scenario]:
     """The scenarios of the catalog at ``path``; ``ecus``: bench ECU → ``single_bank`` | ``ab``;
     ``firmware``, when given: the recipe names ``from``/``to`` may use; ``delta_ecus``, when given:
-    the ECUs that take delta packages. ConfigError lists every problem."""
+    the ECUs that take delta packages; ``downloads``, when given: what each case's update sends
+    (``bench.scenarios.reach.downloads``), so that a trigger point past its end is an error.
+    ConfigError lists every problem once (a mistake repeated on several lines, once with them all)."""
     source = Path(path).expanduser().resolve()
     data, locations = read_yaml(source, display=str(source))
     if not isinstance(data, dict):
@@ -165,12 +170,16 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
         problems += validation_problems(exc, data, catalog_model(kinds))
         data = {key: value for key, value in data.items()  # expand what is well-formed, report the rest too
                 if key not in {error["loc"][0] for error in exc.errors() if error["loc"]}}
-    cases = expand(data, dimensions=DIMENSIONS, builtin=BUILTIN_DEFAULTS, problems=problems,
+    cases = expand(data, dimensions=DIMENSIONS, builtin=BUILTIN_DEFAULTS, problems=problems, complete=not problems,
                    normalise=lambda key, value: _normalise(key, value, ecus, firmware, kinds))
     header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
                      data.get("expect") or {})
-    built = [(case, scenario) for case in cases if (scenario := _scenario(
-        case, header, source, nearest_line(locations, case.source) or 1, ecus, delta_ecus, problems))]
+
+    def lines(case: Case) -> tuple[int, int]:  # of the case, of its trigger point
+        return nearest_line(locations, case.source) or 1, nearest_line(locations, case.origin["at"]) or 0
+
+    built = [(case, scenario) for case in cases
+             if (scenario := _scenario(case, header, source, lines(case), ecus, delta_ecus, downloads, problems))]
     scenarios: list[Scenario] = []
     made: dict[str, int] = {}
     for (case, _), scenario in zip(built, _disambiguate([scenario for _, scenario in built]), strict=True):
@@ -183,10 +192,27 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
     if not scenarios and not problems:
         problems.append((("matrix",) if "matrix" in data else (), "the catalog expands to no scenario"))
     if problems:
-        unique = list(dict.fromkeys(problems))
-        unique.sort(key=lambda problem: nearest_line(locations, problem[0]) or 0)
-        raise config_error(unique, str(source), locations, what="scenario catalog")
+        raise config_error(_once(problems, locations), str(source), locations, what="scenario catalog")
     return scenarios
+
+
+def _once(problems: list[Problem], locations: Mapping[YamlPath, int]) -> list[Problem]:
+    """Each message once, in line order, at the first place it was found; the same mistake
+    written on other lines (a misspelt fault kind in the matrix and in an exclude) names them."""
+    places: dict[str, list[YamlPath]] = {}
+    for path, message in problems:
+        places.setdefault(message, [])
+        if path not in places[message]:
+            places[message].append(path)
+    merged = []
+    for message, paths in places.items():
+        paths.sort(key=lambda path: nearest_line(locations, path) or 0)
+        lines = dict.fromkeys(nearest_line(locations, path) or 0 for path in paths[1:])
+        lines.pop(nearest_line(locations, paths[0]) or 0, None)
+        also = f" (also on line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})" if lines else ""
+        merged.append((paths[0], message + also))
+    merged.sort(key=lambda problem: nearest_line(locations, problem[0]) or 0)
+    return merged
 
 
 def _disambiguate(scenarios: list[Scenario]) -> list[Scenario]:
@@ -254,10 +280,12 @@ def _checked(model: type[BaseModel], written: Mapping[str, tuple[Any, YamlPath]]
         return None
 
 
-def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mapping[str, str],
-              delta_ecus: Collection[str] | None, problems: list[Problem]) -> Scenario | None:
+def _scenario(case: Case, header: _Header, source: Path, lines: tuple[int, int], ecus: Mapping[str, str],
+              delta_ecus: Collection[str] | None, downloads: Downloads | None,
+              problems: list[Problem]) -> Scenario | None:
     """Check one case against what its fault and its ECU allow; the Scenario, or None."""
     count = len(problems)
+    line, at_line = lines
     values, ecu, fault, at = case.values, case.values["ecu"], case.values["fault"], case.values["at"]
     kind = ecus[ecu]
     if values["package"] == "delta" and delta_ecus is not None and ecu not in delta_ecus:
@@ -288,11 +316,20 @@ def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mappin
     if expect is not None and "bootloader" in expect.versions and kind == "ab":
         problems.append((written["versions"][1], f"'bootloader' cannot apply to A/B ECU {ecu!r}: it always runs one "
                                                  "of its banks"))
+    if len(problems) == count and downloads is not None:
+        try:
+            why = unreachable(at, downloads(ecu, values["package"], values["from"], values["to"]))
+        except ConfigError as exc:  # a recipe that does not build
+            why, at_origin = str(exc), case.origin["to"]
+        else:
+            at_origin = case.origin["at"]
+        if why:
+            problems.append((at_origin, why))
     if len(problems) > count:
         return None
     assert isinstance(expect, Expectations)
-    return Scenario(campaign=header.campaign, source=source, line=line, ecu=ecu, fault=fault, at=at,
-                    interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
+    return Scenario(campaign=header.campaign, source=source, line=line, at_line=at_line, ecu=ecu, fault=fault,
+                    at=at, interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
                     from_image=values["from"], to_image=values["to"],
                     params={name: value for name, (value, _) in params.items()}, expect=expect,
                     tags=tuple(dict.fromkeys([*header.tags, *case.tags])))

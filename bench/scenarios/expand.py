@@ -19,7 +19,12 @@ Values are normalised by the caller's ``normalise`` before any comparison, so ``
 in an exclude matches ``block:3`` in the matrix. Problems are appended to ``problems`` as
 ``(yaml path, message)``; the expansion carries on so that one run reports them all. The shape
 of ``data`` (which keys, mappings and lists where) has been checked by the catalog's model
-(``bench.scenarios.catalog_model``) before: sections that failed it are not given here.
+(``bench.scenarios.catalog_model``) before: sections that failed it are not given here
+(``complete=False``).
+
+One mistake, one problem: once a value or a section is in error, what it would have matched is
+unknown, so the checks that depend on it (an exclude or override matching nothing, a case with
+no value for a key) are not reported; they would only repeat the mistake as follow-on errors.
 """
 
 from __future__ import annotations
@@ -68,9 +73,16 @@ class _Context:
     dimensions: Sequence[str]
     normalise: Normalise
     problems: list[Problem]
+    complete: bool = True
+    """False once a value or a section of the catalog is in error."""
 
     def problem(self, path: YamlPath, message: str) -> None:
         self.problems.append((path, message))
+
+    def follow_on(self, path: YamlPath, message: str) -> None:
+        """A problem that an earlier mistake may explain: reported only when there is none."""
+        if self.complete:
+            self.problem(path, message)
 
     def dimensions_of(self, mapping: Mapping[str, Any] | None) -> list[str]:
         """The scenario keys ``mapping`` gives, in written order."""
@@ -88,6 +100,7 @@ class _Context:
                 value = self.normalise(key, item)
             except ValueError as exc:
                 self.problem(here, str(exc))
+                self.complete = False
                 continue
             if any(value == seen for seen, _ in result):
                 self.problem(here, f"{value!r} is listed twice")
@@ -113,9 +126,10 @@ class _Context:
 
 
 def expand(data: Mapping[str, Any], *, dimensions: Sequence[str], builtin: Mapping[str, Any],
-           normalise: Normalise, problems: list[Problem]) -> list[Case]:
-    """Every case of the catalog ``data``, in a deterministic order; problems appended."""
-    ctx = _Context(dimensions, normalise, problems)
+           normalise: Normalise, problems: list[Problem], complete: bool = True) -> list[Case]:
+    """Every case of the catalog ``data``, in a deterministic order; problems appended.
+    ``complete``: False when sections of the file were left out for their mistakes."""
+    ctx = _Context(dimensions, normalise, problems, complete)
     defaults = _defaults(ctx, data, builtin)
     product, matrix_keys = _product(ctx, data, defaults)
     product = _exclude(ctx, data, product)
@@ -141,7 +155,7 @@ def _new_case(ctx: _Context, values: dict[str, Any], origin: dict[str, YamlPath]
     missing = [key for key in ctx.dimensions if key not in values and key not in defaults]
     if missing:
         names = ", ".join(repr(key) for key in missing)
-        ctx.problem(source, f"no value for {names}: give it here, in 'matrix' or in 'defaults'")
+        ctx.follow_on(source, f"no value for {names}: give it here, in 'matrix' or in 'defaults'")
         return None
     values, origin = dict(values), dict(origin)
     for key in ctx.dimensions:
@@ -175,7 +189,7 @@ def _exclude(ctx: _Context, data: Mapping[str, Any], product: list[Case]) -> lis
             hits = {index for index, case in enumerate(product) if case.matches(pattern)}
             if not hits:
                 shown = ", ".join(f"{key}: {value}" for key, value in pattern.items())
-                ctx.problem(path, ("matches no combination of the matrix" if len(patterns) == 1 else
+                ctx.follow_on(path, ("matches no combination of the matrix" if len(patterns) == 1 else
                                    f"{{{shown}}} matches no combination of the matrix") + " (a typo?)")
             dropped |= hits
     return [case for index, case in enumerate(product) if index not in dropped]
@@ -227,4 +241,4 @@ def _override(ctx: _Context, data: Mapping[str, Any], cases: list[Case]) -> None
                 for section, values in updates.items():
                     case.merge(section, values, (*path, "set", section))
         if not matched:
-            ctx.problem((*path, "when") if "when" in entry else path, "matches no scenario (a typo?)")
+            ctx.follow_on((*path, "when") if "when" in entry else path, "matches no scenario (a typo?)")

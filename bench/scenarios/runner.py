@@ -213,7 +213,7 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Updat
                                        f"{ecu.diagnostics.describe()}")
             raise ConfigError(f"scenario {scenario.id}: the {scenario.fault} at {scenario.at} never fired "
                               "(the trigger point is not reached by this update)",
-                              file=str(scenario.source), line=scenario.line, field="at")
+                              file=str(scenario.source), line=scenario.at_line or scenario.line, field="at")
         _let_fault_play_out(scenario, injection)
         injector.restore()
         outcome.versions_after_fault.append(_judge_after_fault(scenario, ecu, old, version_of(target)))

@@ -29,6 +29,7 @@ from bench.dids import BootMode, BootState
 from bench.errors import ConfigError
 from bench.image import (HEADER_SIZE, AppDescriptor, DeltaHeader, DeltaPackage, ImageFormatError, ImageHeader,
                          SignatureError, verify_delta, verify_image)
+from bench.routine_status import CHECK_DIGEST, CHECK_FORMAT, CHECK_ROLLBACK, CHECK_SIGNATURE
 from bench.sim.nvm import FlashMemory
 from bench.sim.patching import PatchFailed, apply_in_steps
 from bench.sim.record import RecordStore
@@ -44,10 +45,6 @@ class VerificationFailed(Exception):
         super().__init__(reason)
 
 
-# Routine status bytes of CheckProgrammingDependencies, also used for CheckMemory.
-CHECK_OK, CHECK_FORMAT, CHECK_DIGEST, CHECK_SIGNATURE, CHECK_ROLLBACK = 0x00, 0x01, 0x02, 0x03, 0x04
-# Delta packages only: made for another base image; the patch does not make the target image.
-CHECK_BASE, CHECK_PATCH = 0x05, 0x06
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from udsoncan.ResponseCode import ResponseCode as RC
 
 from bench.config.models import EcuProfile
 from bench.image import HEADER_SIZE, DeltaHeader, ImageFormatError, ImageHeader
-from bench.sim.boot import CHECK_OK, BankLayout, BootManager, VerificationFailed
+from bench.routine_status import CHECK_OK
+from bench.sim.boot import BankLayout, BootManager, VerificationFailed
 from bench.sim.nrc import Nrc
 from bench.sim.nvm import FlashMemory, FlashProgrammingError
 from bench.sim.record import RecordStore

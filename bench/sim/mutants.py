@@ -18,7 +18,8 @@ from __future__ import annotations
 from bench.dids import BootMode, BootState
 from bench.errors import ConfigError
 from bench.image import AppDescriptor, ImageFormatError, ImageHeader
-from bench.sim.boot import CHECK_FORMAT, CHECK_OK, BootManager, RunningSoftware, VerificationFailed
+from bench.routine_status import CHECK_FORMAT, CHECK_OK
+from bench.sim.boot import BootManager, RunningSoftware, VerificationFailed
 from bench.sim.dialect import Mutant, dialect_of
 from bench.sim.dialects.his.mutants import HIS_MUTANTS
 from bench.sim.download import DownloadManager

@@ -22,8 +22,8 @@ import hashlib
 
 from bench.config.models import EcuProfile
 from bench.image import HEADER_SIZE, DeltaHeader, DeltaPackage, SignatureError, check_delta_signature
-from bench.sim.boot import (CHECK_BASE, CHECK_DIGEST, CHECK_FORMAT, CHECK_PATCH, CHECK_ROLLBACK, CHECK_SIGNATURE,
-                            BankLayout, BootManager, VerificationFailed)
+from bench.routine_status import CHECK_BASE, CHECK_DIGEST, CHECK_FORMAT, CHECK_PATCH, CHECK_ROLLBACK, CHECK_SIGNATURE
+from bench.sim.boot import BankLayout, BootManager, VerificationFailed
 from bench.sim.patching import PatchFailed, dry_run, patch_info
 from bench.sim.record import RecordStore
 

@@ -1,0 +1,103 @@
+"""`ota-bench sim` tells a newcomer the next step: the tester's bench file it writes, the flash
+command that reaches it, what it runs at start (from its kept NVM), and sessions and downloads
+as a tester works with it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.cli.sim import example_recipe, next_steps
+from bench.config import load_bench
+from process_lines import lines_until
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "fixtures" / "benches" / "virtual.yaml"
+STARTS_WITHIN, STOPS_WITHIN = 60.0, 30.0
+"""Seconds a simulator may take, on a loaded machine, to start and to stop: never reached."""
+
+
+def start_sim(*args: str | Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bench", "sim", "--bench", str(BENCH), "--ecu", "bcm",
+                             *map(str, args)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=STOPS_WITHIN)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def test_sim_writes_the_tester_bench_prints_the_flash_command_and_logs_what_the_tester_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # where the simulator runs: the printed command's paths are relative to it
+    nvm, tester = tmp_path / "nvm", tmp_path / "tester.yaml"
+    process = start_sim("--nvm", nvm, "--slcan", "127.0.0.1:0", "--write-bench", tester)
+    try:
+        start = lines_until(process, "next:", deadline=time.monotonic() + STARTS_WITHIN)
+        assert f"bcm: new NVM in {nvm}, programmed with its factory image" in start
+        assert "bcm: runs version 1.0.0 (bank A, application)" in start
+        url = re.search(r"served over SLCAN at (socket://127\.0\.0\.1:\d+)", start[0])
+        assert url, start
+        assert load_bench(tester).buses["body"].channel == url.group(1)  # the file reaches this very port
+        command = shlex.split(start[-1].removeprefix("next: "))
+        assert command[:5] == ["ota-bench", "flash", "--bench", str(tester), "--ecu"], start[-1]
+
+        assert main(command[1:]) == 0  # the printed command, as a newcomer would paste it
+        log = stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    for line in ("bcm: session programming", "bcm: security access granted (level 0x11)",
+                 "bcm: download of 65,792 B at 0x80000 accepted",
+                 "bcm: download ended: 17 TransferData blocks, 65,792 B received",
+                 "bcm: check programming dependencies: ok", "bcm: reset", "bcm: runs version 2.1.0"):
+        assert line in log, log
+
+    again = start_sim("--nvm", nvm)
+    try:
+        start = lines_until(again, "next:", deadline=time.monotonic() + STARTS_WITHIN)
+    finally:
+        stop(again)
+    assert f"bcm: NVM kept in {nvm}: it starts as the last run left it" in start
+    assert "bcm: runs version 2.1.0 (bank A, application)" in start  # what the kept NVM holds
+    assert start[-1].startswith("next: restart with --slcan")  # the virtual bus reaches no other process
+
+
+def test_a_tester_bench_for_a_bus_no_other_process_can_open_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--bench", str(BENCH), "--ecu", "bcm", "--nvm", str(tmp_path),
+                 "--write-bench", str(tmp_path / "tester.yaml")]) == 2
+    assert "uses python-can's 'virtual' interface, which no other process can open; serve it over SLCAN too " \
+           "(--slcan 127.0.0.1:0)" in capsys.readouterr().err
+    assert not (tmp_path / "tester.yaml").exists()
+
+
+@pytest.mark.parametrize(("ecu", "advice"), [
+    ("bcm", "next: restart with --slcan 127.0.0.1:0 --write-bench tester.yaml, then flash with that bench file"),
+    ("bms", "next: give its bus a socketcan/vcan channel in the bench file (SLCAN carries classic CAN only)")])
+def test_the_next_step_from_a_virtual_bus_fits_the_bus(ecu: str, advice: str) -> None:
+    args = argparse.Namespace(ecu=ecu, bench=BENCH, write_bench=None)
+    assert next_steps(load_bench(BENCH), args, None)[-1].startswith(advice)
+
+
+def test_the_next_step_on_a_bus_other_processes_open_is_flash_without_its_simulator() -> None:
+    config = load_bench(BENCH)
+    body = config.buses["body"].model_copy(update={"interface": "socketcan", "channel": "vcan0"})
+    config = config.model_copy(update={"buses": {**config.buses, "body": body}})
+    args = argparse.Namespace(ecu="bcm", bench=BENCH, write_bench=None)
+    assert next_steps(config, args, None) == [f"next: ota-bench flash --bench {BENCH} --ecu bcm --no-sim "
+                                              f"--image {example_recipe()}"]

@@ -1,0 +1,71 @@
+"""What a test's author is told about their own mistakes with the bench: an ECU left unpowered
+after a cut ("the ECU is unpowered", not a bare P2 timeout), and the ``ecu`` fixture without a
+marker on a bench with several ECUs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.nightly.verdicts import USAGE
+from rack_suite import virtual_rack
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "fixtures" / "benches" / "virtual.yaml"
+
+FORGETS_POWER = """
+import pytest
+from bench.errors import FlashError
+
+@pytest.mark.ecu("bcm")
+def test_cut_and_forget(ecu, power, firmware):
+    power.off()
+    ecu.flasher.flash(firmware("app-2.0.0"))
+
+@pytest.mark.ecu("bcm")
+def test_cut_and_restore(ecu, power, firmware):
+    power.off()
+    power.on()
+    ecu.diagnostics.wait_responsive(5.0)
+    ecu.flasher.flash(firmware("app-0.9.0-downgrade"))
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "fixtures").symlink_to(REPO / "fixtures")
+    return pytester
+
+
+def test_a_silent_ecu_whose_supply_is_off_is_reported_unpowered(suite: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # the one-line summary whole
+    suite.makepyfile(FORGETS_POWER)
+    result = suite.runpytest("--bench", str(BENCH), "-p", "no:xdist", "-rf")
+
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert text.count("the ECU is unpowered") == 2, text  # the section and the one-line summary, of one test
+    result.stdout.fnmatch_lines(["*- ECU unpowered -*",
+                                 "the ECU is unpowered: bcm's supply 'kl30_body' is off, so it cannot answer*",
+                                 "FAILED *test_cut_and_forget - [[]the ECU is unpowered: bcm's supply*"])
+    result.stdout.fnmatch_lines(["FAILED *test_cut_and_restore - bench.errors.FlashError*refused*"])
+
+
+def test_the_ecu_fixture_without_a_marker_on_a_bench_of_several_is_a_usage_error(suite: pytest.Pytester) -> None:
+    suite.makepyfile("def test_which(ecu):\n    raise AssertionError('must not run')\n")
+    result = suite.runpytest("--bench", str(BENCH), "-p", "no:xdist")
+
+    assert result.ret == USAGE
+    result.stdout.fnmatch_lines(["*UsageError: which ECU? bench 'virtual-bench' (*virtual.yaml) has several: bcm, bms; "
+                                 "name one with @pytest.mark.ecu(NAME)*"])
+    result.stdout.no_fnmatch_line("*must not run*")
+
+
+def test_the_ecu_fixture_without_a_marker_takes_the_only_ecu(suite: pytest.Pytester) -> None:
+    rack = virtual_rack(suite.path, "rack", only="bms")
+    suite.makepyfile("def test_only(ecu):\n    assert ecu.name == 'bms'\n")
+    result = suite.runpytest("--bench", str(rack), "-p", "no:xdist")
+
+    result.assert_outcomes(passed=1)
