@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import can
-import isotp
 import udsoncan
 from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpV2Connection
