@@ -22,7 +22,7 @@ import allure
 import pytest
 
 from bench.faults.timeline import FaultTimeline
-from bench.report.steps import add_steps, fault_steps, flash_step
+from bench.report.steps import add_steps, fault_markers, fault_steps, flash_step, place_faults
 from bench.report.versions import record_versions
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def record_evidence(item: pytest.Item, rig: Bench, *, failed: bool, before: Mapp
     before = item.stash.get(STATE_BEFORE, {}) if before is None else before
     faults = item.stash.get(FAULTS, None) if faults is None else faults
     flashes = rig.flash_results()
-    add_steps([*(flash_step(result, number) for _, number, result in flashes),
-               *(fault_steps(faults) if faults else [])])
+    add_steps(place_faults([flash_step(result, number) for _, number, result in flashes],
+                           fault_steps(faults) if faults else []))
     text = {"fault timeline": faults.render()} if faults else {}
     text.update(rig.evidence())
     after = rig.ecu_states()
@@ -66,7 +66,7 @@ def record_evidence(item: pytest.Item, rig: Bench, *, failed: bool, before: Mapp
         f"{ecu} before: {before.get(ecu, 'not read')}\n{ecu} after:  {state}" for ecu, state in after.items())
     attach_text(item, text, sections=failed)
     if policy == "all" or (policy == "failed" and failed):
-        traces = rig.write_traces(rig.workdir / "traces")
+        traces = rig.write_traces(rig.workdir / "traces", fault_markers(faults) if faults else [])
         for path in traces:
             allure.attach.file(str(path), name=path.name, attachment_type=_MIME[path.suffix], extension=path.suffix[1:])
         if failed:

@@ -5,6 +5,10 @@ The flasher and the fault injector keep timelines (``bench.flash.timeline``,
 where Allure's step context cannot follow. So the steps are built from the timelines once
 the test body is over, with the times they happened, and added to the running test's result
 (allure-python's reporter). Without Allure recording, nothing is done.
+
+Steps read in time order: a fault that struck during a flash attempt is a step of that attempt,
+between the phases it fell between (``place_faults``); one outside every attempt stands beside
+them, at its moment.
 """
 
 from __future__ import annotations
@@ -58,6 +62,30 @@ def fault_steps(timeline: FaultTimeline) -> list[TestStepResult]:
         steps.append(TestStepResult(name=f"fault: {record.action} on {record.target}", status=Status.PASSED,
                                     parameters=parameters, start=at, stop=at))
     return steps
+
+
+def place_faults(flashes: list[TestStepResult], faults: Iterable[TestStepResult]) -> list[TestStepResult]:
+    """The flash attempts with each fault inside the attempt it struck, in the phase it struck
+    (TransferData, the erase...), after what came before it; the faults that struck outside
+    every attempt beside them. In time order."""
+    loose = [fault for fault in faults if not _put_inside(flashes, fault)]
+    return sorted([*flashes, *loose], key=lambda step: step.start)
+
+
+def _put_inside(steps: list[TestStepResult], fault: TestStepResult) -> bool:
+    """Put ``fault`` into the innermost of ``steps`` whose time span holds its moment."""
+    for step in steps:
+        if step.start <= fault.start <= step.stop:
+            if not _put_inside(step.steps, fault):
+                step.steps = sorted([*step.steps, fault], key=lambda child: child.start)
+            return True
+    return False
+
+
+def fault_markers(timeline: FaultTimeline) -> list[tuple[float, str]]:
+    """Each fault as a CAN trace marker: (epoch seconds, what struck what, and when)."""
+    return [(_epoch_ms(record.time) / 1000, f"fault: {record.action} on {record.target} (when {record.trigger})")
+            for record in timeline.records()]
 
 
 def add_steps(steps: Iterable[TestStepResult]) -> None:
