@@ -23,9 +23,14 @@ from bench.faults.timeline import FaultTimeline
 from bench.flash import FlashResult
 
 
+def epoch_seconds(monotonic: float) -> float:
+    """A ``time.monotonic()`` instant (the timelines' clock) as epoch seconds (the CAN frames')."""
+    return time.time() - (time.monotonic() - monotonic)
+
+
 def _epoch_ms(monotonic: float) -> int:
     """A ``time.monotonic()`` instant as Allure's epoch milliseconds."""
-    return round((time.time() - (time.monotonic() - monotonic)) * 1000)
+    return round(epoch_seconds(monotonic) * 1000)
 
 
 def flash_step(result: FlashResult, number: int) -> TestStepResult:
@@ -84,7 +89,7 @@ def _put_inside(steps: list[TestStepResult], fault: TestStepResult) -> bool:
 
 def fault_markers(timeline: FaultTimeline) -> list[tuple[float, str]]:
     """Each fault as a CAN trace marker: (epoch seconds, what struck what, and when)."""
-    return [(_epoch_ms(record.time) / 1000, f"fault: {record.action} on {record.target} (when {record.trigger})")
+    return [(epoch_seconds(record.time), f"fault: {record.action} on {record.target} (when {record.trigger})")
             for record in timeline.records()]
 
 
