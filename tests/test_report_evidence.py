@@ -97,18 +97,22 @@ def test_failed_tests_get_can_traces_that_python_can_reads(results: dict[str, di
     assert "fault: power cut on bms (when bms -> 36 TransferData #2" in asc  # a marker where it struck
 
 
-def test_passing_tests_get_steps_and_text_but_no_traces_by_default(results: dict[str, dict[str, Any]]) -> None:
+def test_passing_tests_get_their_attempts_as_steps_and_nothing_else_by_default(results: dict[str, dict[str, Any]]) -> None:
     passed = results["test_flashes_the_update"]
     assert passed["status"] == "passed"
-    assert passed["steps"][0]["name"] == "flash 1: bms to 2.0.0 (full): complete"
-    found = attachments(passed)
-    assert "ECU state before and after" in found and "fault timeline" in found
-    assert not any(name.startswith("can-") for name in found)
+    assert [step["name"] for step in passed["steps"]] == ["flash 1: bms to 2.0.0 (full): complete"]
+    assert not passed["steps"][0].get("steps")  # no phases
+    assert attachments(passed) == {}  # no text, no captured log, no traces
+    failed = attachments(results["test_fails_after_flashing"])
+    assert {"ECU state before and after", "can-powertrain.asc"} <= failed.keys()  # a failure keeps all of it
 
 
-def test_can_trace_all_keeps_the_traces_of_passing_tests_too(tmp_path: Path) -> None:
+def test_on_request_passing_tests_keep_traces_text_phases_and_captured_output(tmp_path: Path) -> None:
     root = make(tmp_path)
-    done = run_suite(root, "--alluredir", "allure-results", "--can-trace", "all", "-k", "flashes_the_update")
+    done = run_suite(root, "--alluredir", "allure-results", "--can-trace", "all", "--passed-evidence", "full",
+                     "--captured-output", "all", "-k", "flashes_the_update", "--log-level", "INFO")
     assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
     [result] = [json.loads(path.read_text()) for path in (root / "allure-results").glob("*-result.json")]
-    assert {"can-powertrain.asc", "can-powertrain.blf"} <= {item["name"] for item in result["attachments"]}
+    names = {item["name"] for item in result["attachments"]}
+    assert {"can-powertrain.asc", "can-powertrain.blf", "ECU state before and after", "fault timeline", "log"} <= names
+    assert "RequestTransferExit: ok" in [child["name"] for child in result["steps"][0]["steps"]]

@@ -19,6 +19,7 @@ from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
 from bench.pytest.collect import ScenarioItem
 from bench.pytest.run_state import bench_path, rack_label, run_properties
+from bench.report.captured import FAILED, add_capture_option, keep_captured_output
 from bench.report.categories import write_categories
 from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import FAULTS, SETUP_FAILED, add_trace_option, record_evidence
@@ -51,6 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_trace_option(parser)
+    add_capture_option(parser)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -71,11 +73,17 @@ def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201 - a hook wrapper
                 outcome.force_exception(suspected)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201 - a hook wrapper
+    """Inside allure-pytest's own wrapper (``trylast``): what this one leaves out of the teardown
+    report, allure-pytest does not attach."""
     outcome = yield
+    report = outcome.get_result()
     if call.when == "setup":
-        item.stash[SETUP_FAILED] = outcome.get_result().failed
+        item.stash[SETUP_FAILED] = report.failed
+    item.stash[FAILED] = item.stash.get(FAILED, False) or report.failed
+    if call.when == "teardown" and not item.stash[FAILED]:
+        keep_captured_output(item.config, report)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -33,10 +33,11 @@ def _epoch_ms(monotonic: float) -> int:
     return round(epoch_seconds(monotonic) * 1000)
 
 
-def flash_step(result: FlashResult, number: int) -> TestStepResult:
-    """One flash attempt: a step per timeline entry (session, security, erase, transfer...)."""
+def flash_step(result: FlashResult, number: int, *, phases: bool = True) -> TestStepResult:
+    """One flash attempt: with ``phases``, a step per timeline entry (session, security, erase,
+    transfer...)."""
     children = []
-    for entry in result.timeline.steps:
+    for entry in result.timeline.steps if phases else ():
         ok = entry.outcome == "ok"
         details = ", ".join(filter(None, [f"{entry.bytes} B" if entry.bytes else "",
                                           f"{entry.retries} retries" if entry.retries else "", entry.detail]))
