@@ -144,6 +144,8 @@ def test_a_planted_tester_stall_is_a_suspected_bench_fault_never_a_product_defec
         text = (results[name]["dir"] / details).read_text()
         assert "the tester sent no consecutive frame after it" in text and "30 00 00" in text, text
         assert f"the failure it stands for:\n{stands_for}: " in text
+    parameters = {item["name"]: item["value"] for item in results["stall[bcm-full-power_cut@block:2]"]["parameters"]}
+    assert (parameters["ecu"], parameters["trigger"], parameters["seed"]) == ("bcm", "block:2", "0")  # no Python repr
     scenario_trace = results["stall[bcm-full-power_cut@block:2]"]["statusDetails"]["trace"]
     assert "was answered by the ECU's flow control 30 00 00" in scenario_trace  # the reader sees why at once
     assert "suspected bench fault: the tester went silent" in done.stdout

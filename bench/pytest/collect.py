@@ -71,10 +71,9 @@ class ScenarioItem(pytest.Item):
         suspected bench fault as its reason, what was seen, and the finding it stands for."""
         error = excinfo.value
         if isinstance(error, OutcomeViolation):
-            return f"{self.name}: {error}"
+            return f"{self.name}: {error}" + (f"\n{error.ecu_state}" if error.ecu_state else "")
         if isinstance(error, SuspectedBenchFault):
-            return (f"{self.name}: suspected bench fault: {error.reason}\n{error.details}\n\n"
-                    f"the failure it stands for:\n{type(error.finding).__name__}: {error.finding}")
+            return f"{self.name}: suspected bench fault: {error.reason}\n{error.details}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -21,6 +21,8 @@ def suspected_instead(item: pytest.Item, finding: BaseException) -> SuspectedBen
     suspicion = item.stash.get(SUSPICION, None)
     if suspicion is None or not is_ecu_finding(finding):
         return None
-    text = f"{suspicion.reason}\n{suspicion.details}\n\nthe failure it stands for:\n{type(finding).__name__}: {finding}"
-    attach_text(item, {"suspected bench fault": text})
-    return SuspectedBenchFault(suspicion.reason, finding, details=suspicion.details)
+    state = getattr(finding, "ecu_state", "")
+    details = (f"{suspicion.details}\n\nthe failure it stands for:\n{type(finding).__name__}: {finding}"
+               + (f"\n{state}" if state else ""))
+    attach_text(item, {"suspected bench fault": f"{suspicion.reason}\n{details}"})
+    return SuspectedBenchFault(suspicion.reason, finding, details=details)
