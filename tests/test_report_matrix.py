@@ -89,3 +89,21 @@ def test_heatmap_is_a_png(tmp_path: Path) -> None:
 def test_a_run_without_scenarios_has_no_matrix(tmp_path: Path) -> None:
     result(tmp_path, "test_security_access", "passed")
     assert not OutcomeMatrix.from_results(latest_results(tmp_path))
+
+
+def test_heatmap_outlines_a_cell_with_any_failure_in_red(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    def red_pixels(directory: Path, failed: int) -> int:
+        directory.mkdir()
+        for number in range(136):
+            status = "failed" if number < failed else "passed"
+            result(directory, f"bms-cut@block:{number}", status, ecu="bms", phase="block", fault="power_cut")
+        write_png(OutcomeMatrix.from_results(latest_results(directory)), directory / "matrix.png")
+        pixels = imread(directory / "matrix.png")[..., :3]
+        outline = (abs(pixels[..., 0] - 0xC6 / 255) < 0.02) & (abs(pixels[..., 1] - 0x28 / 255) < 0.02) \
+            & (abs(pixels[..., 2] - 0x28 / 255) < 0.02)
+        return int(outline.sum())
+
+    assert red_pixels(tmp_path / "clean", failed=0) == 0
+    assert red_pixels(tmp_path / "one-in-136", failed=1) > 100  # 135/136 is outlined, not a shade off 136/136
