@@ -9,6 +9,7 @@ Two families, never mixed up in a report:
   a usage error, never as a failure of the ECU.
 * ``BenchFault`` — the bench itself is broken (adapter gone, supply not answering, a virtual
   ECU thread that died). A test that hits one is an error of the bench, not a failure of the ECU.
+  ``SuspectedBenchFault`` is one the evidence points to without proving it (with the reason).
 
 What the ECU under test does wrong is reported by the flasher and the oracles as ordinary
 test failures (``FlashError`` and assertion errors), never as one of the above.
@@ -41,6 +42,18 @@ class ConfigError(UsageError):
 
 class BenchFault(BenchError):
     """The bench (instrument, adapter, simulator thread) failed — not the ECU under test."""
+
+
+class SuspectedBenchFault(BenchFault):
+    """A failure the evidence lays at the bench's door, though the bench cannot prove it: the
+    tester stopped sending in the middle of a message, no fault fired at all, a simulator that
+    answered late on a loaded host. ``reason`` says which (one line, the same for the same kind
+    of doubt, so a report groups by it); ``finding`` is the failure it stands for, kept whole.
+    A bench fault for the exit status, retries and the report, never a product defect."""
+
+    def __init__(self, reason: str, finding: BaseException, *, details: str = "") -> None:
+        super().__init__(f"{reason} (the failure it stands for: {type(finding).__name__})")
+        self.reason, self.finding, self.details = reason, finding, details
 
 
 class FlashError(Exception):

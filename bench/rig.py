@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -33,7 +33,7 @@ from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport import udsoncan_speedup
 from bench.transport.can_bus import RECV_POLL, open_bus
-from bench.transport.trace import BusTrace
+from bench.transport.trace import BusTrace, Marker
 from bench.transport.uds_client import TesterLink
 
 
@@ -191,9 +191,12 @@ class Bench:
             bus = self.config.buses[name]
             if not bus.traced:
                 continue
-            self.traces[name] = BusTrace(name, bus, self.channel(name))
+            tester_ids = {can_id for ecu in self.config.ecus.values() if ecu.bus == name
+                          for can_id in (ecu.request_id, ecu.functional_id)}
+            self.traces[name] = BusTrace(name, bus, self.channel(name), tester_ids=tester_ids)
             if self.gatewayed(name):
-                self.traces[f"{name}-ecu-side"] = BusTrace(name, bus, self.ecu_channel(name))
+                self.traces[f"{name}-ecu-side"] = BusTrace(name, bus, self.ecu_channel(name), tester_ids=tester_ids,
+                                                           side="ecu")
         dbc = load_dbc(self.config)
         for name, ecu in ecus.items():
             if ecu.virtual is not None:
@@ -298,9 +301,11 @@ class Bench:
                 found[f"console {name}"] = console.log_path.read_text(errors="replace")
         return found
 
-    def write_traces(self, directory: Path) -> list[Path]:
-        """The CAN traces recorded so far, ``can-<bus>.asc`` and ``.blf`` per bus, in ``directory``."""
-        return [path for name, trace in self.traces.items() for path in trace.write(directory / f"can-{name}")]
+    def write_traces(self, directory: Path, markers: Sequence[Marker] = ()) -> list[Path]:
+        """The CAN traces recorded so far, ``can-<bus>.asc`` and ``.blf`` per bus, in ``directory``,
+        with ``markers`` (epoch seconds, text: the fault injections) among the frames."""
+        return [path for name, trace in self.traces.items()
+                for path in trace.write(directory / f"can-{name}", markers)]
 
     def ecu_states(self) -> dict[str, str]:
         """What each ECU brought up reports about itself (``EcuDiagnostics.describe``)."""

@@ -6,6 +6,7 @@ default, gives up)."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -78,3 +79,51 @@ def test_receiver_waits_n_cr_for_a_late_consecutive_frame(tester_and_peer) -> No
     time.sleep(SLOW_PEER)
     send(peer, ECU.response_id, bytes([0x22]) + MESSAGE[13:])
     assert tester.recv(block=True, timeout=3.0) == MESSAGE
+
+
+def test_p2_starts_once_the_request_is_sent_however_late_the_stack_sends_its_first_frame() -> None:
+    """The tester-side stall of ``network[bcm-full-frame_loss@block:8-s2]``: the ECU flow-controlled
+    RequestDownload's first frame within N_Bs and the tester never sent the next frame. Its
+    P2 had started while can-isotp's thread, held up by a loaded host, was still building the
+    first frame; P2 + ΔP2 ran out before the flow control came, the flasher gave up and cancelled
+    the transfer. Here the thread is held up on purpose and the ECU's flow control comes past
+    P2 + ΔP2 from the call: the request must still complete."""
+    from udsoncan import MemoryLocation
+
+    from bench.config.models import EcuProfile
+    from bench.transport.uds_client import TesterLink
+
+    profile = EcuProfile(bootloader="single_bank")  # P2 + ΔP2 = 200 ms, N_Bs = 1 s
+    answer_within = profile.timing.p2 + profile.timing.network_margin
+    channel = f"isotp-stall-{uuid.uuid4().hex[:8]}"
+    tester_bus, peer = open_bus("body", BUS, channel=channel), open_bus("body", BUS, channel=channel)
+    notifier = can.Notifier(tester_bus, [], timeout=0.01)
+    link = TesterLink(ECU, profile, BUS, tester_bus, notifier).open()
+    stack = link.connection.isotp_layer
+    build = stack._make_tx_msg  # noqa: SLF001 - the step between dequeuing a message and sending its first frame
+
+    def held_up(arbitration_id: int, data: bytes):  # noqa: ANN202 - can-isotp's CanMessage
+        if data[0] >> 4 == 1:  # a first frame: the thread loses the CPU here
+            time.sleep(answer_within * 0.75)
+        return build(arbitration_id, data)
+
+    stack._make_tx_msg = held_up  # noqa: SLF001
+
+    def ecu() -> None:
+        assert next_frame(peer, ECU.request_id)[0] >> 4 == 1
+        time.sleep(answer_within * 0.5)  # within N_Bs; P2 + ΔP2 from the call is over by now
+        send(peer, ECU.response_id, bytes([0x30, 0x00, 0x00]))
+        assert next_frame(peer, ECU.request_id)[0] == 0x21  # the tester goes on
+        send(peer, ECU.response_id, bytes([0x04, 0x74, 0x20, 0x10, 0x02]))  # block length 0x1002
+
+    answering = threading.Thread(target=ecu)
+    answering.start()
+    try:
+        response = link.client.request_download(MemoryLocation(0x8000, 0x10000, 32, 32))
+        assert response.service_data.max_length == 0x1002
+    finally:
+        answering.join(5.0)
+        link.close()
+        notifier.stop()
+        tester_bus.shutdown()
+        peer.shutdown()

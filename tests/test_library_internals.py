@@ -64,6 +64,12 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "TransportLayer.events.reset_tx_complete / reset_rx_complete (threading.Event)", user)
         relies(hasattr(stack, "main_thread"), "can-isotp", "TransportLayer.main_thread (its worker thread)",
                "bench/transport/uds_client.py (BenchAwareConnection: a stopped stack is a bench fault)")
+        relies(callable(getattr(stack, "post_send_callback", None)) and hasattr(stack, "tx_queue"), "can-isotp",
+               "TransportLayerLogic.post_send_callback(request) and .tx_queue", user + ": sending()")
+        request = isotp.TransportLayer.SendRequest(b"\x10", isotp.TargetAddressType.Physical)
+        request.complete(False)
+        relies(request.complete_event.is_set(), "can-isotp", "SendRequest.complete() sets .complete_event",
+               user + ": sending()")
     finally:
         notifier.stop()
         bus.shutdown()

@@ -20,7 +20,7 @@ import serial
 from udsoncan.exceptions import TimeoutException
 
 from bench.console import ConsoleTimeout
-from bench.errors import BenchFault, ConfigError, FlashError, FlashRolledBack, UsageError
+from bench.errors import BenchFault, ConfigError, FlashError, FlashRolledBack, SuspectedBenchFault, UsageError
 from bench.report.categories import CATEGORIES_FILE
 from bench.scenarios.oracles import (EcuBricked, NvmInconsistent, OutcomeViolation, ResumeFailed, RollbackFailed,
                                      WrongVersion)
@@ -37,6 +37,7 @@ ADAPTER = "Bench fault: adapter error"
 INSTRUMENT = "Bench fault: instrument not answering"
 BENCH_TIMEOUT = "Bench fault: bench timeout"
 RIG = "Bench fault: simulator or rig"
+SUSPECTED = "Suspected bench fault"
 USAGE = "Usage error"
 
 SAMPLES: list[tuple[BaseException, str | None]] = [
@@ -69,6 +70,12 @@ SAMPLES: list[tuple[BaseException, str | None]] = [
     (BenchFault("gateway gateway-body: forwarding thread(s) tester->ecu did not stop"), BENCH_TIMEOUT),
     (BenchFault("virtual ECU bms: RuntimeError('simulated crash')"), RIG),
     (BenchFault("bench did not close cleanly: tester link: boom"), RIG),
+    (SuspectedBenchFault("the tester went silent after the ECU's flow control",
+                         ResumeFailed("expected outcome 'updated' (version 2.0.0) but the ECU runs 1.0.0")), SUSPECTED),
+    (SuspectedBenchFault("no fault fired: the update failed before its trigger point",
+                         FlashError("bcm: RequestDownload failed: timeout")), SUSPECTED),
+    (SuspectedBenchFault("the simulator answered late: bus 'body' power supply did not answer",
+                         EcuBricked("bms is bricked")), SUSPECTED),
     (ConfigError("scenario bms-full-brown_out@erase: the brown_out at erase never fired", file="network.yaml",
                  line=12, field="at"), USAGE),
     (UsageError("ECU 'bms' has no power supply on this bench: no power fault can act on it"), USAGE),

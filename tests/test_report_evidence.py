@@ -63,7 +63,11 @@ def test_each_flash_phase_and_each_fault_is_a_timed_step(results: dict[str, dict
     steps = results["evidence[bms-full-power_cut@block:2]"]["steps"]
     names = [step["name"] for step in steps]
     assert names[0].startswith("flash 1: bms to 2.0.0 (full): stopped")
-    assert any(name == "fault: power cut on bms" for name in names)
+    # the cut is a step of the attempt it interrupted, inside TransferData, at its moment
+    transfer = next(child for child in steps[0]["steps"] if child["name"].startswith("TransferData"))
+    assert [child["name"] for child in transfer["steps"]] == ["fault: power cut on bms"]
+    assert transfer["start"] <= transfer["steps"][0]["start"] <= transfer["stop"]
+    assert not any(name.startswith("fault:") for name in names)
     # the cut at block 2 races the ECU (a UDS trigger, as on a rig): block 2 may have been programmed
     assert re.match(r"flash 2: bms to 2\.0\.0 \(full, resumed at 0x[48]000\): complete", names[-1]), names[-1]
     assert [step["start"] for step in steps] == sorted(step["start"] for step in steps)
@@ -87,22 +91,28 @@ def test_failed_tests_get_can_traces_that_python_can_reads(results: dict[str, di
         for trace in ("can-powertrain.asc", "can-powertrain.blf"):
             frames = list(can.LogReader(found[trace]))
             assert len(frames) > 1000, (name, trace)  # 64 KiB in 64-byte CAN FD frames, and the answers
-            assert any(frame.arbitration_id == 0x7E1 for frame in frames)
-            assert any(frame.arbitration_id == 0x7E9 for frame in frames)
+            assert {frame.is_rx for frame in frames if frame.arbitration_id == 0x7E1} == {False}  # tester: Tx
+            assert {frame.is_rx for frame in frames if frame.arbitration_id == 0x7E9} == {True}  # ECU: Rx
+    asc = attachments(results["evidence[bms-full-power_cut@block:2]"])["can-powertrain.asc"].read_text()
+    assert "fault: power cut on bms (when bms -> 36 TransferData #2" in asc  # a marker where it struck
 
 
-def test_passing_tests_get_steps_and_text_but_no_traces_by_default(results: dict[str, dict[str, Any]]) -> None:
+def test_passing_tests_get_their_attempts_as_steps_and_nothing_else_by_default(results: dict[str, dict[str, Any]]) -> None:
     passed = results["test_flashes_the_update"]
     assert passed["status"] == "passed"
-    assert passed["steps"][0]["name"] == "flash 1: bms to 2.0.0 (full): complete"
-    found = attachments(passed)
-    assert "ECU state before and after" in found and "fault timeline" in found
-    assert not any(name.startswith("can-") for name in found)
+    assert [step["name"] for step in passed["steps"]] == ["flash 1: bms to 2.0.0 (full): complete"]
+    assert not passed["steps"][0].get("steps")  # no phases
+    assert attachments(passed) == {}  # no text, no captured log, no traces
+    failed = attachments(results["test_fails_after_flashing"])
+    assert {"ECU state before and after", "can-powertrain.asc"} <= failed.keys()  # a failure keeps all of it
 
 
-def test_can_trace_all_keeps_the_traces_of_passing_tests_too(tmp_path: Path) -> None:
+def test_on_request_passing_tests_keep_traces_text_phases_and_captured_output(tmp_path: Path) -> None:
     root = make(tmp_path)
-    done = run_suite(root, "--alluredir", "allure-results", "--can-trace", "all", "-k", "flashes_the_update")
+    done = run_suite(root, "--alluredir", "allure-results", "--can-trace", "all", "--passed-evidence", "full",
+                     "--captured-output", "all", "-k", "flashes_the_update", "--log-level", "INFO")
     assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
     [result] = [json.loads(path.read_text()) for path in (root / "allure-results").glob("*-result.json")]
-    assert {"can-powertrain.asc", "can-powertrain.blf"} <= {item["name"] for item in result["attachments"]}
+    names = {item["name"] for item in result["attachments"]}
+    assert {"can-powertrain.asc", "can-powertrain.blf", "ECU state before and after", "fault timeline", "log"} <= names
+    assert "RequestTransferExit: ok" in [child["name"] for child in result["steps"][0]["steps"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.report.heatmap import write_png
 from bench.report.matrix import OutcomeMatrix
-from bench.report.matrix_html import render_html
+from bench.report.matrix_html import failure_colour, render_html
 from bench.report.results import latest_results
 
 
@@ -59,12 +59,26 @@ def test_csv_has_a_row_per_ecu_phase_and_fault(tmp_path: Path) -> None:
     ]
 
 
-def test_html_table_shows_passed_of_total_coloured_by_failure_rate(tmp_path: Path) -> None:
+def test_html_shows_any_failure_at_a_glance(tmp_path: Path) -> None:
     html = render_html(sample(tmp_path))
-    assert "<h2>bms: 2/3 passed</h2>" in html and "<h2>bcm: 0/1 passed</h2>" in html
-    assert "<td style='background:hsl(60, 65%, 78%)' title='bms-cut@block:9'>1/2</td>" in html
-    assert "<td style='background:hsl(0, 65%, 78%)' title='bcm-dip@confirm'>0/1</td>" in html
+    assert html.index("<p class='verdict failed'>2 of 4 scenarios failed: ") < html.index("<table>")  # first thing seen
+    assert "<h2 class=failed>bms: 2/3 passed, 1 failed</h2>" in html and "<h2 class=failed>bcm: 0/1 passed, 1 failed</h2>" in html
+    assert "<td class='failed' style='background:hsl(20, 70%, 75%)' title='bms-cut@block:9'>1/2</td>" in html
+    assert "<td class='failed' style='background:hsl(0, 70%, 75%)' title='bcm-dip@confirm'>0/1</td>" in html
+    assert "<td style='background:hsl(120, 70%, 75%)' title=''>1/1</td>" in html  # the rerun passed: clean
+    assert "<ul class='failures'><li>bms-cut@block:9</li></ul>" in html  # failing ids under the table
     assert "<td class='none'>1 skipped</td>" in html
+
+
+def test_one_failure_in_many_is_not_the_colour_of_none() -> None:
+    almost, clean = failure_colour(1 / 136), failure_colour(0.0)
+    assert almost != clean and almost.startswith("hsl(40,") and clean.startswith("hsl(120,")
+
+
+def test_a_clean_run_says_so_first(tmp_path: Path) -> None:
+    result(tmp_path, "bms-cut@block:3", "passed", ecu="bms", phase="block", fault="power_cut")
+    html = render_html(OutcomeMatrix.from_results(latest_results(tmp_path)))
+    assert "<p class='verdict passed'>All 1 scenarios passed.</p>" in html and "class='failed'" not in html
 
 
 def test_heatmap_is_a_png(tmp_path: Path) -> None:
@@ -75,3 +89,21 @@ def test_heatmap_is_a_png(tmp_path: Path) -> None:
 def test_a_run_without_scenarios_has_no_matrix(tmp_path: Path) -> None:
     result(tmp_path, "test_security_access", "passed")
     assert not OutcomeMatrix.from_results(latest_results(tmp_path))
+
+
+def test_heatmap_outlines_a_cell_with_any_failure_in_red(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    def red_pixels(directory: Path, failed: int) -> int:
+        directory.mkdir()
+        for number in range(136):
+            status = "failed" if number < failed else "passed"
+            result(directory, f"bms-cut@block:{number}", status, ecu="bms", phase="block", fault="power_cut")
+        write_png(OutcomeMatrix.from_results(latest_results(directory)), directory / "matrix.png")
+        pixels = imread(directory / "matrix.png")[..., :3]
+        outline = (abs(pixels[..., 0] - 0xC6 / 255) < 0.02) & (abs(pixels[..., 1] - 0x28 / 255) < 0.02) \
+            & (abs(pixels[..., 2] - 0x28 / 255) < 0.02)
+        return int(outline.sum())
+
+    assert red_pixels(tmp_path / "clean", failed=0) == 0
+    assert red_pixels(tmp_path / "one-in-136", failed=1) > 100  # 135/136 is outlined, not a shade off 136/136

@@ -50,7 +50,7 @@ def test_scenario_results_carry_campaign_ecu_fault_phase_trigger_seed_and_bench(
         assert got.get(name) == [value], name
     assert "smoke" in got["tag"]
     parameters = {parameter["name"]: parameter["value"] for parameter in scenario["parameters"]}
-    assert parameters["ecu"] == "'bms'" and parameters["trigger"] == "'block:2'" and parameters["off_for"] == "0.05"
+    assert parameters["ecu"] == "bms" and parameters["trigger"] == "block:2" and parameters["off_for"] == "0.05"
     other = found["smoke[bcm-full-power_cut@block:2]"]
     assert other["historyId"] != scenario["historyId"]  # two tests in Allure's history, not two runs of one
 

@@ -85,3 +85,9 @@ class EcuDiagnostics:
                     if isinstance(exc, TimeoutException):
                         raise
                     raise TimeoutException(f"no answer to TesterPresent within {within} s (last: {exc})") from exc
+
+
+def version_text(version: str | None) -> str:
+    """A version read from an ECU, for people: ``version 2.0.0``, or ``no application`` (None:
+    no valid application runs, the ECU waits in its bootloader)."""
+    return f"version {version}" if version else "no application"

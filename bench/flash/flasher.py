@@ -36,7 +36,7 @@ from udsoncan.exceptions import (InvalidResponseException, NegativeResponseExcep
 from bench.config.models import BudgetedStep, EcuProfile
 from bench.errors import ConfigError, FlashError, FlashRolledBack, UsageError
 from bench.flash.block_plan import memory_map, plan_blocks, plan_digest
-from bench.flash.diagnostics import EcuDiagnostics
+from bench.flash.diagnostics import EcuDiagnostics, version_text
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
 from bench.flash.result import FlashResult, Progress
@@ -97,7 +97,7 @@ class Flasher:
                 download = self._choose(image, delta, result)
                 with result.timeline.step("ReadDataByIdentifier version before") as step:
                     result.version_before = self.diagnostics.read_version()
-                    step.detail = repr(result.version_before)
+                    step.detail = version_text(result.version_before)
                 prepare_network(self.name, self.link, result.timeline)
                 self._program(download, result, resume, fingerprint, progress)
                 self._restart_and_read_back(result)
@@ -265,7 +265,7 @@ class Flasher:
             step.detail = f"answered after {took * 1000:.0f} ms"
         with t.step("ReadDataByIdentifier version") as step:
             result.version_after = self.diagnostics.read_version()
-            step.detail = repr(result.version_after)
+            step.detail = version_text(result.version_after)
 
     def _judge_version(self, result: FlashResult) -> None:
         """Success is the flashed version running; the previous one is a rollback."""
@@ -274,7 +274,7 @@ class Flasher:
             return
         if before is not None and after == before:
             result.rolled_back = True
-            raise FlashRolledBack(f"{self.name}: rolled back: the ECU runs its previous version {before!r} "
-                                  f"after flashing {flashed!r}")
-        raise FlashError(f"{self.name}: the ECU runs {after!r} after flashing {flashed!r} "
-                         f"(it ran {before!r} before)")
+            raise FlashRolledBack(f"{self.name}: rolled back: the ECU runs its previous version {before} "
+                                  f"after flashing version {flashed}")
+        raise FlashError(f"{self.name}: the ECU runs {version_text(after)} after flashing version {flashed} "
+                         f"(it ran {version_text(before)} before)")

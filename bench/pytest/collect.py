@@ -21,10 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ConfigError, UsageError
+from bench.errors import ConfigError, SuspectedBenchFault, UsageError
+from bench.faults.timeline import FaultTimeline
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool
+from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import record_evidence
+from bench.report.suspicion import suspect_bench
+from bench.rig import Bench
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
 from bench.scenarios.reach import downloads
@@ -91,16 +95,32 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         workdir = self.config._tmp_path_factory.mktemp("scenario")  # noqa: SLF001 - pytest's tmp_path factory
-        play(held_rack(self), self.scenario, firmware_builder(self.config.rootpath), workdir=workdir,
-             deltas=delta_builder(self.config.rootpath),
-             record=lambda rig, failed, before, timeline: record_evidence(self, rig, failed=failed, before=before,
-                                                                          faults=timeline))
+        try:
+            play(held_rack(self), self.scenario, firmware_builder(self.config.rootpath), workdir=workdir,
+                 deltas=delta_builder(self.config.rootpath), record=self._record)
+        except Exception as finding:
+            suspected = suspected_instead(self, finding)
+            if suspected is None:
+                raise
+            raise suspected from finding
+
+    def _record(self, rig: Bench, failed: bool, before: dict[str, str], timeline: FaultTimeline) -> None:
+        """The scenario's evidence, and, when it failed, what that evidence says against the bench."""
+        record_evidence(self, rig, failed=failed, before=before, faults=timeline)
+        if failed:
+            self.stash[SUSPICION] = suspect_bench(rig, timeline, fault_armed=True)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201
         """An ECU finding reads as its message: which expectation failed and what the ECU did; so
-        does a catalog mistake only the run finds (a ``UsageError``), with no traceback."""
-        if isinstance(excinfo.value, (OutcomeViolation, UsageError)):
-            return f"{self.name}: {excinfo.value}"
+        does a catalog mistake only the run finds (a ``UsageError``), with no traceback; a suspected
+        bench fault as its reason, what was seen, and the finding it stands for."""
+        error = excinfo.value
+        if isinstance(error, OutcomeViolation):
+            return f"{self.name}: {error}" + (f"\n{error.ecu_state}" if error.ecu_state else "")
+        if isinstance(error, UsageError):
+            return f"{self.name}: {error}"
+        if isinstance(error, SuspectedBenchFault):
+            return f"{self.name}: suspected bench fault: {error.reason}\n{error.details}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -19,13 +19,16 @@ from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
 from bench.pytest.collect import ScenarioItem
 from bench.pytest.run_state import bench_path, rack_label, run_properties
+from bench.report.captured import FAILED, add_capture_option, keep_captured_output
 from bench.report.categories import write_categories
-from bench.report.evidence import SETUP_FAILED, add_trace_option, record_evidence
+from bench.pytest.suspected import SUSPICION, suspected_instead
+from bench.report.evidence import FAULTS, SETUP_FAILED, add_trace_option, record_evidence
 from bench.report.environment import run_environment, write_properties
 from bench.report.labels import label_scenario
 from bench.report.matrix import OutcomeMatrix
 from bench.report.matrix_files import REPORTS_DIR, write_matrix
 from bench.report.results import attach_to_run, latest_results
+from bench.report.suspicion import suspect_bench
 from bench.report.versions import versions_in
 from bench.rig import Bench
 
@@ -49,23 +52,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_trace_option(parser)
+    add_capture_option(parser)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201 - a hook wrapper
     """Record the evidence of a test that used the ``bench`` fixture, right after its body:
-    passed, failed or interrupted, while the bench is still up."""
+    passed, failed or interrupted, while the bench is still up; a failure its evidence lays at
+    the bench's door becomes a ``SuspectedBenchFault`` (``bench.report.suspicion``)."""
     outcome = yield
     rig = getattr(item, "funcargs", {}).get("bench")
     if isinstance(rig, Bench):
         record_evidence(item, rig, failed=outcome.excinfo is not None)
+        if outcome.excinfo is not None:
+            item.stash[SUSPICION] = suspect_bench(rig, item.stash.get(FAULTS, None), fault_armed=False)
+            finding = outcome.excinfo[1]
+            suspected = suspected_instead(item, finding)
+            if suspected is not None:
+                suspected.__cause__ = finding
+                outcome.force_exception(suspected)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201 - a hook wrapper
+    """Inside allure-pytest's own wrapper (``trylast``): what this one leaves out of the teardown
+    report, allure-pytest does not attach."""
     outcome = yield
+    report = outcome.get_result()
     if call.when == "setup":
-        item.stash[SETUP_FAILED] = outcome.get_result().failed
+        item.stash[SETUP_FAILED] = report.failed
+    item.stash[FAILED] = item.stash.get(FAILED, False) or report.failed
+    if call.when == "teardown" and not item.stash[FAILED]:
+        keep_captured_output(item.config, report)
 
 
 @pytest.hookimpl(tryfirst=True)

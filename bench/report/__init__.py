@@ -3,6 +3,10 @@
 * ``labels`` — Allure labels and parameters of scenario items and bench tests (epic, feature,
   story, severity, ECU, fault, phase, trigger, seed, bench), so the report filters and groups;
 * ``categories`` — sorts failures into product defects and bench faults (``categories.json``);
+* ``suspicion`` — what a failed test's evidence says against the bench (a tester that went
+  silent, a fault that never fired): a suspected bench fault, with the reason;
+* ``evidence``, ``steps`` and ``captured`` — what each test records (steps in time order, text,
+  CAN traces), sized for thousands of results;
 * ``versions`` and ``environment`` — the run's ``environment.properties``: bench, buses, ECU
   software versions seen, framework version, git revision;
 * ``results``, ``matrix``, ``matrix_html``, ``heatmap`` and ``matrix_files`` — the campaign's outcome matrix

@@ -1,5 +1,6 @@
 """The outcome matrix as a PNG heatmap: one panel per ECU (stacked), phase × fault kind, coloured by
-failure rate (green: all passed, red: all failed, grey: no scenario), each cell ``passed/total``.
+failure rate (green: all passed; any failure orange, through to red when all failed; grey: no
+scenario), each cell ``passed/total``; a cell with a failure is outlined in red, its text bold.
 
 Drawn with matplotlib's Agg canvas directly (no pyplot, no display, no global state).
 """
@@ -16,9 +17,12 @@ def write_png(matrix: OutcomeMatrix, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import LinearSegmentedColormap
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     phases, faults, ecus = matrix.phases, matrix.faults, matrix.ecus
-    colours = LinearSegmentedColormap.from_list("failure", ["#8fd19e", "#ffe08a", "#f28b82"]).with_extremes(bad="#eeeeee")
+    # green only at exactly 0: the first step above it is already orange, so 1 failure in 136 shows
+    colours = LinearSegmentedColormap.from_list(
+        "failure", [(0.0, "#8fd19e"), (0.001, "#ffc46b"), (1.0, "#f28b82")]).with_extremes(bad="#eeeeee")
     figure = Figure(figsize=(2.6 + 1.15 * len(faults), (1.2 + 0.4 * len(phases)) * len(ecus)), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(ecus), 1, squeeze=False)[:, 0]
@@ -31,7 +35,12 @@ def write_png(matrix: OutcomeMatrix, path: Path) -> None:
                 if cell is None or cell.total == 0:
                     continue
                 rates[row, column] = cell.failure_rate
-                ax.text(column, row, f"{cell.passed}/{cell.total}", ha="center", va="center", fontsize=8)
+                failed = bool(cell.problems)
+                ax.text(column, row, f"{cell.passed}/{cell.total}", ha="center", va="center", fontsize=8,
+                        fontweight="bold" if failed else "normal")
+                if failed:
+                    ax.add_patch(Rectangle((column - 0.45, row - 0.45), 0.9, 0.9, fill=False, edgecolor="#c62828",
+                                           linewidth=2.5, zorder=3))
         image = ax.imshow(np.ma.masked_invalid(rates), cmap=colours, vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_title(ecu)
         ax.set_xticks(range(len(faults)), faults, rotation=30, ha="right", fontsize=8)

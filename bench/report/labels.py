@@ -54,7 +54,18 @@ def label_scenario(scenario: Scenario, bench: str) -> None:
     for name, value in scenario_labels(scenario, bench).items():
         allure.dynamic.label(name, value)
     for name, value in scenario_parameters(scenario).items():
-        allure.dynamic.parameter(name, value)
+        allure.dynamic.parameter(name, AsWritten(value))
+
+
+class AsWritten:
+    """A parameter value Allure shows as written: allure-python shows a value's ``repr``, which
+    quotes text (``'bms'``); a report's reader wants ``bms``."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return str(self.value)
 
 
 def label_bench(name: str) -> None:

@@ -5,6 +5,10 @@ The flasher and the fault injector keep timelines (``bench.flash.timeline``,
 where Allure's step context cannot follow. So the steps are built from the timelines once
 the test body is over, with the times they happened, and added to the running test's result
 (allure-python's reporter). Without Allure recording, nothing is done.
+
+Steps read in time order: a fault that struck during a flash attempt is a step of that attempt,
+between the phases it fell between (``place_faults``); one outside every attempt stands beside
+them, at its moment.
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ from bench.faults.timeline import FaultTimeline
 from bench.flash import FlashResult
 
 
+def epoch_seconds(monotonic: float) -> float:
+    """A ``time.monotonic()`` instant (the timelines' clock) as epoch seconds (the CAN frames')."""
+    return time.time() - (time.monotonic() - monotonic)
+
+
 def _epoch_ms(monotonic: float) -> int:
     """A ``time.monotonic()`` instant as Allure's epoch milliseconds."""
-    return round((time.time() - (time.monotonic() - monotonic)) * 1000)
+    return round(epoch_seconds(monotonic) * 1000)
 
 
-def flash_step(result: FlashResult, number: int) -> TestStepResult:
-    """One flash attempt: a step per timeline entry (session, security, erase, transfer...)."""
+def flash_step(result: FlashResult, number: int, *, phases: bool = True) -> TestStepResult:
+    """One flash attempt: with ``phases``, a step per timeline entry (session, security, erase,
+    transfer...)."""
     children = []
-    for entry in result.timeline.steps:
+    for entry in result.timeline.steps if phases else ():
         ok = entry.outcome == "ok"
         details = ", ".join(filter(None, [f"{entry.bytes} B" if entry.bytes else "",
                                           f"{entry.retries} retries" if entry.retries else "", entry.detail]))
@@ -59,6 +69,30 @@ def fault_steps(timeline: FaultTimeline) -> list[TestStepResult]:
         steps.append(TestStepResult(name=f"fault: {record.action} on {record.target}", status=Status.PASSED,
                                     parameters=parameters, start=at, stop=at))
     return steps
+
+
+def place_faults(flashes: list[TestStepResult], faults: Iterable[TestStepResult]) -> list[TestStepResult]:
+    """The flash attempts with each fault inside the attempt it struck, in the phase it struck
+    (TransferData, the erase...), after what came before it; the faults that struck outside
+    every attempt beside them. In time order."""
+    loose = [fault for fault in faults if not _put_inside(flashes, fault)]
+    return sorted([*flashes, *loose], key=lambda step: step.start)
+
+
+def _put_inside(steps: list[TestStepResult], fault: TestStepResult) -> bool:
+    """Put ``fault`` into the innermost of ``steps`` whose time span holds its moment."""
+    for step in steps:
+        if step.start <= fault.start <= step.stop:
+            if not _put_inside(step.steps, fault):
+                step.steps = sorted([*step.steps, fault], key=lambda child: child.start)
+            return True
+    return False
+
+
+def fault_markers(timeline: FaultTimeline) -> list[tuple[float, str]]:
+    """Each fault as a CAN trace marker: (epoch seconds, what struck what, and when)."""
+    return [(epoch_seconds(record.time), f"fault: {record.action} on {record.target} (when {record.trigger})")
+            for record in timeline.records()]
 
 
 def add_steps(steps: Iterable[TestStepResult]) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from udsoncan.exceptions import TimeoutException
 
 from bench.dids import BootMode
+from bench.flash.diagnostics import version_text
 
 if TYPE_CHECKING:
     from bench.flash import FlashResult
@@ -28,7 +29,13 @@ if TYPE_CHECKING:
 
 
 class OutcomeViolation(AssertionError):
-    """The ECU did not end in a state the regulation allows."""
+    """The ECU did not end in a state the regulation allows. The message says which expectation
+    failed, the same words for the same defect (no scenario id, so a report groups by it);
+    ``ecu_state`` what the ECU reported about itself then (shown with the failure)."""
+
+    def __init__(self, message: str, *, ecu_state: str = "") -> None:
+        super().__init__(message)
+        self.ecu_state = ecu_state
 
 
 class EcuBricked(OutcomeViolation):
@@ -75,7 +82,7 @@ def version_is_old_or_new(ecu: EcuHandle, old: str, new: str) -> str | None:
     status = ecu.diagnostics.read_boot_status()
     if version is None and status.mode == BootMode.BOOTLOADER and ecu.profile.bootloader in SINGLE_COPY:
         return None
-    raise WrongVersion(f"{ecu.name} reports version {version!r} ({status}); only {old!r} or {new!r} "
+    raise WrongVersion(f"{ecu.name} reports {version_text(version)} ({status}); only {old} or {new} "
                        "are allowed" + ("" if ecu.profile.bootloader in SINGLE_COPY
                                         else ", and an A/B ECU must always run one of them"))
 
@@ -85,8 +92,8 @@ def runs_previous_bank(ecu: EcuHandle, *, bank: int, version: str) -> None:
     status = ecu.diagnostics.read_boot_status()
     running = ecu.diagnostics.read_version()
     if status.mode != BootMode.APPLICATION or status.active_bank != bank or running != version:
-        raise RollbackFailed(f"{ecu.name} should run bank {'AB'[bank]} version {version!r}; "
-                             f"it runs {status} version {running!r}")
+        raise RollbackFailed(f"{ecu.name} should run bank {'AB'[bank]} version {version}; "
+                             f"it runs {status} {version_text(running)}")
 
 
 def resent_at_most_one_block(interrupted: FlashResult, resumed: FlashResult, *, blocks: int = 1) -> int:

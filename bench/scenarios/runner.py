@@ -27,6 +27,7 @@ from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block
 from bench.faults.kinds import fault_kind
 from bench.faults.timeline import FaultTimeline
 from bench.flash import FlashResult
+from bench.flash.diagnostics import version_text
 from bench.image import DeltaPackage, FirmwareImage
 from bench.image.release import SoftwareRelease
 from bench.rig import Bench
@@ -194,8 +195,8 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Updat
         result = _attempt(ecu, target, resume, package)
         outcome.attempts.append(result)
         if package is not None and number == 1 and result.package != "delta":
-            raise OutcomeViolation(f"{scenario.id}: the flasher sent the full image, not the delta package: "
-                                   f"{result.package_reason}; {ecu.diagnostics.describe()}")
+            raise OutcomeViolation(f"the flasher sent the full image, not the delta package: {result.package_reason}",
+                                   ecu_state=ecu.diagnostics.describe())
         if not injection.wait(FAULT_LATENCY):
             if number > 1:
                 # A UDS trigger races the ECU as on a rack: the previous fault may have landed once
@@ -208,9 +209,8 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Updat
                 injector.disarm()  # it must not strike the last attempt instead
                 break
             if result.failure is not None:
-                raise OutcomeViolation(f"{scenario.id}: the update stopped before the {scenario.fault} at "
-                                       f"{scenario.at}, with no fault injected: {result.failure}; "
-                                       f"{ecu.diagnostics.describe()}")
+                raise OutcomeViolation(f"the update stopped before the {scenario.fault} at {scenario.at}, "
+                                       f"with no fault injected: {result.failure}", ecu_state=ecu.diagnostics.describe())
             raise ConfigError(f"scenario {scenario.id}: the {scenario.fault} at {scenario.at} never fired "
                               "(the trigger point is not reached by this update)",
                               file=str(scenario.source), line=scenario.at_line or scenario.line, field="at")
@@ -253,9 +253,9 @@ def _judge_after_fault(scenario: Scenario, ecu: EcuHandle, old: str | None, new:
     if version is None and "bootloader" in scenario.expect.versions:
         names.append("bootloader")
     if not names:
-        raise WrongVersion(f"{scenario.id}: after the {scenario.fault} the ECU runs {version!r}; "
-                           f"allowed: {', '.join(scenario.expect.versions)} (old={old!r}, new={new!r}); "
-                           f"{ecu.diagnostics.describe()}")
+        raise WrongVersion(f"after the {scenario.fault} the ECU runs {version_text(version)}; allowed: "
+                           f"{', '.join(scenario.expect.versions)} (old: {version_text(old)}, new: {version_text(new)})",
+                           ecu_state=ecu.diagnostics.describe())
     if scenario.expect.nvm_consistent and ecu.sim is not None:
         nvm_consistent(ecu.sim)
     return version
@@ -269,15 +269,15 @@ def _judge_final(scenario: Scenario, ecu: EcuHandle, outcome: ScenarioOutcome, o
     running = ecu.diagnostics.read_version()
     if running != wanted:
         defect = _final_violation(scenario, running, old, new)
-        raise defect(f"{scenario.id}: expected outcome {scenario.expect.outcome!r} (version {wanted!r}) "
-                     f"but the ECU runs {running!r} after the last attempt "
-                     f"({last.failure or 'no error'}); {ecu.diagnostics.describe()}")
+        raise defect(f"expected outcome {scenario.expect.outcome} ({version_text(wanted)}), but the ECU runs "
+                     f"{version_text(running)} after the last attempt ({last.failure or 'no error'})",
+                     ecu_state=ecu.diagnostics.describe())
     limit = scenario.expect.max_resent_blocks
     if limit is not None and len(outcome.attempts) > 1:
         try:
             resent_at_most_one_block(outcome.attempts[-2], last, blocks=limit)
         except OutcomeViolation as violation:
-            raise ResumeFailed(f"{scenario.id}: {violation}; {ecu.diagnostics.describe()}") from None
+            raise ResumeFailed(str(violation), ecu_state=ecu.diagnostics.describe()) from None
 
 
 def _final_violation(scenario: Scenario, running: str | None, old: str | None,

@@ -53,6 +53,35 @@ class AddressedStack(isotp.NotifierBasedCanStack):
     processed is lost.
     """
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_request: isotp.TransportLayer.SendRequest | None = None
+        wake_main_thread = self.post_send_callback
+
+        def remember(request: isotp.TransportLayer.SendRequest) -> None:
+            self._last_request = request
+            if wake_main_thread is not None:
+                wake_main_thread(request)
+
+        self.post_send_callback = remember
+
+    def sending(self) -> bool:
+        """True until the last message given to ``send`` is on the bus or abandoned (N_Bs).
+
+        can-isotp's ``transmitting()`` reads the queue and the state machine, which its thread
+        updates one after the other: between taking a message off the queue and entering
+        WAIT_FC it reads False although the first frame is not even sent. A tester that starts
+        P2 then (``BenchAwareConnection``) gives up on an ECU whose flow control comes within
+        N_Bs but past P2, and cancels the transfer: the ECU's ``30 00 00`` is never followed by
+        a consecutive frame (a tester-side stall). The request's own completion has no such gap."""
+        request = self._last_request
+        return request is not None and not request.complete_event.is_set()
+
+    def clear_tx_queue(self) -> None:
+        """Drop the messages not yet begun, as abandoned (``sending()`` must not wait for them)."""
+        while not self.tx_queue.empty():
+            self.tx_queue.get_nowait().complete(False)
+
     def _on_message_received(self, msg: can.Message) -> None:
         if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
             super()._on_message_received(msg)
@@ -71,7 +100,7 @@ class AddressedStack(isotp.NotifierBasedCanStack):
 
 
 def make_stack(bus: can.BusABC, notifier: can.Notifier, addr: isotp.Address, bus_config: BusConfig,
-               *, max_frame_size: int, timing: Timing | None = None) -> isotp.NotifierBasedCanStack:
+               *, max_frame_size: int, timing: Timing | None = None) -> AddressedStack:
     """A stack reading through ``notifier`` (several stacks share one bus); not started yet."""
     return AddressedStack(bus, notifier, address=addr, read_timeout=RECV_POLL,
                           params=stack_params(bus_config, max_frame_size=max_frame_size, timing=timing))

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import can
-import isotp
 import udsoncan
 from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpV2Connection
@@ -17,7 +16,7 @@ from udsoncan.exceptions import TimeoutException
 from bench.config.key_functions import resolve_security_key
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault
-from bench.transport.isotp_link import address, make_stack
+from bench.transport.isotp_link import AddressedStack, address, make_stack
 
 TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
 RESPONSE_PENDING = b"\x78"
@@ -132,7 +131,7 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
     SLICE = 0.01
     """How often a wait looks whether the ECU lost power (only while an answer is awaited)."""
 
-    def __init__(self, isotp_layer: isotp.TransportLayer) -> None:
+    def __init__(self, isotp_layer: AddressedStack) -> None:
         super().__init__(isotp_layer)
         self.unpowered = threading.Event()
 
@@ -146,7 +145,7 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
             if stack_thread is not None and not stack_thread.is_alive():  # its bus failed under it
                 raise BenchFault("the tester's ISO-TP stack has stopped (its CAN interface failed or went "
                                  "away): no answer can come")
-            if deadline is None and timeout is not None and not self.isotp_layer.transmitting():
+            if deadline is None and timeout is not None and not self.isotp_layer.sending():
                 deadline = time.monotonic() + timeout
             remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
             if remaining <= 0:

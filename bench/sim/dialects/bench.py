@@ -43,7 +43,7 @@ def nvm_problems(profile: EcuProfile, layout: BankLayout, flash: FlashMemory, st
                 problems.append(f"bank {'AB'[bank]} is marked valid but does not verify: {exc}")
                 continue
             if header.version != info.version:
-                problems.append(f"bank {'AB'[bank]} is recorded as {info.version!r} but holds {header.version!r}")
+                problems.append(f"bank {'AB'[bank]} is recorded as version {info.version} but holds version {header.version}")
     if record.pending_bank is not None and not record.banks[record.pending_bank].valid:
         problems.append(f"pending bank {'AB'[record.pending_bank]} is not valid")
     if not record.banks[record.active_bank].valid and layout.bank_count == 2:
