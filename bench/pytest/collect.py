@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
-from bench.pytest.run_state import ecu_profiles, held_rack
+from bench.pytest.run_state import ecu_profiles, held_rack, requirement_catalog
 from bench.report.evidence import record_evidence
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
@@ -31,7 +31,8 @@ class CatalogFile(pytest.File):
         kinds = {name: profile.bootloader for name, profile in profiles.items()}
         deltas = [name for name, profile in profiles.items() if profile.delta is not None]
         recipes = {path.stem for path in (self.config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
-        for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas):
+        for scenario in load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas,
+                                     requirements=requirement_catalog(self.config)):
             item = ScenarioItem.from_parent(self, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
             for tag in scenario.tags:
                 self.config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")

@@ -23,7 +23,8 @@ from bench.nightly.racks import CAPABILITIES
 from bench.pytest.collect import CatalogFile, ScenarioItem, is_catalog
 from bench.pytest.run_state import DEFAULT_BENCH, NEEDS, needs_of, rack_pool
 
-pytest_plugins = ("bench.pytest.fixtures", "bench.pytest.report_hooks", "bench.pytest.nightly_hooks")
+pytest_plugins = ("bench.pytest.fixtures", "bench.pytest.report_hooks", "bench.pytest.nightly_hooks",
+                  "bench.pytest.traceability_hooks")
 
 RACK_FIXTURES = frozenset({"bench", "bench_config"})
 

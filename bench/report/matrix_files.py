@@ -1,16 +1,18 @@
-"""The outcome matrix as files: HTML, PNG (heatmap) and CSV, written at the end of a run
+"""The outcome matrix as files (HTML, PNG heatmap, CSV) and the compliance matrix (HTML, CSV), written at the end of a run
 (``bench.pytest.report_hooks``) and by the merge of shards (``bench.nightly.merge``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bench.report.compliance import ComplianceMatrix
+from bench.report.compliance_html import write_html as write_compliance_html
 from bench.report.heatmap import write_png
 from bench.report.matrix import OutcomeMatrix
 from bench.report.matrix_html import write_html
 
 REPORTS_DIR = Path("reports")
-"""Where the outcome matrix goes, under the rootdir."""
+"""Where the matrices go, under the rootdir."""
 MATRIX_STEM = "outcome-matrix"
 
 
@@ -22,3 +24,15 @@ def write_matrix(matrix: OutcomeMatrix, directory: Path) -> list[Path]:
     write_png(matrix, png)
     matrix.write_csv(csv)
     return [html, png, csv]
+
+
+COMPLIANCE_STEM = "compliance-matrix"
+
+
+def write_compliance(matrix: ComplianceMatrix, directory: Path) -> list[Path]:
+    """HTML and CSV of the compliance matrix in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    html, csv = (directory / f"{COMPLIANCE_STEM}.{suffix}" for suffix in ("html", "csv"))
+    write_compliance_html(matrix, html)
+    matrix.write_csv(csv)
+    return [html, csv]

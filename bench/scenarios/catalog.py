@@ -5,6 +5,7 @@ A catalog (``testcases/scenarios/*.yaml``; power-loss.yaml is the commented exam
     campaign: power-loss                 # required, [a-z0-9-]+
     description: Power cut at every flashing phase
     tags: [power, nightly]               # pytest markers
+    requirements: [R156-7.2.2.1.1]       # what the scenarios demonstrate (testcases/requirements/)
     defaults: {from: factory, to: app-2.0.0, package: full, interruptions: 1, seed: 0}
     matrix:                              # cartesian product of every list (a scalar = a one-item list)
       ecu: [bcm, bms]
@@ -61,6 +62,7 @@ from bench.errors import ConfigError
 from bench.faults.kinds import fault_kind, kind_names
 from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_model
 from bench.scenarios.expand import Case, expand
+from bench.scenarios.requirements import RequirementCatalog
 
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm")
@@ -84,6 +86,8 @@ class Scenario:
     params: Mapping[str, float | int | str] = field(hash=False)
     expect: Expectations
     tags: tuple[str, ...]
+    requirements: tuple[str, ...] = ()
+    """Ids of the requirements the scenario demonstrates (the catalog's ``requirements``)."""
     seed_in_id: bool = False  # the catalog has this case with several seeds: the id shows which
     images_in_id: bool = False  # ... or with several updates (from -> to): the id shows which
 
@@ -125,10 +129,12 @@ def parse_at(value: Any) -> str:
 
 
 def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None,
-                 delta_ecus: Collection[str] | None = None) -> list[Scenario]:
+                 delta_ecus: Collection[str] | None = None,
+                 requirements: RequirementCatalog | None = None) -> list[Scenario]:
     """The scenarios of the catalog at ``path``; ``ecus``: bench ECU → ``single_bank`` | ``ab``;
     ``firmware``, when given: the recipe names ``from``/``to`` may use; ``delta_ecus``, when given:
-    the ECUs that take delta packages. ConfigError lists every problem."""
+    the ECUs that take delta packages; ``requirements``: the ids ``requirements:`` may name (None:
+    the project has no requirement catalog, so it may name none). ConfigError lists every problem."""
     source = Path(path).expanduser().resolve()
     data, locations = read_yaml(source, display=str(source))
     if not isinstance(data, dict):
@@ -144,8 +150,15 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
                 if key not in {error["loc"][0] for error in exc.errors() if error["loc"]}}
     cases = expand(data, dimensions=DIMENSIONS, builtin=BUILTIN_DEFAULTS, problems=problems,
                    normalise=lambda key, value: _normalise(key, value, ecus, firmware, kinds))
+    named = data.get("requirements") or []
+    for index, requirement_id in enumerate(named):
+        if requirements is None:
+            problems.append((("requirements", index), f"{requirement_id!r}: this project has no requirement catalog "
+                                                      "(testcases/requirements/*.yaml)"))
+        elif requirement_id not in requirements:
+            problems.append((("requirements", index), requirements.why_unknown(requirement_id)))
     header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
-                     data.get("expect") or {})
+                     data.get("expect") or {}, tuple(dict.fromkeys(named)))
     built = [(case, scenario) for case in cases if (scenario := _scenario(
         case, header, source, nearest_line(locations, case.source) or 1, ecus, delta_ecus, problems))]
     scenarios: list[Scenario] = []
@@ -209,6 +222,7 @@ class _Header:
     tags: list[str]
     params: Mapping[str, Mapping[str, Any]]
     expect: Mapping[str, Any]
+    requirements: tuple[str, ...]
 
 
 def _checked(model: type[BaseModel], written: Mapping[str, tuple[Any, YamlPath]], problems: list[Problem],
@@ -269,4 +283,4 @@ def _scenario(case: Case, header: _Header, source: Path, line: int, ecus: Mappin
                     interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
                     from_image=values["from"], to_image=values["to"],
                     params={name: value for name, (value, _) in params.items()}, expect=expect,
-                    tags=tuple(dict.fromkeys([*header.tags, *case.tags])))
+                    tags=tuple(dict.fromkeys([*header.tags, *case.tags])), requirements=header.requirements)
