@@ -40,8 +40,8 @@ BUDGET = pytest.StashKey[RunBudget]()
 """The run's time budget (``--run-budget``), when it has one."""
 TALLY = pytest.StashKey[Tally]()
 """The final reports counted by the process that owns the run."""
-REQUIREMENTS = pytest.StashKey["RequirementCatalog | None"]()
-"""The project's requirement catalogs (None: it has none), loaded once."""
+REQUIREMENTS = pytest.StashKey[RequirementCatalog]()
+"""The project's requirement catalogs, loaded once."""
 FIXTURE_NEEDS = {"sim": "virtual", "power": "power", "console": "console"}
 """Fixtures that skip a test on a rack without what they give, as the capability they need."""
 
@@ -76,7 +76,7 @@ def rack_pool(config: pytest.Config) -> RackPool:
     return config.stash[POOL_KEY]
 
 
-def requirement_catalog(config: pytest.Config) -> RequirementCatalog | None:
+def requirement_catalog(config: pytest.Config) -> RequirementCatalog:
     """The requirements under ``testcases/requirements`` of the rootdir, loaded once; a mistake in
     one of those files stops the run (UsageError)."""
     if REQUIREMENTS not in config.stash:

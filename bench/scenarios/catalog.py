@@ -133,8 +133,8 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
                  requirements: RequirementCatalog | None = None) -> list[Scenario]:
     """The scenarios of the catalog at ``path``; ``ecus``: bench ECU → ``single_bank`` | ``ab``;
     ``firmware``, when given: the recipe names ``from``/``to`` may use; ``delta_ecus``, when given:
-    the ECUs that take delta packages; ``requirements``: the ids ``requirements:`` may name (None:
-    the project has no requirement catalog, so it may name none). ConfigError lists every problem."""
+    the ECUs that take delta packages; ``requirements``, when given: the ids ``requirements:`` may
+    name. ConfigError lists every problem."""
     source = Path(path).expanduser().resolve()
     data, locations = read_yaml(source, display=str(source))
     if not isinstance(data, dict):
@@ -152,10 +152,7 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
                    normalise=lambda key, value: _normalise(key, value, ecus, firmware, kinds))
     named = data.get("requirements") or []
     for index, requirement_id in enumerate(named):
-        if requirements is None:
-            problems.append((("requirements", index), f"{requirement_id!r}: this project has no requirement catalog "
-                                                      "(testcases/requirements/*.yaml)"))
-        elif requirement_id not in requirements:
+        if requirements is not None and requirement_id not in requirements:
             problems.append((("requirements", index), requirements.why_unknown(requirement_id)))
     header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
                      data.get("expect") or {}, tuple(dict.fromkeys(named)))

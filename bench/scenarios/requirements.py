@@ -128,8 +128,8 @@ class RequirementCatalog:
                     "no scenario can demonstrate it")
         close = difflib.get_close_matches(requirement_id, list(self.requirements), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown requirement {requirement_id!r}{hint} (requirement catalogs: " \
-               + ", ".join(str(path) for path in self.files) + ")"
+        where = ", ".join(str(path) for path in self.files) or f"none: no *.yaml in {REQUIREMENTS_DIR}/"
+        return f"unknown requirement {requirement_id!r}{hint} (requirement catalogs: {where})"
 
 
 def load_requirement_file(path: Path) -> tuple[list[Requirement], dict[str, str]]:
@@ -168,11 +168,9 @@ def load_requirement_file(path: Path) -> tuple[list[Requirement], dict[str, str]
     return requirements, out_of_scope
 
 
-def load_requirements(directory: Path) -> RequirementCatalog | None:
-    """Every ``*.yaml`` under ``directory``; None when there is no such folder (no traceability)."""
-    if not directory.is_dir():
-        return None
-    files = tuple(sorted(directory.glob("*.yaml")))
+def load_requirements(directory: Path) -> RequirementCatalog:
+    """Every ``*.yaml`` under ``directory`` (none when there is no such folder: then no id is known)."""
+    files = tuple(sorted(directory.glob("*.yaml"))) if directory.is_dir() else ()
     requirements: dict[str, Requirement] = {}
     out_of_scope: dict[str, str] = {}
     for path in files:
