@@ -28,7 +28,9 @@ from bench.report.compliance import CLAIMS_FILE, ComplianceMatrix, merge_claims,
 from bench.report.environment import write_properties
 from bench.report.matrix import OutcomeMatrix
 from bench.report.matrix_files import MATRIX_STEM, REPORTS_DIR, write_compliance, write_matrix
+from bench.report.environment import git_revision
 from bench.report.results import attach_to_run, latest_results
+from bench.report.trend_run import record_and_trend, run_name_now
 from bench.scenarios.requirements import REQUIREMENTS_DIR, load_requirements
 
 ENVIRONMENT = "environment.properties"
@@ -122,9 +124,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"where the merged {MATRIX_STEM}.{{html,png,csv}} go (default: %(default)s)")
     parser.add_argument("--requirements", type=Path, default=REQUIREMENTS_DIR,
                         help="the requirement catalogs of the compliance matrix (default: %(default)s)")
+    parser.add_argument("--history", type=Path, default=None, metavar="DIR",
+                        help="record the merged run in this history and write its trends (reports/history in CI)")
+    parser.add_argument("--trend-window", type=int, default=7, metavar="N", help="runs of the trends (default 7)")
+    parser.add_argument("--run-name", default=None, metavar="NAME",
+                        help="the run's name in the history (default: now, UTC)")
     args = parser.parse_args(argv)
+    if args.trend_window < 2:
+        parser.error("--trend-window: at least 2 runs (a change needs two)")
     try:
         count = merge_shards(args.output, args.shards, args.matrix_dir, args.requirements)
+        if args.history is not None:
+            found, _ = record_and_trend(args.output, args.history, window=args.trend_window,
+                                        run=args.run_name or run_name_now(),
+                                        revision=git_revision(Path.cwd()) or "", reports=args.matrix_dir)
+            print(found.summary())
     except ConfigError as exc:
         print(f"merge: {exc}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from bench.pytest.collect import CatalogFile, ScenarioItem, is_catalog
 from bench.pytest.run_state import DEFAULT_BENCH, NEEDS, needs_of, rack_pool
 
 pytest_plugins = ("bench.pytest.fixtures", "bench.pytest.report_hooks", "bench.pytest.nightly_hooks",
-                  "bench.pytest.traceability_hooks")
+                  "bench.pytest.traceability_hooks", "bench.pytest.trend_hooks")
 
 RACK_FIXTURES = frozenset({"bench", "bench_config"})
 

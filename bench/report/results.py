@@ -35,6 +35,10 @@ class Outcome:
     """The last value of each label (Allure shows a repeated label's values; ours are single)."""
     requirements: tuple[str, ...] = ()
     """Every value of the label ``requirement`` (a test may demonstrate several)."""
+    history_id: str = ""
+    """Allure's id of the test across runs (its full name and parameters)."""
+    message: str = ""
+    """The failure message, if any (what the categories match)."""
 
 
 def latest_results(alluredir: Path) -> Iterator[Outcome]:
@@ -53,7 +57,9 @@ def latest_results(alluredir: Path) -> Iterator[Outcome]:
         yield Outcome(name=result.get("name", ""), status=result.get("status") or "unknown",
                       labels={label["name"]: label.get("value", "") for label in labels},
                       requirements=tuple(dict.fromkeys(label.get("value", "") for label in labels
-                                                       if label["name"] == REQUIREMENT_LABEL)))
+                                                       if label["name"] == REQUIREMENT_LABEL)),
+                      history_id=result.get("historyId") or result.get("fullName") or result.get("name", ""),
+                      message=(result.get("statusDetails") or {}).get("message") or "")
 
 
 def attach_to_run(alluredir: Path, files: Sequence[tuple[str, Path]]) -> None:
