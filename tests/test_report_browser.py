@@ -8,6 +8,7 @@ which is missing, where they are not.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -21,18 +22,38 @@ WAIT = 30.0
 """Seconds the page may take to render (a loaded CI machine)."""
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """index.html of the report of the suite's run."""
+def generate(root: Path) -> Path:
+    """Allure 3 makes the report of ``root``'s results with the project's configuration (its history
+    file, relative to the working directory, in ``root``)."""
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed: Allure 3 needs it (apt-get install nodejs npm)")
     if not ALLURE.exists():
         pytest.skip(f"Allure 3 is not installed in {ALLURE.parents[2]}: `make test` installs it with npm")
+    environment = {name: value for name, value in os.environ.items() if name != "ALLURE_HISTORY"}
+    subprocess.run([str(ALLURE), "generate", "--config", str(REPO / "reports" / "allurerc.mjs"), "allure-results",
+                    "--output", "allure-report"], cwd=root, capture_output=True, text=True, timeout=300, check=True,
+                   env=environment)
+    return root / "allure-report" / "index.html"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """index.html of the report of the suite's run."""
     root = make_suite(tmp_path_factory.mktemp("report"))
     run_suite(root, "--alluredir", "allure-results")
-    subprocess.run([str(ALLURE), "generate", "--config", str(REPO / "reports" / "allurerc.mjs"), "allure-results",
-                    "--output", "allure-report"], cwd=root, capture_output=True, text=True, timeout=300, check=True)
-    return root / "allure-report" / "index.html"
+    return generate(root)
+
+
+@pytest.fixture(scope="module")
+def second_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """index.html of the report of the suite's second run, as `make run` twice makes it: each run
+    with --history, each report generated with the project's Allure history."""
+    root = make_suite(tmp_path_factory.mktemp("nights"))
+    for night in ("night-1", "night-2"):
+        run_suite(root, "--alluredir", "allure-results", "--clean-alluredir", "--history", "reports/history",
+                  "--run-name", night)
+        index = generate(root)
+    return index
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +121,15 @@ def test_report_shows_every_test_its_attachments_categories_and_the_outcome_matr
     shown(browser, "test-result-tab-attachments")[0].click()
     attachments = shown(browser, "test-result-attachment")
     assert any(attachment.is_displayed() and "fault timeline" in attachment.text for attachment in attachments)
+
+
+def test_a_second_run_shows_each_tests_history_and_the_trends(second_night: Path, browser: object) -> None:
+    browser.get(second_night.as_uri())
+    shown(browser, "nav-tab-globalAttachments")[0].click()
+    names = [attachment.text for attachment in shown(browser, "test-result-attachment")]
+    assert any("Trends across runs (PNG)" in name for name in names), names
+
+    shown(browser, "nav-tab-results")[0].click()
+    open_test(browser, "smoke[bms-full-power_cut@block:2]")
+    shown(browser, "test-result-tab-history")[0].click()
+    assert len(shown(browser, "test-result-history-item")) == 1  # the first night's result
