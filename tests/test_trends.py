@@ -72,7 +72,7 @@ def test_a_flip_older_than_the_window_is_not_flaky() -> None:
 def test_the_trends_are_written_as_html_and_a_png(tmp_path: Path) -> None:
     written = write_trends(trends(NIGHTS), tmp_path)
     html = written[0].read_text()
-    assert "new failure: 1" in html and "bms-power_cut-erase" in html and "bench faults: rack-b" in html
+    assert "new failures: 1" in html and "bms-power_cut-erase" in html and "bench faults: rack-b" in html
     assert written[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -98,7 +98,7 @@ def test_runs_with_a_history_report_what_changed_since_the_last(tmp_path: Path, 
         done = run_pytest(tmp_path, "--alluredir", f"allure-{number}", "--history", "history", "--run-name",
                           f"night-{number}", *workers)
         assert done.returncode == (1 if number == 2 else 0), done.stdout + done.stderr
-        expected = {1: "0 new failure", 2: "1 new failure", 3: "1 flaky"}[number]
+        expected = {1: "new failures 0,", 2: "new failures 1,", 3: "flaky 1 "}[number]
         assert "since the previous run: " in done.stdout and expected in done.stdout, done.stdout
     history = [json.loads(line) for line in (tmp_path / "history" / "bench-history.jsonl").read_text().splitlines()]
     assert [run["run"] for run in history] == ["night-1", "night-2", "night-3"]

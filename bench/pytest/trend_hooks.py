@@ -63,6 +63,6 @@ class TrendSummary:
         terminalreporter.write_line(self.found.summary())
         for heading, attribute in DIMENSIONS.items():
             for value, row in self.found.by(attribute).items():
-                counts = ", ".join(f"{count} {change}" for change, count in row.items() if count)
+                counts = ", ".join(f"{change} {count}" for change, count in row.items() if count)
                 terminalreporter.write_line(f"  {heading} {value}: {counts}")
         terminalreporter.write_line("trends: " + ", ".join(str(path) for path in self.written))

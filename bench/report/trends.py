@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bench.report.history import ResultRecord, RunRecord
 
-NEW, FIXED, STILL, FLAKY = "new failure", "fixed", "still failing", "flaky"
+NEW, FIXED, STILL, FLAKY = "new failures", "fixed", "still failing", "flaky"
 CHANGES = (NEW, FIXED, STILL, FLAKY)
 DIMENSIONS = {"ECU": "ecu", "fault kind": "fault", "rack": "rack"}
 """How the changes are broken down: heading → attribute of a result."""
@@ -51,8 +51,8 @@ class Trends:
         return dict(sorted(table.items()))
 
     def summary(self) -> str:
-        counts = ", ".join(f"{len(self.changes[change])} {change}" for change in CHANGES)
-        return f"since the previous run: {counts} (flaky: over the last {len(self.runs)} runs)"
+        counts = ", ".join(f"{change} {len(self.changes[change])}" for change in CHANGES)
+        return f"since the previous run: {counts} (flaky over the last {len(self.runs)} runs)"
 
 
 def point_of(record: RunRecord) -> RunPoint:
