@@ -29,6 +29,8 @@ def write_png(trends: Trends, path: Path) -> None:
         faults.plot(x, [point.bench_faults.get(rack, 0) for point in trends.runs], marker="s", label=rack)
     if racks:
         faults.legend(fontsize=8)
+    else:
+        faults.text(0.5, 0.5, "no bench faults", transform=faults.transAxes, ha="center", va="center", color="#555")
     faults.set_ylabel("bench faults per rack")
     faults.set_ylim(bottom=0)
     faults.set_xticks(x, runs, rotation=30, ha="right", fontsize=8)
