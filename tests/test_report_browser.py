@@ -75,25 +75,44 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     driver.quit()
 
 
-def shown(driver: object, test_id: str) -> list[object]:
-    """The elements with this data-testid, once at least one is on the page."""
+def waiting(driver: object, **options: object) -> object:
+    """A wait that also retries when the report re-renders an element under it (it loads its data,
+    the history among them, after the first render)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,), **options)
+
+
+def shown(driver: object, test_id: str) -> list[object]:
+    """The elements with this data-testid, once at least one is on the page."""
     selector = f"[data-testid='{test_id}']"
-    return WebDriverWait(driver, WAIT).until(lambda d: d.find_elements("css selector", selector))
+    return waiting(driver).until(lambda d: d.find_elements("css selector", selector))
+
+
+def texts(driver: object, test_id: str) -> list[str]:
+    """The texts of the elements with this data-testid, read when none is re-rendered meanwhile."""
+    selector = f"[data-testid='{test_id}']"
+    return waiting(driver).until(lambda d: [element.text for element in d.find_elements("css selector", selector)]
+                                 or False)
+
+
+def click(driver: object, test_id: str) -> None:
+    """Click the first element with this data-testid (again, if the report re-rendered it)."""
+    selector = f"[data-testid='{test_id}']"
+    waiting(driver).until(lambda d: (found := d.find_elements("css selector", selector))
+                          and (found[0].click() or True))
 
 
 def open_test(driver: object, name: str) -> None:
     """Search the results tree for ``name``, unfold the groups it is in, open the test."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
     shown(driver, "search-input")[0].send_keys(name)
     unfolded: set[str] = set()
 
     def unfold(d: object) -> object:
         leaves = [leaf for leaf in d.find_elements("css selector", "[data-testid='tree-leaf']") if name in leaf.text]
         if leaves:
-            return leaves[0]
+            return leaves[0]  # clicked by the wait, which tries again if it went stale
         for section in d.find_elements("css selector", "[data-testid='tree-section-title']"):
             if section.text not in unfolded:
                 unfolded.add(section.text)
@@ -101,35 +120,35 @@ def open_test(driver: object, name: str) -> None:
                 break
         return False
 
-    WebDriverWait(driver, WAIT, poll_frequency=0.3).until(unfold).click()
+    waiting(driver, poll_frequency=0.3).until(lambda d: (leaf := unfold(d)) and (leaf.click() or True))
 
 
 def test_report_shows_every_test_its_attachments_categories_and_the_outcome_matrix(report: Path,
                                                                                    browser: object) -> None:
     browser.get(report.as_uri())
-    assert shown(browser, "metadata-item-total")[0].text.split() == ["Total", str(TESTS)]
+    assert texts(browser, "metadata-item-total")[0].split() == ["Total", str(TESTS)]
 
-    shown(browser, "nav-tab-categories")[0].click()
-    assert [section.text for section in shown(browser, "tree-section-title")] == ["Bench fault: instrument not answering"]
+    click(browser, "nav-tab-categories")
+    assert texts(browser, "tree-section-title") == ["Bench fault: instrument not answering"]
 
-    shown(browser, "nav-tab-globalAttachments")[0].click()
-    names = [attachment.text for attachment in shown(browser, "test-result-attachment")]
+    click(browser, "nav-tab-globalAttachments")
+    names = texts(browser, "test-result-attachment")
     assert len(names) == 3 and "Outcome matrix (HTML)" in names[0]
 
-    shown(browser, "nav-tab-results")[0].click()
+    click(browser, "nav-tab-results")
     open_test(browser, "smoke[bms-full-power_cut@block:2]")
-    shown(browser, "test-result-tab-attachments")[0].click()
+    click(browser, "test-result-tab-attachments")
     attachments = shown(browser, "test-result-attachment")
     assert any(attachment.is_displayed() and "fault timeline" in attachment.text for attachment in attachments)
 
 
 def test_a_second_run_shows_each_tests_history_and_the_trends(second_night: Path, browser: object) -> None:
     browser.get(second_night.as_uri())
-    shown(browser, "nav-tab-globalAttachments")[0].click()
-    names = [attachment.text for attachment in shown(browser, "test-result-attachment")]
+    click(browser, "nav-tab-globalAttachments")
+    names = texts(browser, "test-result-attachment")
     assert any("Trends across runs (PNG)" in name for name in names), names
 
-    shown(browser, "nav-tab-results")[0].click()
+    click(browser, "nav-tab-results")
     open_test(browser, "smoke[bms-full-power_cut@block:2]")
-    shown(browser, "test-result-tab-history")[0].click()
+    click(browser, "test-result-tab-history")
     assert len(shown(browser, "test-result-history-item")) == 1  # the first night's result
