@@ -13,6 +13,7 @@ them) and the compliance matrix, ``reports/compliance-matrix.{html,csv}``, attac
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CLAIMS] = Counter()
     directory = alluredir(config)
     if directory is not None and owns_the_run(config) and not config.option.collectonly:
-        config.pluginmanager.register(ComplianceSummary(config), "bench-compliance-summary")
+        config.pluginmanager.register(ComplianceSummary(config, directory), "bench-compliance-summary")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -92,17 +93,17 @@ def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - pytest-xdist's W
 class ComplianceSummary:
     """Writes the claims and the compliance matrix at the end of the run."""
 
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.written: list = []
+    def __init__(self, config: pytest.Config, directory: Path) -> None:
+        self.config, self.directory = config, directory
+        self.written: list[Path] = []
         self.verdicts: dict[str, int] = {}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        directory = alluredir(self.config)
         catalog = requirement_catalog(self.config)
-        if directory is None or not catalog.requirements:
+        if not catalog.requirements:
             return
+        directory = self.directory
         directory.mkdir(parents=True, exist_ok=True)
         claims = self.config.stash[CLAIMS]
         write_claims(directory, claims)
