@@ -33,10 +33,10 @@ GENERATE_REPORT := rm -rf reports/allure-report && \
 	echo "HTML report: reports/allure-report/index.html"
 
 ## OTA campaign from testcases/ against the virtual bench; Allure results in reports/allure-results,
-## the HTML report in reports/allure-report. Exit status: pytest's (the report's when pytest passed).
+## the HTML report in reports/allure-report, the run added to reports/history (trends). Exit status: pytest's (the report's when pytest passed).
 run: $(STAMP) $(ALLURE_STAMP)
 	$(BIN)/pytest -n 2 testcases --scenario-sample $(RUN_SAMPLE) --seed 0 \
-		--alluredir reports/allure-results --clean-alluredir $(ARGS); \
+		--alluredir reports/allure-results --clean-alluredir --history reports/history $(ARGS); \
 	status=$$?; { $(GENERATE_REPORT); } || [ $$status -ne 0 ] || status=1; exit $$status
 
 ## every test: the framework's own (tests/) and the OTA suites (testcases/), with a fixed
@@ -51,7 +51,8 @@ CAMPAIGN_WORKERS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
 ## every catalog scenario (testcases/scenarios), Allure results in reports/allure-results,
 ## the HTML report in reports/allure-report
 campaign: $(STAMP) $(ALLURE_STAMP)
-	$(BIN)/pytest -n $(CAMPAIGN_WORKERS) testcases/scenarios --alluredir reports/allure-results --clean-alluredir $(ARGS); \
+	$(BIN)/pytest -n $(CAMPAIGN_WORKERS) testcases/scenarios --alluredir reports/allure-results --clean-alluredir \
+		--history reports/history $(ARGS); \
 	status=$$?; { $(GENERATE_REPORT); } || [ $$status -ne 0 ] || status=1; exit $$status
 
 ## HTML report (one self-contained index.html, opens from disk) from reports/allure-results
@@ -64,4 +65,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pacing.py
 
 clean:
-	rm -rf $(VENV) $(NODE_PREFIX) reports/allure-results reports/allure-report reports/outcome-matrix.*
+	rm -rf $(VENV) $(NODE_PREFIX) reports/allure-results reports/allure-report reports/outcome-matrix.* \
+		reports/compliance-matrix.* reports/trends.* reports/evidence.zip   # reports/history/ stays: the trends

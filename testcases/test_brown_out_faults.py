@@ -10,6 +10,7 @@ from bench.scenarios.oracles import nvm_consistent, recovers, version_is_old_or_
 from ota_support import BOTH_ECUS
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @BOTH_ECUS
 def test_brown_out_reset_during_erase_leaves_a_safe_ecu(ecu, faults, firmware, sim):
     image = firmware("app-2.0.0")
@@ -26,6 +27,7 @@ def test_brown_out_reset_during_erase_leaves_a_safe_ecu(ecu, faults, firmware, s
     assert ecu.flasher.flash(image).version_after == "2.0.0"
 
 
+@pytest.mark.requirements("R156-7.2.2.1.2", "GB44496-5.2.4")
 @BOTH_ECUS
 def test_low_voltage_during_transfer_stops_programming_with_0x93(ecu, faults, firmware, sim):
     image = firmware("app-2.0.0")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.dids import BootMode, BootState
 from ota_support import BOTH_ECUS
 
 
+@pytest.mark.requirements("R156-7.2.1.2.2", "GB44496-5.1.2")
 @BOTH_ECUS
 def test_full_image_is_flashed_and_new_version_runs(ecu, firmware):
     assert ecu.diagnostics.read_version() == "1.0.0"
@@ -23,6 +26,7 @@ def test_full_image_is_flashed_and_new_version_runs(ecu, firmware):
     assert all(s.outcome == "ok" for s in result.timeline.steps)
 
 
+@pytest.mark.requirements("R156-7.2.1.2.2", "GB44496-5.1.2")
 @BOTH_ECUS
 def test_second_update_goes_to_the_other_bank_and_keeps_running(ecu, firmware):
     ecu.flasher.flash(firmware("app-2.0.0"))

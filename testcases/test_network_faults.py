@@ -54,6 +54,7 @@ def test_a_lost_frame_during_transfer_is_absorbed_by_a_retry(ecu, faults, firmwa
     assert faults.bench.gateway(ecu.config.bus).counters()["to_tester"]["dropped"] == 1
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @BOTH_ECUS
 def test_partition_during_transfer_fails_cleanly_then_resumes(ecu, faults, firmware):
     image = firmware("app-2.0.0")
@@ -67,6 +68,7 @@ def test_partition_during_transfer_fails_cleanly_then_resumes(ecu, faults, firmw
     assert_safe_then_updates(ecu, image, resume=True, interrupted=failure.value.result)
 
 
+@pytest.mark.requirements("R156-7.2.1.1", "GB44496-5.1.1")
 @BOTH_ECUS
 def test_corrupted_data_is_caught_by_the_check_and_a_new_attempt_succeeds(ecu, faults, firmware):
     image = firmware("app-2.0.0")
@@ -81,6 +83,7 @@ def test_corrupted_data_is_caught_by_the_check_and_a_new_attempt_succeeds(ecu, f
     assert_safe_then_updates(ecu, image, resume=False)
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @BOTH_ECUS
 def test_bus_off_during_erase_fails_cleanly(ecu, faults, firmware):
     image = firmware("app-2.0.0")

@@ -36,6 +36,7 @@ DURING_TRANSFER = ("first-block", "middle-block", "last-block", "mid-page-progra
 finished the check, and taken the download in, before the cut lands, as on a rig)."""
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @BOTH_ECUS
 @pytest.mark.parametrize("phase", PHASES)
 def test_power_cut_never_bricks_and_the_update_completes_afterwards(ecu, faults, firmware, phase):

@@ -20,6 +20,7 @@ def interrupted_flash(ecu, faults, image, page: int):
     return info.value.result
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @pytest.mark.ecu("bcm")
 def test_single_bank_stays_in_bootloader_and_accepts_a_new_flash(ecu, faults, firmware):
     image = firmware("app-2.0.0")
@@ -33,6 +34,7 @@ def test_single_bank_stays_in_bootloader_and_accepts_a_new_flash(ecu, faults, fi
     assert result.version_after == "2.0.0"
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @pytest.mark.ecu("bms")
 def test_ab_keeps_running_the_previous_version(ecu, faults, firmware):
     interrupted_flash(ecu, faults, firmware("app-2.0.0"), page=100)

@@ -9,6 +9,7 @@ from bench.faults import probe
 from ota_support import BOTH_ECUS
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @BOTH_ECUS
 @pytest.mark.parametrize("page", [70, 130])  # both after the first block: the BMS's 16 KiB, the BCM's 4 KiB
 def test_resume_resends_at_most_one_block(ecu, faults, firmware, page):

@@ -12,6 +12,7 @@ from bench.image import FirmwareImage
 from ota_support import BOTH_ECUS
 
 
+@pytest.mark.requirements("R156-7.2.2.1.1", "GB44496-5.2.5")
 @pytest.mark.ecu("bms")
 def test_image_failing_its_trial_boot_is_rolled_back(ecu, firmware):
     with pytest.raises(FlashRolledBack, match="rolled back") as failure:  # never a successful flash
@@ -35,6 +36,7 @@ def tampered(image: FirmwareImage) -> FirmwareImage:
     ("app-2.0.0-foreign", None),
     ("app-0.9.0-downgrade", None),
 ], ids=["tampered", "foreign-key", "downgrade"])
+@pytest.mark.requirements("R156-7.2.1.1", "GB44496-5.1.1")
 def test_refused_image_never_runs(ecu, firmware, recipe, make):
     image = firmware(recipe)
     if make:

@@ -16,6 +16,7 @@ def nrc_of(call) -> int:
     return info.value.response.code
 
 
+@pytest.mark.requirements("R156-7.2.1.2.3")
 @BOTH_ECUS
 def test_wrong_key_is_refused_then_security_locks(ecu):
     level = ecu.profile.security.level
@@ -33,6 +34,7 @@ def test_wrong_key_is_refused_then_security_locks(ecu):
     assert nrc_of(lambda: uds.request_seed(level)) == DELAY_NOT_EXPIRED
 
 
+@pytest.mark.requirements("R156-7.2.1.2.3")
 @BOTH_ECUS
 def test_lockout_survives_a_power_cycle(ecu, power):
     level = ecu.profile.security.level

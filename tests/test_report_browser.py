@@ -8,6 +8,7 @@ which is missing, where they are not.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -28,19 +29,39 @@ expect: {outcome: unchanged}    # wrong on purpose: the update completes, so the
 """
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """index.html of the report of the suite's run."""
+def generate(root: Path) -> Path:
+    """Allure 3 makes the report of ``root``'s results with the project's configuration (its history
+    file, relative to the working directory, in ``root``)."""
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed: Allure 3 needs it (apt-get install nodejs npm)")
     if not ALLURE.exists():
         pytest.skip(f"Allure 3 is not installed in {ALLURE.parents[2]}: `make test` installs it with npm")
+    environment = {name: value for name, value in os.environ.items() if name != "ALLURE_HISTORY"}
+    subprocess.run([str(ALLURE), "generate", "--config", str(REPO / "reports" / "allurerc.mjs"), "allure-results",
+                    "--output", "allure-report"], cwd=root, capture_output=True, text=True, timeout=300, check=True,
+                   env=environment)
+    return root / "allure-report" / "index.html"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """index.html of the report of the suite's run."""
     root = make_suite(tmp_path_factory.mktemp("report"))
     (root / "scenarios" / "failing.yaml").write_text(FAILING_CATALOG)
     run_suite(root, "--alluredir", "allure-results")
-    subprocess.run([str(ALLURE), "generate", "--config", str(REPO / "reports" / "allurerc.mjs"), "allure-results",
-                    "--output", "allure-report"], cwd=root, capture_output=True, text=True, timeout=300, check=True)
-    return root / "allure-report" / "index.html"
+    return generate(root)
+
+
+@pytest.fixture(scope="module")
+def second_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """index.html of the report of the suite's second run, as `make run` twice makes it: each run
+    with --history, each report generated with the project's Allure history."""
+    root = make_suite(tmp_path_factory.mktemp("nights"))
+    for night in ("night-1", "night-2"):
+        run_suite(root, "--alluredir", "allure-results", "--clean-alluredir", "--history", "reports/history",
+                  "--run-name", night)
+        index = generate(root)
+    return index
 
 
 @pytest.fixture(scope="module")
@@ -62,37 +83,53 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     driver.quit()
 
 
-def shown(driver: object, test_id: str) -> list[object]:
-    """The elements with this data-testid, once at least one is on the page."""
+def waiting(driver: object, **options: object) -> object:
+    """A wait that also retries when the report re-renders an element under it (it loads its data,
+    the history among them, after the first render)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,), **options)
+
+
+def shown(driver: object, test_id: str) -> list[object]:
+    """The elements with this data-testid, once at least one is on the page."""
     selector = f"[data-testid='{test_id}']"
-    return WebDriverWait(driver, WAIT).until(lambda d: d.find_elements("css selector", selector))
+    return waiting(driver).until(lambda d: d.find_elements("css selector", selector))
+
+
+def texts(driver: object, test_id: str) -> list[str]:
+    """The texts of the elements with this data-testid, read when none is re-rendered meanwhile."""
+    selector = f"[data-testid='{test_id}']"
+    return waiting(driver).until(lambda d: [element.text for element in d.find_elements("css selector", selector)]
+                                 or False)
+
+
+def click(driver: object, test_id: str) -> None:
+    """Click the first element with this data-testid (again, if the report re-rendered it)."""
+    selector = f"[data-testid='{test_id}']"
+    waiting(driver).until(lambda d: (found := d.find_elements("css selector", selector))
+                          and (found[0].click() or True))
 
 
 def section_titles(driver: object) -> set[str]:
     """The titles of the tree's sections, once the tree has settled (it re-renders as it loads)."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
     def read(d: object) -> set[str] | bool:
         titles = {element.text for element in d.find_elements("css selector", "[data-testid='tree-section-title']")}
         return titles if len(titles) >= 2 else False
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.3, ignored_exceptions=[StaleElementReferenceException]).until(read)
+    return waiting(driver, poll_frequency=0.3).until(read)
 
 
 def open_test(driver: object, name: str) -> None:
     """Search the results tree for ``name``, unfold the groups it is in, open the test."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
     shown(driver, "search-input")[0].send_keys(name)
     unfolded: set[str] = set()
 
     def unfold(d: object) -> object:
         leaves = [leaf for leaf in d.find_elements("css selector", "[data-testid='tree-leaf']") if name in leaf.text]
         if leaves:
-            return leaves[0]
+            return leaves[0]  # clicked by the wait, which tries again if it went stale
         for section in d.find_elements("css selector", "[data-testid='tree-section-title']"):
             if section.text not in unfolded:
                 unfolded.add(section.text)
@@ -100,27 +137,24 @@ def open_test(driver: object, name: str) -> None:
                 break
         return False
 
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    WebDriverWait(driver, WAIT, poll_frequency=0.3,
-                  ignored_exceptions=[StaleElementReferenceException]).until(unfold).click()
+    waiting(driver, poll_frequency=0.3).until(lambda d: (leaf := unfold(d)) and (leaf.click() or True))
 
 
 def test_report_shows_every_test_its_attachments_categories_and_the_outcome_matrix(report: Path,
                                                                                    browser: object) -> None:
     browser.get(report.as_uri())
-    assert shown(browser, "metadata-item-total")[0].text.split() == ["Total", str(TESTS + 1)]
+    assert texts(browser, "metadata-item-total")[0].split() == ["Total", str(TESTS + 1)]
 
-    shown(browser, "nav-tab-categories")[0].click()
+    click(browser, "nav-tab-categories")
     assert section_titles(browser) == {"Bench fault: instrument not answering", "Product defect: rollback failed"}
 
-    shown(browser, "nav-tab-globalAttachments")[0].click()
-    names = [attachment.text for attachment in shown(browser, "test-result-attachment")]
+    click(browser, "nav-tab-globalAttachments")
+    names = texts(browser, "test-result-attachment")
     assert len(names) == 3 and "Outcome matrix (HTML)" in names[0]
 
-    shown(browser, "nav-tab-results")[0].click()
+    click(browser, "nav-tab-results")
     open_test(browser, FAILING)
-    shown(browser, "test-result-tab-attachments")[0].click()
+    click(browser, "test-result-tab-attachments")
     attachments = shown(browser, "test-result-attachment")
     assert any(attachment.is_displayed() and "fault timeline" in attachment.text for attachment in attachments)
 
@@ -145,11 +179,20 @@ def test_a_failed_scenario_shows_its_steps_in_time_order_with_the_fault_inside_i
 
 def step_titles(driver: object, *, until: str) -> list[str]:
     """The titles of the steps on the page, in page order, once one reads ``until``."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.support.ui import WebDriverWait
-
     def read(d: object) -> list[str] | bool:
         titles = [element.text.strip() for element in d.find_elements("css selector", "[data-testid='test-result-step-title']")]
         return titles if until in titles else False
 
-    return WebDriverWait(driver, WAIT, poll_frequency=0.3, ignored_exceptions=[StaleElementReferenceException]).until(read)
+    return waiting(driver, poll_frequency=0.3).until(read)
+
+
+def test_a_second_run_shows_each_tests_history_and_the_trends(second_night: Path, browser: object) -> None:
+    browser.get(second_night.as_uri())
+    click(browser, "nav-tab-globalAttachments")
+    names = texts(browser, "test-result-attachment")
+    assert any("Trends across runs (PNG)" in name for name in names), names
+
+    click(browser, "nav-tab-results")
+    open_test(browser, "smoke[bms-full-power_cut@block:2]")
+    click(browser, "test-result-tab-history")
+    assert len(shown(browser, "test-result-history-item")) == 1  # the first night's result

@@ -109,6 +109,11 @@ def test_the_example_pipeline_runs_shards_with_options_pytest_knows_and_merges_t
     assert any("-m bench.nightly.merge reports/allure-results reports/shard-*/allure-results" in line
                for line in report["script"])
     assert "make report" in report["script"] and report["when"] == "always"
+    # the nights' history: only the report job has it, in its cache, where the merge and Allure look
+    merge = next(line for line in report["script"] if "bench.nightly.merge" in line)
+    assert "--history reports/history" in merge and report["cache"]["paths"] == ["reports/history/"]
+    assert "cache" not in campaign and "--history" not in " ".join(campaign["script"])
+    assert '"reports/history/allure-history.jsonl"' in (REPO / "reports" / "allurerc.mjs").read_text()
     # the shard's pytest command, collecting a small suite on this machine's racks
     for name, value in {"RACKS": str(tmp_path / "racks"), "SHARD": "1", "CI_NODE_TOTAL": "2"}.items():
         monkeypatch.setenv(name, value)

@@ -6,11 +6,13 @@
     ota-bench flash --bench FILE --ecu NAME --image X      flash one ECU by hand [--delta-from BASE]
     ota-bench image build RECIPE.yaml -o OUT.bin           build a signed test image (also: image RECIPE -o OUT)
     ota-bench image info FILE [--base-address A]           a software file's format, header, blocks, checksums
+    ota-bench evidence pack|verify                         a run as one archive with a SHA-256 manifest
 
 One module per command, each with ``register(commands, bench_file)`` and ``run(args)``; a new
 command is a new module and one entry in ``COMMANDS``.
 
-Exit codes: 0 success, 1 the ECU failed (``FlashError``), 2 a user error (``ConfigError``, bad
+Exit codes: 0 success, 1 the ECU failed (``FlashError``; for ``evidence verify``: the archive does
+not match its manifest), 2 a user error (``ConfigError``, bad
 arguments), 3 a fault of the bench (``BenchFault``), 130 interrupted.
 """
 
@@ -21,11 +23,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.cli import flash, image, list_bench, sim
+from bench.cli import evidence, flash, image, list_bench, sim
 from bench.cli.common import EXIT_BENCH_FAULT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, error
 from bench.errors import BenchFault, ConfigError
 
-COMMANDS = (list_bench, sim, flash, image)
+COMMANDS = (list_bench, sim, flash, image, evidence)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,8 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ota-bench", description="Bench tools that are not tests: list a bench, serve a virtual ECU, "
-                                      "flash an ECU by hand, build a signed test image.",
-        epilog="exit codes: 0 ok, 1 ECU failure, 2 user error (bad file or arguments), 3 bench fault")
+                                      "flash an ECU by hand, build a signed test image, pack or verify a run's "
+                                      "evidence.",
+        epilog="exit codes: 0 ok, 1 ECU failure (evidence verify: the archive changed), 2 user error (bad file or "
+               "arguments), 3 bench fault")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log what the libraries do (-vv: every UDS request and ISO-TP event)")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")

@@ -22,11 +22,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.errors import ConfigError
 from bench.report.categories import write_categories
+from bench.report.compliance import CLAIMS_FILE, ComplianceMatrix, merge_claims, read_claims, write_claims
 from bench.report.environment import write_properties
 from bench.report.matrix import OutcomeMatrix
-from bench.report.matrix_files import MATRIX_STEM, REPORTS_DIR, write_matrix
+from bench.report.matrix_files import MATRIX_STEM, REPORTS_DIR, write_compliance, write_matrix
+from bench.report.environment import git_revision
 from bench.report.results import attach_to_run, latest_results
+from bench.report.trend_run import record_and_trend, run_name_now
+from bench.scenarios.requirements import REQUIREMENTS_DIR, load_requirements
 
 ENVIRONMENT = "environment.properties"
 CATEGORIES = "categories.json"
@@ -37,16 +42,17 @@ _PROPERTY = re.compile(r"((?:[^\\=]|\\.)*)=(.*)")
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 
 
-def merge_shards(output: Path, shards: Sequence[Path], matrix_dir: Path) -> int:
+def merge_shards(output: Path, shards: Sequence[Path], matrix_dir: Path,
+                 requirements_dir: Path = REQUIREMENTS_DIR) -> int:
     """Merge ``shards`` into ``output``; returns how many test results it holds."""
     if output.exists() and any(output.iterdir()):
         raise FileExistsError(f"{output} is not empty; merge into a new folder")
     output.mkdir(parents=True, exist_ok=True)
-    environments = []
+    environments, claims = [], []
     for shard in shards:
         if not shard.is_dir():
             raise FileNotFoundError(f"no shard results in {shard}")
-        shard_only = {CATEGORIES, ENVIRONMENT}
+        shard_only = {CATEGORIES, ENVIRONMENT, CLAIMS_FILE}
         for path in shard.glob(f"*{GLOBALS_SUFFIX}"):
             shard_only.add(path.name)
             shard_only.update(item["source"] for item in json.loads(path.read_text()).get("attachments", []))
@@ -57,12 +63,19 @@ def merge_shards(output: Path, shards: Sequence[Path], matrix_dir: Path) -> int:
                 shutil.copy2(path, output / path.name)
         if (shard / ENVIRONMENT).is_file():
             environments.append(read_properties(shard / ENVIRONMENT))
+        claims.append(read_claims(shard))
     write_categories(output)
     write_properties(output / ENVIRONMENT, {**merge_properties(environments), "shards": str(len(shards))})
     matrix = OutcomeMatrix.from_results(latest_results(output))
     if matrix:
         written = write_matrix(matrix, matrix_dir)
         attach_to_run(output, [(f"Outcome matrix ({path.suffix[1:].upper()})", path) for path in written])
+    catalog = load_requirements(requirements_dir)
+    if catalog.requirements:
+        merged = merge_claims(claims)
+        write_claims(output, merged)
+        written = write_compliance(ComplianceMatrix.from_results(catalog, latest_results(output), merged), matrix_dir)
+        attach_to_run(output, [(f"Compliance matrix ({path.suffix[1:].upper()})", path) for path in written])
     return len(list(output.glob("*-result.json")))
 
 
@@ -109,9 +122,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("shards", type=Path, nargs="+", help="each shard's --alluredir")
     parser.add_argument("--matrix-dir", type=Path, default=REPORTS_DIR,
                         help=f"where the merged {MATRIX_STEM}.{{html,png,csv}} go (default: %(default)s)")
+    parser.add_argument("--requirements", type=Path, default=REQUIREMENTS_DIR,
+                        help="the requirement catalogs of the compliance matrix (default: %(default)s)")
+    parser.add_argument("--history", type=Path, default=None, metavar="DIR",
+                        help="record the merged run in this history and write its trends (reports/history in CI)")
+    parser.add_argument("--trend-window", type=int, default=7, metavar="N", help="runs of the trends (default 7)")
+    parser.add_argument("--run-name", default=None, metavar="NAME",
+                        help="the run's name in the history (default: now, UTC)")
     args = parser.parse_args(argv)
+    if args.trend_window < 2:
+        parser.error("--trend-window: at least 2 runs (a change needs two)")
     try:
-        count = merge_shards(args.output, args.shards, args.matrix_dir)
+        count = merge_shards(args.output, args.shards, args.matrix_dir, args.requirements)
+        if args.history is not None:
+            found, _ = record_and_trend(args.output, args.history, window=args.trend_window,
+                                        run=args.run_name or run_name_now(),
+                                        revision=git_revision(Path.cwd()) or "", reports=args.matrix_dir)
+            print(found.summary())
+    except ConfigError as exc:
+        print(f"merge: {exc}", file=sys.stderr)
+        return 2
     except (FileExistsError, FileNotFoundError) as exc:
         print(f"merge: {exc}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ import pytest
 from bench.errors import ConfigError, SuspectedBenchFault, UsageError
 from bench.faults.timeline import FaultTimeline
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
-from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool
+from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool, requirement_catalog
 from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import record_evidence
 from bench.report.suspicion import suspect_bench
@@ -70,7 +70,8 @@ class CatalogFile(pytest.File):
         sizes = downloads([rack.config for rack in rack_pool(self.config).racks],
                           firmware_builder(self.config.rootpath), delta_builder(self.config.rootpath))
         try:
-            scenarios = load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas, downloads=sizes)
+            scenarios = load_catalog(self.path, ecus=kinds, firmware=recipes, delta_ecus=deltas, downloads=sizes,
+                                     requirements=requirement_catalog(self.config))
         except ConfigError as exc:
             self.usage_error = str(exc)
             raise

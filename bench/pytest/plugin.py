@@ -4,7 +4,9 @@ rack of the pool a test may run on.
 Hooks live here; fixtures in ``bench.pytest.fixtures``; catalog scenarios as items in
 ``bench.pytest.collect``; reporting hooks (Allure labels, categories, environment, outcome
 matrix) in ``bench.pytest.report_hooks``; the hooks of nightly runs (rack locks, bench-fault
-retries, quarantine, time budgets, shards, exit codes) in ``bench.pytest.nightly_hooks``; what
+retries, quarantine, time budgets, shards, exit codes) in ``bench.pytest.nightly_hooks``;
+requirement traceability (marker, labels, compliance matrix) in ``bench.pytest.traceability_hooks``;
+trends across runs (``--history``) in ``bench.pytest.trend_hooks``; what
 they share (the rack pool, the rack a test holds) in ``bench.pytest.run_state``.
 ``--bench`` names one bench file, several, or a folder of them: the rack pool. A bench file that
 does not load stops the run before any test, with the file, line and field of the problem; so
@@ -24,7 +26,7 @@ from bench.pytest.collect import CatalogFile, ScenarioItem, is_catalog, named_fi
 from bench.pytest.run_state import DEFAULT_BENCH, NEEDS, needs_of, rack_pool
 
 pytest_plugins = ("bench.pytest.fixtures", "bench.pytest.report_hooks", "bench.pytest.nightly_hooks",
-                  "bench.pytest.hints")
+                  "bench.pytest.hints", "bench.pytest.traceability_hooks", "bench.pytest.trend_hooks")
 
 RACK_FIXTURES = frozenset({"bench", "bench_config"})
 

@@ -23,6 +23,7 @@ from bench.nightly.racks import CAPABILITIES, Rack, RackNeeds, rack_files
 from bench.nightly.run import run_info
 from bench.nightly.verdicts import Tally
 from bench.scenarios.catalog import Scenario
+from bench.scenarios.requirements import REQUIREMENTS_DIR, RequirementCatalog, load_requirements
 from bench.scenarios.runner import bench_scope
 
 DEFAULT_BENCH = Path("fixtures/benches/virtual.yaml")
@@ -39,6 +40,8 @@ BUDGET = pytest.StashKey[RunBudget]()
 """The run's time budget (``--run-budget``), when it has one."""
 TALLY = pytest.StashKey[Tally]()
 """The final reports counted by the process that owns the run."""
+REQUIREMENTS = pytest.StashKey[RequirementCatalog]()
+"""The project's requirement catalogs, loaded once."""
 FIXTURE_NEEDS = {"sim": "virtual", "power": "power", "console": "console"}
 """Fixtures that skip a test on a rack without what they give, as the capability they need."""
 
@@ -71,6 +74,17 @@ def rack_pool(config: pytest.Config) -> RackPool:
         except ConfigError as exc:
             raise pytest.UsageError(f"bench configuration error:\n{exc}") from None
     return config.stash[POOL_KEY]
+
+
+def requirement_catalog(config: pytest.Config) -> RequirementCatalog:
+    """The requirements under ``testcases/requirements`` of the rootdir, loaded once; a mistake in
+    one of those files stops the run (UsageError)."""
+    if REQUIREMENTS not in config.stash:
+        try:
+            config.stash[REQUIREMENTS] = load_requirements(config.rootpath / REQUIREMENTS_DIR)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"requirement catalog error:\n{exc}") from None
+    return config.stash[REQUIREMENTS]
 
 
 def quarantine_book(config: pytest.Config) -> QuarantineBook:

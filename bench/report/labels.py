@@ -5,6 +5,8 @@ fault kind, severity (the kind's, ``critical`` for power faults), the catalog's 
 which allure-pytest turns into tags), labels ``campaign``, ``ecu``, ``fault``, ``phase``,
 ``trigger``, ``seed``, ``bench``, and the scenario's dimensions as parameters (which also keep
 the scenarios of one campaign apart in Allure's history). Bench tests get ``bench`` and ``ecu``.
+Scenarios and tests that name requirements (a catalog's ``requirements:``, the ``requirements``
+marker) get a ``requirement`` label and a link to the document per requirement.
 
 Labels are added as the test starts (``allure.dynamic``): for scenario items by
 ``bench.pytest.report_hooks`` at set-up, for tests by the ``bench`` and ``ecu`` fixtures. allure-pytest
@@ -13,12 +15,14 @@ takes the rest of a custom item's result (name, status, markers as tags) from th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import allure
 
 from bench.faults.kinds import fault_kind
 from bench.faults.kinds.base import point_class
+from bench.report.results import REQUIREMENT_LABEL
 
 if TYPE_CHECKING:
     from bench.scenarios.catalog import Scenario
@@ -74,3 +78,13 @@ def label_bench(name: str) -> None:
 
 def label_ecu(name: str) -> None:
     allure.dynamic.label("ecu", name)
+
+
+def label_requirements(ids: Iterable[str], urls: Mapping[str, str | None]) -> None:
+    """A ``requirement`` label per requirement the running test demonstrates (Allure filters and
+    groups by it) and a link to the document it comes from (``urls``: id → the document's URL)."""
+    for requirement_id in ids:
+        allure.dynamic.label(REQUIREMENT_LABEL, requirement_id)
+        url = urls.get(requirement_id)
+        if url:
+            allure.dynamic.link(url, link_type=REQUIREMENT_LABEL, name=requirement_id)

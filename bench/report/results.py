@@ -20,6 +20,10 @@ from allure_commons.model2 import ATTACHMENT_PATTERN, GlobalAttachment, Globals
 from allure_commons.utils import now
 
 
+REQUIREMENT_LABEL = "requirement"
+"""The Allure label naming a requirement a test demonstrates (``bench.report.labels``)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How one test ended, as its Allure result says."""
@@ -29,6 +33,12 @@ class Outcome:
     """``passed``, ``failed``, ``broken``, ``skipped`` or ``unknown``."""
     labels: dict[str, str]
     """The last value of each label (Allure shows a repeated label's values; ours are single)."""
+    requirements: tuple[str, ...] = ()
+    """Every value of the label ``requirement`` (a test may demonstrate several)."""
+    history_id: str = ""
+    """Allure's id of the test across runs (its full name and parameters)."""
+    message: str = ""
+    """The failure message, if any (what the categories match)."""
 
 
 def latest_results(alluredir: Path) -> Iterator[Outcome]:
@@ -43,8 +53,13 @@ def latest_results(alluredir: Path) -> Iterator[Outcome]:
         if key not in latest or result.get("stop", 0) >= latest[key].get("stop", 0):
             latest[key] = result
     for result in latest.values():
+        labels = result.get("labels", [])
         yield Outcome(name=result.get("name", ""), status=result.get("status") or "unknown",
-                      labels={label["name"]: label.get("value", "") for label in result.get("labels", [])})
+                      labels={label["name"]: label.get("value", "") for label in labels},
+                      requirements=tuple(dict.fromkeys(label.get("value", "") for label in labels
+                                                       if label["name"] == REQUIREMENT_LABEL)),
+                      history_id=result.get("historyId") or result.get("fullName") or result.get("name", ""),
+                      message=(result.get("statusDetails") or {}).get("message") or "")
 
 
 def attach_to_run(alluredir: Path, files: Sequence[tuple[str, Path]]) -> None:

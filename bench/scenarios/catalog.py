@@ -5,6 +5,7 @@ A catalog (``testcases/scenarios/*.yaml``; power-loss.yaml is the commented exam
     campaign: power-loss                 # required, [a-z0-9-]+
     description: Power cut at every flashing phase
     tags: [power, nightly]               # pytest markers
+    requirements: [R156-7.2.2.1.1]       # what the scenarios demonstrate (testcases/requirements/)
     defaults: {from: factory, to: app-2.0.0, package: full, interruptions: 1, seed: 0}
     matrix:                              # cartesian product of every list (a scalar = a one-item list)
       ecu: [bcm, bms]
@@ -66,6 +67,7 @@ from bench.faults.kinds.base import point_class
 from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_model
 from bench.scenarios.expand import Case, expand
 from bench.scenarios.reach import Downloads, unreachable
+from bench.scenarios.requirements import RequirementCatalog
 
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm", "preconditions", "fingerprint", "request_download", "check_block")
@@ -94,6 +96,8 @@ class Scenario:
     tags: tuple[str, ...]
     at_line: int = 0
     """The line of the case's trigger point (0: not known), for errors about it."""
+    requirements: tuple[str, ...] = ()
+    """Ids of the requirements the scenario demonstrates (the catalog's ``requirements``)."""
     seed_in_id: bool = False  # the catalog has this case with several seeds: the id shows which
     images_in_id: bool = False  # ... or with several updates (from -> to): the id shows which
 
@@ -151,11 +155,13 @@ def _number(value: Any, number: str) -> int:
 
 
 def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[str] | None = None,
-                 delta_ecus: Collection[str] | None = None, downloads: Downloads | None = None) -> list[Scenario]:
+                 delta_ecus: Collection[str] | None = None, downloads: Downloads | None = None,
+                 requirements: RequirementCatalog | None = None) -> list[Scenario]:
     """The scenarios of the catalog at ``path``; ``ecus``: bench ECU → ``single_bank`` | ``ab``;
     ``firmware``, when given: the recipe names ``from``/``to`` may use; ``delta_ecus``, when given:
     the ECUs that take delta packages; ``downloads``, when given: what each case's update sends
-    (``bench.scenarios.reach.downloads``), so that a trigger point past its end is an error.
+    (``bench.scenarios.reach.downloads``), so that a trigger point past its end is an error; ``requirements``, when given: the ids
+    ``requirements:`` may name.
     ConfigError lists every problem once (a mistake repeated on several lines, once with them all)."""
     source = Path(path).expanduser().resolve()
     data, locations = read_yaml(source, display=str(source))
@@ -172,8 +178,12 @@ def load_catalog(path: Path, *, ecus: Mapping[str, str], firmware: Collection[st
                 if key not in {error["loc"][0] for error in exc.errors() if error["loc"]}}
     cases = expand(data, dimensions=DIMENSIONS, builtin=BUILTIN_DEFAULTS, problems=problems, complete=not problems,
                    normalise=lambda key, value: _normalise(key, value, ecus, firmware, kinds))
+    named = data.get("requirements") or []
+    for index, requirement_id in enumerate(named):
+        if requirements is not None and requirement_id not in requirements:
+            problems.append((("requirements", index), requirements.why_unknown(requirement_id)))
     header = _Header(str(data.get("campaign")), data.get("tags") or [], data.get("params") or {},
-                     data.get("expect") or {})
+                     data.get("expect") or {}, tuple(dict.fromkeys(named)))
 
     def lines(case: Case) -> tuple[int, int]:  # of the case, of its trigger point
         return nearest_line(locations, case.source) or 1, nearest_line(locations, case.origin["at"]) or 0
@@ -258,6 +268,7 @@ class _Header:
     tags: list[str]
     params: Mapping[str, Mapping[str, Any]]
     expect: Mapping[str, Any]
+    requirements: tuple[str, ...]
 
 
 def _checked(model: type[BaseModel], written: Mapping[str, tuple[Any, YamlPath]], problems: list[Problem],
@@ -332,4 +343,4 @@ def _scenario(case: Case, header: _Header, source: Path, lines: tuple[int, int],
                     at=at, interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
                     from_image=values["from"], to_image=values["to"],
                     params={name: value for name, (value, _) in params.items()}, expect=expect,
-                    tags=tuple(dict.fromkeys([*header.tags, *case.tags])))
+                    tags=tuple(dict.fromkeys([*header.tags, *case.tags])), requirements=header.requirements)

@@ -21,6 +21,7 @@ from bench.faults.kinds import fault_kind
 
 _MARKER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMPAIGN = re.compile(r"[a-z0-9-]+")
+_REQUIREMENT = re.compile(r"[A-Z][A-Z0-9]*-[1-9][0-9]*(\.[1-9][0-9]*)*")
 
 
 def _marker(name: str) -> str:
@@ -35,7 +36,15 @@ def _campaign(name: str) -> str:
     return name
 
 
+def _requirement(name: str) -> str:
+    if not _REQUIREMENT.fullmatch(name):
+        raise ValueError(f"a requirement id is a document prefix and a clause, such as 'R156-7.2.2.1.1', got {name!r}")
+    return name
+
+
 Tag = Annotated[str, AfterValidator(_marker)]
+RequirementId = Annotated[str, AfterValidator(_requirement)]
+"""A clause of ``testcases/requirements/*.yaml`` (``bench.scenarios.requirements``)."""
 Written = Any
 """A scenario key's value as written: one value or a list (normalised when the catalog expands)."""
 
@@ -103,6 +112,7 @@ def catalog_model(kinds: tuple[str, ...]) -> type[BaseModel]:
         campaign=(Annotated[str, AfterValidator(_campaign)], ...),
         description=(str | None, None),
         tags=(list[Tag] | None, None),
+        requirements=(list[RequirementId] | None, None),
         defaults=(Dimensions | None, None),
         matrix=(Dimensions | None, None),
         params=(params | None, None),
