@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.config import BenchConfig
-from bench.config.flash_spec import LogicalBlocksStep, shipped_spec
-from bench.errors import UsageError
+from bench.config.flash_spec import EcuResetStep, LogicalBlocksStep, shipped_spec
+from bench.errors import FlashError, UsageError
 from bench.image.software import LogicalBlock, SoftwareFile
 
 
@@ -19,13 +19,11 @@ def spec_step_names(name: str) -> list[str]:
     names: list[str] = []
     for step in shipped_spec(name).steps:
         if isinstance(step, LogicalBlocksStep):
-            parts = [step.erase, step.download, None, step.transfer_exit, step.check]
-            names += [part.name.format(index=0, region="") if part is not None else
-                      step.download.transfer_name.format(index=0) for part in parts[:4]]
-            names += [step.check.name.format(index=0, region="")] if step.check else []
+            parts = [step.erase and step.erase.name, step.download.name, step.download.transfer_name,
+                     step.transfer_exit.name, step.check and step.check.name]
+            names += [part.format(index=0, region="") for part in parts if part]
         else:
-            names.append(step.name)
-            names += [step.wait_name] if step.do == "ecu_reset" else []
+            names += [step.name] + ([step.wait_name] if isinstance(step, EcuResetStep) else [])
     return names
 
 
@@ -59,3 +57,21 @@ class TestBenchSpec:
     def test_a_journal_spec_resumes_images_only(self, ecu, flasher, firmware) -> None:
         with pytest.raises(UsageError, match="download journal"):
             flasher.flash_software([as_software(firmware("app-2.0.0"), ecu.profile.memory.address)], resume=True)
+
+
+@pytest.mark.ecu("bcm")
+@pytest.mark.parametrize("secret, unlocked", [(0x5A3C7E11, True), (0x01020304, False)])
+def test_a_security_level_uses_the_key_function_its_step_names(ecu, flasher, firmware, secret, unlocked) -> None:
+    """A step's own key function and parameters, not the profile's, compute that level's key."""
+    bench = shipped_spec("bench")
+    steps = [step.model_copy(update={"key_function": "bench.keys:xor_key", "key_params": {"secret": secret}})
+             if step.do == "security_access" else step for step in bench.steps]
+    flasher.profile = ecu.profile.model_copy(update={
+        "flash_spec": bench.model_copy(update={"steps": steps, "resume": "from_start"}),
+        "security": ecu.profile.security.model_copy(update={"key_params": {"secret": 0}})})
+    software = [as_software(firmware("app-2.0.0"), ecu.profile.memory.address)]
+    if unlocked:
+        assert flasher.flash_software(software, expect_version="2.0.0").version_after == "2.0.0"
+    else:
+        with pytest.raises(FlashError, match="SecurityAccess level 0x11 failed.*InvalidKey"):
+            flasher.flash_software(software)

@@ -1,4 +1,4 @@
-"""The private internals of python-can, can-isotp, udsoncan and pytest that the bench relies on.
+"""The private internals of python-can, can-isotp, udsoncan, pytest and bincopy that the bench relies on.
 
 Each is named here with the module that uses it, and checked on the installed version, so an
 upgrade that changes one fails here with what to look at, not somewhere deep in a flash. The
@@ -11,6 +11,7 @@ import inspect
 import threading
 from importlib.metadata import version
 
+import bincopy
 import can
 import isotp
 import pytest
@@ -98,3 +99,20 @@ def test_pytest_internals(pytestconfig: pytest.Config) -> None:
     factory = getattr(pytestconfig, "_tmp_path_factory", None)
     relies(isinstance(factory, pytest.TempPathFactory), "pytest", "Config._tmp_path_factory",
            "bench/pytest/collect.py (a scenario's working folder)")
+
+
+# -- bincopy: bench/image/software/record_file.py decodes records one line at a time ---------------
+
+def test_bincopy_record_decoders() -> None:
+    user = "bench/image/software/record_file.py (unpack) and intel_hex.py/srecord.py"
+    relies(bincopy.unpack_ihex(":0400100001020304E2") == (0, 0x10, 4, bytearray(b"\x01\x02\x03\x04")),
+           "bincopy", "unpack_ihex(record) -> (type, address, size, data), undocumented", user)
+    relies(bincopy.unpack_srec("S107001001020304DE") == ("1", 0x10, 4, bytearray(b"\x01\x02\x03\x04")),
+           "bincopy", "unpack_srec(record) -> (type, address, size, data), undocumented", user)
+    try:
+        bincopy.unpack_ihex(":0400100001020304E3")
+    except bincopy.Error as exc:
+        relies(str(exc).startswith("expected crc"), "bincopy",
+               "the message of a bad record checksum ('expected crc ...')", user)
+    else:
+        relies(False, "bincopy", "unpack_ihex raising bincopy.Error on a bad checksum", user)

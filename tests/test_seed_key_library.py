@@ -112,9 +112,17 @@ def test_the_profile_resolves_a_library_to_the_same_kind_of_callable(build_libra
 
 def test_key_function_and_key_library_are_exclusive(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="either key_function .* or key_library"):
-        SecurityConfig(key_function="bench.keys:xor_key", key_library=tmp_path / "lib.so")
+        SecurityConfig(key_function="oem.keys:level_11_key", key_library=tmp_path / "lib.so")
     with pytest.raises(ValidationError, match="key_variant apply to a seed-key library; add key_library"):
         SecurityConfig(key_variant="BMS_A")
+    with pytest.raises(ValidationError, match="key_params are the arguments of a key_function"):
+        SecurityConfig(key_library=tmp_path / "lib.so", key_params={"secret": 1})
+
+
+def test_a_dumped_security_section_validates_again(tmp_path: Path) -> None:
+    """Benches written from a loaded model (tests/test_slcan_sim.py) carry every field."""
+    for security in (SecurityConfig(), SecurityConfig(key_library=tmp_path / "lib.so", key_variant="BMS_A")):
+        assert SecurityConfig.model_validate(security.model_dump(mode="json")) == security
 
 
 def write_bench(tmp_path: Path, security: str) -> Path:

@@ -157,3 +157,11 @@ def test_a_non_ascii_byte_names_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="byte 0xe9 at column 1 is not ASCII") as caught:
         load_software(path)
     assert caught.value.line == 2
+
+
+@pytest.mark.parametrize(("name", "text"), [("empty.hex", ":00000001FF\n"), ("empty.s19", "S00600004844521B\n")])
+def test_a_file_without_data_is_refused(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="no data records: there is nothing to flash"):
+        load_software(path)

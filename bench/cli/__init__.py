@@ -3,7 +3,8 @@
     ota-bench list  --bench FILE                           what the bench file describes
     ota-bench sim   --bench FILE --ecu NAME [--slcan H:P]  serve one virtual ECU on its bus [and over SLCAN/TCP]
     ota-bench flash --bench FILE --ecu NAME --image X      flash one ECU by hand [--delta-from BASE]
-    ota-bench image RECIPE.yaml -o OUT.bin                 build a signed test image
+    ota-bench image build RECIPE.yaml -o OUT.bin           build a signed test image (also: image RECIPE -o OUT)
+    ota-bench image info FILE [--base-address A]           a software file's format, header, blocks, checksums
 
 One module per command, each with ``register(commands, bench_file)`` and ``run(args)``; a new
 command is a new module and one entry in ``COMMANDS``.

@@ -28,7 +28,8 @@ fields, each encoded big-endian: ``alfid`` (ISO 14229-1 addressAndLengthFormatId
 length's byte count in the high nibble, the address's in the low one), ``address``, ``size``
 (with ``address_bytes``/``length_bytes``), ``block_index`` (``index_bytes``), ``crc16``
 (CRC-16/CCITT-FALSE), ``crc32`` (ISO-HDLC, as zlib), ``file_checksum`` (the checksum the
-software file gives the block, e.g. VBF's CRC16) and ``{hex: "01"}`` for constant bytes.
+software file gives the block, e.g. VBF's CRC16), ``{file_header: NAME, bytes: N}`` (a number of
+the file's header, e.g. a VBF signature) and ``{hex: "01"}`` for constant bytes.
 Checksums are over the block's data as written to flash (uncompressed).
 """
 
@@ -80,7 +81,16 @@ class HexBytes(_Strict):
         return bytes.fromhex(self.hex)
 
 
-RecordField = Literal["alfid", "address", "size", "block_index", "crc16", "crc32", "file_checksum"] | HexBytes
+class FileHeaderField(_Strict):
+    """A number the software file's header gives (VBF: ``sw_signature_dev``...), sent as ``bytes`` bytes:
+    e.g. a signature the tester passes on to the check routine."""
+
+    file_header: str
+    bytes: int = Field(ge=1, le=4096)
+
+
+RecordField = Literal["alfid", "address", "size", "block_index", "crc16", "crc32", "file_checksum"] | HexBytes \
+    | FileHeaderField
 
 
 class MemoryFormat(_Strict):
@@ -104,7 +114,8 @@ class Status(_Strict):
     the step with its meaning (a reason the spec documents) in the message."""
 
     ok: list[Byte] = Field(default_factory=lambda: [0x00])
-    meanings: dict[Byte, str] = Field(default_factory=dict)
+    meanings: dict[Annotated[int, Field(ge=0, le=0xFF)], str] = Field(default_factory=dict)
+    """Keys are status bytes (not strict: a bench dumped to JSON, as tests write one, has them as text)."""
     required: bool = False
     """True: a response without a status record fails the step (default: no record passes)."""
 
@@ -217,7 +228,8 @@ class RoutineStep(_Named, OptionRecord):
 
     @model_validator(mode="after")
     def _no_block_fields(self) -> RoutineStep:
-        per_block = [f for f in self.option_record if isinstance(f, str)]
+        per_block = [f if isinstance(f, str) else f"file_header {f.file_header}" for f in self.option_record
+                     if isinstance(f, str | FileHeaderField)]
         if per_block:
             raise ValueError(f"option_record fields {', '.join(per_block)} describe a logical block: "
                              "only routines inside 'logical_blocks' (erase, check) can send them")
@@ -237,8 +249,9 @@ class BlockRoutine(_Named, OptionRecord):
 
     routine_id: Identifier
     status: Status = Status()
-    range: Literal["block", "region"] = "block"
-    """What ``address`` and ``size`` name: the block's data, or the whole memory-map region it is in."""
+    range: Literal["block", "region", "file"] = "block"
+    """What ``address`` and ``size`` name: the block's data, the whole memory-map region it is in, or
+    each range the software file says to erase for it (VBF's ``erase``: one routine call a range)."""
 
 
 class Download(_Named, MemoryFormat):
@@ -327,6 +340,16 @@ class FlashSpec(_Strict):
         """Whether a record names a block's index or its whole region."""
         routines = [r for r in (self.blocks.erase, self.blocks.check) if r is not None]
         return any("block_index" in r.option_record or r.range == "region" for r in routines)
+
+    @property
+    def erase_routine(self) -> int | None:
+        """The routine that erases a logical block (None: this bootloader erases without being asked)."""
+        return self.blocks.erase.routine_id if self.blocks.erase is not None else None
+
+    @property
+    def unlock_level(self) -> int | None:
+        """The first security level the sequence unlocks (its requestSeed sub-function)."""
+        return next((step.level for step in self.steps if isinstance(step, SecurityAccessStep)), None)
 
     @property
     def blocks(self) -> LogicalBlocksStep:

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 from bench.config.models import SecurityConfig
-from bench.config.seed_key_library import load_key_library
-
-KeyFunction = Callable[..., bytes]
+from bench.config.seed_key_library import KeyFunction, load_key_library
 
 
 def resolve_security_key(security: SecurityConfig) -> KeyFunction:

@@ -109,8 +109,8 @@ def _written_prefix(data: Any, loc: tuple[Any, ...]) -> YamlPath:
     """The longest part of a pydantic location that exists in the file (drops union tags)."""
     path: list[str | int] = []
     for part in loc:
-        if isinstance(data, Mapping) and part not in data and data.get("do") == part:
-            continue  # the tag of a flash spec step's kind (``do: routine``), not a key of the file
+        if isinstance(data, Mapping) and data.get("do") == part:
+            continue  # the tag of a flash spec step's kind (``do: session``), before any key of that name
         if isinstance(data, Mapping) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
@@ -306,6 +306,11 @@ def _flash_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
                          "(the spec's memory_map or the profile's memory.blocks)"))
     if spec.resume != "journal":
         return problems
+    if profile.bootloader not in SIGNED_IMAGE_BOOTLOADERS:
+        return problems + [(("profiles", name, "flash_spec"),
+                            f"flash specification {spec.name!r} is the bench's own contract (signed images, resume "
+                            f"from its journal), which a {profile.bootloader} bootloader does not keep: name its own "
+                            f"spec (flash_spec: {profile.bootloader} if the bench ships one)")]
     said = {"routines.erase": profile.routines.erase, "routines.check_memory": profile.routines.check_memory,
             "routines.check_dependencies": profile.routines.check_dependencies,
             "security.level": profile.security.level}

@@ -181,13 +181,20 @@ class SecurityConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_key_source(self) -> SecurityConfig:
-        if self.key_library is not None and "key_function" in self.model_fields_set:
-            raise ValueError("give either key_function (a Python callable) or key_library (a seed-key "
-                             "library), not both")
-        if self.key_library is None:
-            given = sorted({"key_variant", "key_options", "key_buffer_size"} & self.model_fields_set)
-            if given:
-                raise ValueError(f"{', '.join(given)} apply to a seed-key library; add key_library")
+        """Judged by values, not by the keys written, so a dumped model loads again."""
+        defaults = SecurityConfig.model_fields
+        if self.key_library is not None:
+            if self.key_function != defaults["key_function"].default:
+                raise ValueError("give either key_function (a Python callable) or key_library (a seed-key "
+                                 "library), not both")
+            if self.key_params:
+                raise ValueError("key_params are the arguments of a key_function; a seed-key library takes "
+                                 "key_variant and key_options")
+            return self
+        given = [name for name in ("key_variant", "key_options", "key_buffer_size")
+                 if getattr(self, name) != defaults[name].default]
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to a seed-key library; add key_library")
         return self
 
 

@@ -10,8 +10,8 @@ before anything is sent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bench.config.flash_spec import MemoryRegion
 from bench.config.models import EcuProfile
@@ -30,6 +30,10 @@ class PlannedBlock:
     region: MemoryRegion | None = None
     file_checksum: int | None = None
     """The checksum the software file gives the block (VBF), when it is one block of the file."""
+    erase: tuple[tuple[int, int], ...] = ()
+    """The (start, length) ranges the software file says to erase for the block (VBF), if any."""
+    header: Mapping[str, str] = field(default_factory=dict)
+    """The header of the software file the block comes from (VBF's fields)."""
 
     @property
     def end(self) -> int:
@@ -56,9 +60,10 @@ def plan_blocks(files: Sequence[SoftwareFile], regions: Sequence[MemoryRegion], 
                               f"{low_file.path} also writes ({low.address:#010x}-{low.end - 1:#010x})",
                               file=str(high_file.path))
     if not regions:
-        return [PlannedBlock(index, block.address, block.data, file_checksum=block.checksum)
-                for index, (block, _) in enumerate(placed)]
+        return [PlannedBlock(index, block.address, block.data, file_checksum=block.checksum, erase=block.erase,
+                             header=software.header) for index, (block, software) in enumerate(placed)]
     grouped: dict[int, list[LogicalBlock]] = {}
+    headers: dict[int, Mapping[str, str]] = {}
     for block, software in placed:
         index = next((index for index, region in enumerate(regions)
                       if region.address <= block.address and block.end <= region.end), None)
@@ -67,7 +72,8 @@ def plan_blocks(files: Sequence[SoftwareFile], regions: Sequence[MemoryRegion], 
             raise ConfigError(f"block at {block.address:#010x}-{block.end - 1:#010x} lies outside every logical "
                               f"block of the ECU flashed by {spec!r} ({allowed})", file=str(software.path))
         grouped.setdefault(index, []).append(block)
-    return [_joined(index, regions[index], blocks) for index, blocks in sorted(grouped.items())]
+        headers.setdefault(index, software.header)
+    return [_joined(index, regions[index], blocks, headers[index]) for index, blocks in sorted(grouped.items())]
 
 
 def plan_digest(blocks: Sequence[PlannedBlock]) -> str:
@@ -78,10 +84,11 @@ def plan_digest(blocks: Sequence[PlannedBlock]) -> str:
     return digest.hexdigest()
 
 
-def _joined(index: int, region: MemoryRegion, blocks: list[LogicalBlock]) -> PlannedBlock:
+def _joined(index: int, region: MemoryRegion, blocks: list[LogicalBlock], header: Mapping[str, str]) -> PlannedBlock:
     start = blocks[0].address
     data = bytearray()
     for block in blocks:
         data += bytes([ERASED]) * (block.address - start - len(data)) + block.data
     checksum = blocks[0].checksum if len(blocks) == 1 else None
-    return PlannedBlock(index, start, bytes(data), region, checksum)
+    erase = tuple(dict.fromkeys(span for block in blocks for span in block.erase))
+    return PlannedBlock(index, start, bytes(data), region, checksum, erase, header)

@@ -133,8 +133,9 @@ class Flasher:
         spec = self.profile.flash_spec
         blocks = plan_blocks(software, memory_map(self.profile), spec.name)
         digest = plan_digest(blocks)
-        result = FlashResult(self.name, expect_version or "", Timeline(), software=digest)
-        first_block = self._first_block(spec.resume, digest, result) if resume else 0
+        named = expect_version or " + ".join(file.path.name for file in software)  # what reports say it flashed
+        result = FlashResult(self.name, named, Timeline(), software=digest)
+        first_block = self._first_block(spec.resume, digest, result) if resume and self.profile.resume else 0
         self.results.append(result)
         settings = SpecSettings(fingerprint, tester_serial or spec.tester_serial, datetime.datetime.now(
             datetime.timezone.utc).date(), self.block_retries, self.boot_timeout, progress)

@@ -64,15 +64,16 @@ def _send_suppressed(name: str, link: TesterLink, timeline: Timeline, step_name:
 
 
 def send_functional(name: str, link: TesterLink, timeline: Timeline, step_name: str, payload: bytes, *,
-                    suppressed: bool, last: bool = False) -> None:
+                    suppressed: bool, last: bool = False, wait: float | None = None) -> None:
     """One functional request as the step ``step_name``. ``suppressed`` (the payload has the
-    suppressPosRspMsgIndicationBit): only a refusal is expected, within P3client_func, which
-    ``last`` skips (no functional request follows). Otherwise this ECU's positive answer is
-    awaited for P2 plus ΔP2; silence means it lacks the service."""
+    suppressPosRspMsgIndicationBit): only a refusal is expected, within P3client_func (``wait``,
+    default P2server_max), which ``last`` skips (no functional request follows). Otherwise this
+    ECU's positive answer is awaited for P2 plus ΔP2; silence means it lacks the service."""
     client = link.client
     if suppressed:
         with timeline.step(step_name, detail=payload.hex(" ").upper()):
-            answer = link.functional_request(payload, answer_within=0.0 if last else client.server_p2)
+            within = 0.0 if last else client.server_p2 if wait is None else wait
+            answer = link.functional_request(payload, answer_within=within)
             if answer is not None:
                 _judge(name, step_name, payload, answer, positive_expected=False)
         return

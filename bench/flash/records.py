@@ -10,13 +10,15 @@ from __future__ import annotations
 import binascii
 import datetime
 import zlib
-from dataclasses import dataclass
+import dataclasses
 
-from bench.config.flash_spec import Fingerprint, HexBytes, OptionRecord, TesterSerial, WriteField
+from collections.abc import Mapping
+
+from bench.config.flash_spec import FileHeaderField, Fingerprint, HexBytes, OptionRecord, TesterSerial, WriteField
 from bench.errors import UsageError
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class BlockRecordValues:
     """What a logical block's record fields are: its index in the ECU's memory map, the range a
     record names (the block's, or its whole region's for an erase of the region), its data as
@@ -27,6 +29,8 @@ class BlockRecordValues:
     size: int
     data: bytes
     file_checksum: int | None = None
+    header: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """What the software file's header says (VBF's fields), as text."""
 
 
 def alfid(address_bytes: int, length_bytes: int) -> int:
@@ -58,6 +62,9 @@ def option_record(layout: OptionRecord, block: BlockRecordValues | None) -> byte
             record += field.value
             continue
         assert block is not None, "block fields outside logical_blocks are refused by the spec model"
+        if isinstance(field, FileHeaderField):
+            record += _header_number(block, field)
+            continue
         if field == "alfid":
             record += bytes([alfid(layout.address_bytes, layout.length_bytes)])
         elif field == "address":
@@ -78,6 +85,18 @@ def option_record(layout: OptionRecord, block: BlockRecordValues | None) -> byte
     return record
 
 
+def _header_number(block: BlockRecordValues, field: FileHeaderField) -> bytes:
+    text = block.header.get(field.file_header)
+    if text is None:
+        raise UsageError(f"the flash specification sends the software file's {field.file_header!r}, which its "
+                         f"header does not have (it has: {', '.join(block.header) or 'no header'})")
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise UsageError(f"the software file's {field.file_header} is {text!r}, not a number") from None
+    return _number(value, field.bytes, field.file_header)
+
+
 def write_record(fields: list[WriteField], *, tester_serial: str, fingerprint: bytes,
                  today: datetime.date) -> bytes:
     """A DID record such as HIS's fingerprint: tester serial, programming date in BCD, constants."""
@@ -86,7 +105,11 @@ def write_record(fields: list[WriteField], *, tester_serial: str, fingerprint: b
         if field == "date_bcd":
             record += bytes(int(f"{part % 100:02d}", 16) for part in (today.year, today.month, today.day))
         elif isinstance(field, TesterSerial):
-            record += tester_serial.encode("ascii")
+            serial = tester_serial.encode("ascii", "replace")
+            if len(serial) != field.tester_serial:
+                raise UsageError(f"tester serial {tester_serial!r} has {len(serial)} bytes; the flash "
+                                 f"specification writes {field.tester_serial}")
+            record += serial
         elif isinstance(field, Fingerprint):
             if len(fingerprint) != field.fingerprint:
                 raise UsageError(f"fingerprint {fingerprint!r} has {len(fingerprint)} bytes; the flash "

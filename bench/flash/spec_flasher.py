@@ -76,9 +76,13 @@ class SpecFlash:
         steps = self.spec.steps
         for position, step in enumerate(steps):
             # after a suppressed functional request the tester waits P3client_func before any next request:
-            # this ECU may refuse in that time, and it handles its functional and physical requests apart,
-            # so a physical request sent at once could overtake the functional one (10 83, then 31 01 02 03)
-            self._last_step = position + 1 == len(steps)
+            # this ECU may refuse in that time. After a session change followed by a physical request it also
+            # allows ΔP2: the ECU handles functional and physical requests apart, so on a loaded host the
+            # physical request could overtake the session it needs (31 01 02 03 after 10 83).
+            following = steps[position + 1] if position + 1 < len(steps) else None
+            depends = isinstance(step, SessionStep) and not getattr(following, "functional", False)
+            self._p3 = None if following is None else \
+                self.client.server_p2 + (self.client.floor.network_margin if depends else 0.0)
             if isinstance(step, LogicalBlocksStep):
                 self._logical_blocks(step, result, blocks, first_block)
             else:
@@ -92,7 +96,7 @@ class SpecFlash:
         if step.functional:
             payload = request.get_payload(suppress_positive_response=step.suppress)
             send_functional(self.name, self.link, result.timeline, name, payload, suppressed=step.suppress,
-                            last=self._last_step)
+                            last=self._p3 is None, wait=self._p3)
             return
         with result.timeline.step(name):
             if step.suppress:
@@ -228,11 +232,20 @@ class SpecFlash:
 
     def _block_routine(self, routine: BlockRoutine, default_name: str, budget: str, block: PlannedBlock,
                        names: dict[str, object], result: FlashResult) -> None:
-        region = block.region if routine.range == "region" else None
-        values = BlockRecordValues(block.index, region.address if region else block.address,
-                                   region.size if region else len(block.data), block.data, block.file_checksum)
-        self._routine(result, (routine.name or default_name).format(**names), routine.routine_id,
-                      option_record(routine, values), routine.status, budget)
+        if routine.range == "file":
+            if not block.erase:
+                raise UsageError(f"{self.name}: flash specification {self.spec.name!r} erases the ranges the "
+                                 f"software file gives, and it gives none for logical block {block.index} (VBF "
+                                 "files do, in 'erase')")
+            spans = list(block.erase)
+        elif routine.range == "region" and block.region is not None:
+            spans = [(block.region.address, block.region.size)]
+        else:
+            spans = [(block.address, len(block.data))]
+        for address, size in spans:
+            values = BlockRecordValues(block.index, address, size, block.data, block.file_checksum, block.header)
+            self._routine(result, (routine.name or default_name).format(**names), routine.routine_id,
+                          option_record(routine, values), routine.status, budget)
 
     def _download(self, step: LogicalBlocksStep, block: PlannedBlock, names: dict[str, object],
                   result: FlashResult, done: int, total: int) -> None:
@@ -258,7 +271,8 @@ class SpecFlash:
                     step_name=download.transfer_name.format(**names), retries=self.settings.block_retries,
                     budget=budgets.get("transfer_data"))
         exit_ = step.transfer_exit
-        values = BlockRecordValues(block.index, block.address, len(block.data), block.data, block.file_checksum)
+        values = BlockRecordValues(block.index, block.address, len(block.data), block.data, block.file_checksum,
+                                   block.header)
         record = option_record(exit_, values)
         with result.timeline.step((exit_.name or "RequestTransferExit block {index}").format(**names),
                                   detail=record.hex(" ").upper()), c.budget(budgets.get("request_transfer_exit")):

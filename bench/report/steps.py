@@ -41,6 +41,7 @@ def flash_step(result: FlashResult, number: int) -> TestStepResult:
     outcome = "complete" if result.failure is None else "stopped"
     name = f"flash {number}: {result.ecu} to {result.version} ({result.package}"
     name += f", resumed at {result.resumed_from:#x}" if result.resumed_from else ""
+    name += f", resumed at logical block {result.resumed_block}" if result.resumed_block else ""
     return TestStepResult(
         name=f"{name}): {outcome}", status=Status.PASSED if result.failure is None else Status.FAILED,
         statusDetails=StatusDetails(message=result.failure) if result.failure else None,

@@ -83,13 +83,13 @@ def trigger(scenario: Scenario, ecu: EcuHandle) -> Trigger:
         return probe("patch_step", int(value))
     if kind == "confirm":
         return probe("confirm", _target_bank(ecu))
-    routines = profile.routines
+    routines, spec = profile.routines, profile.flash_spec  # the spec says what the flasher sends
     phases: dict[str, Callable[[], Trigger]] = {
         "session": lambda: uds.request("DiagnosticSessionControl", subfunction=0x02),
         "preconditions": lambda: uds.request("RoutineControl", routine=routines.check_preconditions),
-        "security": lambda: uds.request("SecurityAccess", subfunction=profile.security.level + 1),
+        "security": lambda: uds.request("SecurityAccess", subfunction=(spec.unlock_level or profile.security.level) + 1),
         "fingerprint": lambda: uds.request("WriteDataByIdentifier", did=profile.dids.fingerprint),
-        "erase": lambda: uds.request("RoutineControl", routine=routines.erase, nth=nth),
+        "erase": lambda: uds.request("RoutineControl", routine=spec.erase_routine or routines.erase, nth=nth),
         "request_download": lambda: uds.request("RequestDownload", nth=nth),
         "first_block": lambda: uds.transfer_data(block=1, nth=nth),
         "middle_block": middle_transfer_block,

@@ -1,7 +1,8 @@
 """What Intel HEX and Motorola S-record files share: numbered text records of data at addresses,
-turned into logical blocks. Each format's module decodes its records (with bincopy); this module
-finds overlaps and addresses outside the memory map by line, and lets bincopy join the records
-into contiguous segments, one logical block each."""
+turned into logical blocks. Each format's module decodes its records with bincopy; this module
+finds overlaps and addresses outside the memory map by line, and joins adjacent records into
+logical blocks itself (bincopy's segments would join a record that overlaps the next segment
+without a word, and cost a third of the load time)."""
 
 from __future__ import annotations
 
@@ -52,13 +53,13 @@ def unpack(path: Path, line: int, record: str, unpack_record: Callable[[str], Un
     try:
         return unpack_record(record)
     except bincopy.Error as exc:
-        raise ConfigError(_bincopy_message(str(exc), record), file=str(path), line=line) from None
+        raise ConfigError(_bincopy_message(str(exc)), file=str(path), line=line) from None
     except (ValueError, IndexError):
         raise ConfigError(f"record {record!r} is not made of hexadecimal digit pairs",
                           file=str(path), line=line) from None
 
 
-def _bincopy_message(message: str, record: str) -> str:
+def _bincopy_message(message: str) -> str:
     """bincopy says ``expected crc 'AB' in record :..., but got 'CD'``; the user reads better
     ``bad record checksum: ...``."""
     if message.startswith("expected crc"):
@@ -70,7 +71,10 @@ def blocks(path: Path, records: list[DataRecord], memory_map: MemoryMap | None) 
     """The contiguous blocks the records make, in address order. Two records that write the same
     address are an error naming both lines; so is a record outside ``memory_map``."""
     file = str(path)
-    ordered = sorted(records, key=lambda record: (record.address, record.line))
+    written = [record for record in records if record.data]
+    if not written:
+        raise ConfigError("the file holds no data records: there is nothing to flash", file=file)
+    ordered = sorted(written, key=lambda record: (record.address, record.line))
     for before, after in zip(ordered, ordered[1:]):
         if after.address < before.end:
             first, second = sorted((before, after), key=lambda record: record.line)
@@ -79,12 +83,13 @@ def blocks(path: Path, records: list[DataRecord], memory_map: MemoryMap | None) 
                               f", which the record on line {first.line} already writes",
                               file=file, line=second.line)
     if memory_map is not None:
-        for record in records:
+        for record in written:
             if not memory_map.contains(record.address, record.end):
                 raise ConfigError(memory_map.outside_message(record.address, record.end), file=file, line=record.line)
-    binfile = bincopy.BinFile()
+    runs: list[list[DataRecord]] = []  # adjacent records, one run per logical block
     for record in ordered:
-        if record.data:
-            binfile.add_binary(record.data, address=record.address)
-    return tuple(LogicalBlock(address=segment.minimum_address, data=bytes(segment.data))
-                 for segment in binfile.segments)
+        if runs and runs[-1][-1].end == record.address:
+            runs[-1].append(record)
+        else:
+            runs.append([record])
+    return tuple(LogicalBlock(address=run[0].address, data=b"".join(record.data for record in run)) for run in runs)
