@@ -340,6 +340,7 @@ def test_with_network_margin_sets_every_profiles_delta_p2_and_leaves_the_bench_f
 
 HIS_PROFILE = """  his:
     bootloader: his
+    flash_spec: his
     memory:
       blocks:
         - {name: application, address: 0x10000, size: 0x30000}
@@ -365,10 +366,10 @@ def test_a_his_profile_loads_with_its_logical_blocks(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("profile", "words"), [
-    ("  his:\n    bootloader: his\n", "a his bootloader needs memory.blocks"),
+    ("  his:\n    bootloader: his\n    flash_spec: his\n", "a his bootloader needs memory.blocks"),
     (HIS_PROFILE.replace("0x80000", "0x20000"), "logical block 'calibration' at 0x20000 is not after block "
                                                 "'application'"),
-    (HIS_PROFILE.replace("bootloader: his", "bootloader: single_bank"), "memory.blocks are logical blocks of a "
+    (HIS_PROFILE.replace("bootloader: his\n    flash_spec: his", "bootloader: single_bank"), "memory.blocks are logical blocks of a "
                                                                           "his bootloader, not of a single_bank one"),
 ])
 def test_his_profile_mistakes_name_the_profile(tmp_path: Path, profile: str, words: str) -> None:
