@@ -121,6 +121,8 @@ def test_a_block_with_a_wrong_crc_stays_invalid_and_the_ecu_in_its_bootloader(ec
     assert finish(ecu) == b"\x01"                                    # dependencies not met
     assert ecu.diagnostics.read_version() is None                    # no complete application
     assert ecu.diagnostics.read_boot_status().mode == BootMode.BOOTLOADER
+    assert ecu.diagnostics.describe().startswith("ECU state: version none, bootloader") \
+        and ecu.diagnostics.describe().endswith("no journal")            # what a failure message says
     result = ecu.flasher.flash_software(firmware(UPDATE).files, expect_version=NEW)   # still reprogrammable
     assert result.version_after == NEW
 

@@ -334,3 +334,52 @@ def test_with_network_margin_sets_every_profiles_delta_p2_and_leaves_the_bench_f
         dict.fromkeys(margins, 1.0)
     assert {name: profile.timing.network_margin for name, profile in config.profiles.items()} == margins
     assert patient.profiles["single-bank"].timing.p2 == config.profiles["single-bank"].timing.p2
+
+
+# -- bootloader dialects ------------------------------------------------------------------------
+
+HIS_PROFILE = """  his:
+    bootloader: his
+    flash_spec: his
+    memory:
+      blocks:
+        - {name: application, address: 0x10000, size: 0x30000}
+        - {name: calibration, address: 0x80000, size: 0x8000}
+"""
+
+
+def test_every_bootloader_a_profile_may_name_has_a_virtual_dialect() -> None:
+    from typing import get_args
+
+    from bench.config.models import EcuProfile
+    from bench.sim.dialect import SIM_DIALECTS, dialect_of
+
+    kinds = set(get_args(EcuProfile.model_fields["bootloader"].annotation))
+    assert SIM_DIALECTS.builtin == kinds
+    assert all(dialect_of(kind).name == kind for kind in kinds)
+
+
+def test_a_his_profile_loads_with_its_logical_blocks(tmp_path: Path) -> None:
+    bench = load_bench(write(tmp_path, edit("profiles:\n", "profiles:\n" + HIS_PROFILE)))
+    assert [(b.name, b.address, b.size) for b in bench.profiles["his"].memory.blocks] == [
+        ("application", 0x10000, 0x30000), ("calibration", 0x80000, 0x8000)]
+
+
+@pytest.mark.parametrize(("profile", "words"), [
+    ("  his:\n    bootloader: his\n    flash_spec: his\n", "a his bootloader needs memory.blocks"),
+    (HIS_PROFILE.replace("0x80000", "0x20000"), "logical block 'calibration' at 0x20000 is not after block "
+                                                "'application'"),
+    (HIS_PROFILE.replace("bootloader: his\n    flash_spec: his", "bootloader: single_bank"), "memory.blocks are logical blocks of a "
+                                                                          "his bootloader, not of a single_bank one"),
+])
+def test_his_profile_mistakes_name_the_profile(tmp_path: Path, profile: str, words: str) -> None:
+    text = edit("profiles:\n", "profiles:\n" + profile)
+    message, path = load_error(tmp_path, text)
+    lines = range(line_of(text, "  his:"), line_of(text, "ecus:"))          # a line of the his profile
+    assert any(f"{path}:{line}: profiles.his" in message for line in lines) and words in message
+
+
+def test_a_virtual_ecu_of_the_benchs_own_bootloader_needs_its_trusted_key(tmp_path: Path) -> None:
+    text = edit(f"      trusted_key: {KEY}\n", "")
+    message, path = load_error(tmp_path, text)
+    assert "ecus.bcm.virtual" in message and "needs trusted_key" in message

@@ -22,9 +22,10 @@ from bench.keys import xor_key
 from bench.rig import Bench
 from bench.sim.isotp_server import admit
 from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL
+from his_sim import APP, CAL, FINGERPRINT, HisSim, erase, program
+from his_sim import location as his_location
 from raw_uds import RawUdsClient
-from sim_factory import LEVEL, LOCKOUT, REGION, SECRET, SimEcu, h, install, location, make_profile, recipe, \
-    signed_image
+from sim_factory import LEVEL, LOCKOUT, REGION, SimEcu, h, install, location, make_profile, recipe, signed_image
 
 DEFAULT, PROGRAMMING, EXTENDED = 0x01, 0x02, 0x03
 UNLOCK = b"unlock"
@@ -39,9 +40,9 @@ TEMPLATES = [h(text) for text in (
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> bytes:
+def mutated(draw: st.DrawFn, templates: list[bytes] = TEMPLATES) -> bytes:
     """A valid request of some service, then a few byte-level mutations."""
-    raw = bytearray(draw(st.sampled_from(TEMPLATES)))
+    raw = bytearray(draw(st.sampled_from(templates)))
     for _ in range(draw(st.integers(1, 3))):
         op = draw(st.sampled_from(["set", "truncate", "extend", "pad", "suppress", "insert"]))
         at = draw(st.integers(0, max(len(raw) - 1, 0)))
@@ -64,17 +65,17 @@ requests = st.one_of(st.binary(max_size=24), mutated(), st.sampled_from(TEMPLATE
 steps = st.lists(st.tuples(requests, st.booleans()), max_size=25)  # (request, functional)
 
 
-def enter(ecu: SimEcu, session: int) -> None:
+def enter(ecu: SimEcu | HisSim, session: int) -> None:
     if session != DEFAULT:
         ecu.send("10 03")
     if session == PROGRAMMING:
         ecu.send("10 02")
 
 
-def try_unlock(ecu: SimEcu) -> None:
+def try_unlock(ecu: SimEcu | HisSim) -> None:
     seed = ecu.send(bytes([0x27, LEVEL]))
     if seed is not None and seed[:2] == bytes([0x67, LEVEL]):
-        ecu.send(bytes([0x27, LEVEL + 1]) + xor_key(LEVEL, seed[2:], {"secret": SECRET}))
+        ecu.send(bytes([0x27, LEVEL + 1]) + xor_key(LEVEL, seed[2:], ecu.profile.security.key_params))
 
 
 def show(payload: bytes) -> str:
@@ -121,6 +122,43 @@ def test_no_request_sequence_kills_the_server(bootloader: str, session: int, unl
             ecu.clock.advance(LOCKOUT + 1)  # wrong keys may have locked security access
             assert ecu.send("3E 00") == h("7E 00")
             assert install(ecu, UPDATE) == h("71 01 FF 01 00")
+        finally:
+            ecu.close()
+
+
+HIS_TEMPLATES = TEMPLATES + [h(text) for text in (
+    "31 01 02 03", "22 F1 95", "22 F1 80", "31 01 02 02 00 00 00 00",
+)] + [h("2E F1 5A") + FINGERPRINT, erase(APP), erase(CAL), h("34 10") + his_location(CAL.address, 0x100),
+      h("34 00") + his_location(APP.address, 0x1000)]
+his_requests = st.one_of(st.binary(max_size=24), mutated(HIS_TEMPLATES), st.sampled_from(HIS_TEMPLATES),
+                         st.just(UNLOCK))
+
+
+@given(session=st.sampled_from([DEFAULT, EXTENDED, PROGRAMMING]), unlocked=st.booleans(),
+       sequence=st.lists(st.tuples(his_requests, st.booleans()), max_size=25))
+def test_no_request_sequence_kills_the_his_bootloader(session: int, unlocked: bool,
+                                                      sequence: list[tuple[bytes, bool]]) -> None:
+    """The HIS-style dialect (bench.sim.dialects.his) the same way: well-formed answers, never
+    generalReject, and afterwards the whole HIS sequence still updates it."""
+    with tempfile.TemporaryDirectory() as directory:
+        ecu = HisSim(Path(directory))
+        try:
+            enter(ecu, session)
+            if unlocked:
+                try_unlock(ecu)
+            for request, functional in sequence:
+                if request is UNLOCK:
+                    try_unlock(ecu)
+                    continue
+                reply = ecu.core.handle(request, functional=functional)
+                check_answer(request, functional, reply.response)
+                if reply.reset_after:
+                    ecu.power_on()
+                ecu.clock.advance(0.01)
+            ecu.power_on()
+            ecu.clock.advance(LOCKOUT + 1)
+            assert ecu.send("3E 00") == h("7E 00")
+            program(ecu, "2.0.0")
         finally:
             ecu.close()
 

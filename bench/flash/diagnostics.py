@@ -59,16 +59,17 @@ class EcuDiagnostics:
 
     def describe(self) -> str:
         """What the ECU reports about itself, one line, for failure messages and reports: version,
-        mode, bank, boot state, unconfirmed starts, journal. Never raises."""
+        mode, bank, boot state, unconfirmed starts, journal (when the ECU's flash specification resumes
+        from one). Never raises."""
         try:
             version = self.read_version()
             status = self.read_boot_status()
-            journal = self.read_journal()
+            journal = self.read_journal() if self.profile.flash_spec.resume == "journal" else None
         except Exception as exc:  # noqa: BLE001 - a silent or broken ECU must still be described
             return f"ECU state unreadable ({type(exc).__name__}: {exc})"
         return (f"ECU state: version {version or 'none'}, {status.mode.name.lower()}, bank {status.bank_name}, "
                 f"{status.state.name.lower()}, {status.boot_attempts} unconfirmed start(s), "
-                f"journal {journal.committed:#x}/{journal.total_length:#x}")
+                + (f"journal {journal.committed:#x}/{journal.total_length:#x}" if journal else "no journal"))
 
     def wait_responsive(self, within: float) -> float:
         """Poll TesterPresent until the ECU answers; seconds it took. TimeoutException past ``within``.

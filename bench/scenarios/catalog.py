@@ -22,7 +22,7 @@ Fault kinds (``fault``; ``bench.faults.kinds``, one module each) and the default
 ``params`` (seconds, volts, a ratio 0..1, counts), used where a catalog does not set them:
 ``power_cut`` (off_for: 0.05), ``brown_out`` (volts: 5.0, lasting: 0.2), ``intermittent_supply``
 (dropouts: 3, off_for: 0.01, period: 0.1) strike anywhere; ``frame_loss`` (ratio: 0.02, lasting:
-0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1), ``duplicate`` (count:
+0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1, frames: any), ``duplicate`` (count:
 1), ``reorder`` (count: 1), ``partition`` (lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on
 the bus through the CAN gateway; ``console_disconnect`` (lasting: 0.5) unplugs the ECU's serial
 console.
