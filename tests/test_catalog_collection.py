@@ -115,6 +115,11 @@ def test_the_shipped_catalogs_reach_every_trigger_point_they_name() -> None:
     assert unreachable("patch_step:17", patch) == ("'patch_step:17' is never reached: delta package factory -> "
                                                    "app-1.1.0 is applied by bms in 17 steps (patch_step:0 to "
                                                    "patch_step:16)")
+    release = sizes("eps", "full", "factory", "eps-2.0.0")  # application and calibration
+    assert release.logical_blocks == 2
+    assert unreachable("erase@1", release) is None and unreachable("block:2@1", release) is None
+    assert unreachable("erase@2", release) == ("'erase@2' is never reached: eps-2.0.0 has 2 logical blocks for eps "
+                                               "(@0 to @1)")
 
 
 @pytest.mark.parametrize(("at", "reached"), [

@@ -44,7 +44,7 @@ def test_the_shipped_catalogs_load_and_every_catalog_names_known_requirements() 
     assert {"R156-7.2.1.1", "R156-7.2.2.1.1", "GB44496-5.2.5"} <= set(catalog.requirements)
     assert "R156-7.2.2.2" in catalog.out_of_scope
     for path in sorted((REPO / "testcases" / "scenarios").glob("*.yaml")):
-        load_catalog(path, ecus={"bcm": "single_bank", "bms": "ab"}, requirements=catalog)  # raises on an unknown id
+        load_catalog(path, ecus={"bcm": "single_bank", "bms": "ab", "eps": "his"}, requirements=catalog)  # raises on an unknown id
 
 
 @pytest.mark.parametrize("clause, message", [

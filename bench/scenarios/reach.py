@@ -8,6 +8,11 @@ is the case's ``to`` image, or its delta package from ``from``; a catalog may na
 case, so every case is checked against its own. A point past the end (``block:50`` of a
 17-block download) is a catalog mistake, reported with the line of the point before any
 scenario runs, instead of a fault that never fires.
+
+A release of software files (an ECU with logical blocks, ``bench.image.release``) is checked
+for the logical block a point names (``erase@2`` of a two-block release); the points inside a
+logical block depend on how the flash specification encodes it (compression), so they are
+left to the run, whose trigger that never fires is a usage error too.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from bench.config import BenchConfig, EcuConfig, EcuProfile
+from bench.flash.block_plan import memory_map, plan_blocks
 from bench.image import DeltaPackage, FirmwareImage
+from bench.image.release import SoftwareRelease
 from bench.sim.patching import patch_steps
 
 BLOCK_OVERHEAD = 2
@@ -39,9 +46,14 @@ class Download:
     sector: int | None = None
     patch_steps: int | None = None
     """Steps of applying a delta package (None: a full image)."""
+    logical_blocks: int | None = None
+    """Logical blocks of a release of software files (None: one image, no logical blocks)."""
 
     def count(self, kind: str) -> int | None:
         """How many ``kind`` points the update passes (indexes 1..n for blocks, else 0..n-1)."""
+        if self.logical_blocks is not None:
+            return None  # points inside logical blocks: counted by the run (see the module's docstring)
+
         def units(size: int | None) -> int | None:
             return None if size is None else -(-self.size // size)
         return {"block": units(self.block), "offset": self.size, "page": units(self.page),
@@ -63,6 +75,11 @@ class Download:
 def unreachable(at: str, download: Download) -> str | None:
     """Why the update ``download`` never reaches the trigger point ``at`` (normal form, as
     ``bench.scenarios.catalog.parse_at`` gives it); None when it does, or cannot be counted."""
+    at, _, logical = at.partition("@")
+    if logical and download.logical_blocks is not None and int(logical) >= download.logical_blocks:
+        return (f"'{at}@{logical}' is never reached: {download.what} has {download.logical_blocks} logical "
+                f"block{'s' if download.logical_blocks != 1 else ''} for {download.ecu} (@0 to "
+                f"@{download.logical_blocks - 1})")
     kind, sep, number = at.partition(":")
     if not sep:
         return None
@@ -73,7 +90,7 @@ def unreachable(at: str, download: Download) -> str | None:
     return f"{at!r} is never reached: {download.describe(kind)}"
 
 
-Images = Callable[[str], FirmwareImage]
+Images = Callable[[str], FirmwareImage | SoftwareRelease]
 Deltas = Callable[[str, str, "_Target"], DeltaPackage]
 
 
@@ -107,6 +124,11 @@ def downloads(benches: Sequence[BenchConfig], images: Images, deltas: Deltas) ->
             delta = deltas(base, target, _Target(ecu, ecu_config, profile))
             return Download(f"delta package {base} -> {target}", size=len(delta.to_bytes()),
                             patch_steps=patch_steps(delta, sector) if sector else None, **common)
-        return Download(target, size=len(images(target).to_bytes()), **common)
+        built = images(target)
+        if isinstance(built, SoftwareRelease):
+            blocks = plan_blocks(built.files, memory_map(profile), profile.flash_spec.name)
+            return Download(target, size=sum(len(block.data) for block in blocks), logical_blocks=len(blocks),
+                            **common)
+        return Download(target, size=len(built.to_bytes()), **common)
 
     return download
