@@ -32,7 +32,7 @@ from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport import udsoncan_speedup
-from bench.transport.can_bus import RECV_POLL, open_bus
+from bench.transport.can_bus import open_bus, open_notifier
 from bench.transport.trace import BusTrace
 from bench.transport.uds_client import TesterLink
 
@@ -222,7 +222,7 @@ class Bench:
         bus_name = handle.config.bus
         if bus_name not in self._buses:
             bus = open_bus(bus_name, self.config.buses[bus_name], channel=self.channel(bus_name))
-            self._buses[bus_name] = (bus, can.Notifier(bus, [], timeout=RECV_POLL))
+            self._buses[bus_name] = (bus, open_notifier(bus))
         bus, notifier = self._buses[bus_name]
         link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
         link.open()

@@ -8,6 +8,7 @@ upper bounds in pyproject.toml are the versions this passed on; raise one after 
 from __future__ import annotations
 
 import inspect
+import queue
 import threading
 from importlib.metadata import version
 
@@ -63,6 +64,12 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "TransportLayer.events.reset_tx_complete / reset_rx_complete (threading.Event)", user)
         relies(hasattr(stack, "main_thread"), "can-isotp", "TransportLayer.main_thread (its worker thread)",
                "bench/transport/uds_client.py (BenchAwareConnection: a stopped stack is a bench fault)")
+        relies(isinstance(getattr(stack, "rx_relay_queue", None), queue.Queue)
+               and isinstance(getattr(events, "stop_requested", None), threading.Event)
+               and callable(getattr(stack, "_rx_canbus", None)) and hasattr(stack, "buffered_reader"),
+               "can-isotp", "TransportLayer.rx_relay_queue (what the main thread reads), events.stop_requested, "
+               "NotifierBasedCanStack._rx_canbus (the relay thread's read) and buffered_reader (None when stopped)",
+               user + ": frames go straight to the main thread's queue")
     finally:
         notifier.stop()
         bus.shutdown()

@@ -31,7 +31,7 @@ from bench.sim.record import RecordStore
 from bench.sim.security import KeyFunction, SecurityAccess
 from bench.sim.server import EcuCore
 from bench.sim.status_frame import StatusFrame
-from bench.transport.can_bus import RECV_POLL, open_bus
+from bench.transport.can_bus import open_bus, open_notifier
 from bench.transport.isotp_link import address
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class _PoweredRun:
         """Set once the bootloader has decided what runs (or the run ended): power-on returns then."""
         self._thread = threading.Thread(target=self._main, name=f"sim-{ecu.name}", daemon=True)
         self._bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
-        self._notifier = can.Notifier(self._bus, [], timeout=RECV_POLL)
+        self._notifier = open_notifier(self._bus)
         frame = max(ecu.profile.max_block_length, 4095)
         timing = ecu.profile.timing
         self._physical = make_ecu_stack(self._bus, self._notifier, address(ecu.config, server=True),
