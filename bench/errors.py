@@ -43,6 +43,11 @@ class BenchFault(BenchError):
     """The bench (instrument, adapter, simulator thread) failed — not the ECU under test."""
 
 
+class HostOverloaded(BenchFault):
+    """The host running the virtual bench was so loaded that the simulator answered late: what
+    looked like an ECU failure meanwhile is void."""
+
+
 class FlashError(Exception):
     """The ECU did not complete a reprogramming step the way ISO 14229 and its profile say.
 

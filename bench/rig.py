@@ -23,6 +23,7 @@ from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.gateway import Gateway
+from bench.gateway.bridge import LATE_FORWARD
 from bench.monitor import BusMonitor, ecus_on_bus
 from bench.console import SerialConsole
 from bench.power import PowerSupply, VirtualSupply
@@ -295,6 +296,15 @@ class Bench:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
                 + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault])
+
+    def host_overload(self) -> list[str]:
+        """What the host's load did to the bench so far: answers of virtual ECUs made late because
+        the simulator did not get the CPU (``bench.sim.answer_timing``), frames the gateway
+        forwarded late. A failure seen meanwhile may be the host's, not the ECU's."""
+        return ([late.describe() for sim in self.sims.values() for late in sim.late_answers]
+                + [f"gateway of bus {name}: {gateway.late_forwards} frame(s) forwarded more than "
+                   f"{LATE_FORWARD * 1000:.0f} ms after they were sent, the latest {gateway.worst_lag * 1000:.0f} ms"
+                   for name, gateway in self.gateways.items() if gateway.late_forwards])
 
     def close(self) -> None:
         """Close everything, even after failures. Independent parts stop side by side: each

@@ -25,9 +25,14 @@ import can
 
 from bench.errors import BenchFault, ConfigError
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.virtual_bus import BenchVirtualBus
 from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeline, GatewayEvent, Match
 
 log = logging.getLogger(__name__)
+
+LATE_FORWARD = 0.1
+"""Seconds after its sending a frame of the bench's virtual bus counts as late when the gateway
+takes it: the host did not give the forwarding thread the CPU (``Gateway.late_forwards``)."""
 
 
 def forward_copy(msg: can.Message) -> can.Message:
@@ -60,6 +65,10 @@ class Gateway:
         self._tx_errors = dict.fromkeys(DIRECTIONS, 0)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.late_forwards = 0
+        """Frames taken more than ``LATE_FORWARD`` after they were sent (virtual buses only: their
+        timestamps are the host's clock); a delay fault's own holding is not counted."""
+        self.worst_lag = 0.0
 
     # -- faults ------------------------------------------------------------------------------
     def drop(self, count: int | None = 1, *, direction: Direction = "both", match: Match | None = None,
@@ -158,6 +167,7 @@ class Gateway:
     def _forward(self, direction: str, source: can.BusABC, target: can.BusABC) -> None:
         pipeline, stopping, clock = self.pipeline, self._stopping, time.monotonic
         queue: deque[tuple[float, can.Message]] = deque()
+        timed = isinstance(source, BenchVirtualBus)
         try:
             while not stopping.is_set():
                 timeout = RECV_POLL
@@ -167,6 +177,8 @@ class Gateway:
                     timeout = min([timeout, *(max(0.0, due - clock()) for due in wake)])
                 msg = source.recv(timeout)
                 if msg is not None and not msg.is_error_frame:
+                    if timed:
+                        self._note_lag(time.time() - msg.timestamp)
                     frame = forward_copy(msg)
                     if not queue and not pipeline.armed:
                         self._send(target, direction, frame)  # the fast path
@@ -184,6 +196,11 @@ class Gateway:
             if not stopping.is_set():
                 log.exception("gateway %s: %s forwarding stopped", self.name, direction)
                 self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding stopped: {exc!r}")
+
+    def _note_lag(self, lag: float) -> None:
+        if lag > LATE_FORWARD:
+            self.late_forwards += 1
+            self.worst_lag = max(self.worst_lag, lag)
 
     def _send(self, target: can.BusABC, direction: str, frame: can.Message) -> None:
         try:

@@ -20,6 +20,7 @@ from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.dids import BootMode
 from bench.errors import BenchFault
 from bench.image import FirmwareImage
+from bench.sim.answer_timing import AnswerClock, LateAnswer
 from bench.sim.boot import BankLayout
 from bench.sim.console_port import ConsolePort
 from bench.sim.isotp_server import make_ecu_stack
@@ -61,6 +62,8 @@ class VirtualEcu:
         """The debug UART, when the bench gives this ECU one (``console:`` with url ``pty``)."""
         self.fault: BaseException | None = None
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
+        self.late_answers: list[LateAnswer] = []
+        """Answers the host made late: the simulator did not get the CPU (``bench.sim.answer_timing``)."""
         self._run: _PoweredRun | None = None
         self._voltage = 0.0
         self.power_listeners: list[Callable[[bool], None]] = []
@@ -166,6 +169,10 @@ class _PoweredRun:
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
         self._pending = ResponsePending(self._send, first_after=timing.p2 / 2, every=timing.p2_star / 2)
+        self._answers = AnswerClock(ecu.name, first_within=timing.p2 / 2, pending_every=timing.p2_star / 2,
+                                    deadline=timing.p2 + timing.network_margin,
+                                    deadline_after_pending=timing.p2_star + timing.network_margin,
+                                    late=ecu.late_answers.append)
 
     def start(self) -> None:
         self._physical.start()
@@ -193,6 +200,7 @@ class _PoweredRun:
 
     def _send(self, payload: bytes) -> None:
         if not self.power_lost.is_set():
+            self._answers.answered(payload)
             self._physical.send(payload)
 
     def _boot(self) -> EcuCore:
@@ -229,8 +237,15 @@ class _PoweredRun:
                     self._status.send_if_due(self._bus, core.boot.running)
                 if request is None:
                     continue
-                payload, functional = request
-                self._pending.begin(payload[0])
+                payload, functional, received_at = request
+                self._answers.request(payload[0], received_at)
+                late = self.ecu.bootloader.answer_delay(payload)
+                if late:  # a mutant's deliberate delay, with no response pending
+                    self._answers.intend(late)
+                    if self.power_lost.wait(late):
+                        break
+                else:
+                    self._pending.begin(payload[0])
                 reply = core.handle(payload, functional=functional)
                 self._pending.finish(reply.response, reply.withheld)
                 core.last_request = time.monotonic()  # ISO 14229-2: S3server restarts once the request is done
@@ -250,11 +265,12 @@ class _PoweredRun:
             self._notifier.stop()
             self._bus.shutdown()
 
-    def _next_request(self) -> tuple[bytes, bool] | None:
+    def _next_request(self) -> tuple[bytes, bool, float] | None:
+        """A request, whether it came functionally, and when its last frame arrived."""
         functional = self._functional.recv(block=False)
         if functional is not None:
-            return bytes(functional), True
+            return bytes(functional), True, self._functional.last_frame_at
         physical = self._physical.recv(block=True, timeout=0.01)
         if physical is not None:
-            return bytes(physical), False
+            return bytes(physical), False, self._physical.last_frame_at
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import can
 import isotp
 
@@ -58,10 +60,15 @@ class AddressedStack(isotp.NotifierBasedCanStack):
     has nothing to relay and sleeps until the stack stops.
     """
 
+    last_frame_at = 0.0
+    """``time.monotonic()`` when the latest frame for this stack arrived (on the bench's virtual
+    bus: when it was sent)."""
+
     def _on_message_received(self, msg: can.Message) -> None:
         if self.buffered_reader is None or msg.is_error_frame or msg.is_remote_frame:
             return  # stopped, or what can-isotp's callback drops as well
         if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
+            self.last_frame_at = time.monotonic()
             self.rx_relay_queue.put(isotp.CanMessage(arbitration_id=msg.arbitration_id, data=msg.data,
                                                      extended_id=msg.is_extended_id, is_fd=msg.is_fd,
                                                      bitrate_switch=msg.bitrate_switch))

@@ -1,0 +1,115 @@
+"""Host overload: a virtual ECU tells an answer the host made late (a bench fault) from one its model meant to
+give late (the ECU's fault), and a scenario failing meanwhile ends as ``HostOverloaded``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.config import load_bench
+from bench.errors import HostOverloaded
+from bench.image.builders import firmware_builder
+from bench.scenarios.catalog import load_catalog
+from bench.scenarios.runner import play
+from bench.sim import ecu as sim_ecu
+from bench.sim.answer_timing import AnswerClock, LateAnswer
+
+REPO = Path(__file__).resolve().parents[1]
+PENDING = bytes([0x7F, 0x31, 0x78])
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answer_clock() -> tuple[AnswerClock, FakeClock, list[LateAnswer]]:
+    clock, late = FakeClock(), []
+    answers = AnswerClock("bms", first_within=0.0125, pending_every=1.0, deadline=0.2, deadline_after_pending=2.15,
+                          late=late.append, clock=clock)
+    return answers, clock, late
+
+
+def test_an_answer_after_the_deadline_that_the_model_meant_in_time_is_the_hosts() -> None:
+    answers, clock, late = answer_clock()
+    answers.request(0x37, received_at=100.0)
+    clock.now = 100.35
+    answers.answered(b"\x77")
+    assert len(late) == 1
+    assert (late[0].service, late[0].pending) == (0x37, False)
+    assert late[0].waited == pytest.approx(0.35) and late[0].meant == pytest.approx(0.0125)
+    assert "RequestTransferExit" in late[0].describe() and "did not get the CPU" in late[0].describe()
+
+
+def test_answers_in_time_and_answers_the_model_delays_on_purpose_are_not() -> None:
+    answers, clock, late = answer_clock()
+    answers.request(0x22, received_at=100.0)
+    clock.now = 100.19
+    answers.answered(b"\x62\xf1\x95")
+    answers.request(0x37, received_at=100.2)
+    answers.intend(0.3)  # a mutant answering after P2: the ECU's defect, for the tester to find
+    clock.now = 100.55
+    answers.answered(b"\x77")
+    clock.now = 101.0
+    answers.answered(b"\x50\x02")  # no request open: nothing to judge
+    assert late == []
+
+
+def test_after_a_response_pending_the_next_answer_is_judged_against_p2_star() -> None:
+    answers, clock, late = answer_clock()
+    answers.request(0x31, received_at=100.0)
+    clock.now = 100.0125
+    answers.answered(PENDING)
+    clock.now = 101.5  # 1.49 s after the 0x78: within P2* + ΔP2
+    answers.answered(PENDING)
+    clock.now = 104.0  # 2.5 s after the previous 0x78, meant after 1 s
+    answers.answered(b"\x71\x01\xff\x00")
+    assert [(a.pending, round(a.waited, 2), a.deadline) for a in late] == [(False, 2.5, 2.15)]
+
+
+def test_a_scenario_failing_because_the_simulator_was_starved_is_a_bench_fault(monkeypatch, tmp_path) -> None:
+    """The ECU thread stalls 0.3 s between taking RequestTransferExit and handling it, as a thread
+    the host gave no CPU would: the tester's P2 expires, and the verdict is the host's."""
+    take = sim_ecu._PoweredRun._next_request
+
+    def stalled(self):  # noqa: ANN001, ANN202
+        request = take(self)
+        if request is not None and request[0][:1] == b"\x37":
+            time.sleep(0.3)
+        return request
+
+    monkeypatch.setattr(sim_ecu._PoweredRun, "_next_request", stalled)
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
+    scenario = next(s for s in load_catalog(REPO / "testcases" / "scenarios" / "power-loss.yaml", ecus=kinds)
+                    if s.id == "bms-full-power_cut@block:2")
+    with pytest.raises(HostOverloaded, match="RequestTransferExit .* did not get the CPU"):
+        play(config, scenario, firmware_builder(REPO), workdir=tmp_path)
+
+
+def test_the_gateway_counts_frames_it_takes_late_and_not_those_in_time() -> None:
+    import can
+
+    from bench.gateway import Gateway
+    from bench.transport.virtual_bus import BenchVirtualBus
+
+    tester, ecu = BenchVirtualBus("lag-tester"), BenchVirtualBus("lag-ecu")
+    gateway = Gateway(tester, ecu, name="lag")
+    gateway.start()
+    try:
+        for age in (0.5, 0.0):  # one frame waited half a second for the forwarding thread
+            tester.queue.put(can.Message(timestamp=time.time() - age, arbitration_id=0x7E0, data=b"\x01",
+                                         is_extended_id=False))
+        deadline = time.monotonic() + 5
+        while gateway.counters()["to_ecu"]["forwarded"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gateway.late_forwards == 1 and gateway.worst_lag >= 0.5
+    finally:
+        gateway.stop()
+        tester.shutdown()
+        ecu.shutdown()
