@@ -60,6 +60,18 @@ def test_answers_in_time_and_answers_the_model_delays_on_purpose_are_not() -> No
     assert late == []
 
 
+def test_a_request_that_came_while_the_model_delayed_another_on_purpose_waits_its_turn() -> None:
+    answers, clock, late = answer_clock()
+    answers.request(0x37, received_at=100.0)
+    answers.intend(0.3)
+    clock.now = 100.3
+    answers.answered(b"\x77")
+    answers.request(0x3E, received_at=100.21)  # a TesterPresent sent after the tester's timeout
+    clock.now = 100.31
+    answers.answered(b"\x7e\x00")
+    assert late == []
+
+
 def test_after_a_response_pending_the_next_answer_is_judged_against_p2_star() -> None:
     answers, clock, late = answer_clock()
     answers.request(0x31, received_at=100.0)

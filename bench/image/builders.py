@@ -5,6 +5,7 @@ CLI's tests and the benchmarks all build through these."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -13,7 +14,7 @@ from bench.config.models import EcuConfig, EcuProfile
 from bench.errors import ConfigError
 from bench.image.delta import DeltaPackage, PatchLayout
 from bench.image.format import FirmwareImage
-from bench.image.recipe import build_delta, build_image
+from bench.image.recipe import build_delta, build_image, load_recipe
 
 FIRMWARE_DIR = Path("fixtures/firmware")
 """Where a project keeps its firmware recipes, under its root."""
@@ -27,13 +28,17 @@ class DeltaTarget(Protocol):
     profile: EcuProfile
 
 
-def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage]:
-    """``build("app-2.0.0")`` builds ``<rootpath>/fixtures/firmware/app-2.0.0.yaml`` (cached)."""
-    def build(recipe: str) -> FirmwareImage:
+def firmware_builder(rootpath: Path) -> Callable[..., FirmwareImage]:
+    """``build("app-2.0.0")`` builds ``<rootpath>/fixtures/firmware/app-2.0.0.yaml`` (cached);
+    ``build("app-2.0.0", payload=8000)`` the same release with its payload cut to 8,000 bytes
+    (``bench.scenarios.fitted_image``)."""
+    def build(recipe: str, payload: int | None = None) -> FirmwareImage:
         path = rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
         if not path.is_file():
             raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
-        return build_image(path)
+        if payload is None:
+            return build_image(path)
+        return build_image(dataclasses.replace(load_recipe(path), size=payload))
 
     return build
 

@@ -29,6 +29,7 @@ from bench.faults.timeline import FaultTimeline
 from bench.flash import FlashResult
 from bench.image import DeltaPackage, FirmwareImage
 from bench.rig import Bench
+from bench.scenarios.fitted_image import fitted_payload
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
 
@@ -168,6 +169,9 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Firmw
     ecu = bench.ecu(scenario.ecu)
     ecu.flasher.block_retries = SCENARIO_BLOCK_RETRIES
     target = images(scenario.to_image)
+    fitted = fitted_payload(scenario, ecu.config, ecu.profile, target.header.payload_length)
+    if fitted is not None:
+        target = images(scenario.to_image, payload=fitted)
     package = None
     if scenario.package == "delta":
         if deltas is None:

@@ -6,7 +6,8 @@ to give in time reaches the tester after P2client: the tester then judges an ECU
 nothing wrong. ``AnswerClock`` tells the two causes apart, answer by answer:
 
 * the request counts from its last frame's arrival at the ECU's stack (on the bench's virtual
-  bus that is the moment the tester, or the gateway, sent it);
+  bus that is the moment the tester, or the gateway, sent it), or, if it came while the model
+  was still serving the one before, from that one's final answer;
 * the model says when it meant to answer: a reference ECU answers at once or sends a response
   pending (0x78) after half of its P2server_max, then every half P2*server_max; a model that
   delays on purpose (a mutant answering after P2) says so with ``intend``;
@@ -68,11 +69,14 @@ class AnswerClock:
         self._service: int | None = None
         self._since = self._meant = 0.0
         self._after_pending = False
+        self._free_since = 0.0
+        """When the model gave its last final answer: a request that came before waited its turn."""
 
     def request(self, service: int, received_at: float) -> None:
         """The model takes a request whose last frame arrived at ``received_at`` (``clock`` time)."""
         with self._lock:
-            self._service, self._since, self._meant, self._after_pending = service, received_at, self._first_within, False
+            self._service, self._meant, self._after_pending = service, self._first_within, False
+            self._since = max(received_at, self._free_since)
 
     def intend(self, seconds: float) -> None:
         """The model means its next answer to this request to come ``seconds`` after the request."""
@@ -92,4 +96,4 @@ class AnswerClock:
             if pending:
                 self._since, self._meant, self._after_pending = now, self._pending_every, True
             else:
-                self._service = None
+                self._service, self._free_since = None, now
