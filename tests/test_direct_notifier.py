@@ -95,3 +95,31 @@ def test_isotp_stacks_on_direct_notifiers_exchange_long_messages(channel: str) -
         for notifier, bus in zip(notifiers, buses):
             notifier.stop()
             bus.shutdown()
+
+
+def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_is_armed(channel: str) -> None:
+    from bench.gateway import Gateway
+
+    tester, tester_side = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    ecu_side, ecu = BenchVirtualBus(f"{channel}/ecu"), BenchVirtualBus(f"{channel}/ecu")
+    heard: list[bytes] = []
+    notifier = DirectNotifier(ecu, [lambda msg: heard.append(bytes(msg.data))])
+    gateway = Gateway(tester_side, ecu_side, name="direct")
+    gateway.start()
+    try:
+        tester.send(can.Message(arbitration_id=0x7E0, data=b"\x01", is_extended_id=False))
+        assert heard == [b"\x01"]  # across before send returned: no thread in between
+        gateway.drop(1, direction="to_ecu")
+        for data in (b"\x02", b"\x03"):
+            tester.send(can.Message(arbitration_id=0x7E0, data=data, is_extended_id=False))
+        deadline = threading.Event()
+        for _ in range(500):
+            if gateway.counters()["to_ecu"]["forwarded"] >= 2:
+                break
+            deadline.wait(0.01)
+        assert heard == [b"\x01", b"\x03"]  # the armed drop saw the next frame, in order
+    finally:
+        gateway.stop()
+        notifier.stop()
+        for bus in (tester, tester_side, ecu_side, ecu):
+            bus.shutdown()
