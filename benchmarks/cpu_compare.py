@@ -48,7 +48,7 @@ def run(tree: Path, sample: int, seed: int, workers: int) -> dict:
     """One pytest run of the sample in ``tree``: its CPU, wall time, load and per-scenario lines."""
     with tempfile.TemporaryDirectory(prefix="cpu-compare-") as scratch:
         lines, output = Path(scratch) / "scenarios.jsonl", Path(scratch) / "pytest.out"
-        command = [sys.executable, "-m", "pytest", "testcases/scenarios", "-q", "-p", "no:cacheprovider",
+        command = [sys.executable, "-m", "pytest", "testcases/scenarios", "-q", "-rfE", "-p", "no:cacheprovider",
                    "-p", "cpu_probe", "--scenario-sample", str(sample), "--seed", str(seed),
                    "--basetemp", str(Path(scratch) / "tmp")]
         if workers:
@@ -62,9 +62,11 @@ def run(tree: Path, sample: int, seed: int, workers: int) -> dict:
             process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
         scenarios = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
-        summary = output.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        text = output.read_text().strip().splitlines()
+        summary = text[-1:] or ["(no output)"]
+        failures = [line[:400] for line in text if line.startswith(("FAILED", "ERROR"))]
     return {"cpu": usage.ru_utime + usage.ru_stime, "wall": wall, "load": load, "scenarios": scenarios,
-            "summary": summary[0]}
+            "summary": summary[0], "failures": failures}
 
 
 def table(title: str, key: str, before: list[dict], after: list[dict]) -> None:
@@ -108,6 +110,8 @@ def main() -> int:
             count = max(1, len(result["scenarios"]))
             print(f"  round {number} {side:<6}: CPU {result['cpu']:7.1f} s = {result['cpu'] / count:.3f} s per "
                   f"scenario, wall {result['wall']:6.1f} s, load {result['load']:.1f} at start; {result['summary']}")
+            for failure in result["failures"]:
+                print(f"      {failure}")
         before, after = (runs[side][-1] for side in ("before", "after"))
         ratios.append((after["cpu"] / max(1, len(after["scenarios"])))
                       / (before["cpu"] / max(1, len(before["scenarios"]))))
