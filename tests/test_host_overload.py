@@ -29,6 +29,12 @@ class FakeClock:
         return self.now
 
 
+def give(answers: AnswerClock, payload: bytes) -> None:
+    """The model hands ``payload`` over and its first frame goes on the bus at once."""
+    answers.handed(payload)
+    answers.answered()
+
+
 def answer_clock() -> tuple[AnswerClock, FakeClock, list[LateAnswer]]:
     clock, late = FakeClock(), []
     answers = AnswerClock("bms", first_within=0.0125, pending_every=1.0, deadline=0.2, deadline_after_pending=2.15,
@@ -40,7 +46,7 @@ def test_an_answer_after_the_deadline_that_the_model_meant_in_time_is_the_hosts(
     answers, clock, late = answer_clock()
     answers.request(0x37, received_at=100.0)
     clock.now = 100.35
-    answers.answered(b"\x77")
+    give(answers, b"\x77")
     assert len(late) == 1
     assert (late[0].service, late[0].pending) == (0x37, False)
     assert late[0].waited == pytest.approx(0.35) and late[0].meant == pytest.approx(0.0125)
@@ -51,13 +57,13 @@ def test_answers_in_time_and_answers_the_model_delays_on_purpose_are_not() -> No
     answers, clock, late = answer_clock()
     answers.request(0x22, received_at=100.0)
     clock.now = 100.19
-    answers.answered(b"\x62\xf1\x95")
+    give(answers, b"\x62\xf1\x95")
     answers.request(0x37, received_at=100.2)
     answers.intend(0.3)  # a mutant answering after P2: the ECU's defect, for the tester to find
     clock.now = 100.55
-    answers.answered(b"\x77")
+    give(answers, b"\x77")
     clock.now = 101.0
-    answers.answered(b"\x50\x02")  # no request open: nothing to judge
+    give(answers, b"\x50\x02")  # no request open: nothing to judge
     assert late == []
 
 
@@ -66,22 +72,33 @@ def test_a_request_that_came_while_the_model_delayed_another_on_purpose_waits_it
     answers.request(0x37, received_at=100.0)
     answers.intend(0.3)
     clock.now = 100.3
-    answers.answered(b"\x77")
+    give(answers, b"\x77")
     answers.request(0x3E, received_at=100.21)  # a TesterPresent sent after the tester's timeout
     clock.now = 100.31
-    answers.answered(b"\x7e\x00")
+    give(answers, b"\x7e\x00")
     assert late == []
+
+
+def test_an_answer_is_judged_when_it_goes_on_the_bus_even_after_the_next_request_came() -> None:
+    answers, clock, late = answer_clock()
+    answers.request(0x37, received_at=100.0)
+    clock.now = 100.01
+    answers.handed(b"\x77")  # in time for the model; the ECU's ISO-TP thread then waits for the CPU
+    answers.request(0x22, received_at=100.3)
+    clock.now = 100.35
+    answers.answered()
+    assert [(a.service, round(a.waited, 2)) for a in late] == [(0x37, 0.35)]
 
 
 def test_after_a_response_pending_the_next_answer_is_judged_against_p2_star() -> None:
     answers, clock, late = answer_clock()
     answers.request(0x31, received_at=100.0)
     clock.now = 100.0125
-    answers.answered(PENDING)
+    give(answers, PENDING)
     clock.now = 101.5  # 1.49 s after the 0x78: within P2* + ΔP2
-    answers.answered(PENDING)
+    give(answers, PENDING)
     clock.now = 104.0  # 2.5 s after the previous 0x78, meant after 1 s
-    answers.answered(b"\x71\x01\xff\x00")
+    give(answers, b"\x71\x01\xff\x00")
     assert [(a.pending, round(a.waited, 2), a.deadline) for a in late] == [(False, 2.5, 2.15)]
 
 

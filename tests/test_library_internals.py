@@ -70,6 +70,8 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "can-isotp", "TransportLayer.rx_relay_queue (what the main thread reads), events.stop_requested, "
                "NotifierBasedCanStack._rx_canbus (the relay thread's read) and buffered_reader (None when stopped)",
                user + ": frames go straight to the main thread's queue")
+        relies(callable(getattr(stack, "txfn", None)), "can-isotp", "TransportLayerLogic.txfn (sends a frame)",
+               "bench/sim/isotp_server.py (EcuStack: when an answer's first frame goes on the bus)")
     finally:
         notifier.stop()
         bus.shutdown()

@@ -15,14 +15,15 @@ nothing wrong. ``AnswerClock`` tells the two causes apart, answer by answer:
   ΔP2, of the ECU's profile) although the model meant it within the deadline is a
   ``LateAnswer``: the host's fault, a bench fault, never the ECU's.
 
-The answer counts when the model hands it to its ISO-TP stack; a stack thread starved after
-that is not measured here.
+The answer counts when its first frame goes on the bus (``EcuStack.answer_sent``), so a
+starved ISO-TP thread of the ECU counts as the host's too.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,7 +57,11 @@ class LateAnswer:
 
 
 class AnswerClock:
-    """One power-on's answer times; ``late`` receives every ``LateAnswer``."""
+    """One power-on's answer times; ``late`` receives every ``LateAnswer``.
+
+    The model calls ``request`` when it takes a request, ``intend`` for a deliberate delay and
+    ``handed`` with each answer it gives its stack; the stack calls ``answered`` when that
+    answer's first frame goes on the bus, which is when it is judged (answers leave in order)."""
 
     def __init__(self, ecu: str, *, first_within: float, pending_every: float, deadline: float,
                  deadline_after_pending: float, late: Callable[[LateAnswer], None],
@@ -71,6 +76,8 @@ class AnswerClock:
         self._after_pending = False
         self._free_since = 0.0
         """When the model gave its last final answer: a request that came before waited its turn."""
+        self._in_flight: deque[tuple[int, float, float, float, bool]] = deque()
+        """Answers handed to the stack, not yet on the bus: service, since, meant, deadline, pending."""
 
     def request(self, service: int, received_at: float) -> None:
         """The model takes a request whose last frame arrived at ``received_at`` (``clock`` time)."""
@@ -83,17 +90,27 @@ class AnswerClock:
         with self._lock:
             self._meant = max(self._meant, seconds)
 
-    def answered(self, payload: bytes) -> None:
-        """An answer to the open request leaves the model (a 0x78 keeps the request open)."""
+    def handed(self, payload: bytes) -> None:
+        """The model gives its stack an answer to the open request; a 0x78 keeps it open."""
         now = self._clock()
         with self._lock:
             if self._service is None:
-                return  # no request open: a periodic frame, or an answer after a power-on
-            waited, deadline = now - self._since, self._deadlines[self._after_pending]
+                return  # no request open: an answer after a power-on, or a periodic message
             pending = len(payload) >= 3 and payload[0] == 0x7F and payload[2] == PENDING
-            if waited > deadline and self._meant <= deadline:
-                self._late(LateAnswer(self._ecu, self._service, waited, self._meant, deadline, pending))
+            self._in_flight.append((self._service, self._since, self._meant, self._deadlines[self._after_pending],
+                                    pending))
             if pending:
                 self._since, self._meant, self._after_pending = now, self._pending_every, True
             else:
                 self._service, self._free_since = None, now
+
+    def answered(self) -> None:
+        """The first frame of the oldest answer handed over goes on the bus: judge it."""
+        now = self._clock()
+        with self._lock:
+            if not self._in_flight:
+                return
+            service, since, meant, deadline, pending = self._in_flight.popleft()
+        waited = now - since
+        if waited > deadline and meant <= deadline:
+            self._late(LateAnswer(self._ecu, service, waited, meant, deadline, pending))

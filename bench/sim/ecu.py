@@ -173,6 +173,7 @@ class _PoweredRun:
                                     deadline=timing.p2 + timing.network_margin,
                                     deadline_after_pending=timing.p2_star + timing.network_margin,
                                     late=ecu.late_answers.append)
+        self._physical.answer_sent = self._answers.answered
 
     def start(self) -> None:
         self._physical.start()
@@ -200,7 +201,7 @@ class _PoweredRun:
 
     def _send(self, payload: bytes) -> None:
         if not self.power_lost.is_set():
-            self._answers.answered(payload)
+            self._answers.handed(payload)
             self._physical.send(payload)
 
     def _boot(self) -> EcuCore:
