@@ -7,6 +7,7 @@ import queue
 import time
 from pathlib import Path
 
+import isotp
 import pytest
 
 from bench.config import load_bench
@@ -143,3 +144,38 @@ def test_the_gateway_counts_frames_it_takes_late_and_not_those_in_time() -> None
         gateway.stop()
         tester.shutdown()
         ecu.shutdown()
+
+
+class StarvedTesterStack(isotp.TransportLayer):
+    """A tester ISO-TP stack whose thread never hands over the answer that reached it."""
+
+    def __init__(self, frame_after: float | None) -> None:  # no threads: nothing of can-isotp's runs
+        self.main_thread = None
+        self._frame_after = frame_after
+        self._start = time.monotonic()
+
+    @property
+    def last_frame_at(self) -> float:
+        if self._frame_after is None or time.monotonic() < self._start + self._frame_after:
+            return 0.0
+        return self._start + self._frame_after
+
+    def transmitting(self) -> bool:
+        return False
+
+    def recv(self, block: bool, timeout: float) -> None:
+        time.sleep(timeout)
+
+
+@pytest.mark.parametrize(("frame_after", "missed"), [(0.03, 1), (None, 0)])
+def test_a_tester_timeout_with_the_answer_already_at_its_stack_is_the_hosts(frame_after, missed) -> None:
+    from udsoncan.exceptions import TimeoutException
+
+    from bench.transport.uds_client import BenchAwareConnection
+
+    connection = BenchAwareConnection(StarvedTesterStack(frame_after))
+    connection.opened = True
+    with pytest.raises(TimeoutException):
+        connection.specific_wait_frame(timeout=0.1)
+    assert len(connection.missed_answers) == missed
+    assert all("did not get the CPU" in text for text in connection.missed_answers)

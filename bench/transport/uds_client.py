@@ -135,6 +135,9 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
     def __init__(self, isotp_layer: isotp.TransportLayer) -> None:
         super().__init__(isotp_layer)
         self.unpowered = threading.Event()
+        self.missed_answers: list[str] = []
+        """Waits that timed out although a frame of the answer had reached the tester's stack in
+        time: the tester's threads did not get the CPU (a loaded host), not a silent ECU."""
 
     def specific_wait_frame(self, timeout: float | None = None) -> bytes:
         self.check_connection_opened()
@@ -150,6 +153,13 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
                 deadline = time.monotonic() + timeout
             remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
             if remaining <= 0:
+                assert timeout is not None
+                arrived = getattr(self.isotp_layer, "last_frame_at", 0.0)  # bench.transport.isotp_link
+                if deadline - timeout <= arrived <= deadline:
+                    self.missed_answers.append(
+                        f"the tester's stack received a frame of the answer {(arrived - deadline + timeout) * 1000:.0f} ms "
+                        f"after the request, but the tester's threads did not get the CPU to take it within "
+                        f"{timeout * 1000:.0f} ms")
                 raise TimeoutException(f"Did not receive IsoTP frame in time (timeout={timeout} sec)")
             frame = self.isotp_layer.recv(block=True, timeout=remaining)
             if frame is not None:
