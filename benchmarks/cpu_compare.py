@@ -64,7 +64,7 @@ def run(tree: Path, sample: int, seed: int, workers: int) -> dict:
         scenarios = [json.loads(line) for line in lines.read_text().splitlines()] if lines.exists() else []
         text = output.read_text().strip().splitlines()
         summary = text[-1:] or ["(no output)"]
-        failures = [line[:400] for line in text if line.startswith(("FAILED", "ERROR"))]
+        failures = [line[:400] for line in text if line.startswith(("FAILED ", "ERROR ")) and "::" in line]
     return {"cpu": usage.ru_utime + usage.ru_stime, "wall": wall, "load": load, "scenarios": scenarios,
             "summary": summary[0], "failures": failures}
 
