@@ -179,3 +179,21 @@ def test_a_tester_timeout_with_the_answer_already_at_its_stack_is_the_hosts(fram
         connection.specific_wait_frame(timeout=0.1)
     assert len(connection.missed_answers) == missed
     assert all("did not get the CPU" in text for text in connection.missed_answers)
+
+
+def test_a_functional_request_that_came_first_is_served_first_though_its_stack_is_late(tmp_path) -> None:
+    """The ECU's functional stack thread has not delivered ``10 83`` (extended session, no
+    answer) when the physical ``10 02`` arrives: the ECU still serves them in that order, so the
+    programming session opens instead of a false 0x7E (not supported in the active session)."""
+    from bench.rig import Bench
+
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"], gateway=False) as rig:
+        ecu = rig.ecu("bcm")
+        ecu.link  # noqa: B018 - opens the tester's stacks
+        run = ecu.sim._run
+        take = run._functional.recv
+        run._functional.recv = lambda block=False, timeout=None: take(block, timeout) if block else None
+        ecu.link.functional_request(bytes([0x10, 0x83]), answer_within=0.0)
+        response = ecu.uds.change_session(2)
+        assert response.positive

@@ -37,6 +37,10 @@ from bench.transport.isotp_link import address
 
 log = logging.getLogger(__name__)
 
+FUNCTIONAL_CATCH_UP = 1.0
+"""Seconds the ECU waits for its functional stack to deliver a request that arrived before the
+physical one it has taken (ISO-TP's N_Cr: any stack has delivered by then)."""
+
 
 class VirtualEcu:
     def __init__(self, name: str, config: EcuConfig, profile: EcuProfile, bus_config: BusConfig, *,
@@ -168,6 +172,10 @@ class _PoweredRun:
         self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
+        self._deferred: tuple[bytes, bool, float] | None = None
+        """A physical request taken before a functional one that had arrived first."""
+        self._functional_taken = 0.0
+        """When the last functional request taken had arrived."""
         self._pending = ResponsePending(self._send, first_after=timing.p2 / 2, every=timing.p2_star / 2)
         self._answers = AnswerClock(ecu.name, first_within=timing.p2 / 2, pending_every=timing.p2_star / 2,
                                     deadline=timing.p2 + timing.network_margin,
@@ -267,11 +275,32 @@ class _PoweredRun:
             self._bus.shutdown()
 
     def _next_request(self) -> tuple[bytes, bool, float] | None:
-        """A request, whether it came functionally, and when its last frame arrived."""
-        functional = self._functional.recv(block=False)
+        """A request, whether it came functionally, and when its last frame arrived.
+
+        A functional request (a single frame) that reached the ECU before a physical one is
+        served first, as on an ECU with one receive path, even when its stack's thread has not
+        got the CPU yet (a loaded host): the tester's pre-programming sequence (``10 83``...,
+        then ``10 02``) relies on that order."""
+        if self._deferred is not None:
+            request, self._deferred = self._deferred, None
+            return request
+        functional = self._take_functional(block=False)
         if functional is not None:
-            return bytes(functional), True, self._functional.last_frame_at
+            return functional
         physical = self._physical.recv(block=True, timeout=0.01)
-        if physical is not None:
-            return bytes(physical), False, self._physical.last_frame_at
-        return None
+        if physical is None:
+            return None
+        request = bytes(physical), False, self._physical.last_frame_at
+        if self._functional_taken < self._functional.last_frame_at < request[2]:
+            earlier = self._take_functional(block=True)
+            if earlier is not None:
+                self._deferred = request
+                return earlier
+        return request
+
+    def _take_functional(self, *, block: bool) -> tuple[bytes, bool, float] | None:
+        functional = self._functional.recv(block=block, timeout=FUNCTIONAL_CATCH_UP if block else None)
+        if functional is None:
+            return None
+        self._functional_taken = self._functional.last_frame_at
+        return bytes(functional), True, self._functional_taken
