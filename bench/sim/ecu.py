@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import can
 import cantools
 
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
