@@ -197,3 +197,25 @@ def test_a_functional_request_that_came_first_is_served_first_though_its_stack_i
         ecu.link.functional_request(bytes([0x10, 0x83]), answer_within=0.0)
         response = ecu.uds.change_session(2)
         assert response.positive
+
+
+def test_a_suppressed_functional_request_answered_after_a_response_pending_is_no_ecu_failure(
+        monkeypatch, tmp_path) -> None:
+    """A virtual ECU slowed past half its P2server (a loaded host) sends 0x78 to ``10 83`` and
+    then, as ISO 14229-1 requires after a 0x78, the positive response the suppress bit withheld:
+    the tester takes that as the answer it is, and the update goes on."""
+    from bench.rig import Bench
+    from bench.sim.server import EcuCore
+
+    handle = EcuCore.handle
+
+    def slow_session_control(self, payload, *, functional):  # noqa: ANN001, ANN202
+        if payload[:2] == b"\x10\x83":
+            time.sleep(0.05)
+        return handle(self, payload, functional=functional)
+
+    monkeypatch.setattr(EcuCore, "handle", slow_session_control)
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bms"], gateway=False) as rig:
+        result = rig.ecu("bms").flasher.flash(firmware_builder(REPO)("app-2.0.0"))
+    assert result.version_after == "2.0.0"

@@ -69,8 +69,8 @@ def _send_suppressed(name: str, link: TesterLink, timeline: Timeline, step_name:
     """``last``: no functional request follows, so no P3client_func to wait."""
     with timeline.step(step_name, detail=payload.hex(" ").upper()):
         answer = link.functional_request(payload, answer_within=0.0 if last else link.client.server_p2)
-        if answer is not None:
-            _judge(name, step_name, payload, answer, positive_expected=False)
+        if answer is not None:  # after a 0x78 the final answer is due, suppressed or not (ISO 14229-1, 7.5)
+            _judge(name, step_name, payload, answer, positive_expected=link.response_pending_seen)
 
 
 def _judge(name: str, step_name: str, request: bytes, answer: bytes, *, positive_expected: bool) -> None:

@@ -179,6 +179,8 @@ class TesterLink:
                                       max_frame_size=frame, timing=timing)
         self.connection = BenchAwareConnection(self._physical)
         self.client = SessionTimedClient(self.connection, profile)
+        self.response_pending_seen = False
+        """The ECU answered the last functional request with 0x78 first (``functional_request``)."""
 
     def open(self) -> TesterLink:
         self.client.open()
@@ -209,8 +211,11 @@ class TesterLink:
 
         With the suppress bit set only a negative answer can come, and ISO 14229-2 has the tester
         wait P3client_func (at least P2server_max) before its next functional request: pass that
-        (0: return once the frame is sent, listening for nothing).
+        (0: return once the frame is sent, listening for nothing); unless the ECU answered 0x78
+        first, after which its final response is due, positive or not (ISO 14229-1, 7.5):
+        ``response_pending_seen`` says whether it did.
         """
+        self.response_pending_seen = False
         if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
             self._physical.clear_rx_queue()
         self._functional.send(payload)
@@ -229,6 +234,7 @@ class TesterLink:
                 return None
             if answer[:2] == bytes([0x7F, payload[0]]) and answer[2:3] == RESPONSE_PENDING:
                 wait = self.client.server_p2_star + self.client.floor.network_margin
+                self.response_pending_seen = True
                 continue
             return answer
         return None
