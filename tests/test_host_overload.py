@@ -155,7 +155,7 @@ class StarvedTesterStack(isotp.TransportLayer):
         self._start = time.monotonic()
 
     @property
-    def last_frame_at(self) -> float:
+    def last_message_at(self) -> float:
         if self._frame_after is None or time.monotonic() < self._start + self._frame_after:
             return 0.0
         return self._start + self._frame_after
@@ -175,6 +175,7 @@ def test_a_tester_timeout_with_the_answer_already_at_its_stack_is_the_hosts(fram
 
     connection = BenchAwareConnection(StarvedTesterStack(frame_after))
     connection.opened = True
+    connection.request_sent()
     with pytest.raises(TimeoutException):
         connection.specific_wait_frame(timeout=0.1)
     assert len(connection.missed_answers) == missed

@@ -63,12 +63,16 @@ class AddressedStack(isotp.NotifierBasedCanStack):
     last_frame_at = 0.0
     """``time.monotonic()`` when the latest frame for this stack arrived (on the bench's virtual
     bus: when it was sent)."""
+    last_message_at = 0.0
+    """The same for the latest single or first frame: the start of a message, never a flow control."""
 
     def _on_message_received(self, msg: can.Message) -> None:
         if self.buffered_reader is None or msg.is_error_frame or msg.is_remote_frame:
             return  # stopped, or what can-isotp's callback drops as well
         if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
-            self.last_frame_at = time.monotonic()
+            self.last_frame_at = now = time.monotonic()
+            if msg.data and msg.data[0] >> 4 <= 1:  # a single or first frame (normal addressing)
+                self.last_message_at = now
             self.rx_relay_queue.put(isotp.CanMessage(arbitration_id=msg.arbitration_id, data=msg.data,
                                                      extended_id=msg.is_extended_id, is_fd=msg.is_fd,
                                                      bitrate_switch=msg.bitrate_switch))

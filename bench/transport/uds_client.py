@@ -136,8 +136,18 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
         super().__init__(isotp_layer)
         self.unpowered = threading.Event()
         self.missed_answers: list[str] = []
-        """Waits that timed out although a frame of the answer had reached the tester's stack in
-        time: the tester's threads did not get the CPU (a loaded host), not a silent ECU."""
+        """Waits that timed out although the answer had begun to reach the tester's stack (its
+        single or first frame) in time: the tester's threads did not get the CPU (a loaded host),
+        not a silent ECU."""
+        self._sent_at = float("inf")
+
+    def request_sent(self) -> None:
+        """A request went out (physically, or functionally by ``TesterLink``): answers count from now."""
+        self._sent_at = time.monotonic()
+
+    def specific_send(self, payload: bytes, timeout: float | None = None) -> None:
+        self.request_sent()
+        super().specific_send(payload, timeout)
 
     def specific_wait_frame(self, timeout: float | None = None) -> bytes:
         self.check_connection_opened()
@@ -154,12 +164,12 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
             remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
             if remaining <= 0:
                 assert timeout is not None
-                arrived = getattr(self.isotp_layer, "last_frame_at", 0.0)  # bench.transport.isotp_link
-                if deadline - timeout <= arrived <= deadline:
+                arrived = getattr(self.isotp_layer, "last_message_at", 0.0)  # bench.transport.isotp_link
+                if self._sent_at <= arrived <= deadline:
                     self.missed_answers.append(
-                        f"the tester's stack received a frame of the answer {(arrived - deadline + timeout) * 1000:.0f} ms "
-                        f"after the request, but the tester's threads did not get the CPU to take it within "
-                        f"{timeout * 1000:.0f} ms")
+                        f"the tester's stack received the start of an answer {(arrived - self._sent_at) * 1000:.0f} ms "
+                        f"after the request was handed to it, but the tester's threads did not get the CPU to take "
+                        f"it within {timeout * 1000:.0f} ms")
                 raise TimeoutException(f"Did not receive IsoTP frame in time (timeout={timeout} sec)")
             frame = self.isotp_layer.recv(block=True, timeout=remaining)
             if frame is not None:
@@ -219,6 +229,7 @@ class TesterLink:
         if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
             self._physical.clear_rx_queue()
         self._functional.send(payload)
+        self.connection.request_sent()
         sent_by = time.monotonic() + N_AS
         while self._functional.transmitting():  # a single frame: done within N_As
             if time.monotonic() > sent_by:
