@@ -37,7 +37,7 @@ CAUGHT_BY = {  # mutant -> catalog scenarios (campaign, id) that must catch it
                        ("double-interruption", "bcm-full-power_cut@page:100-x2")],
     "torn_page_ok": [("power-loss", "bcm-full-power_cut@page:153"),
                      ("power-loss", "bcm-full-power_cut@page:189")],
-    "late_transfer_exit": [("power-loss", "bcm-full-power_cut@page:77"),
+    "late_programming_session": [("power-loss", "bcm-full-power_cut@page:77"),
                            ("power-loss", "bms-full-power_cut@block:2")],
 }
 CASES = [(mutant, campaign, scenario) for mutant, ids in CAUGHT_BY.items() for campaign, scenario in ids]

@@ -39,7 +39,7 @@ CAUGHT_BY = {  # mutant -> (the ECU it runs on, the tests of testcases/ that mus
                                   "test_image_failing_its_trial_boot_is_rolled_back"]),
     "ignore_anti_rollback": ("bms", [f"{REFUSED}[downgrade-bms]"]),
     "torn_page_ok": ("bcm", [f"{RESUME}[130-bcm]", f"{PHASES}[mid-page-program-bcm]"]),
-    "late_transfer_exit": ("bcm", [f"{RESUME}[130-bcm]", f"{PHASES}[mid-page-program-bcm]"]),
+    "late_programming_session": ("bcm", [f"{RESUME}[130-bcm]", f"{PHASES}[mid-page-program-bcm]"]),
 }
 
 

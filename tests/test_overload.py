@@ -3,7 +3,7 @@
 The test loads the machine itself: busy processes at normal priority, three per core (a load
 like the CI host's that once failed good ECUs), started before and stopped after. Then it plays
 a sample of the shipped catalogs against the reference virtual ECUs, and the catalog scenarios
-that catch the ``late_transfer_exit`` mutant against that mutant. A reference scenario may pass
+that catch the ``late_programming_session`` mutant against that mutant. A reference scenario may pass
 or end as ``HostOverloaded`` (the host made an answer late: a bench fault); it must never end
 as an ECU finding. The mutant must be found as the ECU's defect every time.
 
@@ -73,7 +73,7 @@ def test_overloaded_host_gives_no_false_ecu_verdict_and_the_late_mutant_is_caugh
     started = time.monotonic()
     try:
         reference = {key: verdict(config, shipped[key], tmp_path / f"ref-{n}") for n, key in enumerate(sample)}
-        mutant = {key: verdict(with_mutant(config, shipped[key].ecu, "late_transfer_exit"), shipped[key],
+        mutant = {key: verdict(with_mutant(config, shipped[key].ecu, "late_programming_session"), shipped[key],
                                tmp_path / f"mut-{n}") for n, key in enumerate(MUTANT_SCENARIOS)}
         machine_load = os.getloadavg()[0]
     finally:
@@ -82,7 +82,7 @@ def test_overloaded_host_gives_no_false_ecu_verdict_and_the_late_mutant_is_caugh
         for process in load:
             process.wait()
     print(f"\n{len(load)} busy processes, load average {machine_load:.1f}, {time.monotonic() - started:.0f} s: "
-          f"reference {dict(Counter(reference.values()))}; late_transfer_exit mutant {mutant}")
+          f"reference {dict(Counter(reference.values()))}; late_programming_session mutant {mutant}")
     false_verdicts = {key: v for key, v in reference.items() if v.startswith("ECU finding")}
     assert not false_verdicts, f"ECU verdicts on reference ECUs under load: {false_verdicts}"
     assert all(v.startswith("ECU finding") for v in mutant.values()), f"the late mutant not caught: {mutant}"

@@ -34,5 +34,5 @@ MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "no_trial_rollback": frozenset({"ab"}),
     "ignore_anti_rollback": BOTH,
     "torn_page_ok": BOTH,
-    "late_transfer_exit": BOTH,
+    "late_programming_session": BOTH,
 }

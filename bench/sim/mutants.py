@@ -36,13 +36,13 @@ class Mutant:
     """The kinds of bootloader (``EcuProfile.bootloader``) the defect exists in."""
     boot: type[BootManager] = BootManager
     download: type[DownloadManager] = DownloadManager
-    late_answer: tuple[int, float] | None = None
-    """(service, seconds): the server answers that service so long after the request, with no
-    response pending (0x78) meanwhile; a delay of the model, never of the host."""
+    late_answer: tuple[bytes, float] | None = None
+    """(request start, seconds): the server answers requests starting so that long after them,
+    with no response pending (0x78) meanwhile; a delay of the model, never of the host."""
 
     def answer_delay(self, request: bytes) -> float:
         """Seconds this bootloader deliberately holds back its answer to ``request`` (0: none)."""
-        if self.late_answer is not None and request[:1] == bytes([self.late_answer[0]]):
+        if self.late_answer is not None and request.startswith(self.late_answer[0]):
             return self.late_answer[1]
         return 0.0
 
@@ -213,10 +213,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "the journal commits each TransferData block before programming it, so a resume after a power cut "
            "skips the torn block and the image ends up with unprogrammed pages",
            BOTH, download=_CommitBeforeProgramDownload),
-    Mutant("late_transfer_exit",
-           "RequestTransferExit is answered only once the download's checksum is computed, 300 ms after the "
+    Mutant("late_programming_session",
+           "the programming session (10 02) is answered only once the bootloader has started, 300 ms after the "
            "request, with no response pending (0x78) meanwhile: the tester's P2 expires",
-           BOTH, late_answer=(0x37, 0.3)),
+           BOTH, late_answer=(b"\x10\x02", 0.3)),
 )}
 
 
