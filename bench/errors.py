@@ -44,6 +44,11 @@ class BenchFault(BenchError):
     """The bench (instrument, adapter, simulator thread) failed — not the ECU under test."""
 
 
+class HostOverloaded(BenchFault):
+    """The host running the virtual bench was so loaded that the simulator answered late: what
+    looked like an ECU failure meanwhile is void."""
+
+
 class SuspectedBenchFault(BenchFault):
     """A failure the evidence lays at the bench's door, though the bench cannot prove it: the
     tester stopped sending in the middle of a message, no fault fired at all, a simulator that

@@ -23,6 +23,7 @@ from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.gateway import Gateway
+from bench.gateway.bridge import LATE_FORWARD
 from bench.monitor import BusMonitor, ecus_on_bus
 from bench.console import SerialConsole
 from bench.power import PowerSupply, VirtualSupply
@@ -32,7 +33,7 @@ from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport import udsoncan_speedup
-from bench.transport.can_bus import RECV_POLL, open_bus
+from bench.transport.can_bus import RECV_POLL, open_bus, open_notifier
 from bench.transport.trace import BusTrace, Marker
 from bench.transport.uds_client import TesterLink
 
@@ -240,7 +241,7 @@ class Bench:
         bus_name = handle.config.bus
         if bus_name not in self._buses:
             bus = open_bus(bus_name, self.config.buses[bus_name], channel=self.channel(bus_name))
-            self._buses[bus_name] = (bus, can.Notifier(bus, [], timeout=RECV_POLL))
+            self._buses[bus_name] = (bus, open_notifier(bus))
         bus, notifier = self._buses[bus_name]
         link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
         link.open()
@@ -315,6 +316,18 @@ class Bench:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
                 + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault])
+
+    def host_overload(self) -> list[str]:
+        """What the host's load did to the bench so far: answers of virtual ECUs made late because
+        the simulator did not get the CPU (``bench.sim.answer_timing``), answers the tester's
+        threads took too late (``BenchAwareConnection.missed_answers``), frames the gateway
+        forwarded late. A failure seen meanwhile may be the host's, not the ECU's."""
+        return ([late.describe() for sim in self.sims.values() for late in sim.late_answers]
+                + [f"ECU {handle.name}: {missed}" for handle in self._handles.values() if "link" in vars(handle)
+                   for missed in handle.link.connection.missed_answers]
+                + [f"gateway of bus {name}: {gateway.late_forwards} frame(s) forwarded more than "
+                   f"{LATE_FORWARD * 1000:.0f} ms after they were sent, the latest {gateway.worst_lag * 1000:.0f} ms"
+                   for name, gateway in self.gateways.items() if gateway.late_forwards])
 
     def close(self) -> None:
         """Close everything, even after failures. Independent parts stop side by side: each

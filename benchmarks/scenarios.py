@@ -7,7 +7,7 @@
 
 A measurement, not a test: prints, never asserts.
 
-    .venv/bin/python benchmarks/scenarios.py [--sample 200] [--small 100] [--large 1000]
+    .venv/bin/python benchmarks/scenarios.py [--sample 200] [--small 100] [--large 1000] [--every 100]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def memory(small: int, large: int) -> tuple[float, float]:
+def memory(small: int, large: int, every: int) -> tuple[float, float]:
     config = load_bench(BENCH_FILE)
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
     scenarios = [s for path in sorted(CATALOGS.glob("*.yaml")) for s in load_catalog(path, ecus=kinds)]
@@ -63,10 +64,13 @@ def memory(small: int, large: int) -> tuple[float, float]:
         for number, scenario in enumerate(chosen, start=1):
             try:
                 play(config, scenario, images, workdir=Path(root) / str(number), deltas=deltas)
-            except AssertionError as finding:
-                print(f"  (scenario {scenario.id} failed: {str(finding)[:100]})")
+            except Exception as finding:  # noqa: BLE001 - a failed scenario's memory counts all the same
+                print(f"  (scenario {scenario.id}: {type(finding).__name__}: {str(finding)[:300]})")
             if number == small:
                 after_small = peak_rss_mib()
+            if every and number % every == 0:
+                print(f"  after {number}: peak RSS {peak_rss_mib():.1f} MiB, {threading.active_count()} threads",
+                      flush=True)
     return after_small, peak_rss_mib()
 
 
@@ -76,6 +80,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=200, help="scenarios per rate measurement (0: skip)")
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=1000, help="scenarios for the memory measurement (0: skip)")
+    parser.add_argument("--every", type=int, default=0, help="print peak RSS every N scenarios (0: only the two)")
     args = parser.parse_args()
     config = load_bench(BENCH_FILE)
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
@@ -87,9 +92,10 @@ def main() -> int:
               "(target: under 10 min)")
     if not args.large:
         return 0
-    small, large = memory(args.small, args.large)
-    print(f"peak RSS after {args.small} scenarios: {small:.0f} MiB; after {args.large}: {large:.0f} MiB "
-          f"(growth {large - small:+.0f} MiB for {args.large - args.small} more)")
+    small, large = memory(args.small, args.large, args.every)
+    print(f"peak RSS after {args.small} scenarios: {small:.1f} MiB; after {args.large}: {large:.1f} MiB "
+          f"(growth {large - small:+.1f} MiB for {args.large - args.small} more, {(large / small - 1) * 100:+.1f} %; "
+          "target: within 5 %)")
     return 0
 
 

@@ -43,6 +43,8 @@ CAUGHT_BY = {  # mutant -> catalog scenarios (campaign, id) that must catch it
                                ("power-loss", "eps-full-power_cut@page:784")],
     "his_keeps_valid_on_erase": [("power-loss", "eps-full-power_cut@page:64"),
                                  ("power-loss", "eps-full-power_cut@page:784")],
+    "late_programming_session": [("power-loss", "bcm-full-power_cut@page:77"),
+                                 ("power-loss", "bms-full-power_cut@block:2")],
 }
 CONFORMANCE_ONLY = {
     # A tester that follows the HIS sequence erases a block before every download of it, also when

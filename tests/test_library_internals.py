@@ -8,6 +8,7 @@ upper bounds in pyproject.toml are the versions this passed on; raise one after 
 from __future__ import annotations
 
 import inspect
+import queue
 import threading
 from importlib.metadata import version
 
@@ -70,6 +71,14 @@ def test_can_isotp_notifier_stack_internals() -> None:
         request.complete(False)
         relies(request.complete_event.is_set(), "can-isotp", "SendRequest.complete() sets .complete_event",
                user + ": sending()")
+        relies(isinstance(getattr(stack, "rx_relay_queue", None), queue.Queue)
+               and isinstance(getattr(events, "stop_requested", None), threading.Event)
+               and callable(getattr(stack, "_rx_canbus", None)) and hasattr(stack, "buffered_reader"),
+               "can-isotp", "TransportLayer.rx_relay_queue (what the main thread reads), events.stop_requested, "
+               "NotifierBasedCanStack._rx_canbus (the relay thread's read) and buffered_reader (None when stopped)",
+               user + ": frames go straight to the main thread's queue")
+        relies(callable(getattr(stack, "txfn", None)), "can-isotp", "TransportLayerLogic.txfn (sends a frame)",
+               "bench/sim/isotp_server.py (EcuStack: when an answer's first frame goes on the bus)")
     finally:
         notifier.stop()
         bus.shutdown()

@@ -46,6 +46,7 @@ CAUGHT_BY = {  # mutant -> (the ECU it runs on, the tests of testcases/ that mus
                                        f"{HIS_CUT}[erase-calibration]"]),
     "his_download_before_erase": ("eps", [f"{HIS}::test_erase_needs_a_fingerprint_and_a_download_needs_its_erase"]),
     "his_keeps_valid_on_erase": ("eps", [f"{HIS_CUT}[transfer-application]", f"{HIS_CUT}[transfer-calibration]"]),
+    "late_programming_session": ("bcm", [f"{RESUME}[130-bcm]", f"{PHASES}[mid-page-program-bcm]"]),
 }
 
 

@@ -20,7 +20,8 @@ import serial
 from udsoncan.exceptions import TimeoutException
 
 from bench.console import ConsoleTimeout
-from bench.errors import BenchFault, ConfigError, FlashError, FlashRolledBack, SuspectedBenchFault, UsageError
+from bench.errors import (BenchFault, ConfigError, FlashError, FlashRolledBack, HostOverloaded, SuspectedBenchFault,
+                          UsageError)
 from bench.report.categories import CATEGORIES_FILE
 from bench.scenarios.oracles import (EcuBricked, NvmInconsistent, OutcomeViolation, ResumeFailed, RollbackFailed,
                                      WrongVersion)
@@ -37,6 +38,7 @@ ADAPTER = "Bench fault: adapter error"
 INSTRUMENT = "Bench fault: instrument not answering"
 BENCH_TIMEOUT = "Bench fault: bench timeout"
 RIG = "Bench fault: simulator or rig"
+OVERLOADED = "Bench fault: host overloaded"
 SUSPECTED = "Suspected bench fault"
 USAGE = "Usage error"
 
@@ -76,6 +78,9 @@ SAMPLES: list[tuple[BaseException, str | None]] = [
                          FlashError("bcm: RequestDownload failed: timeout")), SUSPECTED),
     (SuspectedBenchFault("the simulator answered late: bus 'body' power supply did not answer",
                          EcuBricked("bms is bricked")), SUSPECTED),
+    (HostOverloaded("host overloaded, the ECU's verdict is void (ResumeFailed: ...): virtual ECU bms gave its "
+                    "answer to RequestTransferExit 412 ms after the request, meaning to give it within 12 ms; "
+                    "the tester waits 175 ms: the simulator did not get the CPU"), OVERLOADED),
     (ConfigError("scenario bms-full-brown_out@erase: the brown_out at erase never fired", file="network.yaml",
                  line=12, field="at"), USAGE),
     (UsageError("ECU 'bms' has no power supply on this bench: no power fault can act on it"), USAGE),
@@ -122,6 +127,7 @@ def test_product_defects_and_bench_faults_are_told_apart_by_name() -> None:
     names = [category["name"] for category in load_categories()]
     assert names[:8] == [BRICKED, WRONG_VERSION, ROLLBACK, RESUME, NVM, FLASH_STEP, UDS, OTHER_CHECK]
     assert names[8:12] == [ADAPTER, INSTRUMENT, BENCH_TIMEOUT, RIG]
+    assert OVERLOADED in names[12:]
 
 
 def test_allure3_javascript_regexps_sort_like_python() -> None:

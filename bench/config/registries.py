@@ -36,6 +36,7 @@ MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "no_trial_rollback": frozenset({"ab"}),
     "ignore_anti_rollback": BOTH,
     "torn_page_ok": BOTH,
+    "late_programming_session": BOTH,
     "his_crc_not_checked": frozenset({"his"}),
     "his_erases_wrong_block": frozenset({"his"}),
     "his_download_before_erase": frozenset({"his"}),

@@ -22,7 +22,13 @@ class EcuDiagnostics:
         """Every application version the ECU reported to this reader (evidence for reports)."""
 
     def read_did(self, did: int) -> bytes:
-        response = self.client.read_data_by_identifier(did)
+        """The DID's value. The late answer of an earlier exchange (after a timeout), taken by
+        udsoncan for this one's, is dropped and the DID asked once more."""
+        try:
+            response = self.client.read_data_by_identifier(did)
+        except UnexpectedResponseException:
+            self.client.conn.empty_rxqueue()
+            response = self.client.read_data_by_identifier(did)
         return response.service_data.values[did]
 
     def read_version(self) -> str | None:

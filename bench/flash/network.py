@@ -74,8 +74,8 @@ def send_functional(name: str, link: TesterLink, timeline: Timeline, step_name: 
         with timeline.step(step_name, detail=payload.hex(" ").upper()):
             within = 0.0 if last else client.server_p2 if wait is None else wait
             answer = link.functional_request(payload, answer_within=within)
-            if answer is not None:
-                _judge(name, step_name, payload, answer, positive_expected=False)
+            if answer is not None:  # after a 0x78 the final answer is due, suppressed or not (ISO 14229-1, 7.5)
+                _judge(name, step_name, payload, answer, positive_expected=link.response_pending_seen)
         return
     with timeline.step(step_name) as step:
         answer = link.functional_request(payload, answer_within=client.server_p2 + client.floor.network_margin)

@@ -3,7 +3,10 @@
 Two python-can buses (two virtual channels on the virtual bench, two adapter channels on a
 rack); one thread a direction receives a frame, takes it through the fault pipeline and sends
 it on the other side. With no fault armed and nothing queued a frame goes straight across (one
-``can.Message`` copy, no other allocation). Frames go only to the other side, never back.
+``can.Message`` copy, no other allocation); on the bench's virtual bus it does so in the thread
+that sent it, with no hop to the gateway's thread (``BenchVirtualBus.deliver_to``), and a frame
+that arrives while a fault is armed or frames wait goes through the thread as on a rack. Frames
+go only to the other side, never back.
 
 What ``bus_off`` models, honestly: for its duration no frame crosses either way — the ECU side
 is cut off, and every ECU on it with it. It does not model what a real bus-off is made of: no
@@ -15,19 +18,27 @@ still acknowledge frames on each side, so senders see no ACK errors.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Self
 
 import can
 
 from bench.errors import BenchFault, ConfigError
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.virtual_bus import BenchVirtualBus
 from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeline, GatewayEvent, Match
 
 log = logging.getLogger(__name__)
+
+LATE_FORWARD = 0.1
+"""Seconds after its sending a frame of the bench's virtual bus counts as late when the gateway
+takes it: the host did not give the forwarding thread the CPU (``Gateway.late_forwards``)."""
 
 
 def forward_copy(msg: can.Message) -> can.Message:
@@ -60,6 +71,10 @@ class Gateway:
         self._tx_errors = dict.fromkeys(DIRECTIONS, 0)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.late_forwards = 0
+        """Frames taken more than ``LATE_FORWARD`` after they were sent (virtual buses only: their
+        timestamps are the host's clock); a delay fault's own holding is not counted."""
+        self.worst_lag = 0.0
 
     # -- faults ------------------------------------------------------------------------------
     def drop(self, count: int | None = 1, *, direction: Direction = "both", match: Match | None = None,
@@ -134,12 +149,18 @@ class Gateway:
         self._stopping.clear()
         for direction, source, target in (("to_ecu", self.tester_bus, self.ecu_bus),
                                           ("to_tester", self.ecu_bus, self.tester_bus)):
-            thread = threading.Thread(target=self._forward, args=(direction, source, target),
+            lane = _Lane()
+            if isinstance(source, BenchVirtualBus):
+                source.deliver_to(partial(self._arrive, lane, direction, source, target))
+            thread = threading.Thread(target=self._forward, args=(lane, direction, source, target),
                                       name=f"{self.name}-{direction}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def stop(self) -> None:
+        for side in (self.tester_bus, self.ecu_bus):
+            if isinstance(side, BenchVirtualBus):
+                side.deliver_to(None)
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=10 * RECV_POLL + 1.0)
@@ -155,35 +176,63 @@ class Gateway:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _forward(self, direction: str, source: can.BusABC, target: can.BusABC) -> None:
-        pipeline, stopping, clock = self.pipeline, self._stopping, time.monotonic
-        queue: deque[tuple[float, can.Message]] = deque()
+    def _arrive(self, lane: _Lane, direction: str, source: BenchVirtualBus, target: can.BusABC,
+                msg: can.Message) -> None:
+        """A frame on a virtual side, in its sender's thread: straight across when nothing is
+        armed and nothing waits before it, else queued for the forwarding thread."""
+        with lane.lock:
+            if not lane.waiting and not lane.held and not self.pipeline.armed and not msg.is_error_frame:
+                # the fast path; the bench's virtual bus sends a copy of its own anyway
+                self._send(target, direction, msg if isinstance(target, BenchVirtualBus) else forward_copy(msg))
+                return
+            lane.waiting += 1
+            queue.Queue.put(source.queue, msg)  # for the thread, past the bus's listener
+
+    def _forward(self, lane: _Lane, direction: str, source: can.BusABC, target: can.BusABC) -> None:
+        pipeline, stopping, clock, held = self.pipeline, self._stopping, time.monotonic, lane.held
+        timed = isinstance(source, BenchVirtualBus)
         try:
             while not stopping.is_set():
                 timeout = RECV_POLL
-                if queue or pipeline.armed:
-                    wake = [due for due in (queue[0][0] if queue else None, pipeline.next_deadline(direction))
+                if held or pipeline.armed:
+                    wake = [due for due in (held[0][0] if held else None, pipeline.next_deadline(direction))
                             if due is not None]
                     timeout = min([timeout, *(max(0.0, due - clock()) for due in wake)])
                 msg = source.recv(timeout)
-                if msg is not None and not msg.is_error_frame:
-                    frame = forward_copy(msg)
-                    if not queue and not pipeline.armed:
-                        self._send(target, direction, frame)  # the fast path
-                        continue
-                    queue.extend(pipeline.process(direction, frame, clock()))
-                if pipeline.armed:
-                    queue.extend(pipeline.poll(direction, clock()))
-                now = clock()
-                while queue and queue[0][0] <= now:
-                    frame = queue.popleft()[1]
-                    if pipeline.gate(direction, frame, now):
-                        self._send(target, direction, frame)
-                self._publish(pipeline.take_events())
+                with lane.lock:  # no frame overtakes this one on the fast path
+                    if msg is not None:
+                        lane.waiting = max(0, lane.waiting - 1)
+                    self._step(msg, direction, target, held, timed)
         except Exception as exc:  # the adapter went away, or a fault's match function raised
             if not stopping.is_set():
                 log.exception("gateway %s: %s forwarding stopped", self.name, direction)
                 self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding stopped: {exc!r}")
+
+    def _step(self, msg: can.Message | None, direction: str, target: can.BusABC,
+              held: deque[tuple[float, can.Message]], timed: bool) -> None:
+        """Take ``msg`` (if any) through the fault pipeline, send what is due, publish events."""
+        pipeline, clock = self.pipeline, time.monotonic
+        if msg is not None and not msg.is_error_frame:
+            if timed:
+                self._note_lag(time.time() - msg.timestamp)
+            frame = forward_copy(msg)
+            if not held and not pipeline.armed:
+                self._send(target, direction, frame)
+                return
+            held.extend(pipeline.process(direction, frame, clock()))
+        if pipeline.armed:
+            held.extend(pipeline.poll(direction, clock()))
+        now = clock()
+        while held and held[0][0] <= now:
+            frame = held.popleft()[1]
+            if pipeline.gate(direction, frame, now):
+                self._send(target, direction, frame)
+        self._publish(pipeline.take_events())
+
+    def _note_lag(self, lag: float) -> None:
+        if lag > LATE_FORWARD:
+            self.late_forwards += 1
+            self.worst_lag = max(self.worst_lag, lag)
 
     def _send(self, target: can.BusABC, direction: str, frame: can.Message) -> None:
         try:
@@ -201,6 +250,17 @@ class Gateway:
                     callback(event)
                 except Exception:  # a broken report hook must not stop the traffic
                     log.exception("gateway %s: event subscriber %r failed", self.name, callback)
+
+
+@dataclass
+class _Lane:
+    """One direction's state shared by the senders' fast path and the forwarding thread."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    waiting: int = 0
+    """Frames queued for the thread and not yet taken through the pipeline."""
+    held: deque[tuple[float, can.Message]] = field(default_factory=deque)
+    """Frames the pipeline holds (delay, reorder), with the time each is due."""
 
 
 def _check_sides(name: str, tester_bus: can.BusABC, ecu_bus: can.BusABC) -> None:

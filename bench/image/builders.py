@@ -5,6 +5,7 @@ CLI's tests and the benchmarks all build through these."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -13,7 +14,7 @@ from bench.config.models import EcuConfig, EcuProfile
 from bench.errors import ConfigError
 from bench.image.delta import DeltaPackage, PatchLayout
 from bench.image.format import FirmwareImage
-from bench.image.recipe import build_delta, build_image
+from bench.image.recipe import build_delta, build_image, load_recipe
 from bench.image.release import SoftwareRelease, is_release, load_release
 
 FIRMWARE_DIR = Path("fixtures/firmware")
@@ -28,14 +29,23 @@ class DeltaTarget(Protocol):
     profile: EcuProfile
 
 
-def firmware_builder(rootpath: Path) -> Callable[[str], FirmwareImage | SoftwareRelease]:
+def firmware_builder(rootpath: Path) -> Callable[..., FirmwareImage | SoftwareRelease]:
     """``build("app-2.0.0")`` builds ``<rootpath>/fixtures/firmware/app-2.0.0.yaml`` (cached): a
-    signed image from a recipe, or the software files of a release (``bench.image.release``)."""
-    def build(recipe: str) -> FirmwareImage | SoftwareRelease:
+    signed image from a recipe, or the software files of a release (``bench.image.release``);
+    ``build("app-2.0.0", payload=8000)`` the same recipe's image with its payload cut to 8,000
+    bytes (``bench.scenarios.fitted_image``; a release of software files is never cut)."""
+    def build(recipe: str, payload: int | None = None) -> FirmwareImage | SoftwareRelease:
         path = rootpath / FIRMWARE_DIR / f"{recipe}.yaml"
         if not path.is_file():
             raise ConfigError(f"no firmware recipe {recipe!r}", file=str(path))
-        return load_release(path) if is_release(path) else build_image(path)
+        if is_release(path):
+            if payload is not None:
+                raise ConfigError(f"{recipe!r} is a release of software files: it is flashed whole, never cut",
+                                  file=str(path))
+            return load_release(path)
+        if payload is None:
+            return build_image(path)
+        return build_image(dataclasses.replace(load_recipe(path), size=payload))
 
     return build
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from udsoncan.exceptions import TimeoutException
 
-from bench.errors import BenchFault, ConfigError, FlashError
+from bench.errors import BenchFault, ConfigError, FlashError, HostOverloaded
 from bench.faults import (FaultInjector, Injection, Trigger, last_transfer_block, middle_transfer_block, probe,
                           random_transfer_block, uds)
 from bench.faults.kinds import fault_kind
@@ -31,6 +31,7 @@ from bench.flash.diagnostics import version_text
 from bench.image import DeltaPackage, FirmwareImage
 from bench.image.release import SoftwareRelease
 from bench.rig import Bench
+from bench.scenarios.fitted_image import fitted_payload
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
 
@@ -150,7 +151,8 @@ def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], Update
     The one way every caller (the catalog's pytest items, the mutant proofs, the benchmarks)
     runs a scenario. A finding about the ECU propagates (``OutcomeViolation``, ``FlashError``...);
     if the simulator or gateway broke meanwhile, whatever the ECU seemed to do is void and a
-    ``BenchFault`` is raised instead, also when the scenario seemed to pass."""
+    ``BenchFault`` is raised instead, also when the scenario seemed to pass. A failure while the
+    host made the simulator answer late (``Bench.host_overload``) is ``HostOverloaded``."""
     with Bench(config, workdir=workdir, **bench_scope(scenario)) as rig:
         before = rig.ecu_states() if record is not None else {}
         injector = FaultInjector(rig)
@@ -161,6 +163,9 @@ def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], Update
         except Exception as finding:
             if rig.faults():
                 raise BenchFault("; ".join(rig.faults())) from finding
+            if rig.host_overload():
+                raise HostOverloaded(f"host overloaded, the ECU's verdict is void ({finding.__class__.__name__}: "
+                                     f"{str(finding)[:300]}): " + "; ".join(rig.host_overload())) from finding
             raise
         finally:
             try:
@@ -179,6 +184,10 @@ def run_scenario(bench: Bench, scenario: Scenario, images: Callable[[str], Updat
     ecu = bench.ecu(scenario.ecu)
     ecu.flasher.block_retries = SCENARIO_BLOCK_RETRIES
     target = images(scenario.to_image)
+    if isinstance(target, FirmwareImage):  # a release of software files is flashed whole
+        fitted = fitted_payload(scenario, ecu.config, ecu.profile, target.header.payload_length)
+        if fitted is not None:
+            target = images(scenario.to_image, payload=fitted)
     package = None
     if scenario.package == "delta":
         if deltas is None:

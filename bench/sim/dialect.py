@@ -33,6 +33,15 @@ class Mutant:
     """The kinds of bootloader (``EcuProfile.bootloader``) the defect exists in."""
     boot: type
     download: type
+    late_answer: tuple[bytes, float] | None = None
+    """(request start, seconds): the server answers requests starting so that long after them,
+    with no response pending (0x78) meanwhile; a delay of the model, never of the host."""
+
+    def answer_delay(self, request: bytes) -> float:
+        """Seconds this bootloader deliberately holds back its answer to ``request`` (0: none)."""
+        if self.late_answer is not None and request.startswith(self.late_answer[0]):
+            return self.late_answer[1]
+        return 0.0
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import can
 import cantools
 
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.dids import BootMode
 from bench.errors import BenchFault
+from bench.sim.answer_timing import AnswerClock, LateAnswer
 from bench.sim.console_port import ConsolePort
 from bench.sim.dialect import dialect_of
 from bench.sim.isotp_server import make_ecu_stack
@@ -29,10 +29,14 @@ from bench.sim.probes import Probes
 from bench.sim.security import KeyFunction, SecurityAccess
 from bench.sim.server import EcuCore
 from bench.sim.status_frame import StatusFrame
-from bench.transport.can_bus import RECV_POLL, open_bus
+from bench.transport.can_bus import open_bus, open_notifier
 from bench.transport.isotp_link import address
 
 log = logging.getLogger(__name__)
+
+FUNCTIONAL_CATCH_UP = 1.0
+"""Seconds the ECU waits for its functional stack to deliver a request that arrived before the
+physical one it has taken (ISO-TP's N_Cr: any stack has delivered by then)."""
 
 
 class VirtualEcu:
@@ -61,6 +65,8 @@ class VirtualEcu:
         """The debug UART, when the bench gives this ECU one (``console:`` with url ``pty``)."""
         self.fault: BaseException | None = None
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
+        self.late_answers: list[LateAnswer] = []
+        """Answers the host made late: the simulator did not get the CPU (``bench.sim.answer_timing``)."""
         self._run: _PoweredRun | None = None
         self._voltage = 0.0
         self.power_listeners: list[Callable[[bool], None]] = []
@@ -152,7 +158,7 @@ class _PoweredRun:
         """Set once the bootloader has decided what runs (or the run ended): power-on returns then."""
         self._thread = threading.Thread(target=self._main, name=f"sim-{ecu.name}", daemon=True)
         self._bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
-        self._notifier = can.Notifier(self._bus, [], timeout=RECV_POLL)
+        self._notifier = open_notifier(self._bus)
         frame = max(ecu.profile.max_block_length, 4095)
         timing = ecu.profile.timing
         self._physical = make_ecu_stack(self._bus, self._notifier, address(ecu.config, server=True),
@@ -163,7 +169,16 @@ class _PoweredRun:
         self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
+        self._deferred: tuple[bytes, bool, float] | None = None
+        """A physical request taken before a functional one that had arrived first."""
+        self._functional_taken = 0.0
+        """When the last functional request taken had arrived."""
         self._pending = ResponsePending(self._send, first_after=timing.p2 / 2, every=timing.p2_star / 2)
+        self._answers = AnswerClock(ecu.name, first_within=timing.p2 / 2, pending_every=timing.p2_star / 2,
+                                    deadline=timing.p2 + timing.network_margin,
+                                    deadline_after_pending=timing.p2_star + timing.network_margin,
+                                    late=ecu.late_answers.append)
+        self._physical.answer_sent = self._answers.answered
 
     def start(self) -> None:
         self._physical.start()
@@ -191,6 +206,7 @@ class _PoweredRun:
 
     def _send(self, payload: bytes) -> None:
         if not self.power_lost.is_set():
+            self._answers.handed(payload)
             self._physical.send(payload)
 
     def _boot(self) -> EcuCore:
@@ -227,8 +243,15 @@ class _PoweredRun:
                     self._status.send_if_due(self._bus, core.boot.running)
                 if request is None:
                     continue
-                payload, functional = request
-                self._pending.begin(payload[0])
+                payload, functional, received_at = request
+                self._answers.request(payload[0], received_at)
+                late = self.ecu.bootloader.answer_delay(payload)
+                if late:  # a mutant's deliberate delay, with no response pending
+                    self._answers.intend(late)
+                    if self.power_lost.wait(late):
+                        break
+                else:
+                    self._pending.begin(payload[0])
                 reply = core.handle(payload, functional=functional)
                 self._pending.finish(reply.response, reply.withheld)
                 core.last_request = time.monotonic()  # ISO 14229-2: S3server restarts once the request is done
@@ -248,11 +271,33 @@ class _PoweredRun:
             self._notifier.stop()
             self._bus.shutdown()
 
-    def _next_request(self) -> tuple[bytes, bool] | None:
-        functional = self._functional.recv(block=False)
+    def _next_request(self) -> tuple[bytes, bool, float] | None:
+        """A request, whether it came functionally, and when its last frame arrived.
+
+        A functional request (a single frame) that reached the ECU before a physical one is
+        served first, as on an ECU with one receive path, even when its stack's thread has not
+        got the CPU yet (a loaded host): the tester's pre-programming sequence (``10 83``...,
+        then ``10 02``) relies on that order."""
+        if self._deferred is not None:
+            request, self._deferred = self._deferred, None
+            return request
+        functional = self._take_functional(block=False)
         if functional is not None:
-            return bytes(functional), True
+            return functional
         physical = self._physical.recv(block=True, timeout=0.01)
-        if physical is not None:
-            return bytes(physical), False
-        return None
+        if physical is None:
+            return None
+        request = bytes(physical), False, self._physical.last_frame_at
+        if self._functional_taken < self._functional.last_frame_at < request[2]:
+            earlier = self._take_functional(block=True)
+            if earlier is not None:
+                self._deferred = request
+                return earlier
+        return request
+
+    def _take_functional(self, *, block: bool) -> tuple[bytes, bool, float] | None:
+        functional = self._functional.recv(block=block, timeout=FUNCTIONAL_CATCH_UP if block else None)
+        if functional is None:
+            return None
+        self._functional_taken = self._functional.last_frame_at
+        return bytes(functional), True, self._functional_taken

@@ -18,6 +18,8 @@ library stops calling it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import can
 import isotp
 
@@ -68,13 +70,28 @@ def admit(msg: can.Message, *, functional: bool, fd_bus: bool, prefix: int = 0) 
     return msg
 
 
+def starts_message(data: bytes, prefix: int = 0) -> bool:
+    """A single or first frame: the start of a message."""
+    return len(data) > prefix and data[prefix] >> 4 in (SINGLE_FRAME, FIRST_FRAME)
+
+
 class EcuStack(AddressedStack):
-    """A stack of the ECU: frames pass ``admit`` before can-isotp processes them."""
+    """A stack of the ECU: frames pass ``admit`` before can-isotp processes them; ``answer_sent``
+    is called when the first frame of each message the stack sends goes on the bus."""
 
     def __init__(self, *args: object, functional: bool, fd_bus: bool, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._functional = functional
         self._fd_bus = fd_bus
+        self.answer_sent: Callable[[], None] | None = None
+        transmit = self.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
+
+        def transmit_and_tell(frame: isotp.CanMessage) -> None:
+            transmit(frame)
+            if self.answer_sent is not None and starts_message(frame.data, len(self.address.get_tx_payload_prefix())):
+                self.answer_sent()
+
+        self.txfn = transmit_and_tell
 
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]

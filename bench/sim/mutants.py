@@ -191,6 +191,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "the journal commits each TransferData block before programming it, so a resume after a power cut "
            "skips the torn block and the image ends up with unprogrammed pages",
            BOTH, boot=BootManager, download=_CommitBeforeProgramDownload),
+    Mutant("late_programming_session",
+           "the programming session (10 02) is answered only once the bootloader has started, 300 ms after the "
+           "request, with no response pending (0x78) meanwhile: the tester's P2 expires",
+           BOTH, boot=BootManager, download=DownloadManager, late_answer=(b"\x10\x02", 0.3)),
     *HIS_MUTANTS,
 )}
 

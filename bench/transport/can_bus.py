@@ -6,6 +6,7 @@ import can
 
 from bench.config.models import BusConfig
 from bench.errors import BenchFault
+from bench.transport.direct_notifier import DirectNotifier
 from bench.transport.virtual_bus import BenchVirtualBus
 
 RECV_POLL = 0.01
@@ -36,3 +37,11 @@ def open_bus(name: str, config: BusConfig, *, channel: str | int | None = None) 
         raise BenchFault(
             f"bus {name!r}: cannot open python-can interface {config.interface!r} channel {target!r}: {exc}"
         ) from exc
+
+
+def open_notifier(bus: can.BusABC) -> can.Notifier:
+    """A notifier for ``bus`` with no listener yet: on the bench's virtual bus one that calls
+    its listeners from the sending thread (``DirectNotifier``), else python-can's own."""
+    if isinstance(bus, BenchVirtualBus):
+        return DirectNotifier(bus)
+    return can.Notifier(bus, [], timeout=RECV_POLL)

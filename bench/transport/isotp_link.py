@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import can
 import isotp
 
@@ -45,13 +47,24 @@ def address(ecu: EcuConfig, *, server: bool, functional: bool = False) -> isotp.
 
 
 class AddressedStack(isotp.NotifierBasedCanStack):
-    """A notifier-fed stack whose reader thread wakes only for frames addressed to it.
+    """A notifier-fed stack whose thread wakes only for frames addressed to it, one hop per frame.
 
     Several stacks share one bus and notifier; can-isotp hands each of them every frame and
     drops the foreign ones later, in its own threads. Here the notifier callback drops them, by
     the same ``Address.is_for_me`` test the stack applies itself, so nothing it would have
     processed is lost.
+
+    can-isotp passes a frame from the notifier's callback through a reader queue to a relay
+    thread, which puts it in the queue its main thread reads. The callback here puts it in that
+    last queue itself (as the relay thread would, converted the same way), so the relay thread
+    has nothing to relay and sleeps until the stack stops.
     """
+
+    last_frame_at = 0.0
+    """``time.monotonic()`` when the latest frame for this stack arrived (on the bench's virtual
+    bus: when it was sent)."""
+    last_message_at = 0.0
+    """The same for the latest single or first frame: the start of a message, never a flow control."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -83,8 +96,19 @@ class AddressedStack(isotp.NotifierBasedCanStack):
             self.tx_queue.get_nowait().complete(False)
 
     def _on_message_received(self, msg: can.Message) -> None:
+        if self.buffered_reader is None or msg.is_error_frame or msg.is_remote_frame:
+            return  # stopped, or what can-isotp's callback drops as well
         if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
-            super()._on_message_received(msg)
+            self.last_frame_at = now = time.monotonic()
+            if msg.data and msg.data[0] >> 4 <= 1:  # a single or first frame (normal addressing)
+                self.last_message_at = now
+            self.rx_relay_queue.put(isotp.CanMessage(arbitration_id=msg.arbitration_id, data=msg.data,
+                                                     extended_id=msg.is_extended_id, is_fd=msg.is_fd,
+                                                     bitrate_switch=msg.bitrate_switch))
+
+    def _rx_canbus(self, timeout: float) -> None:
+        """The relay thread's read: nothing comes this way; wait until the stack stops."""
+        self.events.stop_requested.wait()
 
     # can-isotp 2.0.7 sets ``reset_tx_complete``/``reset_rx_complete`` when its thread has
     # reset a direction and clears them only in start()/stop(): from the second call on, these

@@ -134,6 +134,19 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
     def __init__(self, isotp_layer: AddressedStack) -> None:
         super().__init__(isotp_layer)
         self.unpowered = threading.Event()
+        self.missed_answers: list[str] = []
+        """Waits that timed out although the answer had begun to reach the tester's stack (its
+        single or first frame) in time: the tester's threads did not get the CPU (a loaded host),
+        not a silent ECU."""
+        self._sent_at = float("inf")
+
+    def request_sent(self) -> None:
+        """A request went out (physically, or functionally by ``TesterLink``): answers count from now."""
+        self._sent_at = time.monotonic()
+
+    def specific_send(self, payload: bytes, timeout: float | None = None) -> None:
+        self.request_sent()
+        super().specific_send(payload, timeout)
 
     def specific_wait_frame(self, timeout: float | None = None) -> bytes:
         self.check_connection_opened()
@@ -149,6 +162,13 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
                 deadline = time.monotonic() + timeout
             remaining = self.SLICE if deadline is None else min(self.SLICE, deadline - time.monotonic())
             if remaining <= 0:
+                assert timeout is not None
+                arrived = getattr(self.isotp_layer, "last_message_at", 0.0)  # bench.transport.isotp_link
+                if self._sent_at <= arrived <= deadline:
+                    self.missed_answers.append(
+                        f"the tester's stack received the start of an answer {(arrived - self._sent_at) * 1000:.0f} ms "
+                        f"after the request was handed to it, but the tester's threads did not get the CPU to take "
+                        f"it within {timeout * 1000:.0f} ms")
                 raise TimeoutException(f"Did not receive IsoTP frame in time (timeout={timeout} sec)")
             frame = self.isotp_layer.recv(block=True, timeout=remaining)
             if frame is not None:
@@ -168,6 +188,8 @@ class TesterLink:
                                       max_frame_size=frame, timing=timing)
         self.connection = BenchAwareConnection(self._physical)
         self.client = SessionTimedClient(self.connection, profile)
+        self.response_pending_seen = False
+        """The ECU answered the last functional request with 0x78 first (``functional_request``)."""
 
     def open(self) -> TesterLink:
         self.client.open()
@@ -198,11 +220,15 @@ class TesterLink:
 
         With the suppress bit set only a negative answer can come, and ISO 14229-2 has the tester
         wait P3client_func (at least P2server_max) before its next functional request: pass that
-        (0: return once the frame is sent, listening for nothing).
+        (0: return once the frame is sent, listening for nothing); unless the ECU answered 0x78
+        first, after which its final response is due, positive or not (ISO 14229-1, 7.5):
+        ``response_pending_seen`` says whether it did.
         """
+        self.response_pending_seen = False
         if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
             self._physical.clear_rx_queue()
         self._functional.send(payload)
+        self.connection.request_sent()
         sent_by = time.monotonic() + N_AS
         while self._functional.transmitting():  # a single frame: done within N_As
             if time.monotonic() > sent_by:
@@ -218,6 +244,7 @@ class TesterLink:
                 return None
             if answer[:2] == bytes([0x7F, payload[0]]) and answer[2:3] == RESPONSE_PENDING:
                 wait = self.client.server_p2_star + self.client.floor.network_margin
+                self.response_pending_seen = True
                 continue
             return answer
         return None

@@ -94,9 +94,18 @@ def untap(channel: object, frames: list[can.Message]) -> None:
 
 
 class _FilteredQueue(queue.Queue):
-    """A receiver's queue that knows the receiver's acceptance filters."""
+    """A receiver's queue that knows the receiver's acceptance filters; with a ``listener`` it
+    hands each frame to it in the sender's thread instead of queueing it (``deliver_to``)."""
 
     filters: list[tuple[int, int, bool | None]] | None = None
+    listener: Callable[[can.Message], None] | None = None
+
+    def put(self, item: can.Message, block: bool = True, timeout: float | None = None) -> None:
+        listener = self.listener
+        if listener is None:
+            super().put(item, block, timeout)
+        else:
+            listener(item)
 
     def accepts(self, msg: can.Message) -> bool:
         if self.filters is None:
@@ -131,6 +140,11 @@ class BenchVirtualBus(virtual.VirtualBus):
             return
         own.filters = None if not filters else [
             (f["can_id"], f["can_mask"], f.get("extended")) for f in filters]  # type: ignore[misc]
+
+    def deliver_to(self, listener: Callable[[can.Message], None] | None) -> None:
+        """Hand every frame this bus receives to ``listener``, called by the sending thread,
+        instead of queueing it for ``recv``; ``None`` queues again (``DirectNotifier``)."""
+        self.queue.listener = listener
 
     def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
         msg, _ = super()._recv_internal(timeout)

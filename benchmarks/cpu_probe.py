@@ -1,0 +1,50 @@
+"""A pytest plugin for ``cpu_compare.py``: CPU time and CAN frames of every catalog scenario.
+
+Loaded with ``-p cpu_probe`` (``benchmarks/`` on ``PYTHONPATH``) into a run of any revision of
+the bench, so it touches only what every revision has: a scenario item's ``scenario`` and the
+virtual bus's ``send``. Per scenario it appends one JSON line to ``$CPU_PROBE_OUT``: the item's
+id, catalog, fault kind, outcome, the process's CPU time (user + sys, all threads) spent in
+the test's call phase, and the frames sent on virtual buses meanwhile (each hop counts: the
+tester's frame and the gateway's copy of it are two). The call phase is bring-up, the
+scenario and teardown; a worker runs one test at a time, so the process's CPU is the test's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+
+import pytest
+
+_frames = itertools.count()  # next() is atomic under the GIL: senders on many threads
+
+
+def _counting(send):  # noqa: ANN001, ANN202
+    def send_and_count(self, msg, timeout=None):  # noqa: ANN001, ANN202
+        next(_frames)
+        return send(self, msg, timeout)
+    return send_and_count
+
+
+def _sent() -> int:
+    return _frames.__reduce__()[1][0]  # the counter's next value, without advancing it
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from bench.transport.virtual_bus import BenchVirtualBus
+    BenchVirtualBus.send = _counting(BenchVirtualBus.send)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201
+    scenario = getattr(item, "scenario", None)
+    cpu, frames = time.process_time(), _sent()
+    outcome = yield
+    if scenario is None or "CPU_PROBE_OUT" not in os.environ:
+        return
+    line = {"id": item.nodeid, "catalog": scenario.campaign, "fault": scenario.fault,
+            "passed": outcome.excinfo is None, "cpu": time.process_time() - cpu, "frames": _sent() - frames}
+    with open(os.environ["CPU_PROBE_OUT"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")

@@ -1,0 +1,125 @@
+"""The virtual bus hands frames to a DirectNotifier's listeners in the sending thread, and
+can-isotp stacks on it carry messages with no reader or relay thread in between."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import can
+import isotp
+import pytest
+
+from bench.transport.can_bus import open_notifier
+from bench.transport.direct_notifier import DirectNotifier
+from bench.transport.virtual_bus import BenchVirtualBus
+
+
+@pytest.fixture
+def channel() -> str:
+    return f"direct-{uuid.uuid4().hex[:8]}"
+
+
+def test_listeners_run_in_the_sending_thread_before_send_returns(channel: str) -> None:
+    sender, receiver = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    notifier = open_notifier(receiver)
+    heard: list[tuple[int, threading.Thread]] = []
+    notifier.add_listener(lambda msg: heard.append((msg.arbitration_id, threading.current_thread())))
+    try:
+        assert isinstance(notifier, DirectNotifier)
+        sender.send(can.Message(arbitration_id=0x7E0, data=b"\x01", is_extended_id=False))
+        assert heard == [(0x7E0, threading.current_thread())]
+        assert receiver.recv(0) is None  # nothing was queued as well
+    finally:
+        notifier.stop()
+        sender.shutdown()
+        receiver.shutdown()
+
+
+def test_receiver_filters_apply_and_stop_queues_frames_again(channel: str) -> None:
+    sender = BenchVirtualBus(channel)
+    receiver = BenchVirtualBus(channel, can_filters=[{"can_id": 0x7E8, "can_mask": 0x7FF}])
+    heard: list[int] = []
+    notifier = DirectNotifier(receiver, [lambda msg: heard.append(msg.arbitration_id)])
+    try:
+        for can_id in (0x7E0, 0x7E8):
+            sender.send(can.Message(arbitration_id=can_id, data=b"\x02", is_extended_id=False))
+        assert heard == [0x7E8]
+        notifier.stop()
+        sender.send(can.Message(arbitration_id=0x7E8, data=b"\x03", is_extended_id=False))
+        assert heard == [0x7E8]
+        queued = receiver.recv(0.5)
+        assert queued is not None and bytes(queued.data) == b"\x03"
+    finally:
+        sender.shutdown()
+        receiver.shutdown()
+
+
+def test_a_failing_listener_neither_fails_the_sender_nor_starves_the_others(channel: str) -> None:
+    sender, receiver = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    heard: list[int] = []
+
+    def broken(msg: can.Message) -> None:
+        raise RuntimeError("listener bug")
+
+    notifier = DirectNotifier(receiver, [broken, lambda msg: heard.append(msg.arbitration_id)])
+    try:
+        sender.send(can.Message(arbitration_id=0x123, data=b"", is_extended_id=False))
+        assert heard == [0x123]
+    finally:
+        notifier.stop()
+        sender.shutdown()
+        receiver.shutdown()
+
+
+def test_isotp_stacks_on_direct_notifiers_exchange_long_messages(channel: str) -> None:
+    from bench.transport.isotp_link import AddressedStack
+
+    buses = [BenchVirtualBus(channel), BenchVirtualBus(channel)]
+    notifiers = [open_notifier(bus) for bus in buses]
+    params = {"stmin": 0, "blocksize": 0, "max_frame_size": 8192}
+    tester = AddressedStack(buses[0], notifiers[0], address=isotp.Address(txid=0x7E0, rxid=0x7E8), params=params)
+    ecu = AddressedStack(buses[1], notifiers[1], address=isotp.Address(txid=0x7E8, rxid=0x7E0), params=params)
+    tester.start()
+    ecu.start()
+    try:
+        request = bytes(range(256)) * 16
+        tester.send(request)
+        assert ecu.recv(block=True, timeout=5.0) == request
+        ecu.send(b"\x76\x01")
+        assert tester.recv(block=True, timeout=5.0) == b"\x76\x01"
+        assert tester.buffered_reader is not None and tester.buffered_reader.get_message(0) is None
+    finally:
+        tester.stop()
+        ecu.stop()
+        for notifier, bus in zip(notifiers, buses):
+            notifier.stop()
+            bus.shutdown()
+
+
+def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_is_armed(channel: str) -> None:
+    from bench.gateway import Gateway
+
+    tester, tester_side = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    ecu_side, ecu = BenchVirtualBus(f"{channel}/ecu"), BenchVirtualBus(f"{channel}/ecu")
+    heard: list[bytes] = []
+    notifier = DirectNotifier(ecu, [lambda msg: heard.append(bytes(msg.data))])
+    gateway = Gateway(tester_side, ecu_side, name="direct")
+    gateway.start()
+    try:
+        tester.send(can.Message(arbitration_id=0x7E0, data=b"\x01", is_extended_id=False))
+        assert heard == [b"\x01"]  # across before send returned: no thread in between
+        gateway.drop(1, direction="to_ecu")
+        for data in (b"\x02", b"\x03"):
+            tester.send(can.Message(arbitration_id=0x7E0, data=data, is_extended_id=False))
+        deadline = threading.Event()
+        for _ in range(500):
+            if gateway.counters()["to_ecu"]["forwarded"] >= 2:
+                break
+            deadline.wait(0.01)
+        assert heard == [b"\x01", b"\x03"]  # the armed drop saw the next frame, in order
+    finally:
+        gateway.stop()
+        notifier.stop()
+        for bus in (tester, tester_side, ecu_side, ecu):
+            bus.shutdown()
