@@ -4,6 +4,7 @@ a real ECU powered by a SCPI supply (a simulator the test controls) next to the 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,10 +42,9 @@ def virtual_rack(directory: Path, name: str, *, supply_url: str | None = None, o
             .replace("../firmware/", f"{REPO / 'fixtures' / 'firmware'}/")
             .replace("../software/", f"{REPO / 'fixtures' / 'software'}/"))
     if only is not None:
-        other = "bms" if only == "bcm" else "bcm"
-        start = text.index(f"  {other}:\n    bus:")
-        end = text.find("\n  b", start + 1)
-        text = text[:start] + (text[end + 1:] if end != -1 else "")
+        head, _, ecus = text.partition("\necus:\n")
+        entries = re.split(r"(?m)^(?=  \w)", ecus)  # each ECU's entry, from its name to the next one's
+        text = head + "\necus:\n" + "".join(entry for entry in entries if entry.startswith(f"  {only}:"))
     if supply_url is not None:
         text = text.replace("power:\n", "power:\n" + AUX_SUPPLY.format(url=supply_url, timeout=SILENCE), 1) + AUX_ECU
     directory.mkdir(parents=True, exist_ok=True)

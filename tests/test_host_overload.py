@@ -160,7 +160,7 @@ class StarvedTesterStack(isotp.TransportLayer):
             return 0.0
         return self._start + self._frame_after
 
-    def transmitting(self) -> bool:
+    def sending(self) -> bool:  # the request is on the bus (bench.transport.isotp_link.AddressedStack)
         return False
 
     def recv(self, block: bool, timeout: float) -> None:

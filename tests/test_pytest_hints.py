@@ -58,7 +58,7 @@ def test_the_ecu_fixture_without_a_marker_on_a_bench_of_several_is_a_usage_error
     result = suite.runpytest("--bench", str(BENCH), "-p", "no:xdist")
 
     assert result.ret == USAGE
-    result.stdout.fnmatch_lines(["*UsageError: which ECU? bench 'virtual-bench' (*virtual.yaml) has several: bcm, bms; "
+    result.stdout.fnmatch_lines(["*UsageError: which ECU? bench 'virtual-bench' (*virtual.yaml) has several: bcm, bms, eps; "
                                  "name one with @pytest.mark.ecu(NAME)*"])
     result.stdout.no_fnmatch_line("*must not run*")
 
