@@ -71,6 +71,9 @@ class _Service:
 
 
 class EcuCore:
+    fingerprint_length = FINGERPRINT_LENGTH
+    """Bytes of the fingerprint record (DID ``dids.fingerprint``) this bootloader keeps and takes."""
+
     def __init__(self, name: str, profile: EcuProfile, store: RecordStore, boot: BootManager,
                  download: DownloadManager, security: SecurityAccess,
                  clock: Callable[[], float] = time.monotonic,
@@ -282,8 +285,14 @@ class EcuCore:
                 raise Nrc(RC.ConditionsNotCorrect, "no valid application")
             return digest
         if did == dids.fingerprint:  # fixed length; zeros until a tester writes it
-            return bytes.fromhex(self.store.record.fingerprint).ljust(FINGERPRINT_LENGTH, b"\0")[:FINGERPRINT_LENGTH]
-        for field, ident in dids.identification.items():
+            record = bytes.fromhex(self.store.record.fingerprint)
+            return record.ljust(self.fingerprint_length, b"\0")[:self.fingerprint_length]
+        return self._identification(did)
+
+    def _identification(self, did: int) -> bytes:
+        """An identification DID of the profile (bootloader version, hardware number...): the ECU's
+        name and the field's; 0x31 for any other DID."""
+        for field, ident in self.profile.dids.identification.items():
             if did == ident:
                 return f"{self.name.upper()}-{field.upper()}".encode("ascii")
         raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not supported")
@@ -296,9 +305,9 @@ class EcuCore:
         if did != self.profile.dids.fingerprint or self.session != PROGRAMMING:
             raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not writable in this session")
         self._require_unlocked()
-        if len(data) - 2 != FINGERPRINT_LENGTH:
+        if len(data) - 2 != self.fingerprint_length:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat,
-                      f"fingerprint record of {len(data) - 2} bytes, the DID holds {FINGERPRINT_LENGTH}")
+                      f"fingerprint record of {len(data) - 2} bytes, the DID holds {self.fingerprint_length}")
         self.store.record.fingerprint = data[2:].hex()
         self.store.save()
         return data[:2]

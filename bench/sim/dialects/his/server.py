@@ -38,6 +38,8 @@ PRECONDITIONS_OK, PRECONDITION_VOLTAGE = 0x00, 0x01
 
 
 class HisCore(EcuCore):
+    fingerprint_length = FINGERPRINT_LENGTH
+
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - EcuCore's
         super().__init__(*args, **kwargs)
         self.fingerprint_written = False
@@ -61,26 +63,12 @@ class HisCore(EcuCore):
         if did == dids.boot_state:
             running = self.boot.running
             return BootStatus(running.mode, 0, running.state, 0).pack()
-        for field, ident in dids.identification.items():
-            if did == ident:
-                return f"{self.name.upper()}-{field.upper()}".encode("ascii")
-        raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not supported")
+        return self._identification(did)
 
     def _write_did(self, request: Request) -> bytes:
-        data = request.data or b""
-        if len(data) < 3:
-            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
-        (did,) = struct.unpack(">H", data[:2])
-        if did != self.profile.dids.fingerprint or self.session != PROGRAMMING:
-            raise Nrc(RC.RequestOutOfRange, f"DID {did:#06x} not writable in this session")
-        if len(data) - 2 != FINGERPRINT_LENGTH:
-            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat,
-                      f"fingerprint record of {len(data) - 2} bytes, the DID holds {FINGERPRINT_LENGTH}")
-        self._require_unlocked()
-        self.store.record.fingerprint = data[2:].hex()
-        self.store.save()
+        answer = super()._write_did(request)  # the fingerprint, as the bench's bootloader takes it
         self.fingerprint_written = True
-        return data[:2]
+        return answer
 
     def _routine_control(self, request: Request) -> bytes:
         if request.subfunction != 0x01:
