@@ -39,9 +39,13 @@ def test_power_cut_in_a_logical_block_never_bricks_and_only_that_block_restarts(
     release = firmware(UPDATE)
     trigger, block = CUTS[cut]
     armed = faults.when(trigger(ecu.profile)).power_cut(ecu, off_for=0.2)
-    with pytest.raises(FlashError):
+    with pytest.raises(FlashError) as interrupted:
         ecu.flasher.flash_software(release.files, expect_version=NEW)
     assert armed.wait(timeout=5.0), f"the power cut at {cut} never fired"
+    # a UDS trigger races the ECU (bench.faults.uds): a cut at a check may land after the ECU
+    # answered it, and that block is then complete; the flash restarts at the block it stopped in
+    stopped_in = interrupted.value.result.blocks_done
+    assert stopped_in == block or (cut.startswith("check") and stopped_in == block + 1), stopped_in
     ecu.power.on()
 
     recovers(ecu, within=5.0)
@@ -52,7 +56,7 @@ def test_power_cut_in_a_logical_block_never_bricks_and_only_that_block_restarts(
     resumed = ecu.flasher.flash_software(release.files, resume=True, expect_version=NEW)
     assert resumed.version_after == NEW
     erased = [step.name for step in resumed.timeline.steps if step.name.startswith("RoutineControl erase")]
-    assert erased == [f"RoutineControl erase memory block {index}" for index in range(block, 2)]
+    assert erased == [f"RoutineControl erase memory block {index}" for index in range(stopped_in, 2)]
 
 
 # -- the bootloader's rules, request by request ----------------------------------------------------
