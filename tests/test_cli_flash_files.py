@@ -36,6 +36,16 @@ def test_a_binary_at_an_address_outside_the_ecus_blocks_exits_2(tmp_path: Path,
     assert "outside" in capsys.readouterr().err
 
 
+def test_software_outside_an_ecus_one_application_region_is_a_user_error_not_a_refusal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The BCM's profile lists no logical blocks: its application region is its memory map, so
+    the EPS's software (at 0x10000) is refused before a request is sent, not by the ECU (exit 1)."""
+    assert main(["flash", "--bench", BENCH, "--ecu", "bcm", "--file", str(EPS_2)]) == 2
+    captured = capsys.readouterr()
+    assert "outside the ECU's memory map (allowed: 0x00080000-0x0018ffff)" in captured.err
+    assert "RoutineControl" not in captured.out
+
+
 @pytest.mark.parametrize("args, message", [
     (["--file", "app.bin@nowhere"], "is not an address"),
     (["--file", str(EPS_2), "--resume"], "--resume and --delta-from apply to --image"),

@@ -41,9 +41,13 @@ class PlannedBlock:
 
 
 def memory_map(profile: EcuProfile) -> list[MemoryRegion]:
-    """The ECU's logical blocks: its flash spec's ``memory_map``, else its profile's ``memory.blocks``."""
-    return profile.flash_spec.memory_map or [MemoryRegion(name=block.name, address=block.address, size=block.size)
-                                             for block in profile.memory.blocks]
+    """The ECU's logical blocks: its flash spec's ``memory_map``, else its profile's ``memory.blocks``,
+    else its one application region (``memory.address``, ``memory.size``): software outside the
+    ECU's memory is a mistake found before anything is sent, never an ECU's refusal."""
+    memory = profile.memory
+    return (profile.flash_spec.memory_map
+            or [MemoryRegion(name=block.name, address=block.address, size=block.size) for block in memory.blocks]
+            or [MemoryRegion(name="application", address=memory.address, size=memory.size)])
 
 
 def plan_blocks(files: Sequence[SoftwareFile], regions: Sequence[MemoryRegion], spec: str) -> list[PlannedBlock]:

@@ -312,13 +312,19 @@ class EcuCore:
         self.store.save()
         return data[:2]
 
-    def _routine_control(self, request: Request) -> bytes:
+    @staticmethod
+    def _started_routine(request: Request) -> tuple[int, bytes]:
+        """The routine identifier of a startRoutine request, and the request's data (identifier first)."""
         if request.subfunction != 0x01:
             raise Nrc(RC.SubFunctionNotSupported, "only startRoutine")
         data = request.data or b""
         if len(data) < 2:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
         (rid,) = struct.unpack(">H", data[:2])
+        return rid, data
+
+    def _routine_control(self, request: Request) -> bytes:
+        rid, data = self._started_routine(request)
         routines = self.profile.routines
         if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
             raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")

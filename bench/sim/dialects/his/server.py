@@ -71,12 +71,7 @@ class HisCore(EcuCore):
         return answer
 
     def _routine_control(self, request: Request) -> bytes:
-        if request.subfunction != 0x01:
-            raise Nrc(RC.SubFunctionNotSupported, "only startRoutine")
-        data = request.data or b""
-        if len(data) < 2:
-            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
-        (rid,) = struct.unpack(">H", data[:2])
+        rid, data = self._started_routine(request)
         routines = self.profile.routines
         if rid == routines.check_preconditions:
             return bytes([0x01]) + data[:2] + bytes([self._check_preconditions(data[2:])])
