@@ -29,7 +29,9 @@ CUTS = {  # where the power goes, as (trigger, logical block it interrupts)
     "transfer-application": (lambda p: uds.transfer_data(block=2), 0),
     "check-application": (lambda p: uds.request("RoutineControl", routine=p.routines.check_memory), 0),
     "erase-calibration": (lambda p: uds.request("RoutineControl", routine=p.routines.erase, nth=2), 1),
-    "transfer-calibration": (lambda p: uds.transfer_data(block=2, nth=2), 1),
+    # the calibration block takes two TransferData requests: cut at its first, so that a cut a loaded
+    # host delays (UDS triggers race the ECU) still lands inside the block, not after its check
+    "transfer-calibration": (lambda p: uds.transfer_data(block=1, nth=2), 1),
     "check-calibration": (lambda p: uds.request("RoutineControl", routine=p.routines.check_memory, nth=2), 1),
 }
 
