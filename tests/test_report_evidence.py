@@ -86,9 +86,9 @@ def test_text_evidence_and_ecu_state_before_and_after(results: dict[str, dict[st
 
 
 def test_failed_tests_get_can_traces_that_python_can_reads(results: dict[str, dict[str, Any]]) -> None:
-    # the whole 64 KiB image in 64-byte CAN FD frames, and the answers; the scenario's image is
-    # fitted to its trigger (block 2 of 16 KiB blocks), and whether the resumed flash restarts at
-    # block 2 or 3 races the cut, so it holds at least two blocks' worth (2 x 16 KiB / 62 bytes)
+    # the test flashes the whole 64 KiB image: over 1,000 64-byte CAN FD frames with the answers; the
+    # scenario's image is fitted to its trigger (16 KiB blocks up to block 2), and its resumed flash
+    # restarts at block 2 or 3 as the cut races the ECU: at least two blocks' worth (2 x 16 KiB / 62 B)
     for name, least in (("evidence[bms-full-power_cut@block:2]", 2 * 16384 // 62), ("test_fails_after_flashing", 1000)):
         found = attachments(results[name])
         for trace in ("can-powertrain.asc", "can-powertrain.blf"):
