@@ -24,10 +24,12 @@ from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
+from bench.instruments.slcan_bridge import SlcanBridge
 from bench.monitor import BusMonitor, ecus_on_bus
 from bench.console import SerialConsole
 from bench.power import PowerSupply, VirtualSupply
 from bench.power.drivers import close_supply, open_supply
+from bench.power.process import ProcessSupply
 from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
@@ -136,6 +138,8 @@ class Bench:
         self.monitors: dict[str, BusMonitor] = {}
         self.gateways: dict[str, Gateway] = {}
         self._gateway_sides: list[tuple[can.BusABC, can.BusABC]] = []
+        self.hubs: dict[str, SlcanBridge] = {}
+        """Buses with ``share: slcan``, served to programs outside the bench (SIL ECUs)."""
         self.traces: dict[str, BusTrace] = {}
         """Every frame of each bus in use (its ECU side too, behind a gateway), from bench start;
         buses with ``trace: false`` (the default on real interfaces) are not recorded."""
@@ -198,6 +202,13 @@ class Bench:
             if self.gatewayed(name):
                 self.traces[f"{name}-ecu-side"] = BusTrace(name, bus, self.ecu_channel(name), tester_ids=tester_ids,
                                                            side="ecu")
+        for name in dict.fromkeys(ecu.bus for ecu in ecus.values()):
+            if self.config.buses[name].share == "slcan":
+                self.hubs[name] = SlcanBridge(partial(open_bus, name, self.config.buses[name],
+                                                      channel=self.ecu_channel(name)))
+        for supply in self.supplies.values():
+            if isinstance(supply, ProcessSupply):
+                supply.bind(self.workdir, {bus: hub.url for bus, hub in self.hubs.items()})
         dbc = load_dbc(self.config)
         for name, ecu in ecus.items():
             if ecu.virtual is not None:
@@ -350,6 +361,9 @@ class Bench:
         for name, supply in self.supplies.items():
             with _collect(errors, f"supply {name}"):
                 close_supply(supply)
+        for name, hub in self.hubs.items():
+            with _collect(errors, f"SLCAN server of bus {name}"):
+                hub.close()
         handles = [*((f"monitor of bus {name}", m.bus) for name, m in self.monitors.items()),
                    *(("gateway bus", side) for sides in self._gateway_sides for side in sides),
                    *((f"bus {name}", bus) for name, (bus, _) in self._buses.items())]
@@ -364,6 +378,7 @@ class Bench:
         self.gateways.clear()
         self._gateway_sides.clear()
         self.traces.clear()
+        self.hubs.clear()
         if errors:
             raise BenchFault("bench did not close cleanly: " + "; ".join(errors))
 

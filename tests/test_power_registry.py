@@ -117,7 +117,7 @@ def test_an_unknown_driver_names_file_line_field_and_the_known_ones(tmp_path: Pa
         load_bench(path)
     message = str(caught.value)
     assert f"{path}:6: power.kl30.driver: unknown power driver 'scip'; did you mean 'scpi'?" in message
-    assert "known: relay, scpi, virtual" in message and "ota_hil_bench.power" in message
+    assert "known: process, relay, scpi, virtual" in message and "ota_hil_bench.power" in message
     with pytest.raises(UnknownName, match="unknown power driver 'scip'"):
         POWER_DRIVERS.load("scip")
 

@@ -213,7 +213,16 @@ def _resolve_paths(bench: BenchConfig, base: Path) -> BenchConfig:
                 "factory_image": absolute(image) if image is not None else None})
             ecu = ecu.model_copy(update={"virtual": virtual})
         ecus[name] = ecu
-    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus, "profiles": profiles})
+    power: dict[str, PowerConfig] = {}
+    for name, supply in bench.power.items():
+        process = supply.process
+        if process is not None:
+            process = process.model_copy(update={"cwd": absolute(process.cwd or Path(".")),
+                                                 "nvm": absolute(process.nvm) if process.nvm is not None else None})
+            supply = supply.model_copy(update={"process": process})
+        power[name] = supply
+    return bench.model_copy(update={"dbc": [absolute(p) for p in bench.dbc], "ecus": ecus, "profiles": profiles,
+                                    "power": power})
 
 
 def _cross_check(bench: BenchConfig) -> list[Problem]:
@@ -235,6 +244,11 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                              f"{memory.size:#x} does not fit a length of {memory.length_bytes} byte(s)"))
     for name, power in bench.power.items():
         problems += _power_problems(name, power)
+        for bus in power.process.shared_buses() if power.process is not None else ():
+            if bench.buses.get(bus) is None or bench.buses[bus].share != "slcan":
+                shared = ", ".join(n for n, b in bench.buses.items() if b.share == "slcan") or "none"
+                problems.append((("power", name, "process", "command"),
+                                 f"{{slcan:{bus}}} names no bus with share: slcan; shared buses: {shared}"))
     messages, dbc_ok = _dbc_messages(bench, problems)
     used: dict[tuple[str, bool, int], tuple[str, str]] = {}
     for name, ecu in bench.ecus.items():

@@ -27,6 +27,7 @@ Integers may be written in hex (``0x7E0``). Paths are relative to the bench file
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -69,6 +70,11 @@ class BusConfig(_Strict):
     real bus it takes a second handle of the adapter, which socketcan allows and a serial SLCAN
     adapter does not, so it is off unless set."""
 
+    share: Literal["slcan"] | None = None
+    """Virtual buses: serve this bus (its ECUs' side) to programs outside the bench, such as
+    software-in-the-loop ECUs, as SLCAN over TCP on loopback; ``{slcan:BUS}`` in a ``process``
+    supply's command is its URL (``bench.instruments.slcan_bridge``)."""
+
     @property
     def traced(self) -> bool:
         return self.interface == "virtual" if self.trace is None else self.trace
@@ -81,6 +87,15 @@ class BusConfig(_Strict):
     def _pace_is_virtual(self) -> BusConfig:
         if self.pace and self.interface != "virtual":
             raise ValueError("pace: true applies to virtual buses only (a real bus keeps its own time)")
+        return self
+
+    @model_validator(mode="after")
+    def _share_is_virtual(self) -> BusConfig:
+        if self.share is not None and self.interface != "virtual":
+            raise ValueError("share applies to virtual buses only (a program reaches a real bus through its own "
+                             "adapter or socketcan)")
+        if self.share is not None and self.fd:
+            raise ValueError("share: slcan carries classic CAN only; this bus has fd: true")
         return self
 
     @model_validator(mode="after")
@@ -100,6 +115,49 @@ class BusConfig(_Strict):
         return name
 
 
+class ProcessSettings(_Strict):
+    """A ``process`` supply: the ECU is a program (a software-in-the-loop build) the bench starts
+    for power on and kills (SIGKILL) for power off.
+
+    ``command`` is the program and its arguments, with placeholders: ``{python}`` (the bench's own
+    interpreter), ``{nvm}`` (the folder the program keeps its non-volatile memory in, the same
+    across power cycles) and ``{slcan:BUS}`` (the URL of bus BUS, which must say ``share: slcan``).
+    The ECU counts as powered once the program prints a line matching ``ready`` (a regular
+    expression), within ``ready_timeout`` seconds.
+    """
+
+    command: list[str] = Field(min_length=1)
+    ready: str
+    ready_timeout: float = Field(15.0, gt=0)
+    nvm: Path | None = None
+    """The NVM folder; default: one per run in the bench's work folder (a fresh ECU each run)."""
+    cwd: Path | None = None
+    """The folder the command runs in; default: the bench file's folder."""
+
+    @field_validator("ready")
+    @classmethod
+    def _regex(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"ready {pattern!r} is not a regular expression: {exc}") from None
+        return pattern
+
+    @field_validator("command")
+    @classmethod
+    def _placeholders(cls, command: list[str]) -> list[str]:
+        for argument in command:
+            for name in re.findall(r"\{([^{}]*)\}", argument):
+                if name not in ("python", "nvm") and not re.fullmatch(r"slcan:[\w-]+", name):
+                    raise ValueError(f"unknown placeholder {{{name}}} in {argument!r}; "
+                                     "known: {python}, {nvm}, {slcan:BUS}")
+        return command
+
+    def shared_buses(self) -> list[str]:
+        """The buses ``{slcan:BUS}`` placeholders name."""
+        return [name for argument in self.command for name in re.findall(r"\{slcan:([\w-]+)\}", argument)]
+
+
 class PowerConfig(_Strict):
     """A power supply or relay, opened by the driver of that name (``POWER_DRIVERS``).
 
@@ -107,6 +165,7 @@ class PowerConfig(_Strict):
     * ``scpi``: a programmable supply speaking SCPI over ``url`` (any pyserial URL);
       ``commands`` overrides the dialect (see bench.config.power_settings.DEFAULT_COMMANDS).
     * ``relay``: a serial relay module (Numato protocol: ``relay on N``) switching terminal 30.
+    * ``process``: the ECU is a program started and killed for power (``process:``, ProcessSettings).
     * a driver outside the project (``bench.config.registries``): the fields it reads, and its
       own settings in ``options``.
     """
@@ -122,6 +181,8 @@ class PowerConfig(_Strict):
     commands: dict[str, str] = Field(default_factory=dict)
     options: dict[str, object] = Field(default_factory=dict)
     """Settings of a driver outside the project (the built-in drivers take none)."""
+    process: ProcessSettings | None = None
+    """The ``process`` driver's program (``ProcessSettings``)."""
 
     @field_validator("driver")
     @classmethod
@@ -139,6 +200,8 @@ class PowerConfig(_Strict):
                              "or socket://host:port)")
         if self.driver == "virtual" and self.url:
             raise ValueError("a virtual supply has no url")
+        if (self.driver == "process") != (self.process is not None):
+            raise ValueError("driver 'process' needs process: {command: [...], ready: REGEX}, and only it takes one")
         return self
 
 

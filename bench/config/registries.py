@@ -2,7 +2,7 @@
 loads (file, line, field) without importing those layers.
 
 * ``POWER_DRIVERS``: the ``driver:`` of a ``power:`` entry. Built in: ``virtual``, ``scpi``,
-  ``relay`` (``bench.power``); a lab adds its own supply as one module, registered with
+  ``relay``, ``process`` (``bench.power``); a lab adds its own supply as one module, registered with
   ``POWER_DRIVERS.register`` or, from a package of its own, an entry point of the group
   ``ota_hil_bench.power``. A driver is a class with ``from_config(name, config)``
   (``bench.power.protocol.PowerDriver``).
@@ -20,6 +20,7 @@ POWER_DRIVERS = Registry("power driver", {
     "virtual": "bench.power.virtual:VirtualSupply",
     "scpi": "bench.power.scpi:ScpiSupply",
     "relay": "bench.power.relay:SerialRelay",
+    "process": "bench.power.process:ProcessSupply",
 }, group="ota_hil_bench.power")
 
 BUILTIN_SERIAL_DRIVERS = frozenset({"scpi", "relay"})
