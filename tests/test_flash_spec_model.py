@@ -98,8 +98,9 @@ def test_inconsistent_steps_are_refused(tmp_path: Path, mistake: str, message: s
         load_bench(bench_with(tmp_path, "    flash_spec: acme.yaml\n", SPEC + mistake))
 
 
-def test_encryption_without_a_codec_and_compression_without_zlib_are_refused(tmp_path: Path) -> None:
-    for download, message in (("{encryption: 1}", "no encryption codec"), ("{compression: 1}", "needs the codec")):
+def test_encryption_without_a_cipher_and_compression_without_zlib_are_refused(tmp_path: Path) -> None:
+    for download, message in (("{encryption: 1}", "needs the cipher it stands for"),
+                              ("{compression: 1}", "needs the codec")):
         spec = SPEC.replace("    erase:", f"    download: {download}\n    erase:")
         with pytest.raises(ConfigError, match=message):
             load_bench(bench_with(tmp_path, "    flash_spec: acme.yaml\n", spec))

@@ -31,6 +31,11 @@ length's byte count in the high nibble, the address's in the low one), ``address
 software file gives the block, e.g. VBF's CRC16), ``{file_header: NAME, bytes: N}`` (a number of
 the file's header, e.g. a VBF signature) and ``{hex: "01"}`` for constant bytes.
 Checksums are over the block's data as written to flash (uncompressed).
+
+A download's dataFormatIdentifier is ``compression << 4 | encryption``. The tester compresses with
+``codec`` (zlib for method 1), then encrypts with ``cipher`` for a non-zero ``encryption`` method:
+``{encryption: 1, cipher: aes-128-ctr, key: {hex: "<16 bytes>"}, nonce: {hex: "<16 bytes>"}}``
+(``bench.image.download_cipher``; the virtual HIS-style ECU decrypts with the same spec's key).
 """
 
 from __future__ import annotations
@@ -260,6 +265,11 @@ class Download(_Named, MemoryFormat):
     compression: Nibble = 0
     encryption: Nibble = 0
     codec: Literal["none", "zlib"] = "none"
+    cipher: Literal["none", "aes-128-ctr"] = "none"
+    """What the ``encryption`` method is: the tester encrypts after compressing
+    (``bench.image.download_cipher``), with ``key`` (16 bytes) and the initial counter block ``nonce``."""
+    key: HexBytes | None = None
+    nonce: HexBytes = HexBytes(hex="00" * 16)
     memory_size: Literal["uncompressed", "compressed"] = "uncompressed"
     """What memorySize counts: the block as written to flash, or the bytes sent."""
     transfer_name: str = "TransferData"
@@ -268,9 +278,13 @@ class Download(_Named, MemoryFormat):
 
     @model_validator(mode="after")
     def _codec_matches(self) -> Download:
-        if self.encryption:
-            raise ValueError(f"encryption method {self.encryption}: the tester has no encryption codec "
-                             "(only compression: codec zlib)")
+        if bool(self.encryption) != (self.cipher != "none"):
+            raise ValueError(f"encryption method {self.encryption} needs the cipher it stands for "
+                             f"(cipher: aes-128-ctr), and cipher {self.cipher!r} an encryption method 1..15")
+        if self.cipher != "none" and (self.key is None or len(self.key.value) != 16):
+            raise ValueError(f"cipher {self.cipher} needs key: {{hex: ...}} of 16 bytes")
+        if len(self.nonce.value) != 16:
+            raise ValueError(f"nonce has {len(self.nonce.value)} bytes; AES's counter block has 16")
         if CODECS[self.codec] != self.compression and (self.codec != "none" or self.compression):
             raise ValueError(f"compression {self.compression} needs the codec that makes it "
                              f"(zlib for 1), not codec {self.codec!r}")

@@ -39,6 +39,7 @@ from bench.flash.network import send_functional
 from bench.flash.records import BlockRecordValues, option_record, write_record
 from bench.flash.result import FlashResult, Progress
 from bench.flash.transfer import send_blocks
+from bench.image.download_cipher import encrypt
 from bench.transport.uds_client import TesterLink
 
 ABSENT = (0x22, 0x31)
@@ -251,6 +252,9 @@ class SpecFlash:
                   result: FlashResult, done: int, total: int) -> None:
         download, c = step.download, self.client
         sent = zlib.compress(block.data) if download.codec == "zlib" else block.data
+        if download.cipher != "none":
+            assert download.key is not None  # the spec's validation
+            sent = encrypt(sent, download.key.value, download.nonce.value)
         size = len(block.data) if download.memory_size == "uncompressed" else len(sent)
         location = _location(download, block.address, size)
         dfi = DataFormatIdentifier(compression=download.compression, encryption=download.encryption)

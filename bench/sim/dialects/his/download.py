@@ -1,5 +1,5 @@
 """The reprogramming half of a HIS-style bootloader: per logical block, erase, download (plain or
-zlib-compressed, decoded here), CRC-32 check; then the check of programming dependencies.
+zlib-compressed, and AES-128-CTR-encrypted where the ECU's flash spec says so; decoded here), CRC-32 check; then the check of programming dependencies.
 
 Order, enforced per power-on: a block's RequestDownload needs an erase of that block first (one
 download per erase); its CRC check needs that download complete. Erasing a block invalidates it
@@ -13,9 +13,11 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.ciphers import CipherContext
 from udsoncan.ResponseCode import ResponseCode as RC
 
 from bench.config.models import EcuProfile
+from bench.image.download_cipher import decryptor
 from bench.sim.dialects.his.boot import HisBoot
 from bench.sim.dialects.his.memory import BlockLayout, BlockRecord, HisStore
 from bench.sim.nrc import Nrc
@@ -38,6 +40,7 @@ class _Download:
     expected_counter: int = 1
     last_accepted: int | None = None
     decoder: zlib._Decompress | None = field(default=None, repr=False)
+    decryptor: CipherContext | None = field(default=None, repr=False)
 
 
 class HisDownload:
@@ -73,11 +76,26 @@ class HisDownload:
         self._flash.erase(self._layout.flash_offset(index, block.address), block.size)
         self._erased.add(index)
 
+    def data_formats(self) -> set[int]:
+        """The dataFormatIdentifiers RequestDownload takes: plain or zlib, each also encrypted with the
+        method of the ECU's flash specification when it has one (the key is the ECU's and the spec's)."""
+        formats = {PLAIN, ZLIB}
+        download = self._profile.flash_spec.blocks.download
+        if download.cipher != "none":
+            formats |= {dfi | download.encryption for dfi in formats}
+        return formats
+
     def request_download(self, address: int, size: int, data_format: int) -> None:
         index = self.block_of(address, size)
         self._require_erased(index)
         self._erased.discard(index)
-        self._active = _Download(index, address, size, decoder=zlib.decompressobj() if data_format == ZLIB else None)
+        download = self._profile.flash_spec.blocks.download
+        cipher = None
+        if data_format & 0x0F:
+            assert download.key is not None  # data_formats() allowed it
+            cipher = decryptor(download.key.value, download.nonce.value)
+        self._active = _Download(index, address, size, decoder=zlib.decompressobj() if data_format & 0xF0 else None,
+                                 decryptor=cipher)
         self._to_check = None
 
     def _require_erased(self, index: int) -> None:
@@ -112,6 +130,8 @@ class HisDownload:
             return
         dl = self._active
         assert dl is not None
+        if dl.decryptor is not None:
+            data = dl.decryptor.update(data)
         plain = data if dl.decoder is None else self._decode(dl, data)
         self._program(dl, plain)
         dl.last_accepted = counter

@@ -27,7 +27,6 @@ from udsoncan import Request
 from udsoncan.ResponseCode import ResponseCode as RC
 
 from bench.dids import BootMode, BootStatus
-from bench.sim.dialects.his.download import PLAIN, ZLIB
 from bench.sim.nrc import Nrc
 from bench.sim.server import DEFAULT, EXTENDED, PROGRAMMING, EcuCore
 
@@ -117,8 +116,10 @@ class HisCore(EcuCore):
         if len(data) < 2:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat)
         address, size = self._memory_location(data[1:])
-        if data[0] not in (PLAIN, ZLIB):
-            raise Nrc(RC.RequestOutOfRange, f"dataFormatIdentifier {data[0]:#04x} not supported (0x00, 0x10)")
+        formats = self.download.data_formats()
+        if data[0] not in formats:
+            raise Nrc(RC.RequestOutOfRange, f"dataFormatIdentifier {data[0]:#04x} not supported "
+                                            f"({', '.join(f'{f:#04x}' for f in sorted(formats))})")
         self._require_programming_voltage()
         self.download.request_download(address, size, data[0])
         return bytes([0x20]) + struct.pack(">H", self.profile.max_block_length)
