@@ -103,11 +103,12 @@ def test_the_walkthrough_test_flashes_the_program_with_the_flasher_fixture() -> 
     assert "1 passed" in done.stdout
 
 
-def test_the_sil_catalog_passes_against_the_program() -> None:
-    """A sample of fixtures/sil/scenarios (the whole catalog: a minute on two workers), run as a user runs it."""
-    catalog = ROOT / "fixtures" / "sil" / "scenarios" / "sil-power-loss.yaml"
-    ids = [f"{catalog}::sil-power-loss[acme-full-power_cut@{at}]" for at in ("erase@0", "block:3@0", "check_block@1",
-                                                                             "reset")]
+def test_the_sil_catalogs_pass_against_the_program() -> None:
+    """A sample of fixtures/sil/scenarios (all 26: two minutes on two workers), run as a user runs it."""
+    catalogs = ROOT / "fixtures" / "sil" / "scenarios"
+    ids = [*(f"{catalogs}/sil-power-loss.yaml::sil-power-loss[acme-full-power_cut@{at}]"
+             for at in ("erase@0", "block:3@0", "check_block@1", "reset")),
+           f"{catalogs}/sil-network.yaml::sil-network[acme-full-corruption@block:3@0-s0]"]
     done = run("-m", "pytest", *ids, "--bench", str(BENCH), "-q", "-p", "no:randomly", "-p", "no:cacheprovider")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
