@@ -17,10 +17,10 @@ from bench.scenarios.requirements import load_requirements
 REQUIREMENTS = """\
 document: {prefix: GB44496, title: GB 44496-2024, version: "2024", verified: in this test}
 requirements:
-  - {clause: 5.1.1, title: intact packages, paraphrase: refuse altered ones, evidence: refusals}
-  - {clause: 5.2.4, title: energy, paraphrase: enough energy, evidence: brown-outs}
+  - {clause: 5.1.1, title: intact packages, paraphrase: refuse altered ones, evidence: refusals, verified: true}
+  - {clause: 5.2.4, title: energy, paraphrase: enough energy, evidence: brown-outs, verified: true}
   - {clause: 5.2.5, title: restore, paraphrase: old version or safe state, evidence: cuts, verified: false}
-  - {clause: 5.1.2, title: versions readable, paraphrase: read over diagnostics, evidence: reads}
+  - {clause: 5.1.2, title: versions readable, paraphrase: read over diagnostics, evidence: reads, verified: true}
 """
 
 

@@ -18,8 +18,8 @@ REQUIREMENTS = """\
 document: {prefix: R156, title: UN Regulation No. 156, version: original series, url: https://example.org/r156,
            verified: in this test}
 requirements:
-  - {clause: 7.2.1.1, title: authentic updates, paraphrase: only valid updates, evidence: refusals}
-  - {clause: 7.2.2.1.1, title: restore, paraphrase: old version or safe state, evidence: power cuts}
+  - {clause: 7.2.1.1, title: authentic updates, paraphrase: only valid updates, evidence: refusals, verified: true}
+  - {clause: 7.2.2.1.1, title: restore, paraphrase: old version or safe state, evidence: power cuts, verified: true}
   - {clause: 7.2.2.1.2, title: energy, paraphrase: enough power, evidence: brown-outs, verified: false}
 out_of_scope:
   - {clause: 7.2.2.2, why: the vehicle's HMI}
@@ -60,6 +60,14 @@ def test_a_clause_not_numbered_as_in_the_text_is_reported_with_its_line(tmp_path
     with pytest.raises(ConfigError) as error:
         load_requirement_file(path)
     assert f"{path}:6: requirements[2].clause" in str(error.value) and message in str(error.value)
+
+
+def test_a_requirement_that_does_not_say_whether_its_clause_was_verified_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path / "r156.yaml", REQUIREMENTS.replace(", evidence: power cuts, verified: true}",
+                                                             ", evidence: power cuts}"))
+    with pytest.raises(ConfigError) as error:
+        load_requirement_file(path)
+    assert f"{path}:5: requirements[1].verified" in str(error.value)
 
 
 def test_a_clause_listed_twice_or_both_in_and_out_of_scope_is_reported(tmp_path: Path) -> None:

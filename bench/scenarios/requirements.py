@@ -9,6 +9,7 @@ example)::
         title: ...                         # a few words
         paraphrase: ...                    # in our own words, never the text itself
         evidence: ...                      # what a run shows for it
+        verified: true                     # the number checked against a published text (false: not yet)
     out_of_scope:
       - {clause: 7.1.1.1, why: ...}        # judged not demonstrable on a bench
 
@@ -77,8 +78,10 @@ class RequirementEntry(_Strict):
     title: Text
     paraphrase: Text
     evidence: Text
-    verified: bool = True
-    """False: the clause number could not be confirmed against a published text yet."""
+    verified: bool
+    """Whether the clause number (and the paraphrase's reading of it) was confirmed against a published
+    text: every entry says so, and the document's ``verified`` says how. False: the compliance matrix
+    marks it, and it must be checked before a hand-over."""
 
 
 class OutOfScope(_Strict):
