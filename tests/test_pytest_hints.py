@@ -1,9 +1,11 @@
 """What a test's author is told about their own mistakes with the bench: an ECU left unpowered
-after a cut ("the ECU is unpowered", not a bare P2 timeout), and the ``ecu`` fixture without a
-marker on a bench with several ECUs."""
+after a cut (a usage error that says "the ECU is unpowered", not a P2 timeout counted against the
+ECU), and the ``ecu`` fixture without a marker on a bench with several ECUs."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,19 +40,32 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_a_silent_ecu_whose_supply_is_off_is_reported_unpowered(suite: pytest.Pytester,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_silent_ecu_whose_supply_is_off_is_the_tests_mistake_not_the_ecus(suite: pytest.Pytester,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "1000")  # the one-line summary whole
     suite.makepyfile(FORGETS_POWER)
-    result = suite.runpytest("--bench", str(BENCH), "-p", "no:xdist", "-rf")
+    result = suite.runpytest("--bench", str(BENCH), "-p", "no:xdist", "-rf", "--alluredir", "allure")
 
     result.assert_outcomes(failed=2)
-    text = result.stdout.str()
-    assert text.count("the ECU is unpowered") == 2, text  # the section and the one-line summary, of one test
-    result.stdout.fnmatch_lines(["*- ECU unpowered -*",
-                                 "the ECU is unpowered: bcm's supply 'kl30_body' is off, so it cannot answer*",
-                                 "FAILED *test_cut_and_forget - [[]the ECU is unpowered: bcm's supply*"])
+    result.stdout.fnmatch_lines([
+        "FAILED *test_cut_and_forget - bench.errors.UsageError: the ECU is unpowered: bcm's supply 'kl30_body' is "
+        "off, so it cannot answer (switch it on again after a cut, e.g. power.on()); the test failed on the "
+        "silence: FlashError: *P2 timeout*"])
     result.stdout.fnmatch_lines(["FAILED *test_cut_and_restore - bench.errors.FlashError*refused*"])
+    result.stdout.fnmatch_lines(["*usage errors: 1, ECU failures: 1*"])
+    messages = {json.loads(path.read_text())["name"]: json.loads(path.read_text())["statusDetails"]["message"]
+                for path in (suite.path / "allure").glob("*-result.json")}
+    assert messages["test_cut_and_forget"].startswith("bench.errors.UsageError: the ECU is unpowered")
+    categories = json.loads((REPO / "bench" / "report" / "categories.json").read_text())
+    matched = [c["name"] for c in categories if re.match(c["messageRegex"], messages["test_cut_and_forget"])]
+    assert matched[0] == "Usage error"
+
+
+def test_a_run_whose_only_failure_is_a_forgotten_power_restore_exits_as_a_usage_error(
+        suite: pytest.Pytester) -> None:
+    suite.makepyfile(FORGETS_POWER)
+    result = suite.runpytest("--bench", str(BENCH), "-p", "no:xdist", "-k", "forget")
+    assert result.ret == USAGE
 
 
 def test_the_ecu_fixture_without_a_marker_on_a_bench_of_several_is_a_usage_error(suite: pytest.Pytester) -> None:

@@ -1,16 +1,18 @@
-"""Hints a failed test's report gets from the bench: "the ECU is unpowered" when the test failed
-on an ECU that did not answer (a P2 timeout, in a ``FlashError`` or not) while the supply of an
-ECU it talked to was off — a test that cut power and forgot to restore it. The hint is a section
-of the failure (``ECU unpowered``) and begins its one-line summary."""
+"""A test that cut an ECU's power and forgot to restore it is the test's mistake, not the ECU's: when a
+test fails on an ECU that did not answer (a UDS timeout, in a ``FlashError`` or not) while the supply
+of an ECU it talked to is off, the failure becomes a ``UsageError`` that says "the ECU is unpowered"
+(raised from the original error, which stays in the traceback). It is then counted, categorized
+and reported as a usage error (exit status 4 when there is no ECU failure), never as an ECU failure.
+
+Catalog scenarios are not concerned: the runner restores power itself and judges the ECU after."""
 
 from __future__ import annotations
 
 import pytest
 from udsoncan.exceptions import TimeoutException
 
+from bench.errors import UsageError
 from bench.rig import Bench
-
-SECTION = "ECU unpowered"
 
 
 def _silent_ecu(error: BaseException | None) -> bool:
@@ -33,15 +35,12 @@ def unpowered_hints(item: pytest.Item) -> list[str]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201 - a hook wrapper
-    report = yield
-    if report.when == "call" and report.failed and call.excinfo is not None and _silent_ecu(call.excinfo.value):
-        hints = unpowered_hints(item)
+def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201 - a hook wrapper
+    try:
+        return (yield)
+    except Exception as error:
+        hints = unpowered_hints(item) if _silent_ecu(error) else []
         if hints:
-            text = "\n".join(hints)
-            if hasattr(report.longrepr, "addsection"):
-                report.longrepr.addsection(SECTION, text)
-            crash = getattr(report.longrepr, "reprcrash", None)
-            if crash is not None:  # first, where a one-line summary cut to the terminal's width still shows it
-                crash.message = f"[{'; '.join(hint.split(',')[0] for hint in hints)}] {crash.message}"
-    return report
+            raise UsageError("; ".join(hints) + f"; the test failed on the silence: {type(error).__name__}: {error}") \
+                from error
+        raise
