@@ -13,7 +13,10 @@ import yaml
 
 from bench.config import load_bench
 from bench.config.models import BenchConfig
-from bench.image import build_image, load_private_key
+from bench.image import build_image, load_private_key, load_public_key
+from bench.rig import Bench
+from bench.vehicle.manifest import CampaignManifest, parse_manifest
+from bench.vehicle.master import UpdateMaster
 from bench.vehicle.preconditions import VehicleState
 from bench.vehicle.signature import sign_manifest
 
@@ -84,3 +87,33 @@ def write_campaign(folder: Path, *, targets: Mapping[str, tuple[tuple[str, str],
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     sign_manifest(path, load_private_key(DEV_KEY))
     return path
+
+
+def read_manifest(path: Path) -> CampaignManifest:
+    return parse_manifest(path.read_text(), file=path)
+
+
+class MasterReset(Exception):
+    """The master loses power where a test's probe says."""
+
+
+def make_master(rig: Bench, tmp_path: Path, vehicle: Vehicle | None = None, *, stop_at: str = "",
+                kind: type[UpdateMaster] = UpdateMaster, now: datetime.datetime = NOW) -> UpdateMaster:
+    """A master of ``kind`` with its NVM in ``tmp_path``, trusting the development key, that
+    loses power (``MasterReset``) at the journaled point ``stop_at``."""
+    def probe(point: str) -> None:
+        if point == stop_at:
+            raise MasterReset(point)
+
+    return kind(rig, tmp_path / "master-nvm", load_public_key(DEV_PUB), vehicle or Vehicle(),
+                clock=lambda: now, probe=probe)
+
+
+def running_versions(rig: Bench) -> dict[str, str | None]:
+    return {name: rig.ecu(name).diagnostics.read_version() for name in UPDATE}
+
+
+def flash_times(rig: Bench) -> list[tuple[str, float, float]]:
+    """(ECU, start, end) of every flash so far."""
+    return [(name, result.timeline.steps[0].start, result.timeline.steps[-1].end or 0.0)
+            for name, _, result in rig.flash_results()]

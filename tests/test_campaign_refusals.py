@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.image import load_private_key, load_public_key
+from bench.image import load_private_key
 from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.master import UpdateMaster
 from bench.vehicle.signature import sign_manifest
-from campaigns import DEV_PUB, NOW, PARKED, ROOT, UPDATE, Vehicle, virtual_bench, write_campaign
+from campaigns import NOW, PARKED, ROOT, UPDATE, Vehicle, make_master, virtual_bench, write_campaign
 
 
 @pytest.fixture
@@ -28,8 +28,7 @@ def rig(tmp_path: Path) -> Iterator[Bench]:
 
 def master(rig: Bench, tmp_path: Path, *, vehicle: Vehicle | None = None,
            now: datetime.datetime = NOW) -> UpdateMaster:
-    return UpdateMaster(rig, tmp_path / "master-nvm", load_public_key(DEV_PUB), vehicle or Vehicle(),
-                        clock=lambda: now)
+    return make_master(rig, tmp_path, vehicle, now=now)
 
 
 def tampered(path: Path) -> None:

@@ -75,10 +75,8 @@ class UpdateMaster:
         manifest = read_signed(manifest_path, self._key)
         running = {name: self._version(name) for name in self._named_ecus(manifest)}
         check_campaign(manifest, now=self._clock(), last_sequence=self._nvm.record.last_sequence, running=running)
-        for name, target in manifest.targets.items():
-            load_package(name, target.to, bench_image=self._takes_bench_images(name))
-            load_package(name, target.from_, bench_image=self._takes_bench_images(name))
-        problems = unmet(manifest.preconditions, manifest.energy, self._conditions.read())
+        self._verify_packages(manifest)
+        problems = self._unmet(manifest)
         if problems:
             raise CampaignRefused("preconditions", "; ".join(problems))
         for name, target in manifest.targets.items():
@@ -87,7 +85,7 @@ class UpdateMaster:
         self._nvm.record.campaign = CampaignRecord(
             manifest.campaign, manifest.sequence, str(manifest_path), manifest_path.read_text(),
             ecus={name: "pending" for name in manifest.targets})
-        self._nvm.save()
+        self._save()
         self._probe("accepted")
         return self._install(manifest, self._nvm.record.campaign)
 
@@ -106,16 +104,12 @@ class UpdateMaster:
 
     def _install(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
         try:
-            for wave in install_order(manifest):
-                problems = unmet(manifest.preconditions, manifest.energy, self._conditions.read())
+            for wave in self._waves(manifest):
+                problems = self._unmet(manifest)
                 if problems:
                     raise CampaignFailed("preconditions broken: " + "; ".join(problems))
                 self._side_by_side(self._bus_groups(manifest, wave), manifest, record)
-            for name, target in manifest.targets.items():
-                running = self._version(name)
-                if running != target.to.version:
-                    raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
-                                         f"not {target.to.version}")
+            self._confirm(manifest)
             self._probe("confirmed")
         except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
             record.failure = str(exc)
@@ -123,6 +117,26 @@ class UpdateMaster:
         self._set(record, phase="committed")
         self._probe("committed")
         return self._report(manifest, record)
+
+    def _verify_packages(self, manifest: CampaignManifest) -> None:
+        """Every package of the campaign, new and kept, is the one the manifest names, before any is flashed."""
+        for name, target in manifest.targets.items():
+            load_package(name, target.to, bench_image=self._takes_bench_images(name))
+            load_package(name, target.from_, bench_image=self._takes_bench_images(name))
+
+    def _unmet(self, manifest: CampaignManifest) -> list[str]:
+        return unmet(manifest.preconditions, manifest.energy, self._conditions.read())
+
+    def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
+        return install_order(manifest)
+
+    def _confirm(self, manifest: CampaignManifest) -> None:
+        """Every target runs its new version (it activated and confirmed it)."""
+        for name, target in manifest.targets.items():
+            running = self._version(name)
+            if running != target.to.version:
+                raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
+                                     f"not {target.to.version}")
 
     def _bus_groups(self, manifest: CampaignManifest, wave: list[str]) -> list[list[str]]:
         """The wave's ECUs in groups flashed one after the other: one group per bus, or one in all."""
@@ -217,7 +231,10 @@ class UpdateMaster:
                 record.phase = phase  # type: ignore[assignment]
             if ecu is not None:
                 record.ecus[ecu[0]] = ecu[1]  # type: ignore[assignment]
-            self._nvm.save()
+            self._save()
+
+    def _save(self) -> None:
+        self._nvm.save()
 
     def _report(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
         statuses = {"installed": "updated", "restored": "restored", "pending": "untouched",
