@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.errors import UsageError
 from bench.rig import Bench
 from bench.scenarios.campaign_oracles import check_order, check_report
 from campaigns import (UPDATE, MasterReset, Vehicle, flash_times, make_master, read_manifest, running_versions,
@@ -72,6 +73,8 @@ def test_a_master_reset_in_the_middle_resumes_from_its_journal(rig: Bench, tmp_p
     with pytest.raises(MasterReset):
         make_master(rig, tmp_path, stop_at="installed:bcm").run(manifest)
     first = flashed_order(rig)
+    with pytest.raises(UsageError, match="campaign cmp-1 is unfinished in .*journal.json: recover"):
+        make_master(rig, tmp_path).run(manifest)  # a master finishes what its journal holds first
     resumed = make_master(rig, tmp_path)
     assert resumed.campaign is not None and resumed.campaign.ecus["bcm"] == "installed"
     report = resumed.recover()

@@ -104,11 +104,11 @@ class UpdateMaster:
 
     def _install(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
         try:
-            for wave in self._waves(manifest):
+            for groups in self.plan(manifest):
                 problems = self._unmet(manifest)
                 if problems:
                     raise CampaignFailed("preconditions broken: " + "; ".join(problems))
-                self._side_by_side(self._bus_groups(manifest, wave), manifest, record)
+                self._side_by_side(groups, manifest, record)
             self._confirm(manifest)
             self._probe("confirmed")
         except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
@@ -138,6 +138,11 @@ class UpdateMaster:
                 raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
                                      f"not {target.to.version}")
 
+    def plan(self, manifest: CampaignManifest) -> list[list[list[str]]]:
+        """How the campaign is installed: waves one after the other (dependencies), each wave's
+        groups at once, each group's ECUs one after the other."""
+        return [self._bus_groups(manifest, wave) for wave in self._waves(manifest)]
+
     def _bus_groups(self, manifest: CampaignManifest, wave: list[str]) -> list[list[str]]:
         """The wave's ECUs in groups flashed one after the other: one group per bus, or one in all."""
         if manifest.install.parallel == "none":
@@ -154,6 +159,8 @@ class UpdateMaster:
                 if record.ecus[name] != "installed":
                     self._update(name, manifest, record)
 
+        for name in (name for group in groups for name in group):
+            self._rig.ecu(name).flasher  # noqa: B018 - handles and links opened here, in one thread
         with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="campaign") as pool:
             futures = [pool.submit(flash_group, group) for group in groups]
         for future in futures:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Outcome = Literal["committed", "rolled_back", "rollback_failed", "refused"]
+Outcome = Literal["committed", "rolled_back", "rollback_failed"]
 EcuOutcome = Literal["updated", "restored", "untouched", "rollback_failed"]
 
 
