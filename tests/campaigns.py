@@ -98,11 +98,16 @@ class MasterReset(Exception):
 
 
 def make_master(rig: Bench, tmp_path: Path, vehicle: Vehicle | None = None, *, stop_at: str = "",
-                kind: type[UpdateMaster] = UpdateMaster, now: datetime.datetime = NOW) -> UpdateMaster:
+                whole_vehicle: bool = False, kind: type[UpdateMaster] = UpdateMaster,
+                now: datetime.datetime = NOW) -> UpdateMaster:
     """A master of ``kind`` with its NVM in ``tmp_path``, trusting the development key, that
-    loses power (``MasterReset``) at the journaled point ``stop_at``."""
+    loses power (``MasterReset``) the first time it reaches the point ``stop_at``; with
+    ``whole_vehicle``, every ECU of the bench loses power with it."""
     def probe(point: str) -> None:
         if point == stop_at:
+            if whole_vehicle:
+                for supply in rig.supplies.values():
+                    supply.off()
             raise MasterReset(point)
 
     return kind(rig, tmp_path / "master-nvm", load_public_key(DEV_PUB), vehicle or Vehicle(),

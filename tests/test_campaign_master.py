@@ -94,3 +94,19 @@ def test_a_master_reset_during_rollback_goes_on_rolling_back(rig: Bench, tmp_pat
     assert report is not None and report.outcome == "rolled_back"
     assert running_versions(rig) == OLD
     assert [name for name, result in flashed_order(rig)].count("eps") == 2  # restored once, not again
+
+
+def test_a_whole_vehicle_power_loss_in_a_download_resumes_that_download(rig: Bench, tmp_path: Path) -> None:
+    manifest = write_campaign(tmp_path / "cloud")
+    with pytest.raises(MasterReset):
+        make_master(rig, tmp_path, stop_at="downloading:bms", whole_vehicle=True).run(manifest)
+    for supply in rig.supplies.values():
+        supply.on()
+    resumed = make_master(rig, tmp_path)
+    assert resumed.campaign is not None and resumed.campaign.ecus == {
+        "bcm": "installed", "eps": "installed", "bms": "flashing"}
+    report = resumed.recover()
+    assert report is not None and report.outcome == "committed", report.reason
+    assert running_versions(rig) == NEW
+    bms = rig.ecu("bms").reads().flashes
+    assert len(bms) == 2 and bms[1].resumed_from > 0  # the download went on where the power loss stopped it

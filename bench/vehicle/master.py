@@ -15,8 +15,9 @@ Every step is journaled in the master's NVM (``bench.vehicle.journal``) before i
 a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
 that was being flashed resumes its download) and a rolling-back one goes on rolling back; it
 never starts a campaign over blind. ``probe(point)`` is called at each journaled point
-(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``): a test
-stops the master there as a power loss would.
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``) and after
+every block of a download (``downloading:<ecu>``): a test stops the master there as a power
+loss would.
 """
 
 from __future__ import annotations
@@ -213,10 +214,14 @@ class UpdateMaster:
 
     def _flash(self, name: str, package: Loaded, version: str, *, resume: bool) -> None:
         flasher = self._rig.ecu(name).flasher
+
+        def progress(done: int, total: int) -> None:
+            self._probe(f"downloading:{name}")
+
         if isinstance(package, FirmwareImage):
-            flasher.flash(package, resume=resume)
+            flasher.flash(package, resume=resume, progress=progress)
         else:
-            flasher.flash_software([package], resume=resume, expect_version=version)
+            flasher.flash_software([package], resume=resume, expect_version=version, progress=progress)
 
     def _version(self, name: str) -> str | None:
         """The version ``name`` runs; None when it runs no application or does not answer."""
