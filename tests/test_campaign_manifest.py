@@ -4,6 +4,7 @@ different buses side by side."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 from bench.errors import ConfigError
 from bench.image import SignatureError, load_public_key
 from bench.rig import Bench
-from bench.vehicle.manifest import install_order
+from bench.vehicle.manifest import install_order, parse_manifest
 from bench.vehicle.signature import signature_path, verify_manifest
 from campaigns import DEV_PUB, ROOT, make_master, read_manifest, virtual_bench, write_campaign
 
@@ -74,3 +75,12 @@ def test_ecus_of_different_buses_are_planned_side_by_side(tmp_path: Path) -> Non
         one_by_one = read_manifest(edited(write_campaign(tmp_path / "b", after={}), install={"parallel": "none"}))
         assert master.plan(one_by_one) == [[["bcm", "eps", "bms"]]]
         assert master.plan(read_manifest(write_campaign(tmp_path / "c"))) == [[["bcm", "eps"]], [["bms"]]]
+
+
+def test_the_readme_example_is_a_valid_manifest(tmp_path: Path) -> None:
+    section = (ROOT / "README.md").read_text().split("## Vehicle campaigns", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    text = re.sub(r"<[^>]*>", "ab" * 32, example)  # the digests a reader fills in
+    manifest = parse_manifest(text, file=tmp_path / "campaign.yaml")
+    assert install_order(manifest) == [["bcm", "eps"], ["bms"]]
+    assert manifest.targets["bcm"].to.image == tmp_path / "bcm-1.1.0.img"

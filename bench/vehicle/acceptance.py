@@ -16,8 +16,8 @@ from bench.image.software import SoftwareFile, load_software
 from bench.vehicle.manifest import CampaignManifest, Package, parse_manifest
 from bench.vehicle.signature import signature_path, verify_manifest
 
-Reason = Literal["signature", "malformed", "expired", "replayed", "digest", "package", "from_version",
-                 "version_set", "preconditions"]
+Reason = Literal["signature", "malformed", "expired", "replayed", "unknown_ecu", "digest", "package",
+                 "from_version", "version_set", "preconditions"]
 
 
 class CampaignRefused(Exception):
@@ -28,9 +28,9 @@ class CampaignRefused(Exception):
         super().__init__(f"campaign refused ({reason}): {message}")
 
 
-def read_signed(path: Path, public_key: Ed25519PublicKey) -> CampaignManifest:
-    """The manifest at ``path`` once its detached signature is checked (``signature``) and it
-    parses (``malformed``)."""
+def read_signed(path: Path, public_key: Ed25519PublicKey) -> tuple[CampaignManifest, str]:
+    """The manifest at ``path`` and its text, read once, once its detached signature is checked
+    (``signature``) and it parses (``malformed``)."""
     try:
         text = path.read_bytes()
         signature = signature_path(path).read_text()
@@ -41,7 +41,8 @@ def read_signed(path: Path, public_key: Ed25519PublicKey) -> CampaignManifest:
         verify_manifest(text, signature, public_key)
     except SignatureError as exc:
         raise CampaignRefused("signature", f"{path}: {exc}") from None
-    return parse_text(text.decode("utf-8", errors="replace"), path)
+    decoded = text.decode("utf-8", errors="replace")
+    return parse_text(decoded, path), decoded
 
 
 def parse_text(text: str, path: Path) -> CampaignManifest:
@@ -53,12 +54,17 @@ def parse_text(text: str, path: Path) -> CampaignManifest:
 
 def check_campaign(manifest: CampaignManifest, *, now: datetime.datetime, last_sequence: int,
                    running: Mapping[str, str | None]) -> None:
-    """Expiry, replay, the version set, the versions running (``running``: ECU -> version)."""
+    """Expiry, replay, the vehicle's ECUs, the version set, the versions running (``running``:
+    ECU -> version, for every ECU of the vehicle the manifest names)."""
     if manifest.expired(now):
         raise CampaignRefused("expired", f"{manifest.campaign} expired at {manifest.expires.isoformat()}")
     if manifest.sequence <= last_sequence:
         raise CampaignRefused("replayed", f"{manifest.campaign} has sequence {manifest.sequence}, not above "
                                           f"{last_sequence}, the last this vehicle accepted")
+    unknown = [name for name in manifest.targets if name not in running]
+    if unknown:
+        raise CampaignRefused("unknown_ecu", f"{manifest.campaign} updates {', '.join(unknown)}, which this "
+                                             "vehicle does not have")
     after = {**running, **{name: target.to.version for name, target in manifest.targets.items()}}
     if not manifest.released_together(after):
         shown = ", ".join(f"{ecu} {version}" for ecu, version in sorted(after.items()))

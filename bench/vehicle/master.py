@@ -73,7 +73,7 @@ class UpdateMaster:
         record = self._nvm.record.campaign
         if record is not None and not record.finished:
             raise UsageError(f"campaign {record.campaign} is unfinished in {self._nvm.path}: recover() it first")
-        manifest = read_signed(manifest_path, self._key)
+        manifest, text = read_signed(manifest_path, self._key)
         running = {name: self._version(name) for name in self._named_ecus(manifest)}
         check_campaign(manifest, now=self._clock(), last_sequence=self._nvm.record.last_sequence, running=running)
         self._verify_packages(manifest)
@@ -84,7 +84,7 @@ class UpdateMaster:
             self._nvm.keep(name, target.from_.image)
         self._nvm.record.last_sequence = manifest.sequence
         self._nvm.record.campaign = CampaignRecord(
-            manifest.campaign, manifest.sequence, str(manifest_path), manifest_path.read_text(),
+            manifest.campaign, manifest.sequence, str(manifest_path), text,
             ecus={name: "pending" for name in manifest.targets})
         self._save()
         self._probe("accepted")
