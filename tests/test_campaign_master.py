@@ -66,6 +66,8 @@ def test_a_vehicle_driven_off_between_waves_is_rolled_back(rig: Bench, tmp_path:
     assert report is not None and report.outcome == "rolled_back"
     assert "speed 12 km/h" in report.reason
     assert running_versions(rig) == OLD
+    assert {name: ecu.status for name, ecu in report.ecus.items()} == {
+        "bcm": "restored", "eps": "restored", "bms": "untouched"}  # bms's wave never started
 
 
 def test_a_master_reset_in_the_middle_resumes_from_its_journal(rig: Bench, tmp_path: Path) -> None:

@@ -36,10 +36,10 @@ from bench.errors import FlashError, UsageError
 from bench.image import FirmwareImage
 from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
-from bench.vehicle.journal import CampaignRecord, MasterNvm
+from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase
 from bench.vehicle.manifest import CampaignManifest, install_order
 from bench.vehicle.preconditions import VehicleConditions, unmet
-from bench.vehicle.report import CampaignReport, EcuStatus
+from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
 
 Probe = Callable[[str], None]
 
@@ -237,23 +237,30 @@ class UpdateMaster:
 
     # -- journal and report --------------------------------------------------------------------
 
-    def _set(self, record: CampaignRecord, *, phase: str | None = None, ecu: tuple[str, str] | None = None) -> None:
+    def _set(self, record: CampaignRecord, *, phase: Phase | None = None,
+             ecu: tuple[str, EcuProgress] | None = None) -> None:
         with self._lock:
             if phase is not None:
-                record.phase = phase  # type: ignore[assignment]
+                record.phase = phase
             if ecu is not None:
-                record.ecus[ecu[0]] = ecu[1]  # type: ignore[assignment]
+                record.ecus[ecu[0]] = ecu[1]
             self._save()
 
     def _save(self) -> None:
         self._nvm.save()
 
     def _report(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
-        statuses = {"installed": "updated", "restored": "restored", "pending": "untouched",
-                    "rollback_failed": "rollback_failed"}
+        """What the finished campaign did, with the versions the ECUs report now."""
         ecus = {name: EcuStatus(target.from_.version, target.to.version, self._version(name),
-                                statuses[record.ecus[name]],  # type: ignore[arg-type]
+                                _ECU_OUTCOMES[record.ecus[name]],
                                 record.failure if record.ecus[name] == "rollback_failed" else "")
                 for name, target in manifest.targets.items()}
-        return CampaignReport(record.campaign, record.sequence, record.phase,  # type: ignore[arg-type]
-                              record.failure, ecus)
+        return CampaignReport(record.campaign, record.sequence, _OUTCOMES[record.phase], record.failure, ecus)
+
+
+_OUTCOMES: dict[Phase, Outcome] = {"committed": "committed", "rolled_back": "rolled_back",
+                                   "rollback_failed": "rollback_failed"}
+"""A finished campaign's outcome, by its last phase."""
+_ECU_OUTCOMES: dict[EcuProgress, EcuOutcome] = {"installed": "updated", "restored": "restored",
+                                                "pending": "untouched", "rollback_failed": "rollback_failed"}
+"""What happened to an ECU, by its progress when the campaign finished."""
