@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "sim": 5, "monitor": 5, "gateway": 5,
     "flash": 6,
     "rig": 7,
-    "faults": 8,
+    "faults": 8, "vehicle": 8,
     "scenarios": 9,
     "report": 10,
     "nightly": 11,

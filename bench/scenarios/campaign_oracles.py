@@ -1,0 +1,61 @@
+"""Vehicle oracles: what must hold after a campaign, whatever interrupted it.
+
+UN R156 / GB 44496: a failed update leaves the vehicle in its previous working state. Across
+ECUs that means the campaign's targets run the old set of versions or the new one, never a mix;
+the master's report says what the ECUs say; an ECU is flashed only after the ECUs it depends on
+have finished. A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bench.scenarios.oracles import OutcomeViolation
+from bench.vehicle.manifest import CampaignManifest
+from bench.vehicle.report import CampaignReport
+
+
+class MixedVersions(OutcomeViolation):
+    """The vehicle runs a set of versions the campaign never allowed."""
+
+
+class ReportDisagrees(OutcomeViolation):
+    """The master reports versions the ECUs do not run."""
+
+
+class OrderBroken(OutcomeViolation):
+    """An ECU was flashed while an ECU it depends on was still being flashed, or before it."""
+
+
+def _shown(versions: Mapping[str, str | None]) -> str:
+    return ", ".join(f"{ecu} {version or 'no application'}" for ecu, version in sorted(versions.items()))
+
+
+def check_old_or_new_set(manifest: CampaignManifest, running: Mapping[str, str | None]) -> None:
+    """The targets run all their ``from`` versions or all their ``to`` versions."""
+    now = {name: running.get(name) for name in manifest.targets}
+    old = {name: target.from_.version for name, target in manifest.targets.items()}
+    new = {name: target.to.version for name, target in manifest.targets.items()}
+    if now not in (old, new):
+        raise MixedVersions(f"the vehicle runs {_shown(now)}: neither the campaign's old set ({_shown(old)}) "
+                            f"nor its new set ({_shown(new)})")
+
+
+def check_report(report: CampaignReport, running: Mapping[str, str | None]) -> None:
+    reported = report.versions()
+    actual = {name: running.get(name) for name in reported}
+    if reported != actual:
+        raise ReportDisagrees(f"the master reports {_shown(reported)}, the ECUs run {_shown(actual)}")
+
+
+def check_order(manifest: CampaignManifest, flashes: Sequence[tuple[str, float, float]]) -> None:
+    """``flashes``: (ECU, start, end) of every flash of the campaign's install, in any order; each
+    ECU's first flash starts after the last flash of every ECU it depends on ended."""
+    for name, target in manifest.targets.items():
+        starts = [start for ecu, start, _ in flashes if ecu == name]
+        if not starts:
+            continue
+        for dependency in target.after:
+            ends = [end for ecu, _, end in flashes if ecu == dependency]
+            if not ends or min(starts) < max(ends):
+                raise OrderBroken(f"{name} was flashed before {dependency}, which it depends on, was done")

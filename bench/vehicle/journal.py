@@ -1,0 +1,79 @@
+"""The update master's own NVM: its campaign journal, one JSON file replaced atomically (write
+a new file, flush it to disk, rename it over the old one), so a power loss leaves the old
+record or the new one, never half of one; and the previous software it keeps for a rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Phase = Literal["installing", "rolling_back", "committed", "rolled_back", "rollback_failed"]
+EcuProgress = Literal["pending", "flashing", "installed", "restoring", "restored", "rollback_failed"]
+FINISHED = ("committed", "rolled_back", "rollback_failed")
+
+
+@dataclass
+class CampaignRecord:
+    campaign: str
+    sequence: int
+    manifest_path: str
+    manifest_text: str
+    """The accepted manifest as it was signed: a resumed campaign is this one, whatever the file says now."""
+    phase: Phase = "installing"
+    ecus: dict[str, EcuProgress] = field(default_factory=dict)
+    failure: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in FINISHED
+
+
+@dataclass
+class MasterRecord:
+    last_sequence: int = 0
+    """The sequence number of the last campaign accepted: a manifest not above it is a replay."""
+    campaign: CampaignRecord | None = None
+
+
+class MasterNvm:
+    """The journal file ``journal.json`` and the kept software ``kept/<ecu>/`` under ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / "journal.json"
+        directory.mkdir(parents=True, exist_ok=True)
+        self.record = self._load()
+
+    def _load(self) -> MasterRecord:
+        if not self.path.exists():
+            return MasterRecord()
+        data = json.loads(self.path.read_text())
+        campaign = data.get("campaign")
+        return MasterRecord(data["last_sequence"], CampaignRecord(**campaign) if campaign else None)
+
+    def save(self) -> None:
+        new = self.path.with_suffix(".new")
+        with open(new, "w") as file:
+            json.dump(asdict(self.record), file, indent=1)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(new, self.path)
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def keep(self, ecu: str, image: Path) -> Path:
+        """A copy of ``image`` (the software ``ecu`` runs before the campaign), for a rollback."""
+        kept = self.directory / "kept" / ecu / image.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(image, kept)
+        return kept
+
+    def kept(self, ecu: str, image: Path) -> Path:
+        return self.directory / "kept" / ecu / image.name

@@ -1,0 +1,266 @@
+"""The reference update master: installs a campaign on the bench's ECUs as one.
+
+``run(manifest)``: accept the campaign (``bench.vehicle.acceptance``: signature, expiry, replay,
+version set, running versions, every package's digest and content, the vehicle's preconditions;
+a refusal flashes nothing), keep the software every target runs now, then flash the targets in
+waves of their dependencies (``after:``), the ECUs of a wave on different buses at once, each
+ECU activating its new software at the flasher's reset; confirm that every target runs its new
+version, and commit. Any failure (an ECU refusing its package, a precondition broken between
+waves, a version read back wrong) rolls every target back to the version it ran: one that runs
+something else is re-flashed with the software the master kept (the bench's virtual A/B ECUs
+confirm their first healthy start on their own and offer no service to switch banks back, so
+they too are re-flashed; the rollback lands in the bank that held the old image).
+
+Every step is journaled in the master's NVM (``bench.vehicle.journal``) before it is taken, so
+a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
+that was being flashed resumes its download) and a rolling-back one goes on rolling back; it
+never starts a campaign over blind. ``probe(point)`` is called at each journaled point
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``) and after
+every block of a download (``downloading:<ecu>``): a test stops the master there as a power
+loss would.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
+
+from bench.errors import FlashError, UsageError
+from bench.image import FirmwareImage
+from bench.rig import Bench
+from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
+from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase
+from bench.vehicle.manifest import CampaignManifest, install_order
+from bench.vehicle.preconditions import VehicleConditions, unmet
+from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
+
+Probe = Callable[[str], None]
+
+
+class CampaignFailed(Exception):
+    """The campaign cannot be completed: the master rolls it back."""
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class UpdateMaster:
+    def __init__(self, rig: Bench, nvm: Path, trusted_key: Ed25519PublicKey, conditions: VehicleConditions, *,
+                 clock: Callable[[], datetime.datetime] = _utc_now, probe: Probe = lambda point: None) -> None:
+        self._rig = rig
+        self._nvm = MasterNvm(nvm)
+        self._key = trusted_key
+        self._conditions = conditions
+        self._clock = clock
+        self._probe = probe
+        self._lock = threading.Lock()
+
+    @property
+    def campaign(self) -> CampaignRecord | None:
+        """The journal's campaign: the one running, or the last one finished."""
+        return self._nvm.record.campaign
+
+    def run(self, manifest_path: Path) -> CampaignReport:
+        """Install the campaign; CampaignRefused (nothing flashed) when it is not to be installed."""
+        record = self._nvm.record.campaign
+        if record is not None and not record.finished:
+            raise UsageError(f"campaign {record.campaign} is unfinished in {self._nvm.path}: recover() it first")
+        manifest, text = read_signed(manifest_path, self._key)
+        running = {name: self._version(name) for name in self._named_ecus(manifest)}
+        check_campaign(manifest, now=self._clock(), last_sequence=self._nvm.record.last_sequence, running=running)
+        self._verify_packages(manifest)
+        problems = self._unmet(manifest)
+        if problems:
+            raise CampaignRefused("preconditions", "; ".join(problems))
+        for name, target in manifest.targets.items():
+            self._nvm.keep(name, target.from_.image)
+        self._nvm.record.last_sequence = manifest.sequence
+        self._nvm.record.campaign = CampaignRecord(
+            manifest.campaign, manifest.sequence, str(manifest_path), text,
+            ecus={name: "pending" for name in manifest.targets})
+        self._save()
+        self._probe("accepted")
+        return self._install(manifest, self._nvm.record.campaign)
+
+    def recover(self) -> CampaignReport | None:
+        """At start-up: finish the campaign the journal holds unfinished (resume it, or go on
+        rolling it back); None when there is none."""
+        record = self._nvm.record.campaign
+        if record is None or record.finished:
+            return None
+        manifest = parse_text(record.manifest_text, Path(record.manifest_path))
+        if record.phase == "rolling_back":
+            return self._roll_back(manifest, record)
+        return self._install(manifest, record)
+
+    # -- installing ----------------------------------------------------------------------------
+
+    def _install(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
+        try:
+            for groups in self.plan(manifest):
+                problems = self._unmet(manifest)
+                if problems:
+                    raise CampaignFailed("preconditions broken: " + "; ".join(problems))
+                self._side_by_side(groups, manifest, record)
+            self._confirm(manifest)
+            self._probe("confirmed")
+        except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
+            record.failure = str(exc)
+            return self._roll_back(manifest, record)
+        self._set(record, phase="committed")
+        self._probe("committed")
+        return self._report(manifest, record)
+
+    def _verify_packages(self, manifest: CampaignManifest) -> None:
+        """Every package of the campaign, new and kept, is the one the manifest names, before any is flashed."""
+        for name, target in manifest.targets.items():
+            load_package(name, target.to, bench_image=self._takes_bench_images(name))
+            load_package(name, target.from_, bench_image=self._takes_bench_images(name))
+
+    def _unmet(self, manifest: CampaignManifest) -> list[str]:
+        return unmet(manifest.preconditions, manifest.energy, self._conditions.read())
+
+    def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
+        return install_order(manifest)
+
+    def _confirm(self, manifest: CampaignManifest) -> None:
+        """Every target runs its new version (it activated and confirmed it)."""
+        for name, target in manifest.targets.items():
+            running = self._version(name)
+            if running != target.to.version:
+                raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
+                                     f"not {target.to.version}")
+
+    def plan(self, manifest: CampaignManifest) -> list[list[list[str]]]:
+        """How the campaign is installed: waves one after the other (dependencies), each wave's
+        groups at once, each group's ECUs one after the other."""
+        return [self._bus_groups(manifest, wave) for wave in self._waves(manifest)]
+
+    def _bus_groups(self, manifest: CampaignManifest, wave: list[str]) -> list[list[str]]:
+        """The wave's ECUs in groups flashed one after the other: one group per bus, or one in all."""
+        if manifest.install.parallel == "none":
+            return [wave]
+        groups: dict[str, list[str]] = {}
+        for name in wave:
+            groups.setdefault(self._rig.config.ecus[name].bus, []).append(name)
+        return list(groups.values())
+
+    def _side_by_side(self, groups: list[list[str]], manifest: CampaignManifest, record: CampaignRecord) -> None:
+        """Each group in a thread of its own; once all are done, the first error raised again."""
+        def flash_group(names: list[str]) -> None:
+            for name in names:
+                if record.ecus[name] != "installed":
+                    self._update(name, manifest, record)
+
+        for name in (name for group in groups for name in group):
+            self._rig.ecu(name).flasher  # noqa: B018 - handles and links opened here, in one thread
+        with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="campaign") as pool:
+            futures = [pool.submit(flash_group, group) for group in groups]
+        for future in futures:
+            future.result()
+
+    def _update(self, name: str, manifest: CampaignManifest, record: CampaignRecord) -> None:
+        resume = record.ecus[name] == "flashing"  # the master stopped in this ECU's download
+        self._set(record, ecu=(name, "flashing"))
+        self._flash(name, load_package(name, manifest.targets[name].to, bench_image=self._takes_bench_images(name)),
+                    manifest.targets[name].to.version, resume=resume)
+        self._set(record, ecu=(name, "installed"))
+        self._probe(f"installed:{name}")
+
+    # -- rolling back --------------------------------------------------------------------------
+
+    def _roll_back(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
+        """Every target back to its campaign's starting version, the last installed first."""
+        self._set(record, phase="rolling_back")
+        failed = False
+        for name in reversed([name for wave in install_order(manifest) for name in wave]):
+            source = manifest.targets[name].from_
+            if record.ecus[name] in ("restored", "rollback_failed"):
+                failed |= record.ecus[name] == "rollback_failed"
+                continue
+            if self._version(name) == source.version:
+                if record.ecus[name] != "pending":
+                    self._set(record, ecu=(name, "restored"))
+                continue
+            kept = source.model_copy(update={"image": self._nvm.kept(name, source.image)})
+            resume = record.ecus[name] == "restoring"
+            self._set(record, ecu=(name, "restoring"))
+            try:
+                package = load_package(name, kept, bench_image=self._takes_bench_images(name))
+                self._flash(name, package, source.version, resume=resume)
+            except (CampaignRefused, FlashError, UsageError) as exc:
+                failed = True
+                record.failure += f"; {name} not restored: {exc}"
+                self._set(record, ecu=(name, "rollback_failed"))
+                continue
+            self._set(record, ecu=(name, "restored"))
+            self._probe(f"restored:{name}")
+        self._set(record, phase="rollback_failed" if failed else "rolled_back")
+        return self._report(manifest, record)
+
+    # -- the ECUs ------------------------------------------------------------------------------
+
+    def _takes_bench_images(self, name: str) -> bool:
+        """Whether the ECU's flash specification downloads the bench's image (else software files)."""
+        return self._rig.profile(name).flash_spec.resume == "journal"
+
+    def _flash(self, name: str, package: Loaded, version: str, *, resume: bool) -> None:
+        flasher = self._rig.ecu(name).flasher
+
+        def progress(done: int, total: int) -> None:
+            self._probe(f"downloading:{name}")
+
+        if isinstance(package, FirmwareImage):
+            flasher.flash(package, resume=resume, progress=progress)
+        else:
+            flasher.flash_software([package], resume=resume, expect_version=version, progress=progress)
+
+    def _version(self, name: str) -> str | None:
+        """The version ``name`` runs; None when it runs no application or does not answer."""
+        try:
+            return self._rig.ecu(name).diagnostics.read_version()
+        except (NegativeResponseException, TimeoutException, InvalidResponseException, UnexpectedResponseException):
+            return None
+
+    def _named_ecus(self, manifest: CampaignManifest) -> list[str]:
+        """The targets and every other ECU of the bench a released version set names."""
+        named = dict.fromkeys([*manifest.targets, *(ecu for released in manifest.version_sets for ecu in released)])
+        return [name for name in named if name in self._rig.ecu_names]
+
+    # -- journal and report --------------------------------------------------------------------
+
+    def _set(self, record: CampaignRecord, *, phase: Phase | None = None,
+             ecu: tuple[str, EcuProgress] | None = None) -> None:
+        with self._lock:
+            if phase is not None:
+                record.phase = phase
+            if ecu is not None:
+                record.ecus[ecu[0]] = ecu[1]
+            self._save()
+
+    def _save(self) -> None:
+        self._nvm.save()
+
+    def _report(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
+        """What the finished campaign did, with the versions the ECUs report now."""
+        ecus = {name: EcuStatus(target.from_.version, target.to.version, self._version(name),
+                                _ECU_OUTCOMES[record.ecus[name]],
+                                record.failure if record.ecus[name] == "rollback_failed" else "")
+                for name, target in manifest.targets.items()}
+        return CampaignReport(record.campaign, record.sequence, _OUTCOMES[record.phase], record.failure, ecus)
+
+
+_OUTCOMES: dict[Phase, Outcome] = {"committed": "committed", "rolled_back": "rolled_back",
+                                   "rollback_failed": "rollback_failed"}
+"""A finished campaign's outcome, by its last phase."""
+_ECU_OUTCOMES: dict[EcuProgress, EcuOutcome] = {"installed": "updated", "restored": "restored",
+                                                "pending": "untouched", "rollback_failed": "rollback_failed"}
+"""What happened to an ECU, by its progress when the campaign finished."""

@@ -1,0 +1,64 @@
+"""Mutant update masters: the reference master with one defect each, the way real masters fail.
+The campaign tests must catch every one (tests/test_campaign_mutants.py), as the ECU suites
+catch the mutant bootloaders of ``bench.sim.mutants``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.errors import FlashRolledBack
+from bench.vehicle.acceptance import Loaded
+from bench.vehicle.manifest import CampaignManifest
+from bench.vehicle.master import UpdateMaster
+
+
+class ActivatesBeforeAllVerified(UpdateMaster):
+    def _verify_packages(self, manifest: CampaignManifest) -> None:
+        """Each package is checked only when its ECU's turn comes (``_update`` loads it)."""
+
+
+class CommitsBeforeConfirmed(UpdateMaster):
+    def _flash(self, name: str, package: Loaded, version: str, *, resume: bool) -> None:
+        try:
+            super()._flash(name, package, version, resume=resume)
+        except FlashRolledBack:  # the ECU did not confirm its new software: not waited for
+            pass
+
+    def _confirm(self, manifest: CampaignManifest) -> None:
+        """Commits once every package is downloaded, without reading back what the ECUs run."""
+
+
+class IgnoresOrder(UpdateMaster):
+    def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
+        return [list(manifest.targets)]
+
+
+class ForgetsJournal(UpdateMaster):
+    def _save(self) -> None:
+        """Keeps its progress in RAM only: a reset loses it."""
+
+
+class SkipsPreconditions(UpdateMaster):
+    def _unmet(self, manifest: CampaignManifest) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class MutantMaster:
+    name: str
+    what: str
+    master: type[UpdateMaster]
+
+
+MUTANT_MASTERS = {mutant.name: mutant for mutant in (
+    MutantMaster("activates_before_all_verified", "flashes and activates an ECU before every package of the "
+                 "campaign is verified", ActivatesBeforeAllVerified),
+    MutantMaster("commits_before_confirmed", "commits once the packages are downloaded, without every ECU "
+                 "having confirmed its new software", CommitsBeforeConfirmed),
+    MutantMaster("ignores_order", "flashes every ECU at once, whatever the manifest's dependencies", IgnoresOrder),
+    MutantMaster("forgets_journal", "keeps its progress in RAM only: after a reset it knows of no campaign",
+                 ForgetsJournal),
+    MutantMaster("skips_preconditions", "never reads the vehicle's state: updates a moving car",
+                 SkipsPreconditions),
+)}
+"""Mutant update masters by name."""

@@ -1,0 +1,36 @@
+"""The status report a vehicle sends back to the cloud after a campaign: the outcome and, per
+ECU, the versions and what happened to it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Outcome = Literal["committed", "rolled_back", "rollback_failed"]
+EcuOutcome = Literal["updated", "restored", "untouched", "rollback_failed"]
+
+
+@dataclass(frozen=True)
+class EcuStatus:
+    from_version: str
+    to_version: str
+    running: str | None
+    """What the ECU reported last (None: no application)."""
+    status: EcuOutcome
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    campaign: str
+    sequence: int
+    outcome: Outcome
+    reason: str
+    ecus: dict[str, EcuStatus]
+
+    def versions(self) -> dict[str, str | None]:
+        return {name: ecu.running for name, ecu in self.ecus.items()}
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as the cloud receives it (JSON-ready)."""
+        return asdict(self)
