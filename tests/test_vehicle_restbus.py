@@ -17,6 +17,7 @@ import pytest
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError, FlashError, UsageError
 from bench.faults import FaultInjector, uds
+from bench.image.builders import firmware_builder
 from bench.image.software import load_software
 from bench.monitor.vehicle_listener import VehicleListener
 from bench.monitor.vehicle_signals import VehicleSignals
@@ -236,3 +237,19 @@ def test_the_vehicle_fixture_on_a_bench_without_restbus_is_a_usage_error(pyteste
     result.stdout.fnmatch_lines(["*UsageError: bench 'vehicle-rack' (*vehicle-rack.yaml) sends no vehicle state: "
                                  "add a rest-bus to its bench file (restbus: {buses: [[]BUS, ...[]]})*"])
     result.stdout.no_fnmatch_line("*must not run*")
+
+
+def test_the_bench_bootloader_refuses_to_erase_with_the_ignition_off(tmp_path: Path) -> None:
+    rack = virtual_rack(tmp_path / "bench", "bcm-rack", only="bcm")
+    rack.write_text(rack.read_text() + RESTBUS)
+    with Bench(load_bench(rack).with_network_margin(1.0), workdir=tmp_path) as rig:
+        bcm = rig.ecu("bcm")
+        assert rig.vehicle is not None
+        rig.vehicle.ignition = "off"
+        with pytest.raises(FlashError) as refused:
+            bcm.flasher.flash(firmware_builder(REPO)("app-2.0.0"))
+        assert "ConditionsNotCorrect" in str(refused.value)
+        assert "vehicle state" in str(refused.value)  # what the NRC means, in words (bench.flash.refusals)
+        assert rig.evidence()["programming preconditions refused"] == "bcm: ignition off (needs on)"
+        assert bcm.diagnostics.read_version() == "1.0.0"  # refused before anything was erased
+        assert not rig.faults()

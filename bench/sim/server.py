@@ -201,6 +201,13 @@ class EcuCore:
         """What the vehicle state heard on the bus forbids (each call a check that is recorded)."""
         return self._vehicle_violations()
 
+    def _require_safe_vehicle(self) -> None:
+        """The bench's bootloaders check the vehicle state where a rest-bus sends it before they
+        erase (their programming preconditions): 0x22 conditionsNotCorrect, the reasons recorded."""
+        violations = self.vehicle_violations()
+        if violations:
+            raise Nrc(RC.ConditionsNotCorrect, "; ".join(map(str, violations)))
+
     def _require_programming_voltage(self) -> None:
         """Flash is only erased or programmed inside the supply window (ISO 14229-1 0x92/0x93)."""
         volts, (low, high) = self._voltage(), self._programming_voltage
@@ -343,6 +350,7 @@ class EcuCore:
         if rid == routines.erase:
             address, size = self._memory_location(data[2:])
             self._require_programming_voltage()
+            self._require_safe_vehicle()
             self.download.erase(address, size)
             status = 0
         elif len(data) != 2:  # the check routines take no routineControlOptionRecord
