@@ -211,15 +211,17 @@ def test_the_rest_bus_thread_ends_with_the_bench(config: BenchConfig, tmp_path: 
     assert not any(thread.name == "restbus" for thread in threading.enumerate())
 
 
-VEHICLE_TEST = """
+VEHICLE_TEST = f"""
 import pytest
-from bench.errors import UsageError
+from bench.errors import FlashError, UsageError
+from bench.image.software import load_software
 
 @pytest.mark.ecu("eps")
-def test_set(vehicle, ecu):
+def test_no_update_while_driving(vehicle, ecu):  # the README's example
     vehicle.speed = 3.0
+    with pytest.raises(FlashError, match="the vehicle is moving"):
+        ecu.flasher.flash_software([load_software({str(EPS_2)!r})])
     assert vehicle.speed == 3.0
-    vehicle.ignition = "start"
     with pytest.raises(UsageError, match="allowed: off, acc, on, start"):
         vehicle.ignition = "crank"
 """
