@@ -255,3 +255,15 @@ def test_the_bench_bootloader_refuses_to_erase_with_the_ignition_off(tmp_path: P
         assert rig.evidence()["programming preconditions refused"] == "bcm: ignition off (needs on)"
         assert bcm.diagnostics.read_version() == "1.0.0"  # refused before anything was erased
         assert not rig.faults()
+
+
+def test_a_restbus_whose_dbc_lacks_the_vehicle_messages_is_refused(tmp_path: Path) -> None:
+    dbc = tmp_path / "status-only.dbc"
+    shipped = (REPO / "dbc" / "virtual_vehicle.dbc").read_text()
+    dbc.write_text(shipped.replace("BO_ 784 VCU_VehicleState", "BO_ 784 VCU_Other"))
+    rack = vehicle_rack(tmp_path)
+    rack.write_text(rack.read_text().replace(str(REPO / "dbc" / "virtual_vehicle.dbc"), str(dbc)))
+    with pytest.raises(ConfigError) as error:
+        load_bench(rack)
+    assert error.value.field == "restbus"
+    assert "lack the vehicle message(s) VCU_VehicleState the rest-bus sends" in str(error.value)
