@@ -80,11 +80,9 @@ def test_the_frames_on_the_bus_decode_to_what_the_test_set(rig: Bench) -> None:
         heard: dict[str, dict[str, object]] = {}
         deadline = time.monotonic() + 5.0
         while heard != wanted and time.monotonic() < deadline:
-            frame = tester_side.recv(0.1)
-            if frame is not None and frame.arbitration_id in (0x310, 0x311):
-                message = DBC.get_message_by_frame_id(frame.arbitration_id)
-                heard[message.name] = {name: round(value, 3) if isinstance(value, float | int) else str(value)
-                                       for name, value in message.decode(frame.data).items()}
+            frame = vehicle_frame(tester_side.recv(0.1))
+            if frame is not None:
+                heard[frame[0]] = frame[1]
         assert heard == wanted
     finally:
         tester_side.shutdown()
@@ -267,3 +265,31 @@ def test_a_restbus_whose_dbc_lacks_the_vehicle_messages_is_refused(tmp_path: Pat
         load_bench(rack)
     assert error.value.field == "restbus"
     assert "lack the vehicle message(s) VCU_VehicleState the rest-bus sends" in str(error.value)
+
+
+def test_the_rest_bus_repeats_each_message_with_nothing_set(rig: Bench) -> None:
+    parked = {"VCU_VehicleState": {"VehicleSpeed": 0.0, "GearPosition": "P", "IgnitionState": "on",
+                                   "ParkingBrake": "applied"},
+              "VCU_BatteryState": {"BatteryVoltage": 12.6, "StateOfCharge": 80.0}}
+    tester_side = open_bus("body", rig.config.buses["body"], channel=rig.channel("body"))
+    try:
+        counts = dict.fromkeys(parked, 0)
+        deadline = time.monotonic() + 10.0
+        while min(counts.values()) < 3 and time.monotonic() < deadline:
+            heard = vehicle_frame(tester_side.recv(0.1))
+            if heard is not None:
+                name, values = heard
+                assert values == parked[name]
+                counts[name] += 1
+        assert min(counts.values()) >= 3, counts
+    finally:
+        tester_side.shutdown()
+
+
+def vehicle_frame(frame: can.Message | None) -> tuple[str, dict[str, object]] | None:
+    """(message name, signals) of a vehicle-state frame, decoded with cantools; None for any other."""
+    if frame is None or frame.arbitration_id not in (0x310, 0x311):
+        return None
+    message = DBC.get_message_by_frame_id(frame.arbitration_id)
+    return message.name, {name: round(value, 3) if isinstance(value, float | int) else str(value)
+                          for name, value in message.decode(frame.data).items()}
