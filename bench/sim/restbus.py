@@ -11,6 +11,7 @@ import threading
 import time
 
 import can
+import cantools
 
 from bench.errors import BenchFault
 from bench.sim.vehicle_state import VehicleState
@@ -64,7 +65,7 @@ class RestBus:
         except Exception as exc:  # a bus gone: the bench reports it as its own fault
             self.fault = exc
 
-    def _send(self, message) -> None:  # noqa: ANN001 - a cantools Message
+    def _send(self, message: cantools.database.can.Message) -> None:
         data = message.encode(self.state.message_values(message.name))
         frame = can.Message(arbitration_id=message.frame_id, data=data, is_extended_id=message.is_extended_frame,
                             is_fd=message.is_fd)
