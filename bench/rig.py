@@ -26,6 +26,7 @@ from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
 from bench.instruments.slcan_bridge import SlcanBridge
 from bench.monitor import BusMonitor, ecus_on_bus
+from bench.monitor.vehicle_signals import VehicleSignals
 from bench.console import SerialConsole
 from bench.power import PowerSupply, VirtualSupply
 from bench.power.drivers import close_supply, open_supply
@@ -34,6 +35,8 @@ from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
+from bench.sim.restbus import RestBus
+from bench.sim.vehicle_state import VehicleState
 from bench.transport import udsoncan_speedup
 from bench.transport.can_bus import RECV_POLL, open_bus, open_notifier
 from bench.transport.trace import BusTrace, Marker
@@ -140,6 +143,10 @@ class Bench:
         self._gateway_sides: list[tuple[can.BusABC, can.BusABC]] = []
         self.hubs: dict[str, SlcanBridge] = {}
         """Buses with ``share: slcan``, served to programs outside the bench (SIL ECUs)."""
+        self.vehicle: VehicleState | None = None
+        """The vehicle state the rest-bus sends, when the bench file has ``restbus:``."""
+        self.restbus: RestBus | None = None
+        self._restbus_buses: dict[str, can.BusABC] = {}
         self.traces: dict[str, BusTrace] = {}
         """Every frame of each bus in use (its ECU side too, behind a gateway), from bench start;
         buses with ``trace: false`` (the default on real interfaces) are not recorded."""
@@ -210,6 +217,8 @@ class Bench:
             if isinstance(supply, ProcessSupply):
                 supply.bind(self.workdir, {bus: hub.url for bus, hub in self.hubs.items()})
         dbc = load_dbc(self.config)
+        if self.config.restbus is not None:
+            self._start_restbus(VehicleSignals.from_dbc(dbc), self.config.restbus.buses)
         for name, ecu in ecus.items():
             if ecu.virtual is not None:
                 self.sims[name] = build_virtual_ecu(self.config, name, nvm_dir=self.workdir / "nvm",
@@ -229,6 +238,15 @@ class Bench:
                 self.console(ecu)  # logging from before power-on: the boot log is the evidence
         for supply in self.supplies.values():
             supply.on()
+
+    def _start_restbus(self, signals: VehicleSignals, buses: list[str]) -> None:
+        """The rest-bus node on the ECUs' side of ``buses``, before any ECU is powered (so every
+        ECU hears the vehicle state from its power-on)."""
+        for name in buses:
+            self._restbus_buses[name] = open_bus(name, self.config.buses[name], channel=self.ecu_channel(name))
+        self.vehicle = VehicleState(signals)
+        self.restbus = RestBus(self.vehicle, self._restbus_buses, name="restbus")
+        self.restbus.start()
 
     def profile(self, ecu: str) -> EcuProfile:
         return self.config.profiles[self.config.ecus[ecu].profile]
@@ -308,6 +326,11 @@ class Bench:
             found[f"{name} flash {number} ({result.version})"] = result.timeline.render()
         for name, monitor in self.monitors.items():
             found[f"UDS transcript {name}"] = monitor.render()
+        if self.vehicle is not None and self.vehicle.changes:
+            found["vehicle state set"] = self.vehicle.describe_changes()
+        refusals = [f"{name}: {reasons}" for name, sim in self.sims.items() for reasons in sim.precondition_refusals]
+        if refusals:
+            found["programming preconditions refused"] = "\n".join(refusals)
         for name, console in self.consoles.items():
             if console.log_path.exists():
                 found[f"console {name}"] = console.log_path.read_text(errors="replace")
@@ -326,7 +349,8 @@ class Bench:
     def faults(self) -> list[str]:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
-                + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault])
+                + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault]
+                + ([f"rest-bus: {self.restbus.fault!r}"] if self.restbus and self.restbus.fault else []))
 
     def host_overload(self) -> list[str]:
         """What the host's load did to the bench so far: answers of virtual ECUs made late because
@@ -350,6 +374,7 @@ class Bench:
             *(("tester link", link.close) for link in self._links),
             *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
             *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
+            *((("rest-bus", self.restbus.stop),) if self.restbus else ()),
             *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
         ]
         _side_by_side(stops, errors)
@@ -366,7 +391,8 @@ class Bench:
                 hub.close()
         handles = [*((f"monitor of bus {name}", m.bus) for name, m in self.monitors.items()),
                    *(("gateway bus", side) for sides in self._gateway_sides for side in sides),
-                   *((f"bus {name}", bus) for name, (bus, _) in self._buses.items())]
+                   *((f"bus {name}", bus) for name, (bus, _) in self._buses.items()),
+                   *((f"rest-bus on bus {name}", bus) for name, bus in self._restbus_buses.items())]
         for what, bus in handles:
             with _collect(errors, what):
                 bus.shutdown()
@@ -377,6 +403,8 @@ class Bench:
         self._console_ports.clear()
         self.gateways.clear()
         self._gateway_sides.clear()
+        self._restbus_buses.clear()
+        self.restbus = None
         self.traces.clear()
         self.hubs.clear()
         if errors:

@@ -13,12 +13,17 @@ import sys
 import time
 from pathlib import Path
 
+import can
+import cantools
 import pytest
 
 from bench.cli import main
 from bench.cli.sim import example_recipe, next_steps
 from bench.config import load_bench
+from bench.monitor.vehicle_listener import VehicleListener
+from bench.monitor.vehicle_signals import VehicleSignals
 from process_lines import lines_until
+from rack_suite import virtual_rack
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +106,32 @@ def test_the_next_step_on_a_bus_other_processes_open_is_flash_without_its_simula
     args = argparse.Namespace(ecu="bcm", bench=BENCH, write_bench=None)
     assert next_steps(config, args, None) == [f"next: ota-bench flash --bench {BENCH} --ecu bcm --no-sim "
                                               f"--image {example_recipe()}"]
+
+
+def test_sim_sends_the_rest_bus_frames_when_the_bench_file_enables_them(tmp_path: Path) -> None:
+    """A master in another process hears a parked car over the simulator's SLCAN port."""
+    rack = virtual_rack(tmp_path, "vehicle-rack", only="bcm")
+    rack.write_text(rack.read_text() + "\nrestbus:\n  buses: [body]\n")
+    process = subprocess.Popen([sys.executable, "-m", "bench", "sim", "--bench", str(rack), "--ecu", "bcm",
+                                "--nvm", str(tmp_path / "nvm"), "--slcan", "127.0.0.1:0"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        start = lines_until(process, "next:", deadline=time.monotonic() + STARTS_WITHIN)
+        url = re.search(r"served over SLCAN at (socket://127\.0\.0\.1:\d+)", "\n".join(start))
+        assert url, start
+        assert ("rest-bus: sending VCU_VehicleState, VCU_BatteryState on bus 'body': speed 0.0, gear P, "
+                "ignition on, parking_brake applied, battery_voltage 12.6, state_of_charge 80.0") in start
+        database = cantools.database.load_file(str(REPO / "dbc" / "virtual_vehicle.dbc"))
+        listener = VehicleListener(VehicleSignals.from_dbc(database))
+        with can.Bus(interface="slcan", channel=url.group(1), bitrate=500000) as master:
+            deadline = time.monotonic() + STARTS_WITHIN
+            while listener.why_not_safe() is not None and time.monotonic() < deadline:
+                frame = master.recv(0.1)
+                if frame is not None:
+                    listener.on_message_received(frame)
+        assert listener.why_not_safe() is None, listener.state()
+        stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -20,11 +20,14 @@ from bench.errors import BenchFault, ConfigError
 from bench.image.builders import FIRMWARE_DIR
 from bench.instruments.slcan_bridge import SlcanBridge
 from bench.monitor import BusMonitor
+from bench.monitor.vehicle_signals import VehicleSignals
 from bench.power import VirtualSupply
 from bench.rig import Bench
 from bench.sim.boot import RunningSoftware
 from bench.sim.ecu import VirtualEcu
-from bench.sim.factory import build_virtual_ecu
+from bench.sim.factory import build_virtual_ecu, load_dbc
+from bench.sim.restbus import RestBus
+from bench.sim.vehicle_state import VehicleState
 from bench.transport.can_bus import open_bus
 
 SIM_NVM_ROOT = Path("reports/sim-nvm")
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     activity = SimActivity(args.ecu, config.profiles[ecu.profile], say)
     slcan = _slcan_bridge(args.slcan, lambda: open_bus(ecu.bus, bus, channel=channel)) if args.slcan else nullcontext()
-    with slcan as bridge, _stop_on_signals(stop):
+    with slcan as bridge, _stop_on_signals(stop), _restbus(config, ecu.bus, channel):
         supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there
         try:
             say(f"{args.ecu}: virtual ECU listening on bus {ecu.bus!r} ({bus.interface} channel {channel!r}, "
@@ -148,6 +151,28 @@ def _monitor(config: BenchConfig, ecu: str, channel: str | int, activity: SimAct
             yield
     finally:
         bus.shutdown()
+
+
+@contextmanager
+def _restbus(config: BenchConfig, bus_name: str, channel: str | int) -> Iterator[None]:
+    """The bench's rest-bus on the ECU's bus, when the bench file sends the vehicle state there:
+    a parked car with ignition on (the DBC's start values), for a master in another process."""
+    if config.restbus is None or bus_name not in config.restbus.buses:
+        yield
+        return
+    bus = open_bus(bus_name, config.buses[bus_name], channel=channel)
+    state = VehicleState(VehicleSignals.from_dbc(load_dbc(config)))
+    restbus = RestBus(state, {bus_name: bus}, name=f"restbus-{bus_name}")
+    try:
+        restbus.start()
+        say(f"rest-bus: sending {', '.join(state.signals.messages)} on bus {bus_name!r}: "
+            + ", ".join(f"{name} {value}" for name, value in state.values().items()))
+        yield
+    finally:
+        restbus.stop()
+        bus.shutdown()
+    if restbus.fault is not None:
+        raise BenchFault(f"rest-bus on bus {bus_name!r} stopped: {restbus.fault!r}")
 
 
 def _tcp_address(text: str) -> tuple[str, int]:

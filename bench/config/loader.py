@@ -21,6 +21,7 @@ from bench.config.models import BenchConfig, EcuConfig, EcuProfile, PowerConfig
 from bench.config.power_settings import check_relay_channel, resolve_dialect
 from bench.config.registries import MUTANT_BOOTLOADERS, SIGNED_IMAGE_BOOTLOADERS
 from bench.config.seed_key_library import SeedKeyLibraryError
+from bench.config.vehicle_signals import VEHICLE_SIGNALS
 from bench.config.yaml_source import Locations, YamlPath, dotted, nearest_line, read_yaml
 from bench.errors import ConfigError
 
@@ -250,6 +251,7 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                 problems.append((("power", name, "process", "command"),
                                  f"{{slcan:{bus}}} names no bus with share: slcan; shared buses: {shared}"))
     messages, dbc_ok = _dbc_messages(bench, problems)
+    problems += _restbus_problems(bench, messages, dbc_ok)
     used: dict[tuple[str, bool, int], tuple[str, str]] = {}
     for name, ecu in bench.ecus.items():
         here = ("ecus", name)
@@ -298,6 +300,22 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
             problems.append(((*here, "virtual", "sector_size"),
                              f"{virtual.sector_size:#x} does not divide delta.segment_size {delta.segment_size:#x} "
                              f"of profile {ecu.profile!r} (a patch step rewrites whole sectors)"))
+    return problems
+
+
+def _restbus_problems(bench: BenchConfig, messages: set[str], dbc_ok: bool) -> list[Problem]:
+    """The rest-bus sends on buses of the bench, the vehicle messages its DBC files hold."""
+    if bench.restbus is None:
+        return []
+    problems: list[Problem] = []
+    for index, bus in enumerate(bench.restbus.buses):
+        if bus not in bench.buses:
+            problems.append((("restbus", "buses", index),
+                             f"unknown bus {bus!r}; 'buses' defines: {', '.join(bench.buses) or 'none'}"))
+    wanted = sorted({message for message, _ in VEHICLE_SIGNALS.values()} - messages)
+    if dbc_ok and wanted:
+        problems.append((("restbus",), f"the bench's DBC files lack the vehicle message(s) {', '.join(wanted)} "
+                         "the rest-bus sends (dbc/virtual_vehicle.dbc defines them)"))
     return problems
 
 

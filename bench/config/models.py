@@ -452,6 +452,14 @@ class EcuConfig(_Strict):
     virtual: VirtualEcuConfig | None = None
 
 
+class RestBusConfig(_Strict):
+    """The rest-bus node (``bench.sim.restbus``): the vehicle state frames of the DBC
+    (``VCU_VehicleState``, ``VCU_BatteryState``), sent cyclically on these buses; the virtual ECUs
+    on them judge their programming preconditions from what they receive."""
+
+    buses: list[str] = Field(min_length=1)
+
+
 class BenchConfig(_Strict):
     name: str
     dbc: list[Path] = Field(default_factory=list)
@@ -460,6 +468,8 @@ class BenchConfig(_Strict):
     serial: dict[str, SerialConfig] = Field(default_factory=dict)
     profiles: dict[str, EcuProfile] = Field(default_factory=dict)
     ecus: dict[str, EcuConfig]
+    restbus: RestBusConfig | None = None
+    """Send the vehicle state on the bus (none: no vehicle frames, ECUs check only their supply)."""
     source: Path | None = Field(None, exclude=True)
     """The file this bench was read from (set by the loader)."""
 

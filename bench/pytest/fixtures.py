@@ -26,6 +26,7 @@ from bench.report.evidence import FAULTS, SETUP_FAILED, STATE_BEFORE, record_evi
 from bench.report.labels import label_bench, label_ecu
 from bench.rig import Bench, EcuHandle
 from bench.sim.ecu import VirtualEcu
+from bench.sim.vehicle_state import VehicleState
 
 
 @pytest.fixture
@@ -100,6 +101,16 @@ def console(bench: Bench, ecu: EcuHandle) -> SerialConsole:
     if ecu.config.console is None:
         pytest.skip(f"ECU {ecu.name!r} has no console on this bench")
     return bench.console(ecu.name)
+
+
+@pytest.fixture
+def vehicle(bench: Bench) -> VehicleState:
+    """The vehicle state the bench's rest-bus sends: ``vehicle.speed = 3.0``,
+    ``vehicle.ignition = "off"``, at any time, also in the middle of a flash."""
+    if bench.vehicle is None:
+        raise UsageError(f"bench {bench.config.name!r} ({bench.config.source}) sends no vehicle state: "
+                         "add a rest-bus to its bench file (restbus: {buses: [BUS, ...]})")
+    return bench.vehicle
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ import cantools
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.dids import BootMode
 from bench.errors import BenchFault
+from bench.monitor.vehicle_listener import VehicleListener
+from bench.monitor.vehicle_signals import VehicleSignals, Violation
 from bench.sim.answer_timing import AnswerClock, LateAnswer
 from bench.sim.console_port import ConsolePort
 from bench.sim.dialect import dialect_of
@@ -43,7 +45,8 @@ class VirtualEcu:
     def __init__(self, name: str, config: EcuConfig, profile: EcuProfile, bus_config: BusConfig, *,
                  channel: str | int, nvm_dir: Path, key_function: KeyFunction, trusted_key,
                  factory_image: object | None = None,
-                 status_message: cantools.database.can.Message | None = None) -> None:
+                 status_message: cantools.database.can.Message | None = None,
+                 vehicle_signals: VehicleSignals | None = None) -> None:
         assert config.virtual is not None, f"ECU {name} has no virtual: section"
         self.name = name
         self.config = config
@@ -53,6 +56,9 @@ class VirtualEcu:
         self.key_function = key_function
         self.trusted_key = trusted_key
         self.status_message = status_message
+        self.vehicle_signals = vehicle_signals
+        """The vehicle messages the ECU hears on its bus (a rest-bus runs there) and judges its
+        programming preconditions by; None: it checks only its supply."""
         self.probes = Probes()
         self.dialect = dialect_of(profile.bootloader)
         """What the profile's ``bootloader`` names: layout, record, server (``bench.sim.dialect``)."""
@@ -65,6 +71,9 @@ class VirtualEcu:
         """The debug UART, when the bench gives this ECU one (``console:`` with url ``pty``)."""
         self.fault: BaseException | None = None
         """An exception that killed the simulator (a bench fault, never an ECU finding)."""
+        self.precondition_refusals: list[str] = []
+        """The reasons of every programming precondition check the vehicle state failed, across
+        power-ons: the evidence of why the ECU refused."""
         self.late_answers: list[LateAnswer] = []
         """Answers the host made late: the simulator did not get the CPU (``bench.sim.answer_timing``)."""
         self._run: _PoweredRun | None = None
@@ -167,6 +176,10 @@ class _PoweredRun:
                                           address(ecu.config, server=True, functional=True),
                                           ecu.bus_config, functional=True, max_frame_size=frame, timing=timing)
         self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
+        self.vehicle = VehicleListener(ecu.vehicle_signals) if ecu.vehicle_signals else None
+        """What this power-on has heard of the vehicle state (RAM: gone at power off)."""
+        if self.vehicle is not None:
+            self._notifier.add_listener(self.vehicle)
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
         self._deferred: tuple[bytes, bool, float] | None = None
@@ -218,10 +231,21 @@ class _PoweredRun:
         download = bootloader.download(ecu.profile, ecu.layout, flash, store, boot)
         security = SecurityAccess(ecu.profile.security, ecu.key_function, store, clock=time.monotonic)
         core = ecu.dialect.core(ecu.name, ecu.profile, store, boot, download, security,
-                       voltage=lambda: ecu.voltage, programming_voltage=ecu.config.virtual.programming_voltage)
+                       voltage=lambda: ecu.voltage, programming_voltage=ecu.config.virtual.programming_voltage,
+                       vehicle_violations=self._vehicle_violations)
         boot.start()
         self.core = core
         return core
+
+    def _vehicle_violations(self) -> list[Violation]:
+        """What the vehicle state heard breaks of the update conditions; each refusal is kept on
+        the ECU and written to its console."""
+        reasons = self.vehicle.violations() if self.vehicle is not None else []
+        if reasons:
+            words = "; ".join(map(str, reasons))
+            self.ecu.precondition_refusals.append(words)
+            self.ecu.log(f"programming preconditions not met: {words}")
+        return reasons
 
     def _main(self) -> None:
         mutant = self.ecu.config.virtual.mutant

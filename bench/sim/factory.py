@@ -10,6 +10,7 @@ import cantools
 from bench.config.key_functions import resolve_security_key
 from bench.config.models import BenchConfig
 from bench.image import load_public_key
+from bench.monitor.vehicle_signals import VehicleSignals
 from bench.sim.dialect import dialect_of
 from bench.sim.ecu import VirtualEcu
 
@@ -35,9 +36,11 @@ def build_virtual_ecu(config: BenchConfig, name: str, *, nvm_dir: Path, channel:
     if virtual is None:
         raise ValueError(f"ECU {name!r} has no virtual: section")
     profile = config.profiles[ecu.profile]
-    status_message = None
+    status_message = vehicle_signals = None
     if virtual.status_message:
         status_message = (dbc or load_dbc(config)).get_message_by_name(virtual.status_message)
+    if config.restbus is not None and ecu.bus in config.restbus.buses:
+        vehicle_signals = VehicleSignals.from_dbc(dbc or load_dbc(config))
     return VirtualEcu(
         name, ecu, profile, config.buses[ecu.bus], channel=channel, nvm_dir=nvm_dir,
         key_function=resolve_security_key(profile.security),
@@ -45,4 +48,5 @@ def build_virtual_ecu(config: BenchConfig, name: str, *, nvm_dir: Path, channel:
         factory_image=dialect_of(profile.bootloader).load_factory(virtual.factory_image)
         if virtual.factory_image else None,
         status_message=status_message,
+        vehicle_signals=vehicle_signals,
     )

@@ -30,6 +30,7 @@ from udsoncan import services as svc
 
 from bench.config.models import EcuProfile
 from bench.dids import FINGERPRINT_LENGTH, BootMode, BootStatus
+from bench.monitor.vehicle_signals import Violation
 from bench.power.virtual import NOMINAL_VOLTAGE
 from bench.sim.boot import BootManager
 from bench.sim.download import DownloadManager
@@ -78,7 +79,8 @@ class EcuCore:
                  download: DownloadManager, security: SecurityAccess,
                  clock: Callable[[], float] = time.monotonic,
                  voltage: Callable[[], float] = lambda: NOMINAL_VOLTAGE,
-                 programming_voltage: tuple[float, float] = (9.0, 16.0)) -> None:
+                 programming_voltage: tuple[float, float] = (9.0, 16.0),
+                 vehicle_violations: Callable[[], list[Violation]] = lambda: []) -> None:
         self.name = name
         self.profile = profile
         self.store = store
@@ -88,6 +90,9 @@ class EcuCore:
         self._clock = clock
         self._voltage = voltage
         self._programming_voltage = programming_voltage
+        self._vehicle_violations = vehicle_violations
+        """Why the vehicle state heard on the bus forbids programming, asked when the bootloader
+        checks its preconditions (empty: it allows it, or no vehicle state is sent where the ECU is)."""
         self.session = DEFAULT
         self.communication_control = (0x00, 0x00)
         """(controlType, communicationType) of the last CommunicationControl."""
@@ -191,6 +196,17 @@ class EcuCore:
     def _require_unlocked(self) -> None:
         if not self.security.unlocked:
             raise Nrc(RC.SecurityAccessDenied)
+
+    def vehicle_violations(self) -> list[Violation]:
+        """What the vehicle state heard on the bus forbids (each call a check that is recorded)."""
+        return self._vehicle_violations()
+
+    def _require_safe_vehicle(self) -> None:
+        """The bench's bootloaders check the vehicle state where a rest-bus sends it before they
+        erase (their programming preconditions): 0x22 conditionsNotCorrect, the reasons recorded."""
+        violations = self.vehicle_violations()
+        if violations:
+            raise Nrc(RC.ConditionsNotCorrect, "; ".join(map(str, violations)))
 
     def _require_programming_voltage(self) -> None:
         """Flash is only erased or programmed inside the supply window (ISO 14229-1 0x92/0x93)."""
@@ -334,6 +350,7 @@ class EcuCore:
         if rid == routines.erase:
             address, size = self._memory_location(data[2:])
             self._require_programming_voltage()
+            self._require_safe_vehicle()
             self.download.erase(address, size)
             status = 0
         elif len(data) != 2:  # the check routines take no routineControlOptionRecord

@@ -5,7 +5,9 @@ its ISO 14229-1 order of checks) with this dialect's services where they differ.
 - RoutineControl (startRoutine only):
   * 0x0203 check programming preconditions, in the extended or programming session, no option
     record; status 0x00 ready, ``PRECONDITION_VOLTAGE`` (0x01) the supply is outside the
-    programming window;
+    programming window; else, where a rest-bus sends the vehicle state, one byte per condition the
+    state heard breaks (``PRECONDITION_STATUS``: 0x02 vehicle moving, 0x03 not parked, 0x04
+    ignition not on, 0x05 low battery), the reasons in words on the ECU's console;
   * 0xFF00 erase, option record addressAndLengthFormatIdentifier + address + size inside one
     logical block: erases that whole block. Needs a fingerprint written since the last power-on
     or reset (else 0x22 conditionsNotCorrect);
@@ -27,6 +29,7 @@ from udsoncan import Request
 from udsoncan.ResponseCode import ResponseCode as RC
 
 from bench.dids import BootMode, BootStatus
+from bench.monitor.vehicle_signals import IGNITION, LOW_BATTERY, MOVING, NOT_PARKED
 from bench.sim.nrc import Nrc
 from bench.sim.server import DEFAULT, EXTENDED, PROGRAMMING, EcuCore
 
@@ -34,6 +37,8 @@ FINGERPRINT_LENGTH = 9
 """Tester serial number (6 bytes) and programming date (YY MM DD, BCD)."""
 PRECONDITIONS_OK, PRECONDITION_VOLTAGE = 0x00, 0x01
 """routineStatusRecord of 0x0203: ready to program; supply voltage outside the programming window."""
+PRECONDITION_STATUS = {MOVING: 0x02, NOT_PARKED: 0x03, IGNITION: 0x04, LOW_BATTERY: 0x05}
+"""routineStatusRecord of 0x0203 per vehicle condition broken (``bench.monitor.vehicle_signals``)."""
 
 
 class HisCore(EcuCore):
@@ -73,7 +78,7 @@ class HisCore(EcuCore):
         rid, data = self._started_routine(request)
         routines = self.profile.routines
         if rid == routines.check_preconditions:
-            return bytes([0x01]) + data[:2] + bytes([self._check_preconditions(data[2:])])
+            return bytes([0x01]) + data[:2] + self._check_preconditions(data[2:])
         if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
             raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
         if self.session != PROGRAMMING:
@@ -91,7 +96,7 @@ class HisCore(EcuCore):
             status = self.download.check_programming_dependencies()
         return bytes([0x01]) + data[:2] + bytes([status])
 
-    def _check_preconditions(self, record: bytes) -> int:
+    def _check_preconditions(self, record: bytes) -> bytes:
         if self.session not in (EXTENDED, PROGRAMMING):
             raise Nrc(RC.RequestOutOfRange, "0x0203 only in the extended and programming sessions")
         if record:
@@ -99,8 +104,9 @@ class HisCore(EcuCore):
         try:
             self._require_programming_voltage()
         except Nrc:
-            return PRECONDITION_VOLTAGE
-        return PRECONDITIONS_OK
+            return bytes([PRECONDITION_VOLTAGE])
+        broken = dict.fromkeys(PRECONDITION_STATUS[violation.kind] for violation in self.vehicle_violations())
+        return bytes(broken) or bytes([PRECONDITIONS_OK])
 
     def _erase(self, record: bytes) -> int:
         address, size = self._memory_location(record)
