@@ -38,7 +38,7 @@ from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
 from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase
 from bench.vehicle.manifest import CampaignManifest, install_order
-from bench.vehicle.preconditions import VehicleConditions, unmet
+from bench.vehicle.preconditions import VehicleConditions, VehicleStateUnknown, unmet
 from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
 
 Probe = Callable[[str], None]
@@ -126,7 +126,11 @@ class UpdateMaster:
             load_package(name, target.from_, bench_image=self._takes_bench_images(name))
 
     def _unmet(self, manifest: CampaignManifest) -> list[str]:
-        return unmet(manifest.preconditions, manifest.energy, self._conditions.read())
+        try:
+            state = self._conditions.read()
+        except VehicleStateUnknown as unknown:
+            return [str(unknown)]
+        return unmet(manifest.preconditions, manifest.energy, state)
 
     def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
         return install_order(manifest)

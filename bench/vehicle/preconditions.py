@@ -22,8 +22,13 @@ class VehicleState:
     """What the battery can still give (state of charge times capacity)."""
 
 
+class VehicleStateUnknown(Exception):
+    """The vehicle's state cannot be read now (a signal not heard): not safe to update."""
+
+
 class VehicleConditions(Protocol):
-    """Where the master reads the vehicle's state from."""
+    """Where the master reads the vehicle's state from; ``read`` raises ``VehicleStateUnknown``
+    when it cannot tell (``bench.vehicle.bus_conditions``: a signal not heard on the bus)."""
 
     def read(self) -> VehicleState: ...
 
