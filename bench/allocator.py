@@ -1,21 +1,25 @@
-"""At most two glibc malloc arenas in a process that runs thousands of scenarios.
+"""glibc's malloc set for a process that runs thousands of scenarios: memory that stays flat.
 
-glibc gives a thread that starts allocating an arena of its own, up to eight per core, and
-keeps what each arena once held: a bench starts new threads for every scenario and every power
-cycle (ISO-TP stacks, notifiers, the simulator, timers), so memory freed in one arena cannot
-serve the next thread that lands in another, and the free space of sixteen arenas grows with
-the number of scenarios. Measured (``benchmarks/scenarios.py``, README "Memory"): with glibc's
-default the C heap's free space rose from 6 to 12 MiB over 200 scenarios while the memory in
-use stayed at 12 MiB; with two arenas peak RSS stays within a few percent from 100 to 1,000.
-Python's own small objects do not go through malloc's arenas (pymalloc, under the GIL), so two
-arenas cost the bench's threads no measurable waiting.
+Two of glibc's defaults make a long bench process grow (measured with
+``benchmarks/scenarios.py``, figures in benchmarks/README.md "Memory"):
 
-``bound_arenas()`` sets glibc's ``M_ARENA_MAX`` (``mallopt``, as the ``MALLOC_ARENA_MAX``
-environment variable would at start) from the process itself. It changes the whole process, so
-importing this module does nothing: ``bench.rig.Bench.start`` calls it, the one place. Arenas
-made before the call stay; threads started after it share them. Elsewhere (musl, macOS,
-Windows: no arenas of this kind) and when the user set ``MALLOC_ARENA_MAX`` (glibc read it at
-start: the user's choice stands) it does nothing.
+* an arena per thread, up to eight per core: a bench starts new threads for every scenario and
+  every power cycle (ISO-TP stacks, the simulator, timers), memory freed in one arena cannot
+  serve a thread that lands in another, and the free space of sixteen arenas grew from 6 to
+  12 MiB over 200 scenarios while the memory in use stayed at 12 MiB;
+* a dynamic mmap threshold: once a block of a few MiB (a blank flash part, a bank read back) is
+  freed, glibc raises the threshold to its size and the trim threshold to twice that, so later
+  large blocks come from the heap and stay there; the peak RSS then rose with every scenario
+  that needed a little more than the ones before.
+
+``configure()`` sets, with ``mallopt`` from the process itself, what glibc's ``MALLOC_*``
+environment variables would set at start: at most two arenas (``M_ARENA_MAX``), and fixed mmap
+and trim thresholds of 128 KiB (glibc's initial values; fixing them turns the adjustment off).
+Python's small objects do not go through malloc (pymalloc, under the GIL), so two arenas cost
+the bench's threads no measurable waiting. It changes the whole process, so importing this
+module does nothing: ``bench.rig.Bench.start`` calls it, the one place. Arenas made before the
+call stay; threads started after it share them. Elsewhere (musl, macOS, Windows: other
+allocators) it does nothing, and a setting the user made in the environment stands.
 """
 
 from __future__ import annotations
@@ -25,8 +29,15 @@ import os
 
 ARENA_MAX = 2
 """Arenas a bench process keeps: the main one and one its threads share."""
-M_ARENA_MAX = -8
-"""``mallopt`` parameter number of the arena limit (glibc's ``<malloc.h>``)."""
+THRESHOLD = 128 * 1024
+"""Bytes from which a block is mapped apart (and unmapped when freed), and of free heap top
+kept: glibc's initial values, fixed."""
+SETTINGS: tuple[tuple[str, int, int], ...] = (
+    # (glibc's environment variable, mallopt parameter number of <malloc.h>, value)
+    ("MALLOC_ARENA_MAX", -8, ARENA_MAX),  # M_ARENA_MAX
+    ("MALLOC_MMAP_THRESHOLD_", -3, THRESHOLD),  # M_MMAP_THRESHOLD
+    ("MALLOC_TRIM_THRESHOLD_", -1, THRESHOLD),  # M_TRIM_THRESHOLD
+)
 
 _done = False
 
@@ -39,16 +50,19 @@ def glibc() -> bool:
         return False
 
 
-def bound_arenas(limit: int = ARENA_MAX) -> bool:
-    """Cap glibc's malloc arenas at ``limit`` for this process, once; True when this call or an
-    earlier one set the cap, False where it does not apply (not glibc, or ``MALLOC_ARENA_MAX``
-    set by the user)."""
+def configure() -> list[str]:
+    """Apply ``SETTINGS`` once per process; the environment variables whose values this call
+    set (none on a second call, off glibc, or where the user set them already)."""
     global _done
-    if _done:
-        return True
-    if not glibc() or "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    if ctypes.CDLL(None).mallopt(M_ARENA_MAX, limit) != 1:
-        raise OSError(f"glibc refused mallopt(M_ARENA_MAX, {limit})")
+    if _done or not glibc():
+        return []
+    mallopt = ctypes.CDLL(None).mallopt
+    applied = []
+    for variable, parameter, value in SETTINGS:
+        if variable in os.environ:  # glibc read it at start: the user's choice stands
+            continue
+        if mallopt(parameter, value) != 1:
+            raise OSError(f"glibc refused mallopt({parameter}, {value}) ({variable})")
+        applied.append(variable)
     _done = True
-    return True
+    return applied

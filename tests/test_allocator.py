@@ -1,7 +1,7 @@
 """``bench.allocator``: a bench process keeps at most two glibc malloc arenas however many threads
-it starts (issue 17). Checked in a fresh interpreter, which counts the arenas glibc reports
-(``malloc_info``) while eight threads allocate at once; the same program without the bound is
-the control that shows the count would be higher."""
+it starts, and a large block freed once does not make later large blocks stay in the heap
+(issue 17). Each check runs in a fresh interpreter, once with ``configure()`` and once without:
+the control shows glibc's default would fail it."""
 
 from __future__ import annotations
 
@@ -11,17 +11,22 @@ import sys
 
 import pytest
 
-from bench.allocator import ARENA_MAX, bound_arenas, glibc
+from bench import allocator
+from bench.allocator import ARENA_MAX, configure, glibc
 
-pytestmark = pytest.mark.skipif(not glibc(), reason="malloc arenas are glibc's")
+pytestmark = pytest.mark.skipif(not glibc(), reason="these are glibc's malloc settings")
 
-PROGRAM = """
-import ctypes, re, sys, threading
-from bench.allocator import bound_arenas
-if sys.argv[1] == "bound":
-    assert bound_arenas()
+PRELUDE = """
+import ctypes, sys
+from bench.allocator import configure
+if sys.argv[1] == "configured":
+    assert configure()
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
+"""
+
+ARENAS = PRELUDE + """
+import re, threading
 libc.open_memstream.restype = ctypes.c_void_p
 start, done = threading.Barrier(8), threading.Barrier(8)
 def work():
@@ -42,19 +47,36 @@ libc.fclose(ctypes.c_void_p(stream))
 print(len(re.findall(r"<heap nr=", ctypes.string_at(text, size.value).decode())))
 """
 
+MAPPED_APART = PRELUDE + """
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc.mallinfo2.restype = Mallinfo2
+libc.free(ctypes.c_void_p(libc.malloc(4 << 20)))  # a blank flash part, freed
+before = libc.mallinfo2().hblks
+block = libc.malloc(1 << 20)  # the next large block
+print(libc.mallinfo2().hblks - before)  # 1: mapped apart, given back when freed; 0: in the heap
+libc.free(ctypes.c_void_p(block))
+"""
 
-def arenas(mode: str) -> int:
-    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
-    done = subprocess.run([sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, env=env, check=True)
+
+def run(program: str, mode: str) -> int:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", program, mode], capture_output=True, text=True, env=env, check=True)
     return int(done.stdout)
 
 
-def test_threads_share_at_most_two_arenas_once_bounded() -> None:
-    assert arenas("free") > ARENA_MAX  # the control: glibc's default gives threads arenas of their own
-    assert arenas("bound") <= ARENA_MAX
+def test_threads_share_at_most_two_arenas_once_configured() -> None:
+    assert run(ARENAS, "default") > ARENA_MAX  # the control: glibc gives threads arenas of their own
+    assert run(ARENAS, "configured") <= ARENA_MAX
 
 
-def test_a_malloc_arena_max_set_by_the_user_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_block_is_mapped_apart_after_a_larger_one_was_freed() -> None:
+    assert run(MAPPED_APART, "default") == 0  # the control: the freed block raised the threshold
+    assert run(MAPPED_APART, "configured") == 1
+
+
+def test_a_malloc_setting_made_by_the_user_stands(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    monkeypatch.setattr("bench.allocator._done", False)
-    assert bound_arenas() is False
+    monkeypatch.setattr(allocator, "_done", False)
+    assert "MALLOC_ARENA_MAX" not in configure()
