@@ -19,6 +19,7 @@ from pathlib import Path
 
 import can
 
+from bench.allocator import configure as configure_malloc
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
@@ -186,8 +187,10 @@ class Bench:
         """Create supplies and virtual ECUs, then switch every supply on.
 
         Installs the process-wide memo of udsoncan's response-code names
-        (``bench.transport.udsoncan_speedup``): the one place it is installed."""
+        (``bench.transport.udsoncan_speedup``) and sets glibc's malloc for a long process
+        (``bench.allocator``): the one place either is installed."""
         udsoncan_speedup.install()
+        configure_malloc()
         ecus = {name: self.config.ecus[name] for name in self.ecu_names}
         for name, power in self.config.power.items():
             if any(ecu.power == name for ecu in ecus.values()):
