@@ -133,6 +133,16 @@ def test_an_ecu_refusing_pre_programming_fails_that_step(scripted_ecu) -> None:
                                                 "ControlDTCSetting off (functional)"]
 
 
+def test_a_late_answer_to_the_previous_request_is_not_taken_for_this_ones(scripted_ecu) -> None:
+    """The session change's 0x78 comes while the tester awaits ControlDTCSetting's answer (the ECU was
+    late, e.g. on a loaded host): it is not ControlDTCSetting's answer; the refusal after it is."""
+    link = scripted_ecu({bytes.fromhex("85 82"): [bytes.fromhex("7F 10 78"), bytes.fromhex("7F 85 22")]})
+    with pytest.raises(FlashError, match=r"ControlDTCSetting off \(functional\) refused: NRC 0x22"):
+        prepare_network("ecu", link, Timeline())
+    link = scripted_ecu({bytes.fromhex("85 82"): [bytes.fromhex("7F 10 78")]})
+    prepare_network("ecu", link, Timeline())
+
+
 def test_clearing_dtcs_takes_the_ecus_positive_answer(scripted_ecu) -> None:
     link = scripted_ecu({CLEAR_ALL_DTCS: [bytes.fromhex("54")]})
     timeline = Timeline()

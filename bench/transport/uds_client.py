@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,13 @@ TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
 RESPONSE_PENDING = b"\x78"
 N_AS = 1.0
 """ISO 15765-2 N_As timeout (seconds): a frame not on the bus by then is lost."""
+
+logger = logging.getLogger(__name__)
+
+
+def _answers(response: bytes, service: int) -> bool:
+    """Whether ``response`` is an answer to ``service``: its positive response SID or 7F and it."""
+    return response[:2] == bytes([0x7F, service]) if response[:1] == b"\x7f" else response[:1] == bytes([service + 0x40])
 
 
 class RawDid(udsoncan.DidCodec):
@@ -234,16 +242,21 @@ class TesterLink:
             if time.monotonic() > sent_by:
                 raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
             time.sleep(0.001)
-        wait = answer_within
-        while wait > 0:
+        deadline = time.monotonic() + answer_within
+        while (wait := deadline - time.monotonic()) > 0:
             try:
                 answer = self.connection.wait_frame(timeout=wait, exception=True)
             except TimeoutException:
                 return None
             if answer is None:
                 return None
-            if answer[:2] == bytes([0x7F, payload[0]]) and answer[2:3] == RESPONSE_PENDING:
-                wait = self.client.server_p2_star + self.client.floor.network_margin
+            if not _answers(answer, payload[0]):
+                # a late answer to an earlier request (e.g. its 0x78, sent after the tester moved on):
+                # ISO 14229-2 has the client take only a response to its own request
+                logger.info("ignored %s while awaiting the answer to functional %s", answer.hex(" "), payload.hex(" "))
+                continue
+            if answer[:1] == b"\x7f" and answer[2:3] == RESPONSE_PENDING:
+                deadline = time.monotonic() + self.client.server_p2_star + self.client.floor.network_margin
                 self.response_pending_seen = True
                 continue
             return answer
