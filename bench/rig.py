@@ -22,6 +22,7 @@ import can
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
+from bench.doip import CanRoute, DoipGateway
 from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
 from bench.monitor import BusMonitor, ecus_on_bus
@@ -35,6 +36,7 @@ from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport import udsoncan_speedup
 from bench.transport.can_bus import RECV_POLL, open_bus, open_notifier
 from bench.transport.trace import BusTrace, Marker
+from bench.transport.doip_link import DoipLink
 from bench.transport.uds_client import TesterLink
 
 
@@ -67,7 +69,7 @@ class EcuHandle:
     _flasher: Flasher | None = field(default=None, init=False, repr=False)
 
     @cached_property
-    def link(self) -> TesterLink:
+    def link(self) -> TesterLink | DoipLink:
         return self._bench._open_link(self)
 
     @property
@@ -127,7 +129,9 @@ class Bench:
                               file=str(config.source or ""))
         self._gateway = gateway
         self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
-        self._links: list[TesterLink] = []
+        self._links: list[TesterLink | DoipLink] = []
+        self.doip_gateways: dict[str, DoipGateway] = {}
+        """The virtual DoIP entities serving the ECUs brought up, by name (``doip.entities``)."""
         self.supplies: dict[str, PowerSupply] = {}
         self.consoles: dict[str, SerialConsole] = {}
         self._console_ports: dict[str, ConsolePort] = {}
@@ -216,8 +220,34 @@ class Bench:
         for ecu, config in ecus.items():
             if config.console is not None:
                 self.console(ecu)  # logging from before power-on: the boot log is the evidence
+        self._start_doip_gateways(ecus)
         for supply in self.supplies.values():
             supply.on()
+
+    def _start_doip_gateways(self, ecus: dict[str, EcuConfig]) -> None:
+        """A virtual DoIP entity for each one an ECU brought up is reached through; it routes those ECUs."""
+        doip = self.config.doip
+        for entity_name in dict.fromkeys(ecu.via for ecu in ecus.values() if ecu.via is not None):
+            assert doip is not None  # the loader checked every via
+            entity = doip.entities[entity_name]
+            if not entity.virtual:
+                continue
+            gateway = self.doip_gateways[entity_name] = DoipGateway(entity_name, entity)
+            for ecu_name, logical in entity.routes.items():
+                if ecu_name not in ecus:
+                    continue  # not brought up: the gateway answers its address with "target unreachable"
+                ecu = ecus[ecu_name]
+                bus, notifier = self._tester_bus(ecu.bus)
+                gateway.add_route(CanRoute(ecu_name, logical, ecu, self.profile(ecu_name), self.config.buses[ecu.bus],
+                                           bus, notifier, gateway.answer))
+            gateway.start()
+
+    def _tester_bus(self, name: str) -> tuple[can.BusABC, can.Notifier]:
+        """The tester's handle of bus ``name`` and its notifier, opened on first use."""
+        if name not in self._buses:
+            bus = open_bus(name, self.config.buses[name], channel=self.channel(name))
+            self._buses[name] = (bus, open_notifier(bus))
+        return self._buses[name]
 
     def profile(self, ecu: str) -> EcuProfile:
         return self.config.profiles[self.config.ecus[ecu].profile]
@@ -237,13 +267,18 @@ class Bench:
         """The handles of the ECUs this test has reached so far (through ``ecu(name)``)."""
         return dict(self._handles)
 
-    def _open_link(self, handle: EcuHandle) -> TesterLink:
+    def _open_link(self, handle: EcuHandle) -> TesterLink | DoipLink:
         bus_name = handle.config.bus
-        if bus_name not in self._buses:
-            bus = open_bus(bus_name, self.config.buses[bus_name], channel=self.channel(bus_name))
-            self._buses[bus_name] = (bus, open_notifier(bus))
-        bus, notifier = self._buses[bus_name]
-        link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
+        link: TesterLink | DoipLink
+        if handle.config.via is not None:
+            assert self.config.doip is not None  # the loader checked every via
+            entity = self.config.doip.entities[handle.config.via]
+            gateway = self.doip_gateways.get(handle.config.via)
+            link = DoipLink(entity, entity.routes[handle.name], self.config.doip, handle.profile,
+                            port=gateway.address[1] if gateway is not None else None)
+        else:
+            bus, notifier = self._tester_bus(bus_name)
+            link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
         link.open()
         self._links.append(link)
         if handle.sim is not None:
@@ -339,6 +374,7 @@ class Bench:
             *(("tester link", link.close) for link in self._links),
             *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
             *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
+            *((f"DoIP entity {name}", gateway.stop) for name, gateway in self.doip_gateways.items()),
             *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
         ]
         _side_by_side(stops, errors)
@@ -362,6 +398,7 @@ class Bench:
         self.consoles.clear()
         self._console_ports.clear()
         self.gateways.clear()
+        self.doip_gateways.clear()
         self._gateway_sides.clear()
         self.traces.clear()
         if errors:
