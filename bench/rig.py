@@ -350,7 +350,8 @@ class Bench:
     def faults(self) -> list[str]:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
-                + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault])
+                + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault]
+                + [f"DoIP entity {name}: {gw.fault!r}" for name, gw in self.doip_gateways.items() if gw.fault])
 
     def host_overload(self) -> list[str]:
         """What the host's load did to the bench so far: answers of virtual ECUs made late because

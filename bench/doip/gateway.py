@@ -104,6 +104,8 @@ class DoipGateway:
         self._udp.settimeout(POLL)
         self._threads = [threading.Thread(target=self._accept, name=f"doip-{name}-tcp", daemon=True),
                          threading.Thread(target=self._discovery, name=f"doip-{name}-udp", daemon=True)]
+        self.fault: Exception | None = None
+        """What broke a socket's thread, if anything did (``Bench.faults`` reports it)."""
         self.announce_to = list(announce_to)
         """Where the vehicle announcement (0x0004) is sent at each power on, over UDP: a loopback bench
         has no broadcast domain, so its listeners are named."""
@@ -244,6 +246,8 @@ class DoipGateway:
                         return
         except OSError:
             pass
+        except Exception as exc:  # a bug of the gateway: a bench fault, not the ECU's
+            self.fault = exc
         finally:
             with self._state:
                 if connection in self._sockets:
@@ -258,7 +262,7 @@ class DoipGateway:
         """Act on one message; False when the socket is to be closed."""
         message = decode(payload_type, payload)
         if isinstance(message, RoutingActivationRequest):
-            return self._activate(connection, message)
+            return self._activate(connection, message.source_address, payload[2])
         if isinstance(message, AliveCheckRequest):
             connection.send(AliveCheckResponse(connection.source or 0x0000))
             return True
@@ -266,14 +270,14 @@ class DoipGateway:
             return self._diagnostic(connection, message)
         return True  # an alive check response: the socket is alive, nothing to answer
 
-    def _activate(self, connection: TcpSocket, request: RoutingActivationRequest) -> bool:
-        source = request.source_address
+    def _activate(self, connection: TcpSocket, source: int, kind: int) -> bool:
+        """``kind`` is read from the payload: doipclient's enum knows only the types it sends."""
         code = Activation.SUCCESS
         with self._state:
             others = [other for other in self._sockets if other is not connection]
             if source not in CLIENT_ADDRESSES:
                 code = Activation.UNKNOWN_SOURCE
-            elif request.activation_type not in ACTIVATION_TYPES:
+            elif kind not in ACTIVATION_TYPES:
                 code = Activation.UNSUPPORTED_TYPE
             elif connection.source is not None and connection.source != source:
                 code = Activation.DIFFERENT_SOURCE
