@@ -317,7 +317,7 @@ def _doip_problems(bench: BenchConfig) -> list[Problem]:
                 problems.append(((*here, "routes", ecu), unknown_name_message("ECU", ecu, list(bench.ecus))))
             owner = seen.setdefault(logical, f"ECU {ecu!r}")
             if owner != f"ECU {ecu!r}":
-                problems.append(((*here, "routes", ecu), f"logical address {logical:#06x} is already {owner}'s"))
+                problems.append(((*here, "routes", ecu), f"logical address {logical:#06x} is already used by {owner}"))
     return problems
 
 
