@@ -36,7 +36,7 @@ from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.transport import udsoncan_speedup
 from bench.transport.can_bus import RECV_POLL, open_bus, open_notifier
 from bench.transport.trace import BusTrace, Marker
-from bench.transport.doip_link import DoipLink
+from bench.transport.doip_link import DoipLink, DoipSession
 from bench.transport.uds_client import TesterLink
 
 
@@ -132,6 +132,7 @@ class Bench:
         self._links: list[TesterLink | DoipLink] = []
         self.doip_gateways: dict[str, DoipGateway] = {}
         """The virtual DoIP entities serving the ECUs brought up, by name (``doip.entities``)."""
+        self._doip_sessions: dict[str, DoipSession] = {}
         self.supplies: dict[str, PowerSupply] = {}
         self.consoles: dict[str, SerialConsole] = {}
         self._console_ports: dict[str, ConsolePort] = {}
@@ -242,6 +243,15 @@ class Bench:
                                            bus, notifier, gateway.answer))
             gateway.start()
 
+    def _doip_session(self, entity_name: str) -> DoipSession:
+        """The tester's one connection to DoIP entity ``entity_name``, opened (and routing activated) on first use."""
+        if entity_name not in self._doip_sessions:
+            assert self.config.doip is not None
+            gateway = self.doip_gateways.get(entity_name)
+            self._doip_sessions[entity_name] = DoipSession(self.config.doip.entities[entity_name], self.config.doip,
+                                                           port=gateway.address[1] if gateway is not None else None)
+        return self._doip_sessions[entity_name]
+
     def _tester_bus(self, name: str) -> tuple[can.BusABC, can.Notifier]:
         """The tester's handle of bus ``name`` and its notifier, opened on first use."""
         if name not in self._buses:
@@ -273,9 +283,7 @@ class Bench:
         if handle.config.via is not None:
             assert self.config.doip is not None  # the loader checked every via
             entity = self.config.doip.entities[handle.config.via]
-            gateway = self.doip_gateways.get(handle.config.via)
-            link = DoipLink(entity, entity.routes[handle.name], self.config.doip, handle.profile,
-                            port=gateway.address[1] if gateway is not None else None)
+            link = DoipLink(self._doip_session(handle.config.via), entity, entity.routes[handle.name], handle.profile)
         else:
             bus, notifier = self._tester_bus(bus_name)
             link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
@@ -373,6 +381,7 @@ class Bench:
             *((f"console of {name}", console.close) for name, console in self.consoles.items()),
             *((f"monitor of bus {name}", monitor.stop) for name, monitor in self.monitors.items()),
             *(("tester link", link.close) for link in self._links),
+            *((f"DoIP session with {name}", session.close) for name, session in self._doip_sessions.items()),
             *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
             *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
             *((f"DoIP entity {name}", gateway.stop) for name, gateway in self.doip_gateways.items()),
@@ -400,6 +409,7 @@ class Bench:
         self._console_ports.clear()
         self.gateways.clear()
         self.doip_gateways.clear()
+        self._doip_sessions.clear()
         self._gateway_sides.clear()
         self.traces.clear()
         if errors:

@@ -1,28 +1,63 @@
-"""Flashing a virtual ECU through the virtual DoIP gateway: udsoncan over doipclient on the tester's
-side, ISO-TP on CAN behind the gateway; the ECU handle, flasher and diagnostics are the CAN ones."""
+"""Flashing virtual ECUs through the virtual DoIP gateway with the plugin's own fixtures: the bench
+file says the ECUs are reached via the gateway, so ``ecu``, ``flasher``, ``power`` and ``sim`` speak
+udsoncan over doipclient on the tester's side, ISO-TP on CAN behind the gateway."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.config import load_bench
-from bench.image.builders import firmware_builder
-from bench.rig import Bench
+import pytest
+
+from bench.config import BenchConfig, load_bench
+from bench.errors import FlashError
 from bench.transport.doip_link import DoipLink
 
-REPO = Path(__file__).resolve().parents[1]
-DOIP_BENCH = REPO / "fixtures" / "benches" / "doip.yaml"
+DOIP_BENCH = Path(__file__).resolve().parents[1] / "fixtures" / "benches" / "doip.yaml"
 
 
-def test_an_ecu_behind_the_doip_gateway_is_flashed_end_to_end(tmp_path: Path) -> None:
-    with Bench(load_bench(DOIP_BENCH), workdir=tmp_path, ecus=["bms"]) as rig:
-        bms = rig.ecu("bms")
-        assert isinstance(bms.link, DoipLink)
-        assert bms.diagnostics.read_version() == "1.0.0"
-        image = firmware_builder(REPO)("app-2.0.0")
-        result = bms.flasher.flash(image)
-        assert result.failure is None, result.timeline.render()
-        assert all(step.outcome == "ok" for step in result.timeline.steps)
-        assert result.version_after == "2.0.0" and result.bytes_sent == len(image.to_bytes())
-        requests = [frame for frame in rig.traces["powertrain"].frames if frame.arbitration_id == 0x7E1]
-        assert len(requests) > len(image.to_bytes()) // 64, "the download went over CAN FD behind the gateway"
+@pytest.fixture
+def bench_config() -> BenchConfig:
+    return load_bench(DOIP_BENCH)
+
+
+def can_requests(bench, can_id: int) -> int:  # noqa: ANN001 - the plugin's Bench
+    bus = "powertrain" if can_id == 0x7E1 else "body"
+    return sum(frame.arbitration_id == can_id for frame in bench.traces[bus].frames)
+
+
+@pytest.mark.ecu("bms")
+def test_an_ecu_behind_the_doip_gateway_is_flashed_end_to_end(bench, ecu, flasher, firmware) -> None:  # noqa: ANN001
+    assert isinstance(ecu.link, DoipLink)
+    image = firmware("app-2.0.0")
+    result = flasher.flash(image)
+    assert result.failure is None, result.timeline.render()
+    assert all(step.outcome == "ok" for step in result.timeline.steps)
+    assert result.version_after == "2.0.0" and result.bytes_sent == len(image.to_bytes())
+    assert can_requests(bench, 0x7E1) > len(image.to_bytes()) // 64, "the download went over CAN FD behind the gateway"
+
+
+@pytest.mark.ecu("bcm")
+def test_a_power_cut_behind_the_gateway_is_resumed_through_it(ecu, flasher, sim, power, firmware) -> None:  # noqa: ANN001
+    image = firmware("app-2.0.0")
+    sim.probes.once("program_page", 100, power.off)  # in the 7th 4 KiB block
+    with pytest.raises(FlashError) as failure:
+        flasher.flash(image)
+    cut = failure.value.result
+    assert cut.timeline.steps[-1].name == "TransferData" and cut.bytes_sent > 0
+    power.on()
+    result = flasher.flash(image, resume=True)
+    assert result.resumed_from > 0
+    assert 0 <= (cut.bytes_sent + cut.block_size) - result.resumed_from <= result.block_size
+    assert result.version_after == "2.0.0"
+
+
+@pytest.mark.ecu("bcm")
+def test_a_gateway_reset_mid_download_is_survived_by_reconnecting_and_activating_again(
+        bench, ecu, flasher, sim, firmware) -> None:  # noqa: ANN001
+    gateway = bench.doip_gateways["central-gateway"]
+    sim.probes.once("program_page", 100, gateway.reset)  # the answer to this block is lost with the socket
+    image = firmware("app-2.0.0")
+    result = flasher.flash(image)
+    assert result.failure is None, result.timeline.render()
+    assert result.retries >= 1, "the block whose answer the reset dropped was sent again"
+    assert result.version_after == "2.0.0"
