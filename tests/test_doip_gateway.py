@@ -232,6 +232,13 @@ def test_vehicle_identification_over_udp(gateway: DoipGateway, request_frame: by
         assert udp.recv(0x1000) == IDENTIFICATION
 
 
+def test_a_datagram_shorter_than_its_header_says_is_refused(gateway: DoipGateway) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(WAIT)
+        udp.sendto(doip(0x0003, VIN)[:-1], gateway.address)
+        assert udp.recv(0x1000) == header_nack(0x04)
+
+
 def test_vehicle_identification_for_another_vin_is_not_answered(gateway: DoipGateway) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.settimeout(0.5)

@@ -32,7 +32,7 @@ from doipclient.messages import (
 )
 
 from bench.config.models import DoipEntityConfig
-from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, decode, frame, header_nack, judge
+from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
 from bench.doip.routes import CanRoute
 
 MAX_PAYLOAD = 0x10005
@@ -180,10 +180,12 @@ class DoipGateway:
         if len(data) < HEADER.size:
             return None
         header = Header.parse(data)
-        verdict = judge(header, accepted=UDP_TYPES, max_length=len(data) - HEADER.size)
-        version = header.version if header.version != 0xFF else 0x02
+        verdict = judge(header, accepted=UDP_TYPES, max_length=MAX_PAYLOAD)
+        version = _answer_version(header)
         if verdict.nack is not None:
             return header_nack(verdict.nack, version)
+        if header.length != len(data) - HEADER.size:  # one message per datagram, whole
+            return header_nack(HeaderNack.INVALID_PAYLOAD_LENGTH, version)
         request = decode(header.payload_type, data[HEADER.size:HEADER.size + header.length])
         entity = self.entity
         if isinstance(request, VehicleIdentificationRequestWithVIN) and request.vin != entity.vin:
