@@ -28,7 +28,7 @@ from doipclient.messages import (
 from udsoncan.exceptions import TimeoutException
 
 from bench.config.models import DoipConfig, DoipEntityConfig, EcuProfile
-from bench.transport.uds_client import RESPONSE_PENDING, TESTER_PRESENT_SUPPRESSED, SessionTimedClient
+from bench.transport.uds_client import TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, functional_answer
 
 A_PROCESSING_TIME = 2.0
 """ISO 13400-2 A_DoIP_Diagnostic_Message: how long an entity may take to acknowledge a diagnostic message."""
@@ -142,7 +142,7 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
         self.session.drop(self.logical_address)
 
 
-class DoipLink:
+class DoipLink(PoweredLink):
     """Physical requests to the ECU's logical address; functional ones to the entity's functional address."""
 
     def __init__(self, session: DoipSession, entity: DoipEntityConfig, logical_address: int,
@@ -159,12 +159,6 @@ class DoipLink:
     def close(self) -> None:
         self.client.close()
 
-    def ecu_powered(self, powered: bool) -> None:
-        if powered:
-            self.connection.unpowered.clear()
-        else:
-            self.connection.unpowered.set()
-
     def discard_pending(self) -> None:
         self.connection.empty_rxqueue()
 
@@ -174,26 +168,8 @@ class DoipLink:
         if answer_within > 0:
             self.connection.empty_rxqueue()
         self.connection.session.send(self._functional_address, payload, acknowledged=True)
-        wait = answer_within
-        while wait > 0:
-            try:
-                answer = self.connection.wait_frame(timeout=wait, exception=True)
-            except TimeoutException:
-                return None
-            if answer is None:
-                return None
-            if answer[:2] == bytes([0x7F, payload[0]]) and answer[2:3] == RESPONSE_PENDING:
-                wait = self.client.server_p2_star + self.client.floor.network_margin
-                self.response_pending_seen = True
-                continue
-            return answer
-        return None
+        answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
+        return answer
 
     def tester_present_functional(self) -> None:
         self.connection.session.send(self._functional_address, TESTER_PRESENT_SUPPRESSED, acknowledged=False)
-
-    def __enter__(self) -> DoipLink:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
