@@ -104,6 +104,8 @@ class DoipGateway:
         self._udp.settimeout(POLL)
         self._threads = [threading.Thread(target=self._accept, name=f"doip-{name}-tcp", daemon=True),
                          threading.Thread(target=self._discovery, name=f"doip-{name}-udp", daemon=True)]
+        self.activations = 0
+        """Routing activations accepted since the gateway started (a tester's reconnections show here)."""
         self.fault: Exception | None = None
         """What broke a socket's thread, if anything did (``Bench.faults`` reports it)."""
         self.announce_to = list(announce_to)
@@ -290,6 +292,7 @@ class DoipGateway:
                 code = Activation.ALL_SOCKETS_REGISTERED
             else:
                 connection.source = source
+                self.activations += 1
         connection.send(RoutingActivationResponse(source, self.entity.logical_address, code))
         # codes 0x00, 0x01, 0x02 and 0x03 close the socket (ISO 13400-2 routing activation handler)
         return code not in (Activation.UNKNOWN_SOURCE, Activation.ALL_SOCKETS_REGISTERED,

@@ -33,7 +33,22 @@ from bench.transport.uds_client import TESTER_PRESENT_SUPPRESSED, PoweredLink, S
 A_PROCESSING_TIME = 2.0
 """ISO 13400-2 A_DoIP_Diagnostic_Message: how long an entity may take to acknowledge a diagnostic message."""
 SLICE = 0.02
-"""How long one reader holds the socket before others may send (the TesterPresent keepalive)."""
+"""How long one read of the socket lasts: a reader holds the socket no longer before others may send
+(the TesterPresent keepalive, another ECU's link)."""
+
+
+class SlicedDoIPClient(DoIPClient):
+    """doipclient's client with its TCP socket read in slices of ``SLICE``.
+
+    doipclient gives its socket a 2 s timeout (A_PROCESSING_TIME) and checks its own ``read_doip``
+    timeout only between reads, so a read for an answer that does not come (a suppressed one) would
+    block for 2 s whatever it was asked to wait, and hold the socket from the other links. Its
+    ``_connect`` (every connect and reconnect) and ``_tcp_sock`` are internals, checked in
+    tests/test_library_internals.py."""
+
+    def _connect(self) -> None:
+        super()._connect()
+        self._tcp_sock.settimeout(SLICE)
 
 
 class DiagnosticNack(TimeoutException):
@@ -52,7 +67,7 @@ class DoipSession:
     def __init__(self, entity: DoipEntityConfig, doip: DoipConfig, *, port: int | None = None) -> None:
         self.tester_address = doip.tester_address
         port = entity.port if port is None else port
-        self.client = DoIPClient(entity.host, entity.logical_address, tcp_port=port, udp_port=port,
+        self.client = SlicedDoIPClient(entity.host, entity.logical_address, tcp_port=port, udp_port=port,
                                  activation_type=doip.activation_type, client_logical_address=doip.tester_address,
                                  auto_reconnect_tcp=True)
         self._lock = threading.Lock()
