@@ -232,6 +232,15 @@ def test_vehicle_identification_over_udp(gateway: DoipGateway, request_frame: by
         assert udp.recv(0x1000) == IDENTIFICATION
 
 
+def test_entity_status_says_its_sockets_and_largest_message(gateway: DoipGateway, connect) -> None:  # noqa: ANN001
+    activated(connect)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(WAIT)
+        udp.sendto(doip(0x4001), gateway.address)
+        # node type gateway, 2 sockets at most, 1 open, 0x10005 bytes at most
+        assert udp.recv(0x1000) == bytes.fromhex("02 fd 4002 00000007 00 02 01 00010005")
+
+
 def test_a_datagram_shorter_than_its_header_says_is_refused(gateway: DoipGateway) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.settimeout(WAIT)

@@ -73,7 +73,8 @@ def judge(header: Header, *, accepted: frozenset[int], max_length: int) -> Verdi
     if header.length > max_length:
         return Verdict(HeaderNack.MESSAGE_TOO_LARGE, close=False)
     allowed = PAYLOAD_LENGTHS[header.payload_type]
-    if header.length not in allowed if isinstance(allowed, frozenset) else header.length < allowed:
+    fits = header.length in allowed if isinstance(allowed, frozenset) else header.length >= allowed
+    if not fits:
         return Verdict(HeaderNack.INVALID_PAYLOAD_LENGTH, close=True)
     return ACCEPT
 
