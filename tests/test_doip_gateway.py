@@ -12,6 +12,7 @@ import pytest
 
 from bench.config import load_bench
 from bench.doip import DoipGateway
+from bench.errors import BenchFault
 from bench.rig import Bench
 
 REPO = Path(__file__).resolve().parents[1]
@@ -267,3 +268,11 @@ def test_the_vehicle_announcement_is_sent_at_power_on(rig: Bench) -> None:
             assert listener.recv(0x1000) == IDENTIFICATION
         finally:
             announcer.stop()
+
+
+def test_a_port_in_use_is_a_bench_fault_naming_the_entity(rig: Bench, gateway: DoipGateway) -> None:
+    entity = rig.config.doip.entities["central-gateway"]  # type: ignore[union-attr]
+    taken = entity.model_copy(update={"port": gateway.address[1]})
+    with pytest.raises(BenchFault, match=r"entity 'second' cannot listen on 127\.0\.0\.1:\d+ "
+                                         r"\(doip\.entities\.second\.host/port\)"):
+        DoipGateway("second", taken)

@@ -32,6 +32,7 @@ from doipclient.messages import (
 )
 
 from bench.config.models import DoipEntityConfig
+from bench.errors import BenchFault
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
 from bench.doip.routes import CanRoute
 
@@ -97,10 +98,19 @@ class DoipGateway:
         self._state = threading.Lock()
         self._powered = threading.Event()
         self._stop = threading.Event()
-        self._tcp = socket.create_server((entity.host, entity.port))
+        tcp: socket.socket | None = None
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            tcp = socket.create_server((entity.host, entity.port))
+            udp.bind((entity.host, tcp.getsockname()[1]))
+        except OSError as exc:
+            udp.close()
+            if tcp is not None:
+                tcp.close()
+            raise BenchFault(f"virtual DoIP entity {name!r} cannot listen on {entity.host}:{entity.port} "
+                             f"(doip.entities.{name}.host/port): {exc}") from exc
+        self._tcp, self._udp = tcp, udp
         self._tcp.settimeout(POLL)
-        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._udp.bind((entity.host, self._tcp.getsockname()[1]))
         self._udp.settimeout(POLL)
         self._threads = [threading.Thread(target=self._accept, name=f"doip-{name}-tcp", daemon=True),
                          threading.Thread(target=self._discovery, name=f"doip-{name}-udp", daemon=True)]
