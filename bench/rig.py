@@ -23,6 +23,7 @@ from bench.allocator import configure as configure_malloc
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
+from bench.doip import CanRoute, DoipGateway
 from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
 from bench.instruments.slcan_bridge import SlcanBridge
@@ -41,6 +42,7 @@ from bench.sim.vehicle_state import VehicleState
 from bench.transport import udsoncan_speedup
 from bench.transport.can_bus import RECV_POLL, open_bus, open_notifier
 from bench.transport.trace import BusTrace, Marker
+from bench.transport.doip_link import DoipLink, DoipSession
 from bench.transport.uds_client import TesterLink
 
 
@@ -73,7 +75,7 @@ class EcuHandle:
     _flasher: Flasher | None = field(default=None, init=False, repr=False)
 
     @cached_property
-    def link(self) -> TesterLink:
+    def link(self) -> TesterLink | DoipLink:
         return self._bench._open_link(self)
 
     @property
@@ -133,7 +135,10 @@ class Bench:
                               file=str(config.source or ""))
         self._gateway = gateway
         self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
-        self._links: list[TesterLink] = []
+        self._links: list[TesterLink | DoipLink] = []
+        self.doip_gateways: dict[str, DoipGateway] = {}
+        """The virtual DoIP entities serving the ECUs brought up, by name (``doip.entities``)."""
+        self._doip_sessions: dict[str, DoipSession] = {}
         self.supplies: dict[str, PowerSupply] = {}
         self.consoles: dict[str, SerialConsole] = {}
         self._console_ports: dict[str, ConsolePort] = {}
@@ -239,6 +244,7 @@ class Bench:
         for ecu, config in ecus.items():
             if config.console is not None:
                 self.console(ecu)  # logging from before power-on: the boot log is the evidence
+        self._start_doip_gateways(ecus)
         for supply in self.supplies.values():
             supply.on()
 
@@ -250,6 +256,39 @@ class Bench:
         self.vehicle = VehicleState(signals)
         self.restbus = RestBus(self.vehicle, self._restbus_buses, name="restbus")
         self.restbus.start()
+    def _start_doip_gateways(self, ecus: dict[str, EcuConfig]) -> None:
+        """A virtual DoIP entity for each one an ECU brought up is reached through; it routes those ECUs."""
+        doip = self.config.doip
+        for entity_name in dict.fromkeys(ecu.via for ecu in ecus.values() if ecu.via is not None):
+            assert doip is not None  # the loader checked every via
+            entity = doip.entities[entity_name]
+            if not entity.virtual:
+                continue
+            gateway = self.doip_gateways[entity_name] = DoipGateway(entity_name, entity)
+            for ecu_name, logical in entity.routes.items():
+                if ecu_name not in ecus:
+                    continue  # not brought up: the gateway answers its address with "target unreachable"
+                ecu = ecus[ecu_name]
+                bus, notifier = self._tester_bus(ecu.bus)
+                gateway.add_route(CanRoute(ecu_name, logical, ecu, self.profile(ecu_name), self.config.buses[ecu.bus],
+                                           bus, notifier, gateway.answer))
+            gateway.start()
+
+    def _doip_session(self, entity_name: str) -> DoipSession:
+        """The tester's one connection to DoIP entity ``entity_name``, opened (and routing activated) on first use."""
+        if entity_name not in self._doip_sessions:
+            assert self.config.doip is not None
+            gateway = self.doip_gateways.get(entity_name)
+            self._doip_sessions[entity_name] = DoipSession(self.config.doip.entities[entity_name], self.config.doip,
+                                                           port=gateway.address[1] if gateway is not None else None)
+        return self._doip_sessions[entity_name]
+
+    def _tester_bus(self, name: str) -> tuple[can.BusABC, can.Notifier]:
+        """The tester's handle of bus ``name`` and its notifier, opened on first use."""
+        if name not in self._buses:
+            bus = open_bus(name, self.config.buses[name], channel=self.channel(name))
+            self._buses[name] = (bus, open_notifier(bus))
+        return self._buses[name]
 
     def profile(self, ecu: str) -> EcuProfile:
         return self.config.profiles[self.config.ecus[ecu].profile]
@@ -269,13 +308,16 @@ class Bench:
         """The handles of the ECUs this test has reached so far (through ``ecu(name)``)."""
         return dict(self._handles)
 
-    def _open_link(self, handle: EcuHandle) -> TesterLink:
+    def _open_link(self, handle: EcuHandle) -> TesterLink | DoipLink:
         bus_name = handle.config.bus
-        if bus_name not in self._buses:
-            bus = open_bus(bus_name, self.config.buses[bus_name], channel=self.channel(bus_name))
-            self._buses[bus_name] = (bus, open_notifier(bus))
-        bus, notifier = self._buses[bus_name]
-        link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
+        link: TesterLink | DoipLink
+        if handle.config.via is not None:
+            assert self.config.doip is not None  # the loader checked every via
+            entity = self.config.doip.entities[handle.config.via]
+            link = DoipLink(self._doip_session(handle.config.via), entity, entity.routes[handle.name], handle.profile)
+        else:
+            bus, notifier = self._tester_bus(bus_name)
+            link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
         link.open()
         self._links.append(link)
         if handle.sim is not None:
@@ -353,7 +395,8 @@ class Bench:
         """Simulator and gateway failures seen so far: bench faults, reported apart from ECU findings."""
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
                 + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault]
-                + ([f"rest-bus: {self.restbus.fault!r}"] if self.restbus and self.restbus.fault else []))
+                + ([f"rest-bus: {self.restbus.fault!r}"] if self.restbus and self.restbus.fault else [])
+                + [f"DoIP entity {name}: {gw.fault!r}" for name, gw in self.doip_gateways.items() if gw.fault])
 
     def host_overload(self) -> list[str]:
         """What the host's load did to the bench so far: answers of virtual ECUs made late because
@@ -375,9 +418,11 @@ class Bench:
             *((f"console of {name}", console.close) for name, console in self.consoles.items()),
             *((f"monitor of bus {name}", monitor.stop) for name, monitor in self.monitors.items()),
             *(("tester link", link.close) for link in self._links),
+            *((f"DoIP session with {name}", session.close) for name, session in self._doip_sessions.items()),
             *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
             *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
             *((("rest-bus", self.restbus.stop),) if self.restbus else ()),
+            *((f"DoIP entity {name}", gateway.stop) for name, gateway in self.doip_gateways.items()),
             *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
         ]
         _side_by_side(stops, errors)
@@ -405,6 +450,8 @@ class Bench:
         self.consoles.clear()
         self._console_ports.clear()
         self.gateways.clear()
+        self.doip_gateways.clear()
+        self._doip_sessions.clear()
         self._gateway_sides.clear()
         self._restbus_buses.clear()
         self.restbus = None

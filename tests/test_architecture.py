@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "image": 3,
     "power": 4, "instruments": 4,
     "sim": 5, "monitor": 5, "gateway": 5,
+    "doip": 5,
     "flash": 6,
     "rig": 7,
     "faults": 8, "vehicle": 8,

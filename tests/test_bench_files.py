@@ -58,4 +58,13 @@ def test_example_rack_instruments_and_consoles_are_real_ports() -> None:
         {"psu_powertrain": "scpi", "psu_chassis": "scpi", "kl30_body": "relay"}
     assert config.buses["gatewayed"].gatewayed and config.buses["gatewayed"].ecu_channel == "can2"
     assert all(port.url != "pty" for port in config.serial.values())
+
+
+def test_example_rack_reaches_one_ecu_through_a_real_doip_gateway() -> None:
+    config = load_bench(EXAMPLE_RACK)
+    assert config.doip is not None
+    gateway = config.doip.entities["vehicle-gateway"]
+    assert not gateway.virtual and (gateway.host, gateway.port, gateway.routes) == ("192.168.10.10", 13400,
+                                                                                   {"dcu": 0x1015})
+    assert [name for name, ecu in config.ecus.items() if ecu.via] == ["dcu"]
     assert {ecu.console for ecu in config.ecus.values()} >= set(config.serial)

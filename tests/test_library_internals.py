@@ -131,3 +131,20 @@ def test_bincopy_record_decoders() -> None:
                "the message of a bad record checksum ('expected crc ...')", user)
     else:
         relies(False, "bincopy", "unpack_ihex raising bincopy.Error on a bad checksum", user)
+
+
+# -- doipclient: bench/transport/doip_link.py (SlicedDoIPClient) shortens its socket's timeout -----
+
+def test_doipclient_connects_in_connect_and_reads_tcp_sock() -> None:
+    from doipclient import DoIPClient
+
+    user = "bench/transport/doip_link.py (SlicedDoIPClient)"
+    relies(callable(getattr(DoIPClient, "_connect", None)), "doipclient", "DoIPClient._connect", user)
+    source = inspect.getsource(DoIPClient._connect)
+    relies("self._tcp_sock" in source and "settimeout" in source, "doipclient",
+           "DoIPClient._connect (opens self._tcp_sock and sets its timeout)", user)
+    relies("self._connect()" in inspect.getsource(DoIPClient.reconnect), "doipclient",
+           "DoIPClient.reconnect (connects through _connect)", user)
+    read = inspect.getsource(DoIPClient.read_doip)
+    relies("self._tcp_sock.recv" in read and "socket.timeout" in read, "doipclient",
+           "DoIPClient.read_doip (reads self._tcp_sock until its timeout)", user)

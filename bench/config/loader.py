@@ -250,6 +250,7 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
                 shared = ", ".join(n for n, b in bench.buses.items() if b.share == "slcan") or "none"
                 problems.append((("power", name, "process", "command"),
                                  f"{{slcan:{bus}}} names no bus with share: slcan; shared buses: {shared}"))
+    problems += _doip_problems(bench)
     messages, dbc_ok = _dbc_messages(bench, problems)
     problems += _restbus_problems(bench, messages, dbc_ok)
     used: dict[tuple[str, bool, int], tuple[str, str]] = {}
@@ -271,6 +272,7 @@ def _cross_check(bench: BenchConfig) -> list[Problem]:
             if owner != (name, key):
                 problems.append(((*here, key), f"{can_id:#x} is already the {owner[1]} of ECU "
                                  f"{owner[0]!r} on bus {ecu.bus!r}"))
+        problems += _doip_route_problems(bench, name, ecu)
         virtual = ecu.virtual
         console = bench.serial.get(ecu.console or "")
         if console is not None and console.url == "pty" and virtual is None:
@@ -316,6 +318,38 @@ def _restbus_problems(bench: BenchConfig, messages: set[str], dbc_ok: bool) -> l
     if dbc_ok and wanted:
         problems.append((("restbus",), f"the bench's DBC files lack the vehicle message(s) {', '.join(wanted)} "
                          "the rest-bus sends (dbc/virtual_vehicle.dbc defines them)"))
+    return problems
+
+
+def _doip_route_problems(bench: BenchConfig, name: str, ecu: EcuConfig) -> list[Problem]:
+    """``via`` names an entity of ``doip.entities`` that routes this ECU."""
+    entities = bench.doip.entities if bench.doip is not None else {}
+    if ecu.via is None:
+        return []
+    entity = entities.get(ecu.via)
+    if entity is None:
+        return [(("ecus", name, "via"), f"unknown DoIP entity {ecu.via!r}; 'doip.entities' defines: "
+                 f"{', '.join(entities) or 'none'}")]
+    if name not in entity.routes:
+        return [(("ecus", name, "via"), f"DoIP entity {ecu.via!r} does not route ECU {name!r}; add it to "
+                 f"doip.entities.{ecu.via}.routes with its logical address")]
+    return []
+
+
+def _doip_problems(bench: BenchConfig) -> list[Problem]:
+    """Every routed ECU exists; logical addresses are unique within an entity and apart from the tester's."""
+    problems: list[Problem] = []
+    if bench.doip is None:
+        return problems
+    for entity_name, entity in bench.doip.entities.items():
+        here = ("doip", "entities", entity_name)
+        seen: dict[int, str] = {entity.logical_address: "the entity itself", bench.doip.tester_address: "the tester"}
+        for ecu, logical in entity.routes.items():
+            if ecu not in bench.ecus:
+                problems.append(((*here, "routes", ecu), unknown_name_message("ECU", ecu, list(bench.ecus))))
+            owner = seen.setdefault(logical, f"ECU {ecu!r}")
+            if owner != f"ECU {ecu!r}":
+                problems.append(((*here, "routes", ecu), f"logical address {logical:#06x} is already used by {owner}"))
     return problems
 
 

@@ -90,6 +90,11 @@ class AddressedStack(isotp.NotifierBasedCanStack):
         request = self._last_request
         return request is not None and not request.complete_event.is_set()
 
+    def sent(self, timeout: float) -> bool:
+        """Wait until the last message given to ``send`` is on the bus (True) or abandoned (False)."""
+        request = self._last_request
+        return request is not None and request.complete_event.wait(timeout) and request.success
+
     def clear_tx_queue(self) -> None:
         """Drop the messages not yet begun, as abandoned (``sending()`` must not wait for them)."""
         while not self.tx_queue.empty():

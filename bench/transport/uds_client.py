@@ -6,7 +6,9 @@ import contextlib
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import Protocol, Self
 
 import can
 import udsoncan
@@ -183,7 +185,65 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
                 return bytes(frame)
 
 
-class TesterLink:
+def functional_answer(client: SessionTimedClient, payload: bytes, answer_within: float) -> tuple[bytes | None, bool]:
+    """The ECU's answer to functional request ``payload`` just sent, read through ``client``'s connection:
+    None if none came within ``answer_within`` seconds; a 0x78 is not an answer, the wait goes on for
+    P2* + ΔP2; an answer to another service (an earlier request's, late) is skipped. And whether a
+    0x78 came."""
+    pending_seen = False
+    deadline = time.monotonic() + answer_within
+    while (wait := deadline - time.monotonic()) > 0:
+        try:
+            answer = client.conn.wait_frame(timeout=wait, exception=True)
+        except TimeoutException:
+            return None, pending_seen
+        if answer is None:
+            return None, pending_seen
+        if not _answers(answer, payload[0]):
+            # a late answer to an earlier request (e.g. its 0x78, sent after the tester moved on):
+            # ISO 14229-2 has the client take only a response to its own request
+            logger.info("ignored %s while awaiting the answer to functional %s", answer.hex(" "), payload.hex(" "))
+            continue
+        if answer[:1] == b"\x7f" and answer[2:3] == RESPONSE_PENDING:
+            deadline = time.monotonic() + client.server_p2_star + client.floor.network_margin
+            pending_seen = True
+            continue
+        return answer, pending_seen
+    return None, pending_seen
+
+
+class PowerAware(Protocol):
+    unpowered: threading.Event
+    """Set by the bench while the ECU has no power: a wait for its answer ends at once."""
+
+
+class PoweredLink(ABC):
+    """What every tester link (CAN or DoIP) does alike: hears from the bench whether the ECU has
+    power, and opens as a context."""
+
+    connection: PowerAware
+
+    @abstractmethod
+    def open(self) -> Self: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def ecu_powered(self, powered: bool) -> None:
+        """The bench says whether the ECU has power (see ``BenchAwareConnection``)."""
+        if powered:
+            self.connection.unpowered.clear()
+        else:
+            self.connection.unpowered.set()
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TesterLink(PoweredLink):
     """Physical requests through a udsoncan client; functional TesterPresent beside it."""
 
     def __init__(self, ecu: EcuConfig, profile: EcuProfile, bus_config: BusConfig, bus: can.BusABC,
@@ -207,13 +267,6 @@ class TesterLink:
     def close(self) -> None:
         self._functional.stop()
         self.client.close()
-
-    def ecu_powered(self, powered: bool) -> None:
-        """The bench says whether the ECU has power (see ``BenchAwareConnection``)."""
-        if powered:
-            self.connection.unpowered.clear()
-        else:
-            self.connection.unpowered.set()
 
     def discard_pending(self) -> None:
         """Drop what an unanswered exchange left behind: a request still waiting for flow
@@ -242,32 +295,9 @@ class TesterLink:
             if time.monotonic() > sent_by:
                 raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
             time.sleep(0.001)
-        deadline = time.monotonic() + answer_within
-        while (wait := deadline - time.monotonic()) > 0:
-            try:
-                answer = self.connection.wait_frame(timeout=wait, exception=True)
-            except TimeoutException:
-                return None
-            if answer is None:
-                return None
-            if not _answers(answer, payload[0]):
-                # a late answer to an earlier request (e.g. its 0x78, sent after the tester moved on):
-                # ISO 14229-2 has the client take only a response to its own request
-                logger.info("ignored %s while awaiting the answer to functional %s", answer.hex(" "), payload.hex(" "))
-                continue
-            if answer[:1] == b"\x7f" and answer[2:3] == RESPONSE_PENDING:
-                deadline = time.monotonic() + self.client.server_p2_star + self.client.floor.network_margin
-                self.response_pending_seen = True
-                continue
-            return answer
-        return None
+        answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
+        return answer
 
     def tester_present_functional(self) -> None:
         """3E 80 to the functional address: keeps every ECU's session alive, no response."""
         self._functional.send(TESTER_PRESENT_SUPPRESSED)
-
-    def __enter__(self) -> TesterLink:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

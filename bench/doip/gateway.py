@@ -1,0 +1,374 @@
+"""A virtual DoIP gateway (ISO 13400-2) on loopback: TCP_DATA and UDP_DISCOVERY, routing to CAN ECUs.
+
+The sockets, threads and state machine are the bench's; the payloads are doipclient's message
+classes. Per TCP socket the gateway keeps the one source address activated on it (routing
+activation 0x0005/0x0006), answers alive checks, and passes diagnostic messages (0x8001) to the
+ECU behind it over ISO-TP after a positive ACK (0x8002), or refuses them with a NACK (0x8003).
+``power_off``/``power_on`` (and ``reset``) drop every socket and activation: a tester must connect
+and activate routing again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from doipclient.messages import (
+    AliveCheckRequest,
+    AliveCheckResponse,
+    DiagnosticMessage,
+    DiagnosticMessageNegativeAcknowledgement,
+    DiagnosticMessagePositiveAcknowledgement,
+    DiagnosticPowerModeResponse,
+    EntityStatusResponse,
+    RoutingActivationRequest,
+    RoutingActivationResponse,
+    VehicleIdentificationRequestWithEID,
+    VehicleIdentificationRequestWithVIN,
+    VehicleIdentificationResponse,
+)
+
+from bench.config.models import DoipEntityConfig
+from bench.errors import BenchFault
+from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
+from bench.doip.routes import CanRoute
+
+MAX_PAYLOAD = 0x10005
+"""Largest payload a socket buffers (bytes): a diagnostic message of 64 KiB of UDS data and its addresses."""
+CLIENT_ADDRESSES = range(0x0E00, 0x1000)
+"""ISO 13400-2 logical addresses of external test equipment: the source addresses routing activation accepts."""
+ACTIVATION_TYPES = frozenset({0x00, 0x01})
+"""Default and WWH-OBD; central security (0xE0) and OEM types are not supported (code 0x06)."""
+POLL = 0.05
+
+
+class Activation:
+    """Routing activation response codes (ISO 13400-2 table "routing activation response code")."""
+
+    UNKNOWN_SOURCE = 0x00
+    ALL_SOCKETS_REGISTERED = 0x01
+    DIFFERENT_SOURCE = 0x02
+    SOURCE_ACTIVE_ELSEWHERE = 0x03
+    UNSUPPORTED_TYPE = 0x06
+    SUCCESS = 0x10
+
+
+class DiagNack:
+    INVALID_SOURCE = 0x02
+    UNKNOWN_TARGET = 0x03
+    TOO_LARGE = 0x04
+    TARGET_UNREACHABLE = 0x06
+    TRANSPORT_ERROR = 0x08
+
+
+@dataclass(eq=False)
+class TcpSocket:
+    """One TCP_DATA connection and what is registered on it."""
+
+    sock: socket.socket
+    version: int = 0x02
+    source: int | None = None
+    """The tester address activated on this socket (None: no routing activation yet)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, message: object) -> None:
+        with self.lock, contextlib.suppress(OSError):
+            self.sock.sendall(frame(message, self.version))
+
+    def send_raw(self, data: bytes) -> None:
+        with self.lock, contextlib.suppress(OSError):
+            self.sock.sendall(data)
+
+
+class DoipGateway:
+    """The DoIP entity ``name`` of the bench file; ``routes`` are its CAN routes by logical address
+    (the ECUs this bench brought up), the others it lists are known but unreachable."""
+
+    def __init__(self, name: str, entity: DoipEntityConfig, *,
+                 announce_to: Sequence[tuple[str, int]] = ()) -> None:
+        self.name = name
+        self.entity = entity
+        self.routes: dict[int, CanRoute] = {}
+        self._clients: dict[int, int] = {}
+        """Route's logical address -> the tester address that last sent to it: where its answers go."""
+        self._sockets: list[TcpSocket] = []
+        self._state = threading.Lock()
+        self._powered = threading.Event()
+        self._stop = threading.Event()
+        tcp: socket.socket | None = None
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            tcp = socket.create_server((entity.host, entity.port))
+            udp.bind((entity.host, tcp.getsockname()[1]))
+        except OSError as exc:
+            udp.close()
+            if tcp is not None:
+                tcp.close()
+            raise BenchFault(f"virtual DoIP entity {name!r} cannot listen on {entity.host}:{entity.port} "
+                             f"(doip.entities.{name}.host/port): {exc}") from exc
+        self._tcp, self._udp = tcp, udp
+        self._tcp.settimeout(POLL)
+        self._udp.settimeout(POLL)
+        self._threads = [threading.Thread(target=self._accept, name=f"doip-{name}-tcp", daemon=True),
+                         threading.Thread(target=self._discovery, name=f"doip-{name}-udp", daemon=True)]
+        self.activations = 0
+        """Routing activations accepted since the gateway started (a tester's reconnections show here)."""
+        self.fault: Exception | None = None
+        """What broke a socket's thread, if anything did (``Bench.faults`` reports it)."""
+        self.announce_to = list(announce_to)
+        """Where the vehicle announcement (0x0004) is sent at each power on, over UDP: a loopback bench
+        has no broadcast domain, so its listeners are named."""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) of TCP_DATA and UDP_DISCOVERY (the port the system gave when the file says 0)."""
+        host, port = self._tcp.getsockname()[:2]
+        return host, port
+
+    def add_route(self, route: CanRoute) -> None:
+        self.routes[route.logical_address] = route
+
+    def start(self) -> None:
+        for route in self.routes.values():
+            route.start()
+        for thread in self._threads:
+            thread.start()
+        self.power_on()
+
+    def stop(self) -> None:
+        self.power_off()
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self._tcp.close()
+        self._udp.close()
+        for route in self.routes.values():
+            route.stop()
+
+    # -- power ---------------------------------------------------------------------------------
+    def power_on(self) -> None:
+        self._powered.set()
+        announcement = frame(self._identification())
+        for target in self.announce_to:
+            with contextlib.suppress(OSError):
+                self._udp.sendto(announcement, target)
+
+    def power_off(self) -> None:
+        """Every TCP socket is closed and every activation forgotten, as at a power loss."""
+        self._powered.clear()
+        with self._state:
+            dropped, self._sockets = self._sockets, []
+        for connection in dropped:
+            _close(connection.sock)
+        for route in self.routes.values():
+            route.drop_pending()
+
+    def reset(self) -> None:
+        self.power_off()
+        self.power_on()
+
+    # -- UDP: vehicle identification -----------------------------------------------------------
+    def _identification(self) -> VehicleIdentificationResponse:
+        entity = self.entity
+        return VehicleIdentificationResponse(entity.vin, entity.logical_address,
+                                             entity.eid.to_bytes(6, "big"), entity.eid.to_bytes(6, "big"), 0x00, 0x00)
+
+    def _discovery(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, sender = self._udp.recvfrom(0x10000)
+            except (TimeoutError, OSError):
+                continue
+            if self._powered.is_set():
+                answer = self._udp_answer(data)
+                if answer is not None:
+                    with contextlib.suppress(OSError):
+                        self._udp.sendto(answer, sender)
+
+    def _udp_answer(self, data: bytes) -> bytes | None:
+        if len(data) < HEADER.size:
+            return None
+        header = Header.parse(data)
+        verdict = judge(header, accepted=UDP_TYPES, max_length=MAX_PAYLOAD)
+        version = _answer_version(header)
+        if verdict.nack is not None:
+            return header_nack(verdict.nack, version)
+        if header.length != len(data) - HEADER.size:  # one message per datagram, whole
+            return header_nack(HeaderNack.INVALID_PAYLOAD_LENGTH, version)
+        request = decode(header.payload_type, data[HEADER.size:HEADER.size + header.length])
+        entity = self.entity
+        if isinstance(request, VehicleIdentificationRequestWithVIN) and request.vin != entity.vin:
+            return None
+        if isinstance(request, VehicleIdentificationRequestWithEID) and request.eid != entity.eid.to_bytes(6, "big"):
+            return None
+        if header.payload_type == 0x4001:
+            with self._state:
+                open_sockets = len(self._sockets)
+            return frame(EntityStatusResponse(0x00, entity.max_sockets, open_sockets, MAX_PAYLOAD), version)
+        if header.payload_type == 0x4003:
+            return frame(DiagnosticPowerModeResponse(0x01), version)
+        return frame(self._identification(), version)
+
+    # -- TCP_DATA ------------------------------------------------------------------------------
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._tcp.accept()
+            except (TimeoutError, OSError):
+                continue
+            if not self._powered.is_set():
+                _close(sock)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+            connection = TcpSocket(sock)
+            with self._state:
+                self._sockets.append(connection)
+            threading.Thread(target=self._serve, args=(connection,), name=f"doip-{self.name}-socket",
+                             daemon=True).start()
+
+    def _serve(self, connection: TcpSocket) -> None:
+        sock = connection.sock
+        sock.settimeout(POLL)
+        buffer = b""
+        try:
+            while not self._stop.is_set() and self._open(connection):
+                try:
+                    chunk = sock.recv(0x10000)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                buffer += chunk
+                while len(buffer) >= HEADER.size:
+                    header = Header.parse(buffer)
+                    verdict = judge(header, accepted=TCP_TYPES, max_length=MAX_PAYLOAD)
+                    if verdict.nack is not None:
+                        connection.send_raw(header_nack(verdict.nack, _answer_version(header)))
+                        if verdict.close:
+                            return
+                        buffer = _skip(sock, buffer, HEADER.size + header.length)
+                        continue
+                    end = HEADER.size + header.length
+                    if len(buffer) < end:
+                        break
+                    connection.version = header.version
+                    payload, buffer = buffer[HEADER.size:end], buffer[end:]
+                    if not self._handle(connection, header.payload_type, payload):
+                        return
+        except OSError:
+            pass
+        except Exception as exc:  # a bug of the gateway: a bench fault, not the ECU's
+            self.fault = exc
+        finally:
+            with self._state:
+                if connection in self._sockets:
+                    self._sockets.remove(connection)
+            _close(sock)
+
+    def _open(self, connection: TcpSocket) -> bool:
+        with self._state:
+            return connection in self._sockets
+
+    def _handle(self, connection: TcpSocket, payload_type: int, payload: bytes) -> bool:
+        """Act on one message; False when the socket is to be closed."""
+        message = decode(payload_type, payload)
+        if isinstance(message, RoutingActivationRequest):
+            return self._activate(connection, message.source_address, payload[2])
+        if isinstance(message, AliveCheckRequest):
+            connection.send(AliveCheckResponse(connection.source or 0x0000))
+            return True
+        if isinstance(message, DiagnosticMessage):
+            return self._diagnostic(connection, message)
+        return True  # an alive check response: the socket is alive, nothing to answer
+
+    def _activate(self, connection: TcpSocket, source: int, kind: int) -> bool:
+        """``kind`` is read from the payload: doipclient's enum knows only the types it sends."""
+        code = Activation.SUCCESS
+        with self._state:
+            others = [other for other in self._sockets if other is not connection]
+            if source not in CLIENT_ADDRESSES:
+                code = Activation.UNKNOWN_SOURCE
+            elif kind not in ACTIVATION_TYPES:
+                code = Activation.UNSUPPORTED_TYPE
+            elif connection.source is not None and connection.source != source:
+                code = Activation.DIFFERENT_SOURCE
+            elif any(other.source == source for other in others):
+                code = Activation.SOURCE_ACTIVE_ELSEWHERE
+            elif connection.source is None and sum(other.source is not None for other in others) \
+                    >= self.entity.max_sockets:
+                code = Activation.ALL_SOCKETS_REGISTERED
+            else:
+                connection.source = source
+                self.activations += 1
+        connection.send(RoutingActivationResponse(source, self.entity.logical_address, code))
+        # codes 0x00, 0x01, 0x02 and 0x03 close the socket (ISO 13400-2 routing activation handler)
+        return code not in (Activation.UNKNOWN_SOURCE, Activation.ALL_SOCKETS_REGISTERED,
+                            Activation.DIFFERENT_SOURCE, Activation.SOURCE_ACTIVE_ELSEWHERE)
+
+    def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage) -> bool:
+        source, target, data = message.source_address, message.target_address, bytes(message.user_data)
+
+        def nack(code: int) -> None:
+            connection.send(DiagnosticMessageNegativeAcknowledgement(target, source, code, data[:0]))
+
+        if connection.source is None or source != connection.source:
+            nack(DiagNack.INVALID_SOURCE)  # and close: ISO 13400-2 diagnostic message handler
+            return False
+        functional = target == self.entity.functional_address
+        if functional:
+            routes = list(self.routes.values())
+        elif target in self.routes:
+            routes = [self.routes[target]]
+        elif target in self.entity.routes.values():
+            nack(DiagNack.TARGET_UNREACHABLE)  # routed by the file, but its network was not brought up
+            return True
+        else:
+            nack(DiagNack.UNKNOWN_TARGET)
+            return True
+        if any(len(data) > route.max_request for route in routes):
+            nack(DiagNack.TOO_LARGE)
+            return True
+        with contextlib.ExitStack() as exchanges:
+            for route in routes:
+                exchanges.enter_context(route.exchange)
+                self._clients[route.logical_address] = source
+            if not all([route.send(data, functional=functional) for route in routes]):
+                nack(DiagNack.TRANSPORT_ERROR)
+            else:
+                connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
+        return True
+
+    def answer(self, route: CanRoute, data: bytes) -> None:
+        """An ECU's answer from CAN: to the socket where the tester address is activated."""
+        client = self._clients.get(route.logical_address)
+        with self._state:
+            targets = [connection for connection in self._sockets if client is not None and connection.source == client]
+        for connection in targets:
+            connection.send(DiagnosticMessage(route.logical_address, client, data))
+
+
+def _answer_version(header: Header) -> int:
+    return header.version if header.version in (0x02, 0x03) else 0x02
+
+
+def _skip(sock: socket.socket, buffer: bytes, count: int) -> bytes:
+    """Drop ``count`` bytes of the stream (a refused message), reading what has not arrived yet."""
+    while len(buffer) < count:
+        try:
+            chunk = sock.recv(min(0x10000, count - len(buffer)))
+        except TimeoutError:
+            continue
+        if not chunk:
+            raise OSError("closed")
+        buffer += chunk
+    return buffer[count:]
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()

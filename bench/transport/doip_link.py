@@ -1,0 +1,190 @@
+"""The tester's side of ECUs reached over DoIP: doipclient's client and its udsoncan connector.
+
+A tester has one source address, and a DoIP entity accepts it on one TCP socket only (a second
+routing activation is refused with 0x03), so every ECU behind one entity shares one
+``DoipSession``: doipclient's ``DoIPClient``, read by whichever link waits, each diagnostic message
+kept for the ECU that sent it. doipclient opens the socket and activates routing; with
+``auto_reconnect_tcp`` it connects and activates again when the entity closed the socket (after a
+gateway reset), on the next request.
+
+``DoipLink`` has the surface of ``uds_client.TesterLink`` (a udsoncan client timed by the ECU's
+session, functional requests, TesterPresent), so the flasher and the diagnostics do not know which
+transport they speak over.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from doipclient import DoIPClient
+from doipclient.connectors import DoIPClientUDSConnector
+from doipclient.messages import (
+    DiagnosticMessage,
+    DiagnosticMessageNegativeAcknowledgement,
+    DiagnosticMessagePositiveAcknowledgement,
+)
+from udsoncan.exceptions import TimeoutException
+
+from bench.config.models import DoipConfig, DoipEntityConfig, EcuProfile
+from bench.transport.uds_client import TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, functional_answer
+
+A_PROCESSING_TIME = 2.0
+"""ISO 13400-2 A_DoIP_Diagnostic_Message: how long an entity may take to acknowledge a diagnostic message."""
+SLICE = 0.02
+"""How long one read of the socket lasts: a reader holds the socket no longer before others may send
+(the TesterPresent keepalive, another ECU's link)."""
+
+
+class SlicedDoIPClient(DoIPClient):
+    """doipclient's client with its TCP socket read in slices of ``SLICE``.
+
+    doipclient gives its socket a 2 s timeout (A_PROCESSING_TIME) and checks its own ``read_doip``
+    timeout only between reads, so a read for an answer that does not come (a suppressed one) would
+    block for 2 s whatever it was asked to wait, and hold the socket from the other links. Its
+    ``_connect`` (every connect and reconnect) and ``_tcp_sock`` are internals, checked in
+    tests/test_library_internals.py."""
+
+    def _connect(self) -> None:
+        super()._connect()
+        self._tcp_sock.settimeout(SLICE)
+
+
+class DiagnosticNack(TimeoutException):
+    """The DoIP entity refused a diagnostic message (0x8003): it never reached the ECU, so no answer
+    can come; to the flasher this is an ECU that did not answer, as a CAN tester would see it."""
+
+    def __init__(self, target: int, code: int) -> None:
+        super().__init__(f"DoIP entity refused the diagnostic message to {target:#06x}: NACK {code:#04x}; "
+                         "no answer can come")
+        self.target, self.code = target, code
+
+
+class DoipSession:
+    """The tester's one TCP connection to a DoIP entity, shared by the links of the ECUs behind it."""
+
+    def __init__(self, entity: DoipEntityConfig, doip: DoipConfig, *, port: int | None = None) -> None:
+        self.tester_address = doip.tester_address
+        port = entity.port if port is None else port
+        self.client = SlicedDoIPClient(entity.host, entity.logical_address, tcp_port=port, udp_port=port,
+                                 activation_type=doip.activation_type, client_logical_address=doip.tester_address,
+                                 auto_reconnect_tcp=True)
+        self._lock = threading.Lock()
+        """doipclient reads and writes its socket unguarded: one thread at a time."""
+        self._answers: dict[int, deque[bytes]] = defaultdict(deque)
+        self._acks: dict[int, deque[object]] = {}
+
+    def send(self, target: int, payload: bytes, *, acknowledged: bool) -> None:
+        """A diagnostic message to ``target``; ``acknowledged``: wait for the entity's ACK (a NACK raises)."""
+        with self._lock:
+            if acknowledged:
+                self._acks[target] = deque()
+            try:
+                self.client.send_doip_message(DiagnosticMessage(self.tester_address, target, bytearray(payload)))
+                if acknowledged:
+                    self._await_ack(target)
+            finally:
+                self._acks.pop(target, None)
+
+    def _await_ack(self, target: int) -> None:
+        deadline = time.monotonic() + A_PROCESSING_TIME
+        while not self._acks[target]:
+            if time.monotonic() > deadline:
+                raise TimeoutException(f"DoIP entity did not acknowledge a diagnostic message to {target:#06x} "
+                                       f"within {A_PROCESSING_TIME} s")
+            self._read(deadline - time.monotonic())
+        answer = self._acks[target].popleft()
+        if isinstance(answer, DiagnosticMessageNegativeAcknowledgement):
+            raise DiagnosticNack(target, int(answer.nack_code))
+
+    def receive(self, source: int, timeout: float) -> bytes | None:
+        """The next diagnostic message from ``source``, or None if none came within ``timeout``."""
+        with self._lock:
+            if not self._answers[source]:
+                self._read(timeout)
+            return self._answers[source].popleft() if self._answers[source] else None
+
+    def drop(self, source: int) -> None:
+        with self._lock:
+            self._answers[source].clear()
+
+    def _read(self, timeout: float) -> None:
+        try:
+            message = self.client.read_doip(timeout=max(timeout, 0.001))
+        except TimeoutError:
+            return
+        if isinstance(message, DiagnosticMessage) and message.target_address == self.tester_address:
+            self._answers[message.source_address].append(bytes(message.user_data))
+        elif isinstance(message, (DiagnosticMessagePositiveAcknowledgement,
+                                  DiagnosticMessageNegativeAcknowledgement)):
+            waiting = self._acks.get(message.source_address)
+            if waiting is not None:
+                waiting.append(message)
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()
+
+
+class BenchAwareDoipConnector(DoIPClientUDSConnector):
+    """doipclient's UDS connector for one ECU on a shared session, told by the bench when it has
+    switched the ECU off: a wait for an answer then ends at once (as on CAN)."""
+
+    def __init__(self, session: DoipSession, logical_address: int) -> None:
+        super().__init__(session.client, close_connection=False)  # the session is the bench's to close
+        self.session, self.logical_address = session, logical_address
+        self.unpowered = threading.Event()
+        self.missed_answers: list[str] = []
+        """For the bench's host-load report: a TCP tester has no ISO-TP stack to miss answers in."""
+
+    def specific_send(self, payload: bytes) -> None:
+        self.session.send(self.logical_address, payload, acknowledged=True)
+
+    def specific_wait_frame(self, timeout: float | None = 2) -> bytes:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.unpowered.is_set():
+                raise TimeoutException("no answer: the bench has switched the ECU off")
+            remaining = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+            if remaining <= 0:
+                raise TimeoutException(f"no DoIP diagnostic message in time (timeout={timeout} sec)")
+            answer = self.session.receive(self.logical_address, remaining)
+            if answer is not None:
+                return answer
+
+    def empty_rxqueue(self) -> None:
+        self.session.drop(self.logical_address)
+
+
+class DoipLink(PoweredLink):
+    """Physical requests to the ECU's logical address; functional ones to the entity's functional address."""
+
+    def __init__(self, session: DoipSession, entity: DoipEntityConfig, logical_address: int,
+                 profile: EcuProfile) -> None:
+        self._functional_address = entity.functional_address
+        self.connection = BenchAwareDoipConnector(session, logical_address)
+        self.client = SessionTimedClient(self.connection, profile)  # type: ignore[arg-type]
+        self.response_pending_seen = False
+
+    def open(self) -> DoipLink:
+        self.client.open()
+        return self
+
+    def close(self) -> None:
+        self.client.close()
+
+    def discard_pending(self) -> None:
+        self.connection.empty_rxqueue()
+
+    def functional_request(self, payload: bytes, *, answer_within: float) -> bytes | None:
+        """As ``TesterLink.functional_request``: sent to the functional address; this ECU's answer."""
+        self.response_pending_seen = False
+        if answer_within > 0:
+            self.connection.empty_rxqueue()
+        self.connection.session.send(self._functional_address, payload, acknowledged=True)
+        answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
+        return answer
+
+    def tester_present_functional(self) -> None:
+        self.connection.session.send(self._functional_address, TESTER_PRESENT_SUPPRESSED, acknowledged=False)
