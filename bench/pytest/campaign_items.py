@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from bench.errors import UsageError
-from bench.image.builders import FIRMWARE_DIR, firmware_builder
-from bench.pytest.run_state import held_rack, rack_pool
+from bench.image.builders import firmware_builder
+from bench.pytest.run_state import held_rack, rack_pool, requirement_catalog
 from bench.report.campaign_report import attach_campaign
 from bench.rig import Bench
-from bench.scenarios.campaign_catalog import CampaignScenario, load_campaign_catalog
+from bench.scenarios.campaign_catalog import CampaignScenario, load_campaign_catalog, package_sources
 from bench.scenarios.campaign_runner import CampaignRun, play_campaign
 from bench.scenarios.oracles import OutcomeViolation
 
@@ -24,9 +24,8 @@ from bench.scenarios.oracles import OutcomeViolation
 def campaign_items(parent: pytest.File) -> Iterator[CampaignItem]:
     config = parent.config
     ecus = {name for rack in rack_pool(config).racks for name in rack.config.ecus}
-    sources = {path.stem for path in (config.rootpath / FIRMWARE_DIR).glob("*.yaml")}
-    sources |= {path.name for path in (config.rootpath / "fixtures" / "software").iterdir() if path.suffix != ".py"}
-    for scenario in load_campaign_catalog(parent.path, ecus=ecus, sources=sources):
+    for scenario in load_campaign_catalog(parent.path, ecus=ecus, sources=package_sources(config.rootpath),
+                                          requirements=requirement_catalog(config)):
         item = CampaignItem.from_parent(parent, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
         for tag in scenario.tags:
             config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")

@@ -32,6 +32,7 @@ from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import record_evidence
 from bench.report.suspicion import suspect_bench
 from bench.rig import Bench
+from bench.scenarios.campaign_catalog import is_campaign_catalog
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
 from bench.scenarios.reach import downloads
@@ -42,8 +43,6 @@ CATALOG_FOLDER = "scenarios"
 _CAMPAIGN = re.compile(rb"^(vehicle_)?campaign:[ \t]*[^\s#]", re.MULTILINE)
 """A top-level ``campaign:`` (or ``vehicle_campaign:``) with its name on the line (a CI job named
 ``campaign:`` has none)."""
-_VEHICLE = re.compile(rb"^vehicle_campaign:", re.MULTILINE)
-"""A campaign catalog (bench.pytest.campaign_items), not an ECU catalog."""
 
 
 def is_catalog(path: Path, named: Collection[Path] = ()) -> bool:
@@ -69,7 +68,7 @@ class CatalogFile(pytest.File):
     """The catalog's mistake, when collecting it failed on one."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        if _VEHICLE.search(self.path.read_bytes()):
+        if is_campaign_catalog(self.path):
             try:
                 yield from campaign_items(self)
             except ConfigError as exc:

@@ -34,14 +34,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bench.config.loader import Problem, config_error, validation_problems
 from bench.config.yaml_source import nearest_line, read_yaml
-from bench.errors import ConfigError
-from bench.vehicle.campaign_files import TargetFiles
+from bench.image.builders import FIRMWARE_DIR
+from bench.scenarios.requirements import RequirementCatalog
+from bench.vehicle.campaign_files import SOFTWARE_DIR, SOFTWARE_SUFFIXES, TargetFiles
 
 CATALOG_KEY = "vehicle_campaign"
 Fault = Literal["vehicle_power_loss", "master_reset", "moving_vehicle", "refused_package", "tampered_package"]
@@ -104,13 +105,31 @@ class CampaignScenario:
                                              else "")
 
 
-def is_campaign_catalog(data: Any) -> bool:
-    return isinstance(data, dict) and CATALOG_KEY in data
+_KEY_LINE = re.compile(rf"^{CATALOG_KEY}:", re.MULTILINE)
 
 
-def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str]) -> list[CampaignScenario]:
+def is_campaign_catalog(path: Path) -> bool:
+    """Whether the YAML file at ``path`` is a campaign catalog (its top level says ``vehicle_campaign:``)."""
+    return _KEY_LINE.search(path.read_text(encoding="utf-8")) is not None
+
+
+def ecu_catalogs(folder: Path) -> list[Path]:
+    """The ECU catalogs among the YAML files of ``folder`` (campaign catalogs sit beside them)."""
+    return [path for path in sorted(folder.glob("*.yaml")) if not is_campaign_catalog(path)]
+
+
+def package_sources(root: Path) -> set[str]:
+    """What a campaign catalog's package may name under the project ``root``: the firmware
+    recipes (fixtures/firmware) and the software files (fixtures/software)."""
+    recipes = {path.stem for path in (root / FIRMWARE_DIR).glob("*.yaml")}
+    return recipes | {path.name for path in (root / SOFTWARE_DIR).iterdir() if path.suffix in SOFTWARE_SUFFIXES}
+
+
+def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
+                          requirements: RequirementCatalog | None = None) -> list[CampaignScenario]:
     """The scenarios of the campaign catalog at ``path``; ``ecus``: the bench's ECUs; ``sources``:
-    the firmware recipes and software files a package may name. ConfigError lists every problem."""
+    the firmware recipes and software files a package may name; ``requirements``, when given: the
+    ids ``requirements:`` may name. ConfigError lists every problem."""
     source = Path(path).expanduser().resolve()
     data, locations = read_yaml(source, display=str(source))
     try:
@@ -119,6 +138,9 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str]) -> l
         raise config_error(validation_problems(exc, data, CampaignCatalogModel), str(source), locations,
                            what="campaign catalog") from None
     problems: list[Problem] = []
+    if requirements is not None:
+        problems += [(("requirements", index), requirements.why_unknown(named))
+                     for index, named in enumerate(catalog.requirements) if named not in requirements]
     for name, target in catalog.targets.items():
         if name not in ecus:
             problems.append((("targets", name), f"unknown ECU {name!r} (the bench has {', '.join(sorted(ecus))})"))

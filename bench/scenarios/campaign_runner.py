@@ -26,7 +26,7 @@ from bench.scenarios.campaign_oracles import (check_old_or_new_set, check_order,
                                               check_report, install_flashes)
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
-from bench.vehicle.campaign_files import CampaignFiles, PackageSource
+from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
 from bench.vehicle.manifest import parse_manifest
 from bench.vehicle.master import UpdateMaster
 from bench.vehicle.preconditions import VehicleState
@@ -79,7 +79,7 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
     """Bring up the bench ``config`` describes, run the scenario with ``master``, judge it, tear down."""
     folder = workdir / "cloud"
     manifest_path = CampaignFiles(scenario.targets).write(
-        folder, PackageSource(recipe_bytes, root / "fixtures" / "software"), load_private_key(root / DEV_KEY))
+        folder, PackageSource(recipe_bytes, root / SOFTWARE_DIR), load_private_key(root / DEV_KEY))
     if scenario.fault == "tampered_package":
         changed = folder / parse_manifest(manifest_path.read_text(), file=manifest_path).targets[scenario.ecu].to.image
         changed.write_bytes(changed.read_bytes() + b"\n")

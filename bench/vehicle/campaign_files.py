@@ -14,6 +14,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.vehicle.signature import sign_manifest
 
 
+SOFTWARE_DIR = Path("fixtures/software")
+SOFTWARE_SUFFIXES = (".hex", ".s19", ".srec", ".vbf")
+"""The software files a package may be (any other name is a firmware recipe)."""
+
+
 @dataclass(frozen=True)
 class TargetFiles:
     """One ECU of a campaign: (version, source) it runs and (version, source) it gets, where a
@@ -34,7 +39,7 @@ class PackageSource:
     """The folder of software files."""
 
     def write(self, folder: Path, source: str) -> Path:
-        if source.endswith((".hex", ".s19", ".srec", ".vbf")):
+        if source.endswith(SOFTWARE_SUFFIXES):
             path = folder / source
             path.write_bytes((self.software / source).read_bytes())
         else:
