@@ -1,6 +1,6 @@
 """A campaign scenario in the report: a step per ECU and phase, the campaign on a time axis as a
-PNG (one row per ECU: download, verify, activate, confirm, rollback; the fault and the master's
-journaled points marked), and the final version table.
+PNG (one row per ECU: download, verify, activate, confirm, rollback; the fault, the master's
+journaled points and every flash attempt that failed (a black X) marked), and the final version table.
 
 The phases come from the flasher's timelines (``bench.flash.timeline``): the steps up to the
 end of the transfer are the download, a check routine the verify, the reset and the wait for
@@ -49,9 +49,12 @@ def phase_spans(run: CampaignRun, flashes: list[tuple[str, int, FlashResult]]) -
         if name in run.versions and result.version == run.versions[name][0]:
             spans.append((name, "rollback", steps[0].start, steps[-1].end or steps[-1].start))
             continue
-        for step in steps:
+        activated = False
+        for index, step in enumerate(steps):
             phase = _phase(step.name)
-            if spans and spans[-1][0] == name and spans[-1][1] == phase:
+            activated |= phase == "activate"
+            phase = "confirm" if activated and phase == "download" else phase  # read back after the reset
+            if index and spans[-1][1] == phase:  # one span per phase of this attempt
                 spans[-1] = (name, phase, spans[-1][2], step.end or step.start)
             else:
                 spans.append((name, phase, step.start, step.end or step.start))
@@ -96,6 +99,10 @@ def write_timeline_png(run: CampaignRun, flashes: list[tuple[str, int, FlashResu
     for name, phase, start, end in spans:
         axes.broken_barh([(start - origin, max(end - start, 0.002))], (rows.index(name) - 0.35, 0.7),
                          color=PHASE_COLOURS[phase])
+    for name, _, result in flashes:
+        if result.failure and result.timeline.steps and name in rows:
+            end = result.timeline.steps[-1].end or result.timeline.steps[-1].start
+            axes.plot([end - origin], [rows.index(name)], marker="X", color="#000000", markersize=9)
     for label, moment in run.points:
         axes.axvline(moment - origin, color="#868e96", linewidth=0.6, linestyle=":")
         axes.text(moment - origin, len(rows) - 0.45, label.split(":")[0], rotation=90, fontsize=6, color="#495057",
