@@ -117,3 +117,12 @@ def test_an_unknown_fault_is_a_schema_error_with_its_line(tmp_path: Path) -> Non
     path = catalog(tmp_path, "scenarios:\n  - {fault: power_cut}\n")
     with pytest.raises(ConfigError, match=r"campaign-demo.yaml:5: scenarios\[0\]\.fault"):
         load_campaign_catalog(path, ecus=ECUS, sources=package_sources(REPO))
+
+
+def test_the_readme_example_is_a_valid_campaign_catalog(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("vehicle_campaign: campaign-power-loss   #")
+    path = tmp_path / "campaign-example.yaml"
+    path.write_text(readme[start:readme.index("```", start)])
+    scenarios = load_campaign_catalog(path, ecus=ECUS, sources=package_sources(REPO))
+    assert [s.id for s in scenarios][-1] == "bms-refused_package-app-2.0.0-foreign"
