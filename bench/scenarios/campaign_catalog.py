@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from bench.config.loader import Problem, config_error, validation_problems
-from bench.config.yaml_source import nearest_line, read_yaml
+from bench.config.loader import Problem, config_error, read_validated
+from bench.config.yaml_source import nearest_line
 from bench.image.builders import FIRMWARE_DIR
 from bench.scenarios.requirements import RequirementCatalog
 from bench.vehicle.campaign_files import SOFTWARE_DIR, SOFTWARE_SUFFIXES, TargetFiles
@@ -130,13 +130,7 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
     """The scenarios of the campaign catalog at ``path``; ``ecus``: the bench's ECUs; ``sources``:
     the firmware recipes and software files a package may name; ``requirements``, when given: the
     ids ``requirements:`` may name. ConfigError lists every problem."""
-    source = Path(path).expanduser().resolve()
-    data, locations = read_yaml(source, display=str(source))
-    try:
-        catalog = CampaignCatalogModel.model_validate(data)
-    except ValidationError as exc:
-        raise config_error(validation_problems(exc, data, CampaignCatalogModel), str(source), locations,
-                           what="campaign catalog") from None
+    catalog, source, locations = read_validated(path, CampaignCatalogModel, what="campaign catalog")
     problems: list[Problem] = []
     if requirements is not None:
         problems += [(("requirements", index), requirements.why_unknown(named))
