@@ -27,6 +27,8 @@ def campaign_items(parent: pytest.File) -> Iterator[CampaignItem]:
     for scenario in load_campaign_catalog(parent.path, ecus=ecus, sources=package_sources(config.rootpath),
                                           requirements=requirement_catalog(config)):
         item = CampaignItem.from_parent(parent, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
+        if scenario.requirements:  # claimed in the compliance matrix as a test's markers are
+            item.add_marker(pytest.mark.requirements(*scenario.requirements))
         for tag in scenario.tags:
             config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
             item.add_marker(tag)
