@@ -126,3 +126,39 @@ def test_the_readme_example_is_a_valid_campaign_catalog(tmp_path: Path) -> None:
     path.write_text(readme[start:readme.index("```", start)])
     scenarios = load_campaign_catalog(path, ecus=ECUS, sources=package_sources(REPO))
     assert [s.id for s in scenarios][-1] == "bms-refused_package-app-2.0.0-foreign"
+
+
+CAMPAIGN = """\
+vehicle_campaign: vehicle
+targets:
+  bcm: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0]}
+  bms: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0], after: [bcm]}
+scenarios:
+  - {fault: master_reset, at: [accepted, "installed:bcm", confirmed]}
+"""
+ECU_CATALOG = "campaign: smoke\ndefaults: {to: app-2.0.0}\nmatrix: {ecu: bcm, fault: power_cut, at: [erase, check]}\n"
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "fixtures").symlink_to(REPO / "fixtures")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "smoke.yaml").write_text(ECU_CATALOG)
+    return pytester
+
+
+def test_campaign_items_sit_beside_ecu_items_and_a_sample_keeps_some_of_each(suite: pytest.Pytester) -> None:
+    (suite.path / "scenarios" / "campaign-vehicle.yaml").write_text(CAMPAIGN)
+    bench = str(REPO / "fixtures" / "benches" / "virtual.yaml")
+    every = [line for line in suite.runpytest("--bench", bench, "--collect-only", "-q").outlines if "::" in line]
+    assert "scenarios/campaign-vehicle.yaml::vehicle[master_reset@installed:bcm]" in every and len(every) == 5
+    sample = [line for line in suite.runpytest("--bench", bench, "--collect-only", "-q", "--scenario-sample", "1")
+              .outlines if "::" in line]
+    assert len(sample) == 2 and sum("campaign-vehicle.yaml" in line for line in sample) == 1
+
+
+def test_a_campaign_catalog_mistake_stops_collection_as_a_usage_error(suite: pytest.Pytester) -> None:
+    (suite.path / "scenarios" / "campaign-vehicle.yaml").write_text(CAMPAIGN.replace("installed:bcm", "installed:eps"))
+    result = suite.runpytest("--bench", str(REPO / "fixtures" / "benches" / "virtual.yaml"), "--collect-only", "-q")
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(["*campaign-vehicle.yaml:6: scenarios[[]0[]].at[[]1[]]: 'eps' is no target*"])
