@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
+
 from bench.config.models import BenchConfig
 from bench.image.signing import load_private_key, load_public_key
 from bench.rig import Bench
@@ -175,7 +178,8 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
 
 
 def _running(rig: Bench, name: str) -> str | None:
+    """What ``name`` runs; None when it runs no application or does not answer (which no oracle accepts)."""
     try:
         return rig.ecu(name).diagnostics.read_version()
-    except Exception:  # noqa: BLE001 - an ECU that does not answer runs nothing the oracles accept
+    except (NegativeResponseException, TimeoutException, InvalidResponseException, UnexpectedResponseException):
         return None
