@@ -103,6 +103,7 @@ def test_a_catalog_mistake_names_file_line_and_key(tmp_path: Path) -> None:
           - {fault: vehicle_power_loss, at: ["installed:bms", "downloading:bcm"]}
           - {fault: refused_package, ecu: bcm, to: ["2.0.0", app-9.9.9]}
           - {fault: master_reset, at: start}
+          - {fault: master_reset, at: accepted, ecu: bcm}
         """)
     with pytest.raises(ConfigError) as error:
         load_campaign_catalog(path, ecus=ECUS, sources=package_sources(REPO))
@@ -111,6 +112,7 @@ def test_a_catalog_mistake_names_file_line_and_key(tmp_path: Path) -> None:
     assert f"{path}:5: scenarios[0].at[1]: unknown point 'downloading:bcm'" in text
     assert f"{path}:6: scenarios[1].to: no firmware recipe or software file 'app-9.9.9'" in text
     assert f"{path}:7: scenarios[2].at: master_reset strikes at a point the master reaches" in text
+    assert f"{path}:8: scenarios[3]: master_reset takes 'ecu' and 'to' together" in text
 
 
 def test_an_unknown_fault_is_a_schema_error_with_its_line(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ power back and a new master's ``recover()``); ``master_reset`` (the master alone
 ``recover()``); ``moving_vehicle`` (the vehicle drives off at ``at``; ``start``: before the
 campaign); ``refused_package`` (``ecu`` gets the package ``to`` instead, which it refuses or
 fails with); ``tampered_package`` (``ecu``'s new package is changed after the manifest was
-signed). ``at``: ``start``, or a point the master journals (``accepted``, ``installed:<ecu>``,
+signed). A timed fault may also take ``ecu`` and ``to``: that ECU gets the package ``to``, so
+the campaign rolls back and the fault can strike the rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals (``accepted``, ``installed:<ecu>``,
 ``confirmed``, ``committed``, ``restored:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth
 block of that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
 ``refused``; default committed or rolled_back). Whatever the outcome, the campaign oracles
@@ -98,9 +99,10 @@ class CampaignScenario:
 
     @property
     def id(self) -> str:
-        """E.g. ``vehicle_power_loss@installed:bcm``, ``bms-refused_package-app-2.0.0-foreign``."""
+        """E.g. ``vehicle_power_loss@installed:bcm``, ``bms-refused_package-app-2.0.0-foreign``,
+        ``vehicle_power_loss@restored:eps-bms-app-2.0.0-foreign``."""
         if self.fault in TIMED:
-            return f"{self.fault}@{self.at}"
+            return f"{self.fault}@{self.at}" + (f"-{self.ecu}-{self.targets[self.ecu].to[1]}" if self.ecu else "")
         return f"{self.ecu}-{self.fault}" + (f"-{self.targets[self.ecu].to[1]}" if self.fault == "refused_package"
                                              else "")
 
@@ -182,8 +184,13 @@ def _entry_problems(entry: EntryModel, where: tuple[str | int, ...], targets: di
                     sources: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     if entry.fault in TIMED:
-        if entry.ecu is not None or entry.to is not None:
-            problems.append((where, f"{entry.fault} strikes the whole campaign at 'at': it takes no 'ecu' or 'to'"))
+        if (entry.ecu is None) != (entry.to is None):
+            problems.append((where, f"{entry.fault} takes 'ecu' and 'to' together (that ECU gets the package 'to', "
+                                    "e.g. one it refuses, so the fault strikes the rollback) or neither"))
+        elif entry.ecu is not None and entry.ecu not in targets:
+            problems.append(((*where, "ecu"), f"{entry.ecu!r} is no target of the campaign"))
+        elif entry.to is not None and entry.to[1] not in sources:
+            problems.append(((*where, "to"), f"no firmware recipe or software file {entry.to[1]!r}"))
         return problems
     if entry.ecu is None or entry.ecu not in targets:
         problems.append(((*where, "ecu") if entry.ecu else where,
