@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.config import load_bench
 from bench.image.builders import delta_builder, firmware_builder
+from bench.scenarios.campaign_catalog import ecu_catalogs
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.runner import play
 
@@ -56,7 +57,7 @@ def peak_rss_mib() -> float:
 def memory(small: int, large: int, every: int) -> tuple[float, float]:
     config = load_bench(BENCH_FILE)
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
-    scenarios = [s for path in sorted(CATALOGS.glob("*.yaml")) for s in load_catalog(path, ecus=kinds)]
+    scenarios = [s for path in ecu_catalogs(CATALOGS) for s in load_catalog(path, ecus=kinds)]
     chosen = random.Random(0).sample(scenarios, large)
     images, deltas = firmware_builder(REPO), delta_builder(REPO)
     after_small = 0.0

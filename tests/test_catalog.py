@@ -12,10 +12,11 @@ import pytest
 from bench.errors import ConfigError
 from bench.image.builders import firmware_builder
 from bench.faults.kinds import BUILTIN
+from bench.scenarios.campaign_catalog import ecu_catalogs
 from bench.scenarios.catalog import PHASES, Expectations, Scenario, load_catalog, parse_at
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted((REPO / "testcases" / "scenarios").glob("*.yaml"))
+SHIPPED = ecu_catalogs(REPO / "testcases" / "scenarios")
 ECUS = {"bcm": "single_bank", "bms": "ab", "eps": "his"}
 FIRMWARE = sorted(path.stem for path in (REPO / "fixtures" / "firmware").glob("*.yaml"))
 BENCH_PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",

@@ -11,6 +11,7 @@ from bench.config import load_bench
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.nightly.verdicts import USAGE
 from bench.pytest.collect import is_catalog
+from bench.scenarios.campaign_catalog import ecu_catalogs
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.reach import Download, downloads, unreachable
 from rack_suite import REPO, bcm_project, run_pytest
@@ -106,7 +107,7 @@ def test_the_shipped_catalogs_reach_every_trigger_point_they_name() -> None:
     kinds = {name: bench.profiles[ecu.profile].bootloader for name, ecu in bench.ecus.items()}
     deltas = [name for name, ecu in bench.ecus.items() if bench.profiles[ecu.profile].delta is not None]
     sizes = downloads([bench], firmware_builder(REPO), delta_builder(REPO))
-    for path in sorted((REPO / "testcases" / "scenarios").glob("*.yaml")):
+    for path in ecu_catalogs(REPO / "testcases" / "scenarios"):
         load_catalog(path, ecus=kinds, firmware={p.stem for p in (REPO / FIRMWARE_DIR).glob("*.yaml")},
                      delta_ecus=deltas, downloads=sizes)
     patch = sizes("bms", "delta", "factory", "app-1.1.0")

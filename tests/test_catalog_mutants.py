@@ -16,6 +16,7 @@ import pytest
 
 from bench.config import BenchConfig, load_bench
 from bench.image.builders import firmware_builder
+from bench.scenarios.campaign_catalog import ecu_catalogs
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
 from bench.scenarios.runner import play
@@ -63,7 +64,7 @@ def virtual_bench() -> BenchConfig:
 @pytest.fixture(scope="module")
 def shipped(virtual_bench: BenchConfig) -> dict[tuple[str, str], Scenario]:
     kinds = {name: virtual_bench.profiles[ecu.profile].bootloader for name, ecu in virtual_bench.ecus.items()}
-    return {(s.campaign, s.id): s for path in sorted(CATALOGS.glob("*.yaml")) for s in load_catalog(path, ecus=kinds)}
+    return {(s.campaign, s.id): s for path in ecu_catalogs(CATALOGS) for s in load_catalog(path, ecus=kinds)}
 
 
 def with_mutant(config: BenchConfig, ecu: str, mutant: str | None) -> BenchConfig:

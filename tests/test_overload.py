@@ -27,6 +27,7 @@ import pytest
 from bench.config import BenchConfig, load_bench
 from bench.errors import BenchFault, HostOverloaded
 from bench.image.builders import delta_builder, firmware_builder
+from bench.scenarios.campaign_catalog import ecu_catalogs
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.runner import play
 
@@ -66,7 +67,7 @@ def test_overloaded_host_gives_no_false_ecu_verdict_and_the_late_mutant_is_caugh
     logging.disable(logging.ERROR)  # can-isotp narrates every timeout
     config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
-    shipped = {(s.campaign, s.id): s for path in sorted((REPO / "testcases" / "scenarios").glob("*.yaml"))
+    shipped = {(s.campaign, s.id): s for path in ecu_catalogs(REPO / "testcases" / "scenarios")
                for s in load_catalog(path, ecus=kinds, delta_ecus=["bms", "bcm"])}
     sample = random.Random(17).sample(sorted(shipped), SAMPLE)
     load = busy_processes(BUSY_PER_CORE * (os.cpu_count() or 1))

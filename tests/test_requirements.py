@@ -10,6 +10,7 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.nightly.verdicts import USAGE
+from bench.scenarios.campaign_catalog import ecu_catalogs, load_campaign_catalog, package_sources
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.requirements import REQUIREMENTS_DIR, load_requirement_file, load_requirements
 from rack_suite import REPO, allure_results, run_pytest
@@ -43,8 +44,10 @@ def test_the_shipped_catalogs_load_and_every_catalog_names_known_requirements() 
     assert catalog is not None
     assert {"R156-7.2.1.1", "R156-7.2.2.1.1", "GB44496-5.2.5"} <= set(catalog.requirements)
     assert "R156-7.2.2.2" in catalog.out_of_scope
-    for path in sorted((REPO / "testcases" / "scenarios").glob("*.yaml")):
+    for path in ecu_catalogs(REPO / "testcases" / "scenarios"):
         load_catalog(path, ecus={"bcm": "single_bank", "bms": "ab", "eps": "his"}, requirements=catalog)  # raises on an unknown id
+    for path in sorted((REPO / "testcases" / "scenarios").glob("campaign-*.yaml")):
+        load_campaign_catalog(path, ecus={"bcm", "bms", "eps"}, sources=package_sources(REPO), requirements=catalog)
 
 
 @pytest.mark.parametrize("clause, message", [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 import cantools
 from pydantic import BaseModel, ValidationError
@@ -176,6 +176,20 @@ def _unwrap(annotation: Any) -> Any:
     if get_origin(annotation) not in (dict, list) and len(args) == 1:
         return args[0]
     return annotation
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def read_validated(path: str | Path, model: type[Model], *, what: str) -> tuple[Model, Path, Locations]:
+    """The YAML file at ``path`` validated as ``model``, with the file's resolved name and its
+    locations; a mistake is one ConfigError (``what``: how the error names the file) listing them all."""
+    source = Path(path).expanduser().resolve()
+    data, locations = read_yaml(source, display=str(source))
+    try:
+        return model.model_validate(data), source, locations
+    except ValidationError as exc:
+        raise config_error(validation_problems(exc, data, model), str(source), locations, what=what) from None
 
 
 def config_error(problems: list[Problem], file: str, locations: Locations, *,

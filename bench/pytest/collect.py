@@ -3,6 +3,8 @@
 Which YAML files (``.yaml``, ``.yml``) are catalogs, wherever pytest is pointed: every one in a
 folder named ``scenarios``; elsewhere, one whose top level says ``campaign: NAME`` (so bench
 files, recipes and CI files beside them are left alone); and any one named on the command line.
+One whose top level says ``vehicle_campaign: NAME`` is a campaign catalog (its items:
+bench.pytest.campaign_items).
 
 A catalog mistake stops the run at collection, before any scenario: the error is the catalog's
 ``file:line: key: message`` list, without a traceback, and the run exits with 4 (a usage error).
@@ -24,11 +26,13 @@ import pytest
 from bench.errors import ConfigError, SuspectedBenchFault, UsageError
 from bench.faults.timeline import FaultTimeline
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
+from bench.pytest.campaign_items import campaign_items
 from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool, requirement_catalog
 from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import record_evidence
 from bench.report.suspicion import suspect_bench
 from bench.rig import Bench
+from bench.scenarios.campaign_catalog import is_campaign_catalog
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
 from bench.scenarios.reach import downloads
@@ -36,8 +40,9 @@ from bench.scenarios.runner import play
 
 
 CATALOG_FOLDER = "scenarios"
-_CAMPAIGN = re.compile(rb"^campaign:[ \t]*[^\s#]", re.MULTILINE)
-"""A top-level ``campaign:`` with its name on the line (a CI job named ``campaign:`` has none)."""
+_CAMPAIGN = re.compile(rb"^(vehicle_)?campaign:[ \t]*[^\s#]", re.MULTILINE)
+"""A top-level ``campaign:`` (or ``vehicle_campaign:``) with its name on the line (a CI job named
+``campaign:`` has none)."""
 
 
 def is_catalog(path: Path, named: Collection[Path] = ()) -> bool:
@@ -62,7 +67,14 @@ class CatalogFile(pytest.File):
     usage_error: str | None = None
     """The catalog's mistake, when collecting it failed on one."""
 
-    def collect(self) -> Iterator[ScenarioItem]:
+    def collect(self) -> Iterator[pytest.Item]:
+        if is_campaign_catalog(self.path):
+            try:
+                yield from campaign_items(self)
+            except ConfigError as exc:
+                self.usage_error = str(exc)
+                raise
+            return
         profiles = ecu_profiles(self.config)  # of every rack of the pool
         kinds = {name: profile.bootloader for name, profile in profiles.items()}
         deltas = [name for name, profile in profiles.items() if profile.delta is not None]

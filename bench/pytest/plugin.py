@@ -22,6 +22,7 @@ import pytest
 
 from bench.nightly.pool import RackPool
 from bench.nightly.racks import CAPABILITIES
+from bench.pytest.campaign_items import CampaignItem
 from bench.pytest.collect import CatalogFile, ScenarioItem, is_catalog, named_files
 from bench.pytest.run_state import DEFAULT_BENCH, NEEDS, needs_of, rack_pool
 
@@ -96,15 +97,23 @@ def no_such_ecu(pool: RackPool) -> str:
         f"rack {rack.describe()} has {', '.join(rack.config.ecus)}" for rack in pool.racks)
 
 
+CAMPAIGN_SHARE = 20
+"""``--scenario-sample N`` also keeps N / CAMPAIGN_SHARE campaign scenarios (5 of ``make run``'s 100)."""
+
+
 def sample_scenarios(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``--scenario-sample N --seed S``: keep N catalog scenarios chosen by S (same N and S,
-    same scenarios, on any machine); other tests are not affected."""
+    same scenarios, on any machine), and N / CAMPAIGN_SHARE (at least 1) campaign scenarios
+    chosen by S apart from them; other tests are not affected."""
     wanted = config.getoption("--scenario-sample")
     if wanted is None:
         return
     scenarios = sorted((item for item in items if isinstance(item, ScenarioItem)), key=lambda item: item.nodeid)
     keep = set(random.Random(config.getoption("--seed")).sample(scenarios, min(wanted, len(scenarios))))
-    dropped = [item for item in scenarios if item not in keep]
+    campaigns = sorted((item for item in items if isinstance(item, CampaignItem)), key=lambda item: item.nodeid)
+    keep |= set(random.Random(config.getoption("--seed")).sample(
+        campaigns, min(max(1, wanted // CAMPAIGN_SHARE), len(campaigns))))
+    dropped = [item for item in [*scenarios, *campaigns] if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         gone = set(dropped)
@@ -113,6 +122,6 @@ def sample_scenarios(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 def runs_on_a_rack(item: pytest.Item) -> bool:
     """Catalog scenarios and tests that use the bench (directly or through a fixture of it)."""
-    return isinstance(item, ScenarioItem) or bool(RACK_FIXTURES & set(getattr(item, "fixturenames", ())))
+    return isinstance(item, (ScenarioItem, CampaignItem)) or bool(RACK_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bench.flash.result import FlashResult
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.manifest import CampaignManifest
 from bench.vehicle.report import CampaignReport
@@ -59,3 +60,24 @@ def check_order(manifest: CampaignManifest, flashes: Sequence[tuple[str, float, 
             ends = [end for ecu, _, end in flashes if ecu == dependency]
             if not ends or min(starts) < max(ends):
                 raise OrderBroken(f"{name} was flashed before {dependency}, which it depends on, was done")
+
+
+class FlashedWhenRefused(OutcomeViolation):
+    """The master flashed an ECU although it refused the campaign (a refusal flashes nothing)."""
+
+
+def check_refused_untouched(flashes: Sequence[tuple[str, int, FlashResult]]) -> None:
+    """``flashes``: the bench's (ECU, attempt, result) of a campaign the master refused."""
+    if flashes:
+        raise FlashedWhenRefused(f"flashed {', '.join(dict.fromkeys(name for name, _, _ in flashes))} although "
+                                 "the campaign was refused")
+
+
+def install_flashes(manifest: CampaignManifest, flashes: Sequence[tuple[str, int, FlashResult]]
+                    ) -> list[tuple[str, float, float]]:
+    """(ECU, start, end) of the flashes that installed a target's new version (not its rollback),
+    for ``check_order``."""
+    return [(name, result.timeline.steps[0].start, result.timeline.steps[-1].end or 0.0)
+            for name, _, result in flashes
+            if name in manifest.targets and result.version == manifest.targets[name].to.version
+            and result.timeline.steps]

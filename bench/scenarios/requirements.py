@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from bench.config.loader import Problem, config_error, validation_problems
-from bench.config.yaml_source import read_yaml
+from bench.config.loader import Problem, config_error, read_validated
 
 REQUIREMENTS_DIR = Path("testcases") / "requirements"
 """Where the requirement catalogs are, under the rootdir."""
@@ -137,13 +136,7 @@ class RequirementCatalog:
 
 def load_requirement_file(path: Path) -> tuple[list[Requirement], dict[str, str]]:
     """The requirements and out-of-scope clauses of one file; ConfigError lists every mistake."""
-    source = Path(path).expanduser().resolve()
-    data, locations = read_yaml(source, display=str(source))
-    try:
-        parsed = RequirementFile.model_validate(data)
-    except ValidationError as exc:
-        raise config_error(validation_problems(exc, data, RequirementFile), str(source), locations,
-                           what="requirement catalog") from None
+    parsed, source, locations = read_validated(path, RequirementFile, what="requirement catalog")
     prefix, document = parsed.document.prefix, f"{parsed.document.title} ({parsed.document.version})"
     problems: list[Problem] = []
     requirements: list[Requirement] = []

@@ -1,0 +1,185 @@
+"""Runs a campaign scenario (``bench.scenarios.campaign_catalog``) on the bench and judges it.
+
+The campaign's packages and signed manifest are written to the scenario's folder; an update
+master (the reference, or another class for the mutant proofs) installs it on the bench's ECUs
+while the fault strikes; after a reset, power comes back and a new master of the same class
+``recover()``s from its journal. Then the campaign oracles (``bench.scenarios.campaign_oracles``)
+judge: the outcome is one the catalog allows; a refused campaign flashed nothing; every target
+answers and runs the campaign's old set or its new set; the master's report says what the ECUs
+say; each ECU was installed only after the ECUs it depends on. A violation is an
+``OutcomeViolation``. What happened, on a time axis, is returned or handed to ``record``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
+                                 UnexpectedResponseException)
+
+from bench.config.models import BenchConfig
+from bench.image.signing import load_private_key, load_public_key
+from bench.rig import Bench
+from bench.errors import UsageError
+from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
+from bench.scenarios.campaign_oracles import (check_old_or_new_set, check_order, check_refused_untouched,
+                                              check_report, install_flashes)
+from bench.scenarios.oracles import OutcomeViolation
+from bench.vehicle.acceptance import CampaignRefused
+from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
+from bench.vehicle.manifest import parse_manifest
+from bench.vehicle.master import UpdateMaster
+from bench.vehicle.preconditions import VehicleState
+from bench.vehicle.report import CampaignReport
+
+PARKED = VehicleState(speed=0.0, gear="P", ignition="acc", parking_brake=True, battery_voltage=12.6,
+                      available_energy_wh=500.0)
+DEV_KEY = Path("fixtures/keys/dev_ed25519.pem")
+DEV_PUB = Path("fixtures/keys/dev_ed25519.pub.pem")
+
+
+class MasterReset(Exception):
+    """The master lost power at a scenario's point."""
+
+
+class UnexpectedOutcome(OutcomeViolation):
+    """The campaign ended in an outcome the catalog does not allow."""
+
+
+@dataclass
+class Vehicle:
+    """The vehicle state the master reads; a scenario makes it drive off."""
+
+    state: VehicleState = PARKED
+
+    def read(self) -> VehicleState:
+        return self.state
+
+
+@dataclass
+class CampaignRun:
+    """What a campaign scenario did: the master's journaled points and the faults on a time
+    axis (``time.monotonic()``), its report and the ECUs' versions at the end."""
+
+    scenario: CampaignScenario
+    points: list[tuple[str, float]] = field(default_factory=list)
+    faults: list[tuple[str, float]] = field(default_factory=list)
+    outcome: str = ""
+    report: CampaignReport | None = None
+    versions: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    """ECU -> (campaign's from version, to version, running now)."""
+
+
+Record = Callable[[Bench, CampaignRun], None]
+
+
+def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path, workdir: Path,
+                  recipe_bytes: Callable[[str], bytes], master: type[UpdateMaster] = UpdateMaster,
+                  record: Record | None = None) -> CampaignRun:
+    """Bring up the bench ``config`` describes, run the scenario with ``master``, judge it, tear down."""
+    folder = workdir / "cloud"
+    manifest_path = CampaignFiles(scenario.targets).write(
+        folder, PackageSource(recipe_bytes, root / SOFTWARE_DIR), load_private_key(root / DEV_KEY))
+    if scenario.fault == "tampered_package":
+        changed = folder / parse_manifest(manifest_path.read_text(), file=manifest_path).targets[scenario.ecu].to.image
+        changed.write_bytes(changed.read_bytes() + b"\n")
+    run = CampaignRun(scenario)
+    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=False) as rig:
+        try:
+            _run(rig, run, manifest_path, master, root)
+            _judge(rig, run, manifest_path)
+        finally:
+            run.versions = {name: (target.from_[0], target.to[0], _running(rig, name))
+                            for name, target in scenario.targets.items()}
+            if record is not None:
+                record(rig, run)
+    return run
+
+
+def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMaster], root: Path) -> None:
+    scenario = run.scenario
+    vehicle = Vehicle()
+    dead = False
+    counts: dict[str, int] = {}
+
+    def strike() -> None:
+        nonlocal dead
+        run.faults.append((scenario.fault, time.monotonic()))
+        if scenario.fault == "moving_vehicle":
+            vehicle.state = replace(PARKED, speed=12.0, gear="D", parking_brake=False)
+            return
+        dead = True
+        if scenario.fault == "vehicle_power_loss":
+            for supply in rig.supplies.values():
+                supply.off()
+        raise MasterReset(scenario.at)
+
+    def probe(point: str) -> None:
+        if dead:
+            raise MasterReset("the master has no power")
+        counts[point] = counts.get(point, 0) + 1
+        if point.startswith("downloading:"):
+            if f"{point}#{counts[point]}" == scenario.at:
+                strike()
+            return
+        run.points.append((point, time.monotonic()))
+        if point == scenario.at and counts[point] == 1:
+            strike()
+
+    class Probed(kind):  # type: ignore[valid-type, misc]
+        """The master class under test, that takes no further step once it has lost power."""
+
+        def _save(self) -> None:
+            if dead:
+                raise MasterReset("the master has no power")
+            super()._save()
+
+    trusted = load_public_key(root / DEV_PUB)
+    nvm = rig.workdir / "master-nvm"
+    if scenario.at == "start" and scenario.fault in TIMED:
+        strike()
+    try:
+        run.report = Probed(rig, nvm, trusted, vehicle, probe=probe).run(manifest_path)
+    except CampaignRefused as refusal:
+        run.points.append((f"refused: {refusal}", time.monotonic()))
+        run.outcome = "refused"
+        return
+    except MasterReset:
+        for supply in rig.supplies.values():
+            supply.on()
+        dead = False
+        restarted = kind(rig, nvm, trusted, vehicle, probe=probe)
+        run.points.append(("recover", time.monotonic()))
+        run.report = restarted.recover()
+        record = restarted.campaign
+        run.outcome = record.phase if record is not None else "refused"
+        return
+    run.outcome = run.report.outcome
+
+
+def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
+    manifest = parse_manifest(manifest_path.read_text(), file=manifest_path)
+    if run.scenario.fault in TIMED and not run.faults:
+        raise UsageError(f"{run.scenario.source.name}:{run.scenario.line}: the master never reached "
+                         f"{run.scenario.at!r}: the scenario tested nothing (a download with fewer blocks?)")
+    if run.outcome not in run.scenario.expect:
+        raise UnexpectedOutcome(f"the campaign ended {run.outcome}, the catalog expects "
+                                f"{' or '.join(run.scenario.expect)}" + (f" ({run.report.reason})" if run.report else ""))
+    if run.outcome == "refused":
+        check_refused_untouched(rig.flash_results())
+    running = {name: _running(rig, name) for name in manifest.targets}
+    check_old_or_new_set(manifest, running)
+    if run.report is not None:
+        check_report(run.report, running)
+    check_order(manifest, install_flashes(manifest, rig.flash_results()))
+
+
+def _running(rig: Bench, name: str) -> str | None:
+    """What ``name`` runs; None when it runs no application or does not answer (which no oracle accepts)."""
+    try:
+        return rig.ecu(name).diagnostics.read_version()
+    except (NegativeResponseException, TimeoutException, InvalidResponseException, UnexpectedResponseException):
+        return None
