@@ -6,11 +6,14 @@
 (virtual ECUs) at an exact point inside the simulated bootloader; ``random_transfer_block(seed)``
 — a block chosen reproducibly by a seed.
 
-A trigger is armed for one ECU and fires once, on the Nth match (``nth``). UDS triggers watch
-the passive bus monitor on the tester's side; they fire in the monitor's thread as soon as the
-message is complete on the bus — the ECU receives it at the same moment, so whether the fault
-lands before or while the ECU acts on it is as on a real rack. For exact reproducibility inside
-a virtual ECU use ``probe``, whose action runs in the simulator at that very point.
+A trigger is armed for one ECU and fires once, on the Nth match (``nth``). A trigger on a request
+of a virtual ECU fires inside the simulator when the complete request has arrived, before the ECU
+acts on it: the fault always lands before the ECU erases, writes or answers anything of that
+request, however loaded the host (``bench.faults.uds_events``). On a real ECU, and for responses,
+UDS triggers watch the passive bus monitor on the tester's side and fire in its thread as soon
+as the message is complete on the bus: the ECU receives a request at that moment, so whether the
+fault lands before or while it acts on it is as on any rack. ``probe`` reaches points inside the
+virtual ECU's work (a page half programmed), where its action runs.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bench.errors import UsageError
+from bench.faults.uds_events import listen
 from bench.monitor import UdsEvent
+from bench.monitor.decode import Kind
 
 if TYPE_CHECKING:
     from bench.rig import Bench, EcuHandle
@@ -46,8 +51,9 @@ class Trigger(ABC):
 
 @dataclass
 class UdsTrigger(Trigger):
-    """The Nth UDS message on the ECU's bus for which ``matches`` holds."""
+    """The Nth UDS message of ``kind`` between tester and ECU for which ``matches`` holds."""
 
+    kind: Kind
     matches: Callable[[UdsEvent], bool]
     description: str
     nth: int = 1
@@ -60,16 +66,15 @@ class UdsTrigger(Trigger):
 
         def on_event(event: UdsEvent) -> None:
             nonlocal seen
-            if done.is_set() or event.ecu != target or not self.matches(event):
+            if done.is_set() or event.ecu != target or event.kind != self.kind or not self.matches(event):
                 return
             seen += 1
             if seen == self.nth:
                 done.set()
                 fire(event.describe())
 
-        monitor = bench.monitor(bench.config.ecus[target].bus)
-        monitor.subscribe(on_event)
-        return lambda: (done.set(), monitor.unsubscribe(on_event))
+        stop = listen(bench, target, on_event, before_the_ecu_acts=self.kind == "request")
+        return lambda: (done.set(), stop())
 
 
 @dataclass
@@ -218,9 +223,8 @@ class ChosenBlockTrigger(Trigger):
                 done.set()
                 fire(f"{event.describe()} (block {state['chosen']})")
 
-        monitor = bench.monitor(bench.config.ecus[target].bus)
-        monitor.subscribe(on_event)
-        return lambda: (done.set(), monitor.unsubscribe(on_event))
+        stop = listen(bench, target, on_event, before_the_ecu_acts=True)  # it fires on a request
+        return lambda: (done.set(), stop())
 
 
 def random_transfer_block(seed: int) -> ChosenBlockTrigger:

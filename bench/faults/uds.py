@@ -36,10 +36,11 @@ def _label(kind: str, service: str, **fields: int | None) -> str:
 
 def request(service: str, *, subfunction: int | None = None, did: int | None = None,
             routine: int | None = None, nth: int = 1, ecu: str | None = None) -> UdsTrigger:
-    """When the tester's request goes out on the bus."""
+    """When the tester's request reaches the ECU: a virtual ECU before it acts on it, a real one as
+    the request is complete on the bus (``bench.faults.uds_events``)."""
     _counting(nth)
     return UdsTrigger(
-        lambda e: e.kind == "request" and e.service == service and _fields(e, subfunction, did, routine),
+        "request", lambda e: e.service == service and _fields(e, subfunction, did, routine),
         _label("request", service, subfunction=subfunction, did=did, routine=routine), nth, ecu)
 
 
@@ -49,9 +50,8 @@ def response(service: str, *, positive: bool | None = None, nrc: int | None = No
     """When the ECU's answer to ``service`` is on the bus (``nrc=0x78``: a response pending)."""
     _counting(nth)
     return UdsTrigger(
-        lambda e: (e.kind == "response" and e.service == service
-                   and (positive is None or e.positive == positive) and (nrc is None or e.nrc == nrc)
-                   and _fields(e, subfunction, None, routine)),
+        "response", lambda e: (e.service == service and (positive is None or e.positive == positive)
+                               and (nrc is None or e.nrc == nrc) and _fields(e, subfunction, None, routine)),
         _label("response", service, nrc=nrc, subfunction=subfunction, routine=routine), nth, ecu)
 
 
@@ -61,9 +61,9 @@ def transfer_data(block: int | None = None, *, counter: int | None = None, nth: 
     wraps; a repeated block keeps its number), or the Nth one carrying ``counter``."""
     _counting(nth, block=block, counter=counter)
     return UdsTrigger(
-        lambda e: (e.kind == "request" and e.service == "TransferData"
-                   and (block is None or e.block_index == block)
-                   and (counter is None or e.block_counter == counter)),
+        "request", lambda e: (e.service == "TransferData"
+                              and (block is None or e.block_index == block)
+                              and (counter is None or e.block_counter == counter)),
         _label("request", "TransferData", block=block, counter=counter), nth, ecu)
 
 
@@ -71,6 +71,6 @@ def download_offset(at: int, *, ecu: str | None = None) -> UdsTrigger:
     """The TransferData request whose data covers byte ``at`` of the download."""
     _counting(1, offset=at)
     return UdsTrigger(
-        lambda e: (e.kind == "request" and e.service == "TransferData" and e.download_offset is not None
-                   and e.download_offset <= at < e.download_offset + e.data_length - 2),
+        "request", lambda e: (e.service == "TransferData" and e.download_offset is not None
+                              and e.download_offset <= at < e.download_offset + e.data_length - 2),
         f"TransferData covering download byte {at:#x}", 1, ecu)

@@ -28,6 +28,7 @@ from bench.sim.mutants import bootloader_for
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
 from bench.sim.pending import ResponsePending
 from bench.sim.probes import Probes
+from bench.sim.request_tap import RequestTap
 from bench.sim.security import KeyFunction, SecurityAccess
 from bench.sim.server import EcuCore
 from bench.sim.status_frame import StatusFrame
@@ -60,6 +61,8 @@ class VirtualEcu:
         """The vehicle messages the ECU hears on its bus (a rest-bus runs there) and judges its
         programming preconditions by; None: it checks only its supply."""
         self.probes = Probes()
+        self.requests = RequestTap()
+        """Told of each complete request before the ECU acts on it, and of each final answer."""
         self.dialect = dialect_of(profile.bootloader)
         """What the profile's ``bootloader`` names: layout, record, server (``bench.sim.dialect``)."""
         self.bootloader = bootloader_for(config.virtual.mutant, profile.bootloader)
@@ -268,6 +271,9 @@ class _PoweredRun:
                 if request is None:
                     continue
                 payload, functional, received_at = request
+                self.ecu.requests.request(payload, functional)  # a listener may cut the power
+                if self.power_lost.is_set():
+                    break
                 self._answers.request(payload[0], received_at)
                 late = self.ecu.bootloader.answer_delay(payload)
                 if late:  # a mutant's deliberate delay, with no response pending
@@ -277,7 +283,9 @@ class _PoweredRun:
                 else:
                     self._pending.begin(payload[0])
                 reply = core.handle(payload, functional=functional)
-                self._pending.finish(reply.response, reply.withheld)
+                answer = self._pending.finish(reply.response, reply.withheld)
+                if answer is not None and not self.power_lost.is_set():
+                    self.ecu.requests.answered(answer)
                 core.last_request = time.monotonic()  # ISO 14229-2: S3server restarts once the request is done
                 if reply.reset_after and not self.power_lost.is_set():
                     core = self._boot()

@@ -36,13 +36,15 @@ class ResponsePending:
             self._due = time.monotonic() + self._first_after
             self._cond.notify()
 
-    def finish(self, response: bytes | None, withheld: bytes | None = None) -> None:
-        """The request is served: send its response, or the withheld one if a 0x78 went out."""
+    def finish(self, response: bytes | None, withheld: bytes | None = None) -> bytes | None:
+        """The request is served: send its response, or the withheld one if a 0x78 went out;
+        return what was sent (None: nothing)."""
         with self._cond:
             self._sid = None
             final = response if response is not None or not self._pending_sent else withheld
             if final is not None:
                 self._send(final)
+            return final
 
     def close(self) -> None:
         with self._cond:
