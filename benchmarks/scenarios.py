@@ -85,7 +85,7 @@ def main() -> int:
     args = parser.parse_args()
     config = load_bench(BENCH_FILE)
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
-    total = sum(len(load_catalog(path, ecus=kinds)) for path in CATALOGS.glob("*.yaml"))
+    total = sum(len(load_catalog(path, ecus=kinds)) for path in ecu_catalogs(CATALOGS))
     print(f"{total} scenarios in {CATALOGS.relative_to(REPO)}; sample of {args.sample} (seed 0)")
     for workers in (None, "auto") if args.sample else ():
         per_minute = rate(args.sample, workers)

@@ -9,6 +9,7 @@ import pytest
 from bench.config import load_bench
 from bench.image.builders import firmware_builder
 from bench.image.format import HEADER_SIZE
+from bench.scenarios.campaign_catalog import ecu_catalogs
 from bench.scenarios.catalog import load_catalog
 from bench.scenarios.fitted_image import fitted_payload
 from bench.scenarios.runner import play
@@ -22,7 +23,7 @@ BCM_BLOCK, BMS_BLOCK = 4096, 16384
 def shipped() -> tuple:
     config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
     kinds = {name: config.profiles[ecu.profile].bootloader for name, ecu in config.ecus.items()}
-    scenarios = {(s.campaign, s.id): s for path in sorted((REPO / "testcases" / "scenarios").glob("*.yaml"))
+    scenarios = {(s.campaign, s.id): s for path in ecu_catalogs(REPO / "testcases" / "scenarios")
                  for s in load_catalog(path, ecus=kinds)}
     return config, scenarios
 
