@@ -81,8 +81,8 @@ def test_network_is_prepared_and_restored_functionally(rig: Bench) -> None:
 
 @pytest.fixture
 def scripted_ecu() -> Iterator:
-    """``scripted_ecu({request: [answers]})``: a tester link to a raw ECU that answers functional
-    requests from the script (on its physical response id) and ignores everything else."""
+    """``scripted_ecu({request: [answers]})``: a tester link to a raw ECU that answers requests, functional
+    or physical, from the script (on its physical response id) and ignores everything else."""
     opened: list[tuple] = []
 
     def start(script: dict[bytes, list[bytes]]) -> uds_client.TesterLink:
@@ -102,7 +102,7 @@ def scripted_ecu() -> Iterator:
 
         def serve() -> None:
             while not stop.is_set():
-                request = listen.recv(block=True, timeout=0.05)
+                request = listen.recv(block=False) or answer.recv(block=True, timeout=0.02)
                 for reply in script.get(bytes(request), []) if request is not None else []:
                     answer.send(reply)
                     time.sleep(0.02)
@@ -141,6 +141,14 @@ def test_a_late_answer_to_the_previous_request_is_not_taken_for_this_ones(script
         prepare_network("ecu", link, Timeline())
     link = scripted_ecu({bytes.fromhex("85 82"): [bytes.fromhex("7F 10 78")]})
     prepare_network("ecu", link, Timeline())
+
+
+def test_a_late_answer_to_an_earlier_request_is_not_taken_for_a_physical_requests(scripted_ecu) -> None:
+    """CommunicationControl's final answer, after a 0x78 the tester did not wait for (the batch's last
+    functional request), arrives when the programming session is requested: that request's answer is
+    the one after it."""
+    link = scripted_ecu({bytes.fromhex("10 02"): [bytes.fromhex("68 03"), bytes.fromhex("50 02 00 19 01 F4")]})
+    assert link.client.change_session(0x02).positive
 
 
 def test_clearing_dtcs_takes_the_ecus_positive_answer(scripted_ecu) -> None:

@@ -149,13 +149,18 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
         single or first frame) in time: the tester's threads did not get the CPU (a loaded host),
         not a silent ECU."""
         self._sent_at = float("inf")
+        self._service: int | None = None
+        """The service of the request awaiting its answer: an answer to another one is an earlier
+        request's, late (its final answer after a 0x78 the tester no longer waited for)."""
 
-    def request_sent(self) -> None:
-        """A request went out (physically, or functionally by ``TesterLink``): answers count from now."""
+    def request_sent(self, service: int | None = None) -> None:
+        """A request of ``service`` went out (physically, or functionally by ``TesterLink``): answers
+        count from now."""
         self._sent_at = time.monotonic()
+        self._service = service
 
     def specific_send(self, payload: bytes, timeout: float | None = None) -> None:
-        self.request_sent()
+        self.request_sent(payload[0] if payload else None)
         super().specific_send(payload, timeout)
 
     def specific_wait_frame(self, timeout: float | None = None) -> bytes:
@@ -181,8 +186,14 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
                         f"it within {timeout * 1000:.0f} ms")
                 raise TimeoutException(f"Did not receive IsoTP frame in time (timeout={timeout} sec)")
             frame = self.isotp_layer.recv(block=True, timeout=remaining)
-            if frame is not None:
-                return bytes(frame)
+            if frame is None:
+                continue
+            if self._service is not None and not _answers(bytes(frame), self._service):
+                # ISO 14229-2: the client takes only a response to its own request
+                logger.info("ignored %s while awaiting the answer to service %#04x", bytes(frame).hex(" "),
+                            self._service)
+                continue
+            return bytes(frame)
 
 
 def functional_answer(client: SessionTimedClient, payload: bytes, answer_within: float) -> tuple[bytes | None, bool]:
@@ -289,7 +300,7 @@ class TesterLink(PoweredLink):
         if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
             self._physical.clear_rx_queue()
         self._functional.send(payload)
-        self.connection.request_sent()
+        self.connection.request_sent(payload[0])
         sent_by = time.monotonic() + N_AS
         while self._functional.transmitting():  # a single frame: done within N_As
             if time.monotonic() > sent_by:
