@@ -7,6 +7,8 @@
     ota-bench image build RECIPE.yaml -o OUT.bin           build a signed test image (also: image RECIPE -o OUT)
     ota-bench image info FILE [--base-address A]           a software file's format, header, blocks, checksums
     ota-bench evidence pack|verify                         a run as one archive with a SHA-256 manifest
+    ota-bench campaign --bench FILE --manifest M --key PUB --nvm DIR
+                                                           the reference update master on ECUs reached by bus
 
 One module per command, each with ``register(commands, bench_file)`` and ``run(args)``; a new
 command is a new module and one entry in ``COMMANDS``.
@@ -23,11 +25,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.cli import evidence, flash, image, list_bench, sim
+from bench.cli import campaign, evidence, flash, image, list_bench, sim
 from bench.cli.common import EXIT_BENCH_FAULT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, error
 from bench.errors import BenchFault, ConfigError
 
-COMMANDS = (list_bench, sim, flash, image, evidence)
+COMMANDS = (list_bench, sim, flash, image, evidence, campaign)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ota-bench", description="Bench tools that are not tests: list a bench, serve a virtual ECU, "
                                       "flash an ECU by hand, build a signed test image, pack or verify a run's "
-                                      "evidence.",
+                                      "evidence, run a vehicle campaign.",
         epilog="exit codes: 0 ok, 1 ECU failure (evidence verify: the archive changed), 2 user error (bad file or "
                "arguments), 3 bench fault")
     parser.add_argument("-v", "--verbose", action="count", default=0,

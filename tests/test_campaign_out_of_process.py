@@ -1,0 +1,124 @@
+"""The update master as the device under test (issue 14): the test runs the virtual vehicle (bcm and
+eps on the classic body bus, served as SLCAN over TCP with ``share: slcan``, the rest-bus on), and
+the reference master runs in another process (``ota-bench campaign``) that reaches it only through
+python-can's ``slcan`` interface, reading the vehicle state from the bus. The test strikes in the
+middle of the campaign (an ECU's supply cut, the master killed and started again on its NVM) and
+judges from what the ECUs say through its own tester links, with the campaign oracles, and from
+the report the master writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bench.cli import tester_bench
+from bench.config.models import RestBusConfig
+from bench.rig import Bench
+from bench.scenarios.campaign_oracles import check_old_or_new_set, check_report
+from bench.vehicle.report import CampaignReport, EcuStatus
+from campaigns import DEV_PUB, ROOT, UPDATE, read_manifest, virtual_bench, write_campaign
+from process_lines import lines_until
+
+pytestmark = pytest.mark.integration
+
+ECUS = ("bcm", "eps")
+"""The ECUs of the classic body bus: SLCAN carries classic CAN only."""
+WAIT = 180.0
+"""Seconds a campaign may take at most under the shared machine's load: a bound against hanging, not a timing."""
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Bench]:
+    config = virtual_bench()
+    body = config.buses["body"].model_copy(update={"share": "slcan"})
+    config = config.model_copy(update={"buses": {**config.buses, "body": body},
+                                       "restbus": RestBusConfig(buses=["body"])})
+    with Bench(config, workdir=tmp_path / "vehicle", ecus=ECUS, gateway=False) as bench:
+        yield bench
+
+
+def master_bench(rig: Bench, path: Path) -> Path:
+    """The master's bench file: the ECUs as real ones, on the hub of the body bus."""
+    document: dict[str, Any] = {}
+    for name in ECUS:
+        part = tester_bench.tester_bench(rig.config, name, rig.hubs["body"].url)
+        for key in ("buses", "profiles", "ecus"):
+            document.setdefault(key, {}).update(part[key])
+        document.update(name="vehicle-master", dbc=part["dbc"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def start_master(bench_file: Path, manifest: Path, nvm: Path, report: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bench", "campaign", "--bench", str(bench_file),
+                             "--manifest", str(manifest), "--key", str(DEV_PUB), "--nvm", str(nvm),
+                             "--report", str(report)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finished(master: subprocess.Popen[bytes], report: Path) -> tuple[int, dict[str, Any]]:
+    code = master.wait(timeout=WAIT)
+    assert report.exists(), f"the master exited {code} without a report: {master.stdout.read()!r}"  # type: ignore[union-attr]
+    return code, json.loads(report.read_text())
+
+
+def as_report(document: dict[str, Any]) -> CampaignReport:
+    ecus = {name: EcuStatus(**status) for name, status in document["ecus"].items()}
+    return CampaignReport(document["campaign"], document["sequence"], document["outcome"], document["reason"], ecus)
+
+
+def judge(rig: Bench, manifest: Path, document: dict[str, Any]) -> dict[str, str | None]:
+    """The ECUs' versions through the test's own links, checked against the campaign and the master's report."""
+    running = {name: rig.ecu(name).diagnostics.read_version() for name in ECUS}
+    check_old_or_new_set(read_manifest(manifest), running)
+    check_report(as_report(document), running)
+    return running
+
+
+@pytest.fixture
+def campaign(tmp_path: Path) -> Path:
+    return write_campaign(tmp_path / "cloud", targets={name: UPDATE[name] for name in ECUS},
+                          after={"eps": ["bcm"]}, preconditions={"ignition": ["on"]})
+
+
+def test_an_ecu_losing_power_in_its_download_rolls_the_campaign_back(rig: Bench, campaign: Path,
+                                                                      tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    master = start_master(master_bench(rig, tmp_path / "master.yaml"), campaign, tmp_path / "nvm", report)
+    try:
+        lines_until(master, "campaign: at downloading:eps", deadline=time.monotonic() + WAIT, what="the master")
+        supply = rig.supplies[rig.config.ecus["eps"].power or ""]
+        supply.off()
+        time.sleep(0.5)
+        supply.on()
+        code, document = finished(master, report)
+    finally:
+        master.kill()
+    assert (code, document["outcome"]) == (1, "rolled_back"), document
+    assert judge(rig, campaign, document) == {"bcm": "1.0.0", "eps": "1.0.0"}
+
+
+def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign: Path, tmp_path: Path) -> None:
+    bench_file, nvm, report = master_bench(rig, tmp_path / "master.yaml"), tmp_path / "nvm", tmp_path / "report.json"
+    master = start_master(bench_file, campaign, nvm, report)
+    try:
+        lines_until(master, "campaign: at downloading:eps", deadline=time.monotonic() + WAIT, what="the master")
+    finally:
+        master.kill()
+    master.wait(timeout=WAIT)
+    assert not report.exists()
+    restarted = start_master(bench_file, campaign, nvm, report)
+    try:
+        lines_until(restarted, "campaign: recovered cmp-1", deadline=time.monotonic() + WAIT, what="the master")
+        code, document = finished(restarted, report)
+    finally:
+        restarted.kill()
+    assert (code, document["outcome"]) == (0, "committed"), document
+    assert judge(rig, campaign, document) == {"bcm": "1.1.0", "eps": "2.0.0"}
