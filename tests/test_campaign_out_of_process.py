@@ -122,3 +122,16 @@ def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign
         restarted.kill()
     assert (code, document["outcome"]) == (0, "committed"), document
     assert judge(rig, campaign, document) == {"bcm": "1.1.0", "eps": "2.0.0"}
+
+
+def test_a_tampered_manifest_is_refused_by_the_master_and_nothing_is_flashed(rig: Bench, campaign: Path,
+                                                                             tmp_path: Path) -> None:
+    campaign.write_text(campaign.read_text().replace("sequence: 1", "sequence: 2"))
+    report = tmp_path / "report.json"
+    master = start_master(master_bench(rig, tmp_path / "master.yaml"), campaign, tmp_path / "nvm", report)
+    try:
+        code, document = finished(master, report)
+    finally:
+        master.kill()
+    assert (code, document["outcome"], document["reason"]) == (1, "refused", "signature"), document
+    assert {name: rig.ecu(name).diagnostics.read_version() for name in ECUS} == {"bcm": "1.0.0", "eps": "1.0.0"}
