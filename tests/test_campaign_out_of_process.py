@@ -105,15 +105,24 @@ def test_an_ecu_losing_power_in_its_download_rolls_the_campaign_back(rig: Bench,
     assert judge(rig, campaign, document) == {"bcm": "1.0.0", "eps": "1.0.0"}
 
 
-def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_vehicle", [False, True], ids=["master-only", "whole-vehicle"])
+def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign: Path, tmp_path: Path,
+                                                             whole_vehicle: bool) -> None:
+    """The master loses power in the EPS's download (SIGKILL), alone or with every ECU's supply."""
     bench_file, nvm, report = master_bench(rig, tmp_path / "master.yaml"), tmp_path / "nvm", tmp_path / "report.json"
     master = start_master(bench_file, campaign, nvm, report)
     try:
         lines_until(master, "campaign: at downloading:eps", deadline=time.monotonic() + WAIT, what="the master")
+        if whole_vehicle:
+            for supply in rig.supplies.values():
+                supply.off()
     finally:
         master.kill()
     master.wait(timeout=WAIT)
     assert not report.exists()
+    if whole_vehicle:
+        for supply in rig.supplies.values():
+            supply.on()
     restarted = start_master(bench_file, campaign, nvm, report)
     try:
         lines_until(restarted, "campaign: recovered cmp-1", deadline=time.monotonic() + WAIT, what="the master")
