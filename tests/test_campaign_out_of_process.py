@@ -1,5 +1,6 @@
 """The update master as the device under test (issue 14): the test runs the virtual vehicle (bcm and
-eps on the classic body bus, served as SLCAN over TCP with ``share: slcan``, the rest-bus on), and
+eps on the body bus, bms on the powertrain bus made classic CAN, both served as SLCAN over TCP with
+``share: slcan``, the rest-bus on body; eps and bms install side by side after bcm), and
 the reference master runs in another process (``ota-bench campaign``) that reaches it only through
 python-can's ``slcan`` interface, reading the vehicle state from the bus. The test strikes in the
 middle of the campaign (an ECU's supply cut, the master killed and started again on its NVM) and
@@ -29,8 +30,9 @@ from process_lines import lines_until
 
 pytestmark = pytest.mark.integration
 
-ECUS = ("bcm", "eps")
-"""The ECUs of the classic body bus: SLCAN carries classic CAN only."""
+ECUS = ("bcm", "eps", "bms")
+"""The vehicle: bcm and eps on the body bus, bms on the powertrain bus, made classic CAN in the test's
+copy of the bench (SLCAN carries classic CAN only)."""
 WAIT = 180.0
 """Seconds a campaign may take at most under the shared machine's load: a bound against hanging, not a timing."""
 
@@ -39,17 +41,18 @@ WAIT = 180.0
 def rig(tmp_path: Path) -> Iterator[Bench]:
     config = virtual_bench()
     body = config.buses["body"].model_copy(update={"share": "slcan"})
-    config = config.model_copy(update={"buses": {**config.buses, "body": body},
+    powertrain = config.buses["powertrain"].model_copy(update={"share": "slcan", "fd": False, "data_bitrate": None})
+    config = config.model_copy(update={"buses": {"body": body, "powertrain": powertrain},
                                        "restbus": RestBusConfig(buses=["body"])})
     with Bench(config, workdir=tmp_path / "vehicle", ecus=ECUS, gateway=False) as bench:
         yield bench
 
 
 def master_bench(rig: Bench, path: Path) -> Path:
-    """The master's bench file: the ECUs as real ones, on the hub of the body bus."""
+    """The master's bench file: the ECUs as real ones, each on the hub of its bus."""
     document: dict[str, Any] = {}
     for name in ECUS:
-        part = tester_bench.tester_bench(rig.config, name, rig.hubs["body"].url)
+        part = tester_bench.tester_bench(rig.config, name, rig.hubs[rig.config.ecus[name].bus].url)
         for key in ("buses", "profiles", "ecus"):
             document.setdefault(key, {}).update(part[key])
         document.update(name="vehicle-master", dbc=part["dbc"])
@@ -85,7 +88,7 @@ def judge(rig: Bench, manifest: Path, document: dict[str, Any]) -> dict[str, str
 @pytest.fixture
 def campaign(tmp_path: Path) -> Path:
     return write_campaign(tmp_path / "cloud", targets={name: UPDATE[name] for name in ECUS},
-                          after={"eps": ["bcm"]}, preconditions={"ignition": ["on"]})
+                          after={"eps": ["bcm"], "bms": ["bcm"]}, preconditions={"ignition": ["on"]})
 
 
 def test_an_ecu_losing_power_in_its_download_rolls_the_campaign_back(rig: Bench, campaign: Path,
@@ -102,7 +105,7 @@ def test_an_ecu_losing_power_in_its_download_rolls_the_campaign_back(rig: Bench,
     finally:
         master.kill()
     assert (code, document["outcome"]) == (1, "rolled_back"), document
-    assert judge(rig, campaign, document) == {"bcm": "1.0.0", "eps": "1.0.0"}
+    assert judge(rig, campaign, document) == {"bcm": "1.0.0", "eps": "1.0.0", "bms": "1.0.0"}
 
 
 @pytest.mark.parametrize("whole_vehicle", [False, True], ids=["master-only", "whole-vehicle"])
@@ -130,7 +133,7 @@ def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign
     finally:
         restarted.kill()
     assert (code, document["outcome"]) == (0, "committed"), document
-    assert judge(rig, campaign, document) == {"bcm": "1.1.0", "eps": "2.0.0"}
+    assert judge(rig, campaign, document) == {"bcm": "1.1.0", "eps": "2.0.0", "bms": "1.1.0"}
 
 
 def test_a_tampered_manifest_is_refused_by_the_master_and_nothing_is_flashed(rig: Bench, campaign: Path,
@@ -143,4 +146,4 @@ def test_a_tampered_manifest_is_refused_by_the_master_and_nothing_is_flashed(rig
     finally:
         master.kill()
     assert (code, document["outcome"], document["reason"]) == (1, "refused", "signature"), document
-    assert {name: rig.ecu(name).diagnostics.read_version() for name in ECUS} == {"bcm": "1.0.0", "eps": "1.0.0"}
+    assert {name: rig.ecu(name).diagnostics.read_version() for name in ECUS} == {"bcm": "1.0.0", "eps": "1.0.0", "bms": "1.0.0"}
