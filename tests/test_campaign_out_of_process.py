@@ -128,7 +128,7 @@ def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign
             supply.on()
     restarted = start_master(bench_file, campaign, nvm, report)
     try:
-        lines_until(restarted, "campaign: recovered cmp-1", deadline=time.monotonic() + WAIT, what="the master")
+        lines_until(restarted, "campaign: recovering cmp-1 (installing)", deadline=time.monotonic() + WAIT, what="the master")
         code, document = finished(restarted, report)
     finally:
         restarted.kill()

@@ -6,7 +6,8 @@ It is what a lab runs against a simulated vehicle served elsewhere (a test's ben
 ``virtual:`` section), and the master reads the vehicle state from the rest-bus frames of
 ``--vehicle-bus`` (``bench.vehicle.bus_conditions``). Its journal and kept software live in
 ``--nvm``: started again on the same folder after it was killed, it first ``recover()``s the
-unfinished campaign (resumes it or goes on rolling it back) and reports that one.
+unfinished campaign (resumes it or goes on rolling it back) and reports that one; ``--manifest``
+is not looked at then.
 
 It prints each journaled point once as it reaches it (``campaign: at accepted``, ``campaign: at
 downloading:eps``...) and at the end the report the car sends to the cloud, as one JSON line
@@ -91,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
             Bench(config, workdir=Path(workdir), isolate=False) as rig, \
             _bus_conditions(config, vehicle_bus, args.battery_wh, args.listen) as conditions:
         master = UpdateMaster(rig, args.nvm, key, conditions, probe=announce)
+        unfinished = master.campaign if master.campaign is not None and not master.campaign.finished else None
+        if unfinished is not None:
+            print(f"campaign: recovering {unfinished.campaign} ({unfinished.phase}) from the journal in {args.nvm}, "
+                  f"not starting {args.manifest}", flush=True)
         report = master.recover()
-        if report is not None:
-            print(f"campaign: recovered {report.campaign} from the journal in {args.nvm}", flush=True)
-        else:
+        if report is None:
             try:
                 report = master.run(args.manifest)
             except CampaignRefused as refused:
