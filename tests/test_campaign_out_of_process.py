@@ -72,14 +72,29 @@ def finished(master: subprocess.Popen[bytes], report: Path) -> tuple[int, dict[s
     return code, json.loads(report.read_text())
 
 
+def run_master(rig: Bench, manifest: Path, tmp_path: Path) -> tuple[int, dict[str, Any]]:
+    """The master run to its end, untouched: its exit code and report."""
+    report = tmp_path / "report.json"
+    master = start_master(master_bench(rig, tmp_path / "master.yaml"), manifest, tmp_path / "nvm", report)
+    try:
+        return finished(master, report)
+    finally:
+        master.kill()
+
+
 def as_report(document: dict[str, Any]) -> CampaignReport:
     ecus = {name: EcuStatus(**status) for name, status in document["ecus"].items()}
     return CampaignReport(document["campaign"], document["sequence"], document["outcome"], document["reason"], ecus)
 
 
+def versions(rig: Bench) -> dict[str, str | None]:
+    """What the ECUs run, read through the test's own tester links."""
+    return {name: rig.ecu(name).diagnostics.read_version() for name in ECUS}
+
+
 def judge(rig: Bench, manifest: Path, document: dict[str, Any]) -> dict[str, str | None]:
-    """The ECUs' versions through the test's own links, checked against the campaign and the master's report."""
-    running = {name: rig.ecu(name).diagnostics.read_version() for name in ECUS}
+    """The ECUs' versions, checked against the campaign and the master's report."""
+    running = versions(rig)
     check_old_or_new_set(read_manifest(manifest), running)
     check_report(as_report(document), running)
     return running
@@ -139,11 +154,16 @@ def test_a_master_killed_mid_campaign_recovers_from_its_nvm(rig: Bench, campaign
 def test_a_tampered_manifest_is_refused_by_the_master_and_nothing_is_flashed(rig: Bench, campaign: Path,
                                                                              tmp_path: Path) -> None:
     campaign.write_text(campaign.read_text().replace("sequence: 1", "sequence: 2"))
-    report = tmp_path / "report.json"
-    master = start_master(master_bench(rig, tmp_path / "master.yaml"), campaign, tmp_path / "nvm", report)
-    try:
-        code, document = finished(master, report)
-    finally:
-        master.kill()
+    code, document = run_master(rig, campaign, tmp_path)
     assert (code, document["outcome"], document["reason"]) == (1, "refused", "signature"), document
-    assert {name: rig.ecu(name).diagnostics.read_version() for name in ECUS} == {"bcm": "1.0.0", "eps": "1.0.0", "bms": "1.0.0"}
+    assert versions(rig) == {"bcm": "1.0.0", "eps": "1.0.0", "bms": "1.0.0"}
+
+
+def test_a_moving_vehicle_heard_on_the_bus_is_refused_by_the_master(rig: Bench, campaign: Path,
+                                                                     tmp_path: Path) -> None:
+    assert rig.vehicle is not None
+    rig.vehicle.speed, rig.vehicle.gear = 30.0, "D"
+    code, document = run_master(rig, campaign, tmp_path)
+    assert (code, document["outcome"], document["reason"]) == (1, "refused", "preconditions"), document
+    assert "speed 30 km/h above 0; gear D not in P" in document["detail"]
+    assert versions(rig) == {"bcm": "1.0.0", "eps": "1.0.0", "bms": "1.0.0"}
