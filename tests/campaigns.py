@@ -25,7 +25,7 @@ DEV_KEY = ROOT / "fixtures" / "keys" / "dev_ed25519.pem"
 DEV_PUB = ROOT / "fixtures" / "keys" / "dev_ed25519.pub.pem"
 NOW = datetime.datetime(2026, 12, 4, 12, 0, tzinfo=datetime.timezone.utc)
 
-PARKED = VehicleState(speed=0.0, gear="P", ignition="acc", parking_brake=True, battery_voltage=12.6,
+PARKED = VehicleState(speed=0.0, gear="P", ignition="on", parking_brake=True, battery_voltage=12.6,
                       available_energy_wh=500.0)
 
 

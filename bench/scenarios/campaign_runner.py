@@ -35,7 +35,7 @@ from bench.vehicle.master import UpdateMaster
 from bench.vehicle.preconditions import VehicleState
 from bench.vehicle.report import CampaignReport
 
-PARKED = VehicleState(speed=0.0, gear="P", ignition="acc", parking_brake=True, battery_voltage=12.6,
+PARKED = VehicleState(speed=0.0, gear="P", ignition="on", parking_brake=True, battery_voltage=12.6,
                       available_energy_wh=500.0)
 DEV_KEY = Path("fixtures/keys/dev_ed25519.pem")
 DEV_PUB = Path("fixtures/keys/dev_ed25519.pub.pem")

@@ -23,7 +23,7 @@ A manifest is a YAML file (paths relative to it)::
     preconditions:                      # what the vehicle must be, read before and during
       max_speed: 0.0                    # km/h
       gears: [P]
-      ignition: ["off", acc]
+      ignition: ["on"]                  # the ECUs program with terminal 15 on
       parking_brake: true
       min_battery_voltage: 12.0         # V
     energy: {update_wh: 30, recovery_wh: 15}   # the battery must hold both
@@ -80,7 +80,8 @@ class Install(_Strict):
 class Preconditions(_Strict):
     max_speed: float = Field(default=0.0, ge=0)
     gears: tuple[str, ...] = ("P",)
-    ignition: tuple[str, ...] = ("off", "acc")
+    ignition: tuple[str, ...] = ("on",)
+    """The ECUs are reprogrammed with the ignition on (the bench's bootloaders refuse otherwise)."""
     parking_brake: bool = True
     min_battery_voltage: float = Field(default=12.0, ge=0)
 
