@@ -235,6 +235,8 @@ class DoipRelay:
                 tester.close()  # the entity is not there: the tester sees a refused connection as a reset
                 continue
             entity.settimeout(None)
+            for sock in (tester, entity):  # a message forwarded as it came, not held for Nagle's algorithm
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self.connections += 1
                 connection = _Connection(self, self.connections, tester, address[:2], entity)
