@@ -81,12 +81,20 @@ def test_a_reset_mid_transfer_data_is_survived_by_reconnecting_activating_and_re
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (Debian: apt-get install tshark)")
-def test_tsharks_doip_dissector_decodes_the_capture(tmp_path: Path, firmware) -> None:  # noqa: ANN001
+def test_tsharks_doip_dissector_decodes_the_capture(tmp_path: Path) -> None:
     config = load_bench(REPO / "fixtures" / "benches" / "doip.yaml")
     with Bench(config, workdir=tmp_path, ecus=["bcm"]) as bench:
-        bench.relay_doip("central-gateway")
-        assert bench.ecu("bcm").diagnostics.read_version() == "1.0.0"
-    decoded = subprocess.run(["tshark", "-r", str(tmp_path / "doip-central-gateway.pcapng"), "-Y", "doip",
-                              "-T", "fields", "-e", "doip.type"], capture_output=True, text=True, check=True)
-    types = {int(field, 16) for line in decoded.stdout.split() for field in line.split(",")}
-    assert {0x0005, 0x0006, 0x8001, 0x8002} <= types, decoded.stdout
+        bench.relay_doip("central-gateway").inject(RelayFault("reset", service=0x22, nth=2))
+        diagnostics = bench.ecu("bcm").diagnostics
+        assert [diagnostics.read_version() for _ in range(2)] == ["1.0.0", "1.0.0"]  # the second one reconnects
+    capture = str(tmp_path / "doip-central-gateway.pcapng")
+
+    def tshark(*arguments: str) -> str:
+        return subprocess.run(["tshark", "-r", capture, *arguments], capture_output=True, text=True,
+                              check=True).stdout
+
+    types = [int(field, 16) for field in tshark("-Y", "doip", "-T", "fields", "-e", "doip.type").split()]
+    assert types.count(0x0005) == 2 and types.count(0x0006) == 2, "a routing activation on each connection"
+    assert {0x8001, 0x8002} <= set(types), types
+    assert tshark("-Y", "tcp.flags.reset == 1", "-T", "fields", "-e", "tcp.srcport").split().count("13400") == 1
+    assert tshark("-Y", "tcp.analysis.flags") == "", "Wireshark's TCP analysis finds no lost or out-of-order segment"
