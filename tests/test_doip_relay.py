@@ -14,6 +14,7 @@ import pytest
 
 from bench.errors import UsageError
 from bench.ethernet import DoipRelay, RelayFault
+from tests.test_doip_gateway import receive
 
 WAIT = 5.0
 
@@ -69,17 +70,7 @@ def relay(entity: EchoEntity) -> Iterator[DoipRelay]:
 
 
 def connect(relay: DoipRelay) -> socket.socket:
-    sock = socket.create_connection(relay.address, timeout=WAIT)
-    return sock
-
-
-def read_exactly(sock: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        assert chunk, f"closed after {data.hex(' ')}"
-        data += chunk
-    return data
+    return socket.create_connection(relay.address, timeout=WAIT)
 
 
 def test_messages_pass_both_ways_and_diagnostic_ones_are_counted_by_service(relay: DoipRelay,
@@ -89,7 +80,7 @@ def test_messages_pass_both_ways_and_diagnostic_ones_are_counted_by_service(rela
         for message in messages:
             sock.sendall(message[:5])  # a message split over segments is forwarded whole
             sock.sendall(message[5:])
-            assert read_exactly(sock, len(message)) == message
+            assert receive(sock) == message
     assert relay.diagnostic_counts == {0x10: 1, 0x36: 2}
     assert bytes(entity.received) == b"".join(messages)
 
@@ -99,7 +90,7 @@ def test_a_reset_at_the_nth_transfer_data_is_a_tcp_rst_to_both_peers(relay: Doip
     first = diagnostic(b"\x36\x01" + bytes(8))
     with connect(relay) as sock:
         sock.sendall(first)
-        assert read_exactly(sock, len(first)) == first
+        assert receive(sock) == first
         sock.sendall(diagnostic(b"\x36\x02" + bytes(8)))
         with pytest.raises(ConnectionResetError):
             sock.recv(1)
@@ -117,7 +108,7 @@ def test_a_stall_forwards_nothing_and_closes_nothing_then_resumes(relay: DoipRel
         with pytest.raises(TimeoutError):  # neither data nor a FIN while stalled
             sock.recv(1)
         sock.settimeout(WAIT)
-        assert read_exactly(sock, len(message)) == message
+        assert receive(sock) == message
     assert relay.fired == [RelayFault("stall", service=0x36, seconds=0.5)]
 
 
@@ -127,7 +118,7 @@ def test_a_delay_holds_each_message_at_least_that_long(relay: DoipRelay) -> None
     with connect(relay) as sock:
         started = time.monotonic()
         sock.sendall(message)
-        assert read_exactly(sock, len(message)) == message
+        assert receive(sock) == message
         assert time.monotonic() - started >= 2 * relay.delay  # there and back
 
 
