@@ -98,3 +98,15 @@ def test_tsharks_doip_dissector_decodes_the_capture(tmp_path: Path) -> None:
     assert {0x8001, 0x8002} <= set(types), types
     assert tshark("-Y", "tcp.flags.reset == 1", "-T", "fields", "-e", "tcp.srcport").split().count("13400") == 1
     assert tshark("-Y", "tcp.analysis.flags") == "", "Wireshark's TCP analysis finds no lost or out-of-order segment"
+
+
+def test_a_stall_within_the_testers_timeouts_costs_time_not_the_flash(tmp_path: Path, firmware) -> None:  # noqa: ANN001
+    image = firmware("app-2.0.0")
+    config = load_bench(REPO / "fixtures" / "benches" / "doip.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"]) as bench:
+        relay = bench.relay_doip("central-gateway")
+        relay.inject(RelayFault("stall", service=TRANSFER_DATA, nth=3, seconds=0.5))
+        result = bench.ecu("bcm").flasher.flash(image)
+        assert relay.fired, "the stall was injected"
+        assert result.failure is None and result.retries == 0, result.timeline.render()
+        assert relay.connections == 1 and bench.doip_gateways["central-gateway"].activations == 1
