@@ -21,7 +21,7 @@ import can
 
 from bench.allocator import configure as configure_malloc
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
-from bench.errors import BenchFault, ConfigError
+from bench.errors import BenchFault, ConfigError, UsageError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.doip import CanRoute, DoipGateway
 from bench.ethernet import DoipRelay
@@ -283,7 +283,7 @@ class Bench:
         capture the traffic, written to ``doip-<entity>.pcapng`` in the workdir when the bench closes);
         asked before the tester's first request to that entity."""
         if entity_name in self._doip_sessions:
-            raise BenchFault(f"the tester is already connected to DoIP entity {entity_name!r}: "
+            raise UsageError(f"the tester is already connected to DoIP entity {entity_name!r}: "
                              "ask for its relay before the first request")
         if entity_name not in self.doip_relays:
             if self.config.doip is None or entity_name not in self.config.doip.entities:

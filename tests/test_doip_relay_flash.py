@@ -12,6 +12,7 @@ from scapy.layers.inet import TCP
 from scapy.utils import rdpcap
 
 from bench.config import load_bench
+from bench.errors import ConfigError, UsageError
 from bench.ethernet import RelayFault
 from bench.rig import Bench
 
@@ -110,3 +111,13 @@ def test_a_stall_within_the_testers_timeouts_costs_time_not_the_flash(tmp_path: 
         assert relay.fired, "the stall was injected"
         assert result.failure is None and result.retries == 0, result.timeline.render()
         assert relay.connections == 1 and bench.doip_gateways["central-gateway"].activations == 1
+
+
+def test_a_relay_is_asked_for_a_known_entity_before_the_first_request(tmp_path: Path) -> None:
+    config = load_bench(REPO / "fixtures" / "benches" / "doip.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"]) as bench:
+        with pytest.raises(ConfigError, match="no DoIP entity named 'body-gateway'"):
+            bench.relay_doip("body-gateway")
+        assert bench.ecu("bcm").diagnostics.read_version() == "1.0.0"
+        with pytest.raises(UsageError, match="before the first request"):
+            bench.relay_doip("central-gateway")
