@@ -121,3 +121,19 @@ def test_a_relay_is_asked_for_a_known_entity_before_the_first_request(tmp_path: 
         assert bench.ecu("bcm").diagnostics.read_version() == "1.0.0"
         with pytest.raises(UsageError, match="before the first request"):
             bench.relay_doip("central-gateway")
+
+
+def test_a_reset_while_the_tester_awaits_the_answer_is_a_lost_answer_then_a_new_connection(tmp_path: Path,
+                                                                                              firmware) -> None:  # noqa: ANN001
+    """The RST comes after doipclient's own check after a send (the relay holds each message 30 ms):
+    the tester sees it while awaiting the ACK, retries the block, and reconnects."""
+    image = firmware("app-2.0.0")
+    config = load_bench(REPO / "fixtures" / "benches" / "doip.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"]) as bench:
+        relay = bench.relay_doip("central-gateway")
+        relay.delay = 0.03
+        relay.inject(RelayFault("reset", service=TRANSFER_DATA, nth=5))
+        result = bench.ecu("bcm").flasher.flash(image)
+        assert relay.fired and result.failure is None, result.timeline.render()
+        assert result.retries == 1 and result.version_after == "2.0.0"
+        assert relay.connections == 2 and bench.doip_gateways["central-gateway"].activations == 2
