@@ -137,3 +137,18 @@ def test_a_reset_while_the_tester_awaits_the_answer_is_a_lost_answer_then_a_new_
         assert relay.fired and result.failure is None, result.timeline.render()
         assert result.retries == 1 and result.version_after == "2.0.0"
         assert relay.connections == 2 and bench.doip_gateways["central-gateway"].activations == 2
+
+
+def test_a_half_open_connection_mid_download_is_left_for_a_new_one(tmp_path: Path, firmware) -> None:  # noqa: ANN001
+    """The tester gets a FIN while its messages still reach the gateway: doipclient closes its socket
+    (the relay passes that FIN on, so the gateway drops the old socket), connects anew, activates
+    routing again and sends the block again."""
+    image = firmware("app-2.0.0")
+    config = load_bench(REPO / "fixtures" / "benches" / "doip.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"]) as bench:
+        relay = bench.relay_doip("central-gateway")
+        relay.inject(RelayFault("half_open", service=TRANSFER_DATA, nth=5))
+        result = bench.ecu("bcm").flasher.flash(image)
+        assert relay.fired and result.failure is None, result.timeline.render()
+        assert result.version_after == "2.0.0"
+        assert relay.connections == 2 and bench.doip_gateways["central-gateway"].activations == 2
