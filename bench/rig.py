@@ -21,9 +21,11 @@ import can
 
 from bench.allocator import configure as configure_malloc
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
-from bench.errors import BenchFault, ConfigError
+from bench.errors import BenchFault, ConfigError, UsageError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.doip import CanRoute, DoipGateway
+from bench.ethernet import DoipRelay
+from bench.ethernet.pcapng import write_pcapng
 from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
 from bench.instruments.slcan_bridge import SlcanBridge
@@ -139,6 +141,8 @@ class Bench:
         self.doip_gateways: dict[str, DoipGateway] = {}
         """The virtual DoIP entities serving the ECUs brought up, by name (``doip.entities``)."""
         self._doip_sessions: dict[str, DoipSession] = {}
+        self.doip_relays: dict[str, DoipRelay] = {}
+        """TCP relays put between the tester and DoIP entities (``relay_doip``), by entity name."""
         self.supplies: dict[str, PowerSupply] = {}
         self.consoles: dict[str, SerialConsole] = {}
         self._console_ports: dict[str, ConsolePort] = {}
@@ -274,13 +278,32 @@ class Bench:
                                            bus, notifier, gateway.answer))
             gateway.start()
 
+    def relay_doip(self, entity_name: str) -> DoipRelay:
+        """A TCP relay between the tester and DoIP entity ``entity_name`` (to inject TCP faults and
+        capture the traffic, written to ``doip-<entity>.pcapng`` in the workdir when the bench closes);
+        asked before the tester's first request to that entity."""
+        if entity_name in self._doip_sessions:
+            raise UsageError(f"the tester is already connected to DoIP entity {entity_name!r}: "
+                             "ask for its relay before the first request")
+        if entity_name not in self.doip_relays:
+            if self.config.doip is None or entity_name not in self.config.doip.entities:
+                raise ConfigError(f"no DoIP entity named {entity_name!r} on bench {self.config.name!r}",
+                                  file=str(self.config.source or ""))
+            entity = self.config.doip.entities[entity_name]
+            gateway = self.doip_gateways.get(entity_name)
+            upstream = gateway.address if gateway is not None else (entity.host, entity.port)
+            self.doip_relays[entity_name] = DoipRelay(upstream).start()
+        return self.doip_relays[entity_name]
+
     def _doip_session(self, entity_name: str) -> DoipSession:
         """The tester's one connection to DoIP entity ``entity_name``, opened (and routing activated) on first use."""
         if entity_name not in self._doip_sessions:
             assert self.config.doip is not None
             gateway = self.doip_gateways.get(entity_name)
+            relay = self.doip_relays.get(entity_name)
+            port = relay.address[1] if relay is not None else gateway.address[1] if gateway is not None else None
             self._doip_sessions[entity_name] = DoipSession(self.config.doip.entities[entity_name], self.config.doip,
-                                                           port=gateway.address[1] if gateway is not None else None)
+                                                           port=port)
         return self._doip_sessions[entity_name]
 
     def _tester_bus(self, name: str) -> tuple[can.BusABC, can.Notifier]:
@@ -419,6 +442,7 @@ class Bench:
             *((f"monitor of bus {name}", monitor.stop) for name, monitor in self.monitors.items()),
             *(("tester link", link.close) for link in self._links),
             *((f"DoIP session with {name}", session.close) for name, session in self._doip_sessions.items()),
+            *((f"DoIP relay to {name}", relay.stop) for name, relay in self.doip_relays.items()),
             *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
             *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
             *((("rest-bus", self.restbus.stop),) if self.restbus else ()),
@@ -426,6 +450,9 @@ class Bench:
             *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
         ]
         _side_by_side(stops, errors)
+        for name, relay in self.doip_relays.items():
+            with _collect(errors, f"capture of the DoIP relay to {name}"):
+                write_pcapng(relay.events, self.workdir / f"doip-{name}.pcapng")
         for name, trace in self.traces.items():
             with _collect(errors, f"trace of bus {name}"):
                 trace.close()
@@ -452,6 +479,7 @@ class Bench:
         self.gateways.clear()
         self.doip_gateways.clear()
         self._doip_sessions.clear()
+        self.doip_relays.clear()
         self._gateway_sides.clear()
         self._restbus_buses.clear()
         self.restbus = None

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "power": 4, "instruments": 4,
     "sim": 5, "monitor": 5, "gateway": 5,
     "doip": 5,
+    "ethernet": 5,  # the DoIP TCP relay with faults, its pcapng evidence (issue 15)
     "flash": 6,
     "rig": 7,
     "faults": 8, "vehicle": 8,

@@ -61,6 +61,15 @@ class DiagnosticNack(TimeoutException):
         self.target, self.code = target, code
 
 
+class ConnectionLost(TimeoutException):
+    """The entity's TCP connection was reset while the tester waited on it: what was awaited is lost.
+    To the flasher this is an ECU that did not answer (it retries); doipclient connects and activates
+    routing again on the next send, where it finds the socket closed."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"DoIP connection lost while awaiting the entity ({error}); no answer can come")
+
+
 class DoipSession:
     """The tester's one TCP connection to a DoIP entity, shared by the links of the ECUs behind it."""
 
@@ -114,6 +123,8 @@ class DoipSession:
             message = self.client.read_doip(timeout=max(timeout, 0.001))
         except TimeoutError:
             return
+        except (ConnectionResetError, BrokenPipeError) as error:
+            raise ConnectionLost(error) from error
         if isinstance(message, DiagnosticMessage) and message.target_address == self.tester_address:
             self._answers[message.source_address].append(bytes(message.user_data))
         elif isinstance(message, (DiagnosticMessagePositiveAcknowledgement,
