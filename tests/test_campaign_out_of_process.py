@@ -50,12 +50,8 @@ def rig(tmp_path: Path) -> Iterator[Bench]:
 
 def master_bench(rig: Bench, path: Path) -> Path:
     """The master's bench file: the ECUs as real ones, each on the hub of its bus."""
-    document: dict[str, Any] = {}
-    for name in ECUS:
-        part = tester_bench.tester_bench(rig.config, name, rig.hubs[rig.config.ecus[name].bus].url)
-        for key in ("buses", "profiles", "ecus"):
-            document.setdefault(key, {}).update(part[key])
-        document.update(name="vehicle-master", dbc=part["dbc"])
+    hubs = {bus: rig.hubs[bus].url for bus in {rig.config.ecus[name].bus for name in ECUS}}
+    document = {**tester_bench.tester_bench(rig.config, list(ECUS), hubs), "name": "vehicle-master"}
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 

@@ -20,6 +20,7 @@ import pytest
 from bench.cli import main
 from bench.cli.sim import example_recipe, next_steps
 from bench.config import load_bench
+from bench.rig import Bench
 from bench.monitor.vehicle_listener import VehicleListener
 from bench.monitor.vehicle_signals import VehicleSignals
 from process_lines import lines_until
@@ -135,3 +136,43 @@ def test_sim_sends_the_rest_bus_frames_when_the_bench_file_enables_them(tmp_path
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_sim_serves_several_ecus_at_once_through_one_tester_bench_file(tmp_path: Path) -> None:
+    """BCM and EPS share the classic bus 'body': one SLCAN port serves both; the written bench file
+    flashes one with `ota-bench flash` and reads the other's version; SIGINT stops them with 0."""
+    nvm, tester = tmp_path / "nvm", tmp_path / "tester.yaml"
+    process = subprocess.Popen([sys.executable, "-m", "bench", "sim", "--bench", str(BENCH), "--ecu", "bcm",
+                                "--ecu", "eps", "--nvm", str(nvm), "--slcan", "127.0.0.1:0",
+                                "--write-bench", str(tester)],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        start = lines_until(process, "serving ", deadline=time.monotonic() + STARTS_WITHIN)
+        for ecu in ("bcm", "eps"):
+            assert f"{ecu}: new NVM in {nvm / ecu}, programmed with its factory image" in start
+        urls = set(re.findall(r"served over SLCAN at (socket://127\.0\.0\.1:\d+)", "\n".join(start)))
+        assert len(urls) == 1, start  # one port per bus
+        tester_config = load_bench(tester)
+        assert set(tester_config.ecus) == {"bcm", "eps"}
+        assert tester_config.buses["body"].channel == urls.pop()
+        flash = next(line for line in start if line.startswith("next: ota-bench flash") and "--ecu bcm" in line)
+
+        assert main(shlex.split(flash.removeprefix("next: "))[1:]) == 0
+        with Bench(tester_config, workdir=tmp_path / "tester") as rig:
+            assert rig.ecu("eps").diagnostics.read_version() == "1.0.0"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=STOPS_WITHIN)
+        assert process.returncode == 0, err.decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert "bcm: runs version 2.1.0" in out.decode()
+    assert "eps: stopped" in out.decode()
+
+
+def test_sim_refuses_to_serve_a_can_fd_bus_over_slcan_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--bench", str(BENCH), "--all", "--nvm", str(tmp_path), "--slcan", "127.0.0.1:0"]) == 2
+    assert "--slcan: ECU 'bms' is on CAN FD bus 'powertrain'; SLCAN carries classic CAN only" \
+           in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``ota-bench sim --bench FILE --ecu NAME [--slcan HOST:PORT]``: serve one virtual ECU until Ctrl-C."""
+"""``ota-bench sim --bench FILE --ecu NAME [--slcan HOST:PORT]``: serve one virtual ECU until Ctrl-C;
+with ``--all`` or ``--ecu`` given several times, every one named, one SLCAN port per bus."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import can
@@ -16,7 +18,7 @@ from bench.cli.common import EXIT_OK, can_id, ecu_config
 from bench.cli.sim_activity import SimActivity
 from bench.cli.tester_bench import tester_bench, write_tester_bench
 from bench.config import BenchConfig, load_bench
-from bench.errors import BenchFault, ConfigError
+from bench.errors import BenchFault, ConfigError, UsageError
 from bench.image.builders import FIRMWARE_DIR
 from bench.instruments.slcan_bridge import SlcanBridge
 from bench.monitor import BusMonitor
@@ -39,13 +41,17 @@ _VIRTUAL_NOTE = ("python-can's 'virtual' interface is in-process only: a tester 
 
 def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
     sim = commands.add_parser(
-        "sim", parents=[bench_file], help="serve one virtual ECU on its bus until Ctrl-C",
-        description="Run the virtual ECU NAME of the bench file, and only it, on its configured bus, "
+        "sim", parents=[bench_file], help="serve virtual ECUs on their buses until Ctrl-C",
+        description="Run the virtual ECU NAME of the bench file (or several: --ecu again, or --all) on its "
+                    "configured bus, "
                     "powered by a virtual supply, until Ctrl-C or SIGTERM. Its flash and EEPROM persist "
                     f"in --nvm across runs. Note: {_VIRTUAL_NOTE}.")
-    sim.add_argument("--ecu", required=True, metavar="NAME", help="ECU of the bench file with a 'virtual:' section")
+    sim.add_argument("--ecu", action="append", metavar="NAME",
+                     help="ECU of the bench file with a 'virtual:' section; several --ecu serve them all at once")
+    sim.add_argument("--all", action="store_true", help="serve every virtual ECU of the bench file at once")
     sim.add_argument("--nvm", type=Path, metavar="DIR",
-                     help=f"folder for the ECU's flash and EEPROM files (default: {SIM_NVM_ROOT}/NAME)")
+                     help=f"folder for the ECU's flash and EEPROM files (default: {SIM_NVM_ROOT}/NAME); with "
+                          "several ECUs, the folder holding one per ECU, DIR/NAME")
     sim.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=False,
                      help="append a random suffix to a virtual bus channel, as tests do (default: off, "
                           "so the channel is the one in the bench file)")
@@ -54,55 +60,118 @@ def register(commands: argparse._SubParsersAction, bench_file: argparse.Argument
                           "USB-serial CAN adapter would: a tester in another process opens it with python-can's "
                           "slcan interface, channel socket://HOST:PORT; port 0 picks a free port (printed)")
     sim.add_argument("--write-bench", type=Path, metavar="FILE",
-                     help="write the bench file a tester in another process reaches this ECU with (its SLCAN port "
-                          "with --slcan, else its bus), and print the flash command that uses it")
+                     help="write the bench file a tester in another process reaches the ECUs with (their SLCAN "
+                          "ports with --slcan, else their buses), and print the flash command that uses it")
     sim.set_defaults(command=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_bench(args.bench)
-    ecu = ecu_config(config, args.ecu)
-    if ecu.virtual is None:
-        raise ConfigError(f"ECU {args.ecu!r} is a real ECU (no 'virtual:' section): nothing to simulate",
-                          file=str(config.source))
+    names = _served_names(config, args)
+    if len(names) > 1:
+        return _run_many(config, args, names)
+    args.ecu = names[0]
+    ecu = config.ecus[args.ecu]
     nvm_dir = args.nvm if args.nvm is not None else SIM_NVM_ROOT / args.ecu
     bus = config.buses[ecu.bus]
     if args.slcan is not None and bus.fd:
         raise ConfigError(f"--slcan: ECU {args.ecu!r} is on CAN FD bus {ecu.bus!r}; SLCAN carries classic CAN only",
                           file=str(config.source))
     if args.write_bench is not None and args.slcan is None and bus.interface == "virtual":
-        tester_bench(config, args.ecu, None)  # refuses, saying why, before anything starts
-    kept = (nvm_dir / f"{args.ecu}.flash").exists()
+        tester_bench(config, [args.ecu], {})  # refuses, saying why, before anything starts
     channel = Bench(config, workdir=nvm_dir, isolate=args.isolate).channel(ecu.bus)
-    sim = build_virtual_ecu(config, args.ecu, nvm_dir=nvm_dir, channel=channel)
-    supply = VirtualSupply(ecu.power or f"{args.ecu}-supply",
-                           nominal_voltage=config.power[ecu.power].nominal_voltage if ecu.power else 13.5)
-    supply.attach(sim.supply_changed)
     stop = threading.Event()
-    activity = SimActivity(args.ecu, config.profiles[ecu.profile], say)
     slcan = _slcan_bridge(args.slcan, lambda: open_bus(ecu.bus, bus, channel=channel)) if args.slcan else nullcontext()
     with slcan as bridge, _stop_on_signals(stop), _restbus(config, ecu.bus, channel):
-        supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there
-        try:
-            say(f"{args.ecu}: virtual ECU listening on bus {ecu.bus!r} ({bus.interface} channel {channel!r}, "
-                f"{'CAN FD' if bus.fd else 'classic CAN'}), request {can_id(ecu, ecu.request_id)}, "
-                f"functional {can_id(ecu, ecu.functional_id)}, response {can_id(ecu, ecu.response_id)}"
-                f"{f'; served over SLCAN at {bridge.url} (python-can interface slcan)' if bridge else ''}")
-            say(f"{args.ecu}: " + (f"NVM kept in {nvm_dir}: it starts as the last run left it" if kept else
-                                   f"new NVM in {nvm_dir}, programmed with its factory image"))
-            activity.running_now(_running(sim))
-            say(f"{args.ecu}: supply {supply.name} on; Ctrl-C or SIGTERM stops it")
+        with _served(config, args.ecu, nvm_dir, channel, bridge.url if bridge else None) as (sim, activity):
             for line in next_steps(config, args, bridge.url if bridge else None):
                 say(line)
-            with _monitor(config, args.ecu, channel, activity):
-                while not stop.wait(0.2) and sim.fault is None:
-                    activity.running_now(_running(sim))
-        finally:
-            supply.off()  # returns once the simulator's threads have stopped
-    if sim.fault is not None:
-        raise BenchFault(f"virtual ECU {args.ecu} crashed: {sim.fault!r}")
-    say(f"{args.ecu}: stopped")
+            while not stop.wait(0.2) and sim.fault is None:
+                activity.running_now(_running(sim))
     return EXIT_OK
+
+
+def _served_names(config: BenchConfig, args: argparse.Namespace) -> list[str]:
+    """The ECUs ``--ecu``/``--all`` name, each checked to be a virtual ECU of the bench file."""
+    if args.all == bool(args.ecu):
+        raise UsageError("sim: name the ECUs to serve with --ecu NAME (once or more) or serve them all with --all")
+    names = [name for name, ecu in config.ecus.items() if ecu.virtual is not None] if args.all else args.ecu
+    for name in names:
+        if ecu_config(config, name).virtual is None:
+            raise ConfigError(f"ECU {name!r} is a real ECU (no 'virtual:' section): nothing to simulate",
+                              file=str(config.source))
+    if not names:
+        raise ConfigError("--all: the bench file has no virtual ECU (no 'virtual:' section)", file=str(config.source))
+    return list(dict.fromkeys(names))
+
+
+def _run_many(config: BenchConfig, args: argparse.Namespace, names: list[str]) -> int:
+    """Serve every ECU of ``names`` at once: one SLCAN port per bus, NVM in ``--nvm``/NAME."""
+    root = args.nvm if args.nvm is not None else SIM_NVM_ROOT
+    buses = list(dict.fromkeys(config.ecus[name].bus for name in names))
+    if args.slcan is not None:
+        fd = [name for name in names if config.buses[config.ecus[name].bus].fd]
+        if fd:
+            raise ConfigError(f"--slcan: ECU {fd[0]!r} is on CAN FD bus {config.ecus[fd[0]].bus!r}; SLCAN carries "
+                              "classic CAN only (serve the ECUs of classic CAN buses with --ecu NAME ...)",
+                              file=str(config.source))
+        if args.slcan[1] != 0 and len(buses) > 1:
+            raise ConfigError(f"--slcan: {len(buses)} buses need a port each; give port 0 (a free port per bus)",
+                              file=str(config.source))
+    elif args.write_bench is not None:
+        tester_bench(config, names, {})  # refuses a virtual bus, saying why, before anything starts
+    rig = Bench(config, workdir=root, isolate=args.isolate)
+    channels = {bus: rig.channel(bus) for bus in buses}
+    stop = threading.Event()
+    with ExitStack() as stack:
+        urls = {bus: stack.enter_context(_slcan_bridge(args.slcan, partial(
+            open_bus, bus, config.buses[bus], channel=channels[bus]))).url for bus in buses} if args.slcan else {}
+        stack.enter_context(_stop_on_signals(stop))
+        for bus in buses:
+            stack.enter_context(_restbus(config, bus, channels[bus]))
+        served = [stack.enter_context(_served(config, name, root / name, channels[config.ecus[name].bus],
+                                              urls.get(config.ecus[name].bus))) for name in names]
+        if args.write_bench is not None:
+            write_tester_bench(args.write_bench, config, names, urls)
+            say(f"wrote the tester's bench file {args.write_bench} with ECUs {', '.join(names)}")
+            for name in names:
+                say(f"next: ota-bench flash --bench {args.write_bench} --ecu {name} --image {example_recipe()}")
+        say(f"serving {len(names)} virtual ECUs: {', '.join(names)}; Ctrl-C or SIGTERM stops them")
+        while not stop.wait(0.2) and all(sim.fault is None for sim, _ in served):
+            for sim, activity in served:
+                activity.running_now(_running(sim))
+    return EXIT_OK
+
+
+@contextmanager
+def _served(config: BenchConfig, name: str, nvm_dir: Path, channel: str | int,
+            slcan_url: str | None) -> Iterator[tuple[VirtualEcu, SimActivity]]:
+    """ECU ``name`` powered on ``channel``, saying how to reach it, logging what a tester does with it."""
+    ecu = config.ecus[name]
+    bus = config.buses[ecu.bus]
+    kept = (nvm_dir / f"{name}.flash").exists()
+    sim = build_virtual_ecu(config, name, nvm_dir=nvm_dir, channel=channel)
+    supply = VirtualSupply(ecu.power or f"{name}-supply",
+                           nominal_voltage=config.power[ecu.power].nominal_voltage if ecu.power else 13.5)
+    supply.attach(sim.supply_changed)
+    activity = SimActivity(name, config.profiles[ecu.profile], say)
+    supply.on()  # opens the bus: a BenchFault here means the interface/channel is not there
+    try:
+        say(f"{name}: virtual ECU listening on bus {ecu.bus!r} ({bus.interface} channel {channel!r}, "
+            f"{'CAN FD' if bus.fd else 'classic CAN'}), request {can_id(ecu, ecu.request_id)}, "
+            f"functional {can_id(ecu, ecu.functional_id)}, response {can_id(ecu, ecu.response_id)}"
+            f"{f'; served over SLCAN at {slcan_url} (python-can interface slcan)' if slcan_url else ''}")
+        say(f"{name}: " + (f"NVM kept in {nvm_dir}: it starts as the last run left it" if kept else
+                           f"new NVM in {nvm_dir}, programmed with its factory image"))
+        activity.running_now(_running(sim))
+        say(f"{name}: supply {supply.name} on; Ctrl-C or SIGTERM stops it")
+        with _monitor(config, name, channel, activity):
+            yield sim, activity
+    finally:
+        supply.off()  # returns once the simulator's threads have stopped
+    if sim.fault is not None:
+        raise BenchFault(f"virtual ECU {name} crashed: {sim.fault!r}")
+    say(f"{name}: stopped")
 
 
 def _running(sim: VirtualEcu) -> RunningSoftware | None:
@@ -118,7 +187,8 @@ def next_steps(config: BenchConfig, args: argparse.Namespace, slcan_url: str | N
     """How a tester in another process reaches the ECU: the bench file and the flash command."""
     image = f"--image {example_recipe()}"
     if args.write_bench is not None:
-        write_tester_bench(args.write_bench, config, args.ecu, slcan_url)
+        urls = {config.ecus[args.ecu].bus: slcan_url} if slcan_url else {}
+        write_tester_bench(args.write_bench, config, [args.ecu], urls)
         return [f"{args.ecu}: wrote the tester's bench file {args.write_bench}",
                 f"next: ota-bench flash --bench {args.write_bench} --ecu {args.ecu} {image}"]
     bus = config.buses[config.ecus[args.ecu].bus]

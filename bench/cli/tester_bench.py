@@ -1,4 +1,4 @@
-"""The bench file with which a tester in another process reaches the ECU ``ota-bench sim`` serves.
+"""The bench file with which a tester in another process reaches the ECUs ``ota-bench sim`` serves.
 
 The served ECU is a real one to that tester: no ``virtual:`` section, no supply, no console.
 Its bus is the SLCAN port ``sim`` listens on (``--slcan``), or the bench file's own bus where
@@ -9,6 +9,7 @@ sharing the cores, as ``fixtures/benches/slcan-sim.yaml`` has.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +28,38 @@ def _dump(model: Any, **exclude: Any) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_defaults=True, by_alias=True, **exclude)
 
 
-def tester_bench(config: BenchConfig, ecu: str, slcan_url: str | None) -> dict[str, Any]:
-    """The bench file (as data) that reaches ``ecu`` of ``config`` from another process."""
-    ecu_config = config.ecus[ecu]
-    bus_config = config.buses[ecu_config.bus]
-    if slcan_url is None and bus_config.interface == "virtual":
-        raise ConfigError(f"--write-bench: bus {ecu_config.bus!r} uses python-can's 'virtual' interface, which no "
-                          "other process can open; serve it over SLCAN too (--slcan 127.0.0.1:0)",
-                          file=str(config.source or ""))
-    bus = _dump(bus_config)
-    if slcan_url is not None:
-        bus = {"interface": "slcan", "channel": slcan_url, "bitrate": bus_config.bitrate, "options": SLCAN_OPTIONS}
-    profile = _dump(config.profiles[ecu_config.profile])
-    timing = profile.setdefault("timing", {})
-    timing["network_margin"] = max(config.profiles[ecu_config.profile].timing.network_margin, TWO_PROCESS_MARGIN)
-    return {"name": f"{config.name}-{ecu}-tester",
+def tester_bench(config: BenchConfig, ecus: Sequence[str], slcan_urls: Mapping[str, str]) -> dict[str, Any]:
+    """The bench file (as data) that reaches ``ecus`` of ``config`` from another process; ``slcan_urls``
+    gives the SLCAN port serving a bus, a bus without one is the bench file's own."""
+    buses: dict[str, Any] = {}
+    profiles: dict[str, Any] = {}
+    for ecu in ecus:
+        ecu_config = config.ecus[ecu]
+        bus_config = config.buses[ecu_config.bus]
+        slcan_url = slcan_urls.get(ecu_config.bus)
+        if slcan_url is None and bus_config.interface == "virtual":
+            raise ConfigError(f"--write-bench: bus {ecu_config.bus!r} uses python-can's 'virtual' interface, which no "
+                              "other process can open; serve it over SLCAN too (--slcan 127.0.0.1:0)",
+                              file=str(config.source or ""))
+        buses[ecu_config.bus] = _dump(bus_config) if slcan_url is None else {
+            "interface": "slcan", "channel": slcan_url, "bitrate": bus_config.bitrate, "options": SLCAN_OPTIONS}
+        profile = profiles[ecu_config.profile] = _dump(config.profiles[ecu_config.profile])
+        timing = profile.setdefault("timing", {})
+        timing["network_margin"] = max(config.profiles[ecu_config.profile].timing.network_margin, TWO_PROCESS_MARGIN)
+    return {"name": f"{config.name}-{ecus[0] if len(ecus) == 1 else 'bench'}-tester",
             "dbc": [str(path) for path in config.dbc],
-            "buses": {ecu_config.bus: bus},
-            "profiles": {ecu_config.profile: profile},
-            "ecus": {ecu: _dump(ecu_config, exclude={"virtual", "power", "console"})}}
+            "buses": buses,
+            "profiles": profiles,
+            "ecus": {ecu: _dump(config.ecus[ecu], exclude={"virtual", "power", "console"}) for ecu in ecus}}
 
 
-def write_tester_bench(path: Path, config: BenchConfig, ecu: str, slcan_url: str | None) -> None:
+def write_tester_bench(path: Path, config: BenchConfig, ecus: Sequence[str], slcan_urls: Mapping[str, str]) -> None:
     """Write the file and load it back, so a file ``flash`` would refuse is never left behind."""
-    header = (f"# Written by `ota-bench sim --ecu {ecu}` from {config.source}: the tester's side of the ECU it "
-              "serves,\n# a real ECU to this bench (no virtual section, no supply).\n")
+    served = " ".join(f"--ecu {ecu}" for ecu in ecus)
+    header = (f"# Written by `ota-bench sim {served}` from {config.source}: the tester's side of the ECUs it "
+              "serves,\n# real ECUs to this bench (no virtual section, no supply).\n")
     try:
-        path.write_text(header + yaml.safe_dump(tester_bench(config, ecu, slcan_url), sort_keys=False))
+        path.write_text(header + yaml.safe_dump(tester_bench(config, ecus, slcan_urls), sort_keys=False))
     except OSError as exc:
         raise ConfigError(f"--write-bench: cannot write the bench file: {exc.strerror or exc}",
                           file=str(path)) from None
