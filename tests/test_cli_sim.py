@@ -176,3 +176,10 @@ def test_sim_refuses_to_serve_a_can_fd_bus_over_slcan_naming_it(
     assert main(["sim", "--bench", str(BENCH), "--all", "--nvm", str(tmp_path), "--slcan", "127.0.0.1:0"]) == 2
     assert "--slcan: ECU 'bms' is on CAN FD bus 'powertrain'; SLCAN carries classic CAN only" \
            in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("choice", [[], ["--all", "--ecu", "bcm"]])
+def test_sim_wants_either_ecu_names_or_all(choice: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--bench", str(BENCH), *choice]) == 2
+    assert "name the ECUs to serve with --ecu NAME (once or more) or serve them all with --all" \
+           in capsys.readouterr().err

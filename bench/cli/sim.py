@@ -18,7 +18,7 @@ from bench.cli.common import EXIT_OK, can_id, ecu_config
 from bench.cli.sim_activity import SimActivity
 from bench.cli.tester_bench import tester_bench, write_tester_bench
 from bench.config import BenchConfig, load_bench
-from bench.errors import BenchFault, ConfigError, UsageError
+from bench.errors import BenchFault, ConfigError
 from bench.image.builders import FIRMWARE_DIR
 from bench.instruments.slcan_bridge import SlcanBridge
 from bench.monitor import BusMonitor
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 def _served_names(config: BenchConfig, args: argparse.Namespace) -> list[str]:
     """The ECUs ``--ecu``/``--all`` name, each checked to be a virtual ECU of the bench file."""
     if args.all == bool(args.ecu):
-        raise UsageError("sim: name the ECUs to serve with --ecu NAME (once or more) or serve them all with --all")
+        raise ConfigError("sim: name the ECUs to serve with --ecu NAME (once or more) or serve them all with --all")
     names = [name for name, ecu in config.ecus.items() if ecu.virtual is not None] if args.all else args.ecu
     for name in names:
         if ecu_config(config, name).virtual is None:
