@@ -221,13 +221,14 @@ class Bench:
             if self.gatewayed(name):
                 self.traces[f"{name}-ecu-side"] = BusTrace(name, bus, self.ecu_channel(name), tester_ids=tester_ids,
                                                            side="ecu")
-        for name in dict.fromkeys(ecu.bus for ecu in ecus.values()):
+        programs = [supply for supply in self.supplies.values() if isinstance(supply, ProcessSupply)]
+        named = [bus for program in programs for bus in program.settings.shared_buses()]
+        for name in dict.fromkeys([*(ecu.bus for ecu in ecus.values()), *named]):
             if self.config.buses[name].share == "slcan":
                 self.hubs[name] = SlcanBridge(partial(open_bus, name, self.config.buses[name],
                                                       channel=self.ecu_channel(name)))
-        for supply in self.supplies.values():
-            if isinstance(supply, ProcessSupply):
-                supply.bind(self.workdir, {bus: hub.url for bus, hub in self.hubs.items()})
+        for program in programs:
+            program.bind(self.workdir, {bus: hub.url for bus, hub in self.hubs.items()})
         dbc = load_dbc(self.config)
         if self.config.restbus is not None:
             self._start_restbus(VehicleSignals.from_dbc(dbc), self.config.restbus.buses)
@@ -260,6 +261,7 @@ class Bench:
         self.vehicle = VehicleState(signals)
         self.restbus = RestBus(self.vehicle, self._restbus_buses, name="restbus")
         self.restbus.start()
+
     def _start_doip_gateways(self, ecus: dict[str, EcuConfig]) -> None:
         """A virtual DoIP entity for each one an ECU brought up is reached through; it routes those ECUs."""
         doip = self.config.doip

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bench.config.models import PowerConfig, ProcessSettings
-from bench.errors import BenchFault, ConfigError
+from bench.errors import BenchFault
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,7 @@ class ProcessSupply:
 
     @classmethod
     def from_config(cls, name: str, config: PowerConfig) -> ProcessSupply:
-        if config.process is None:
-            raise ConfigError(f"driver 'process' of {name!r} needs process: {{command: [...], ready: REGEX}}",
-                              field="process")
+        assert config.process is not None  # PowerConfig requires it for driver 'process'
         return cls(name, config.process)
 
     def bind(self, workdir: Path, shared: Mapping[str, str]) -> None:
@@ -74,14 +72,11 @@ class ProcessSupply:
         if self.nvm is None:
             raise BenchFault(f"process supply {self.name!r}: switched on before the bench bound its NVM folder")
         values = {**self._values, "nvm": str(self.nvm)}
-
-        def fill(match: re.Match[str]) -> str:
-            if match.group(1) not in values:
-                raise BenchFault(f"process supply {self.name!r}: {{{match.group(1)}}} has no value "
-                                 "(is the bus shared and in use on this bench?)")
-            return values[match.group(1)]
-
-        return [re.sub(r"\{([^{}]*)\}", fill, argument) for argument in self.settings.command]
+        unbound = [bus for bus in self.settings.shared_buses() if f"slcan:{bus}" not in values]
+        if unbound:  # the rig serves every bus a command names; only a caller of bind() can miss one
+            raise BenchFault(f"process supply {self.name!r}: no URL bound for bus(es) {', '.join(unbound)}")
+        return [re.sub(r"\{([^{}]*)\}", lambda match: values[match.group(1)], argument)
+                for argument in self.settings.command]
 
     def is_on(self) -> bool:
         process = self._process
