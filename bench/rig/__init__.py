@@ -9,23 +9,19 @@ Bench its own channel names so tests running side by side never hear each other.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
 
 import can
 
 from bench.allocator import configure as configure_malloc
-from bench.config.models import BenchConfig, EcuConfig, EcuProfile
-from bench.errors import BenchFault, ConfigError, UsageError
-from bench.flash import EcuDiagnostics, Flasher, FlashResult
-from bench.doip import CanRoute, DoipGateway
+from bench.config.models import BenchConfig, EcuProfile
+from bench.errors import BenchFault, ConfigError
+from bench.flash import FlashResult
+from bench.doip import DoipGateway
 from bench.ethernet import DoipRelay
-from bench.ethernet.pcapng import write_pcapng
 from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
 from bench.instruments.slcan_bridge import SlcanBridge
@@ -36,85 +32,19 @@ from bench.power import PowerSupply, VirtualSupply
 from bench.power.drivers import close_supply, open_supply
 from bench.power.process import ProcessSupply
 from bench.power.virtual import NOMINAL_VOLTAGE
+from bench.rig.closing import collect, side_by_side
+from bench.rig.doip_side import DoipSide
+from bench.rig.handle import EcuHandle, EcuReads  # noqa: F401 - EcuReads: part of this module's API
 from bench.sim.console_port import ConsolePort
 from bench.sim.ecu import VirtualEcu
 from bench.sim.factory import build_virtual_ecu, load_dbc
 from bench.sim.restbus import RestBus
 from bench.sim.vehicle_state import VehicleState
 from bench.transport import udsoncan_speedup
-from bench.transport.can_bus import RECV_POLL, open_bus, open_notifier
+from bench.transport.can_bus import open_bus, open_notifier
 from bench.transport.trace import BusTrace, Marker
-from bench.transport.doip_link import DoipLink, DoipSession
+from bench.transport.doip_link import DoipLink
 from bench.transport.uds_client import TesterLink
-
-
-@dataclass(frozen=True)
-class EcuReads:
-    """What a test did with one ECU through its handle, for the report."""
-
-    versions: frozenset[str]
-    """Application versions the ECU reported (the test's reads and the flasher's read-backs)."""
-    flashes: tuple[FlashResult, ...]
-    """Every flash attempt, failed ones included, in order."""
-
-
-@dataclass
-class EcuHandle:
-    """One ECU of the bench as a test sees it: config, power, tester link, flasher, simulator.
-
-    The tester link, the diagnostics and the flasher are opened on first use; the flasher reads
-    through the handle's diagnostics, so one object holds every read. ``reads()`` says what the
-    test did with the ECU.
-    """
-
-    name: str
-    config: EcuConfig
-    profile: EcuProfile
-    power: PowerSupply | None
-    sim: VirtualEcu | None
-    _bench: Bench = field(repr=False)
-    _diagnostics: EcuDiagnostics | None = field(default=None, init=False, repr=False)
-    _flasher: Flasher | None = field(default=None, init=False, repr=False)
-
-    @cached_property
-    def link(self) -> TesterLink | DoipLink:
-        return self._bench._open_link(self)
-
-    @property
-    def uds(self):  # noqa: ANN201 - udsoncan Client
-        return self.link.client
-
-    @property
-    def diagnostics(self) -> EcuDiagnostics:
-        if self._diagnostics is None:
-            self._diagnostics = EcuDiagnostics(self.link.client, self.profile)
-        return self._diagnostics
-
-    @property
-    def flasher(self) -> Flasher:
-        if self._flasher is None:
-            self._flasher = Flasher(self.name, self.link, self.profile, diagnostics=self.diagnostics)
-        return self._flasher
-
-    def unpowered(self) -> str | None:
-        """``the ECU is unpowered: ...`` when its supply is off, the hint a silent ECU's error
-        needs (a test that cut power and did not restore it); None when powered, without a
-        supply, or when the supply cannot say (that fault is the supply's to report)."""
-        if self.power is None:
-            return None
-        try:
-            powered = self.power.is_on()
-        except BenchFault:  # a supply that does not answer says nothing about the ECU
-            return None
-        if powered:
-            return None
-        return (f"the ECU is unpowered: {self.name}'s supply {self.power.name!r} is off, so it cannot answer "
-                "(switch it on again after a cut, e.g. power.on())")
-
-    def reads(self) -> EcuReads:
-        """The versions read and the flash attempts so far; opens nothing the test did not use."""
-        return EcuReads(versions=frozenset(self._diagnostics.versions_read if self._diagnostics else ()),
-                        flashes=tuple(self._flasher.results if self._flasher else ()))
 
 
 class Bench:
@@ -138,11 +68,7 @@ class Bench:
         self._gateway = gateway
         self._buses: dict[str, tuple[can.BusABC, can.Notifier]] = {}
         self._links: list[TesterLink | DoipLink] = []
-        self.doip_gateways: dict[str, DoipGateway] = {}
-        """The virtual DoIP entities serving the ECUs brought up, by name (``doip.entities``)."""
-        self._doip_sessions: dict[str, DoipSession] = {}
-        self.doip_relays: dict[str, DoipRelay] = {}
-        """TCP relays put between the tester and DoIP entities (``relay_doip``), by entity name."""
+        self.doip = DoipSide(config)
         self.supplies: dict[str, PowerSupply] = {}
         self.consoles: dict[str, SerialConsole] = {}
         self._console_ports: dict[str, ConsolePort] = {}
@@ -249,7 +175,7 @@ class Bench:
         for ecu, config in ecus.items():
             if config.console is not None:
                 self.console(ecu)  # logging from before power-on: the boot log is the evidence
-        self._start_doip_gateways(ecus)
+        self.doip.start(ecus, self._tester_bus, self.profile)
         for supply in self.supplies.values():
             supply.on()
 
@@ -262,51 +188,21 @@ class Bench:
         self.restbus = RestBus(self.vehicle, self._restbus_buses, name="restbus")
         self.restbus.start()
 
-    def _start_doip_gateways(self, ecus: dict[str, EcuConfig]) -> None:
-        """A virtual DoIP entity for each one an ECU brought up is reached through; it routes those ECUs."""
-        doip = self.config.doip
-        for entity_name in dict.fromkeys(ecu.via for ecu in ecus.values() if ecu.via is not None):
-            assert doip is not None  # the loader checked every via
-            entity = doip.entities[entity_name]
-            if not entity.virtual:
-                continue
-            gateway = self.doip_gateways[entity_name] = DoipGateway(entity_name, entity)
-            for ecu_name, logical in entity.routes.items():
-                if ecu_name not in ecus:
-                    continue  # not brought up: the gateway answers its address with "target unreachable"
-                ecu = ecus[ecu_name]
-                bus, notifier = self._tester_bus(ecu.bus)
-                gateway.add_route(CanRoute(ecu_name, logical, ecu, self.profile(ecu_name), self.config.buses[ecu.bus],
-                                           bus, notifier, gateway.answer))
-            gateway.start()
+    @property
+    def doip_gateways(self) -> dict[str, DoipGateway]:
+        """The virtual DoIP entities serving the ECUs brought up, by name (``doip.entities``)."""
+        return self.doip.gateways
+
+    @property
+    def doip_relays(self) -> dict[str, DoipRelay]:
+        """TCP relays put between the tester and DoIP entities (``relay_doip``), by entity name."""
+        return self.doip.relays
 
     def relay_doip(self, entity_name: str) -> DoipRelay:
         """A TCP relay between the tester and DoIP entity ``entity_name`` (to inject TCP faults and
         capture the traffic, written to ``doip-<entity>.pcapng`` in the workdir when the bench closes);
         asked before the tester's first request to that entity."""
-        if entity_name in self._doip_sessions:
-            raise UsageError(f"the tester is already connected to DoIP entity {entity_name!r}: "
-                             "ask for its relay before the first request")
-        if entity_name not in self.doip_relays:
-            if self.config.doip is None or entity_name not in self.config.doip.entities:
-                raise ConfigError(f"no DoIP entity named {entity_name!r} on bench {self.config.name!r}",
-                                  file=str(self.config.source or ""))
-            entity = self.config.doip.entities[entity_name]
-            gateway = self.doip_gateways.get(entity_name)
-            upstream = gateway.address if gateway is not None else (entity.host, entity.port)
-            self.doip_relays[entity_name] = DoipRelay(upstream).start()
-        return self.doip_relays[entity_name]
-
-    def _doip_session(self, entity_name: str) -> DoipSession:
-        """The tester's one connection to DoIP entity ``entity_name``, opened (and routing activated) on first use."""
-        if entity_name not in self._doip_sessions:
-            assert self.config.doip is not None
-            gateway = self.doip_gateways.get(entity_name)
-            relay = self.doip_relays.get(entity_name)
-            port = relay.address[1] if relay is not None else gateway.address[1] if gateway is not None else None
-            self._doip_sessions[entity_name] = DoipSession(self.config.doip.entities[entity_name], self.config.doip,
-                                                           port=port)
-        return self._doip_sessions[entity_name]
+        return self.doip.relay(entity_name)
 
     def _tester_bus(self, name: str) -> tuple[can.BusABC, can.Notifier]:
         """The tester's handle of bus ``name`` and its notifier, opened on first use."""
@@ -326,7 +222,7 @@ class Bench:
         if name not in self._handles:
             ecu = self.config.ecus[name]
             self._handles[name] = EcuHandle(name, ecu, self.profile(name), self.supplies.get(ecu.power or ""),
-                                            self.sims.get(name), self)
+                                            self.sims.get(name), self._open_link)
         return self._handles[name]
 
     def handles(self) -> dict[str, EcuHandle]:
@@ -337,9 +233,7 @@ class Bench:
         bus_name = handle.config.bus
         link: TesterLink | DoipLink
         if handle.config.via is not None:
-            assert self.config.doip is not None  # the loader checked every via
-            entity = self.config.doip.entities[handle.config.via]
-            link = DoipLink(self._doip_session(handle.config.via), entity, entity.routes[handle.name], handle.profile)
+            link = self.doip.link(handle.name, handle.config, handle.profile)
         else:
             bus, notifier = self._tester_bus(bus_name)
             link = TesterLink(handle.config, handle.profile, self.config.buses[bus_name], bus, notifier)
@@ -421,7 +315,7 @@ class Bench:
         return ([f"virtual ECU {name}: {sim.fault!r}" for name, sim in self.sims.items() if sim.fault]
                 + [f"gateway of bus {name}: {gw.fault!r}" for name, gw in self.gateways.items() if gw.fault]
                 + ([f"rest-bus: {self.restbus.fault!r}"] if self.restbus and self.restbus.fault else [])
-                + [f"DoIP entity {name}: {gw.fault!r}" for name, gw in self.doip_gateways.items() if gw.fault])
+                + self.doip.faults())
 
     def host_overload(self) -> list[str]:
         """What the host's load did to the bench so far: answers of virtual ECUs made late because
@@ -443,35 +337,31 @@ class Bench:
             *((f"console of {name}", console.close) for name, console in self.consoles.items()),
             *((f"monitor of bus {name}", monitor.stop) for name, monitor in self.monitors.items()),
             *(("tester link", link.close) for link in self._links),
-            *((f"DoIP session with {name}", session.close) for name, session in self._doip_sessions.items()),
-            *((f"DoIP relay to {name}", relay.stop) for name, relay in self.doip_relays.items()),
             *((f"virtual ECU {name}", partial(sim.supply_changed, 0.0)) for name, sim in self.sims.items()),
             *((f"gateway of bus {name}", gateway.stop) for name, gateway in self.gateways.items()),
             *((("rest-bus", self.restbus.stop),) if self.restbus else ()),
-            *((f"DoIP entity {name}", gateway.stop) for name, gateway in self.doip_gateways.items()),
+            *self.doip.stops(),
             *((f"notifier of bus {name}", notifier.stop) for name, (_, notifier) in self._buses.items()),
         ]
-        _side_by_side(stops, errors)
-        for name, relay in self.doip_relays.items():
-            with _collect(errors, f"capture of the DoIP relay to {name}"):
-                write_pcapng(relay.events, self.workdir / f"doip-{name}.pcapng")
+        side_by_side(stops, errors)
+        self.doip.finish(self.workdir, errors)
         for name, trace in self.traces.items():
-            with _collect(errors, f"trace of bus {name}"):
+            with collect(errors, f"trace of bus {name}"):
                 trace.close()
         for port in self._console_ports.values():
             port.close()
         for name, supply in self.supplies.items():
-            with _collect(errors, f"supply {name}"):
+            with collect(errors, f"supply {name}"):
                 close_supply(supply)
         for name, hub in self.hubs.items():
-            with _collect(errors, f"SLCAN server of bus {name}"):
+            with collect(errors, f"SLCAN server of bus {name}"):
                 hub.close()
         handles = [*((f"monitor of bus {name}", m.bus) for name, m in self.monitors.items()),
                    *(("gateway bus", side) for sides in self._gateway_sides for side in sides),
                    *((f"bus {name}", bus) for name, (bus, _) in self._buses.items()),
                    *((f"rest-bus on bus {name}", bus) for name, bus in self._restbus_buses.items())]
         for what, bus in handles:
-            with _collect(errors, what):
+            with collect(errors, what):
                 bus.shutdown()
         self._links.clear()
         self._buses.clear()
@@ -479,9 +369,6 @@ class Bench:
         self.consoles.clear()
         self._console_ports.clear()
         self.gateways.clear()
-        self.doip_gateways.clear()
-        self._doip_sessions.clear()
-        self.doip_relays.clear()
         self._gateway_sides.clear()
         self._restbus_buses.clear()
         self.restbus = None
@@ -490,23 +377,3 @@ class Bench:
         if errors:
             raise BenchFault("bench did not close cleanly: " + "; ".join(errors))
 
-
-def _side_by_side(stops: list[tuple[str, Callable[[], None]]], errors: list[str]) -> None:
-    """Run every ``stop`` in a thread of its own, wait for all, collect their errors."""
-    def run(what: str, stop: Callable[[], None]) -> None:
-        with _collect(errors, what):
-            stop()
-
-    threads = [threading.Thread(target=run, args=item, name=f"close {item[0]}") for item in stops]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-
-@contextlib.contextmanager
-def _collect(errors: list[str], what: str):  # noqa: ANN202
-    try:
-        yield
-    except Exception as exc:  # keep closing the rest; report everything at the end
-        errors.append(f"{what}: {exc}")
