@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.config import BenchConfig, load_bench
-from bench.config.loader import resolve_key_function
+from bench.config.key_functions import resolve_key_function
 from bench.image import (AppDescriptor, DeltaPackage, FirmwareImage, PatchLayout, create_delta_package,
                          load_private_key, load_public_key, sign_image)
 from bench.rig import Bench

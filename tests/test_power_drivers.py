@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.config.models import PowerConfig
+from bench.config.power_models import PowerConfig
 from bench.errors import BenchFault, ConfigError
 from bench.instruments import (
     OutputState,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.config import load_bench
-from bench.config.models import ProcessSettings
+from bench.config.power_models import ProcessSettings
 from bench.errors import BenchFault, ConfigError
 from bench.power.process import ProcessSupply
 

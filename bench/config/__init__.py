@@ -14,13 +14,13 @@ from bench.config.models import (
     EcuConfig,
     EcuProfile,
     MemoryLayout,
-    PowerConfig,
     RoutineIds,
     SecurityConfig,
     SerialConfig,
     Timing,
     VirtualEcuConfig,
 )
+from bench.config.power_models import PowerConfig
 
 __all__ = [
     "BenchConfig",

@@ -44,8 +44,9 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from bench.config.strict import Strict
 from bench.config.yaml_source import read_yaml
 
 SHIPPED = Path(__file__).with_name("flash_specs")
@@ -63,11 +64,7 @@ CODECS = {"none": 0, "zlib": 1}
 """The codecs the tester applies to a block's data, with the compressionMethod each one needs."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HexBytes(_Strict):
+class HexBytes(Strict):
     """Constant bytes in a record: ``{hex: "01 02"}``."""
 
     hex: str
@@ -86,7 +83,7 @@ class HexBytes(_Strict):
         return bytes.fromhex(self.hex)
 
 
-class FileHeaderField(_Strict):
+class FileHeaderField(Strict):
     """A number the software file's header gives (VBF: ``sw_signature_dev``...), sent as ``bytes`` bytes:
     e.g. a signature the tester passes on to the check routine."""
 
@@ -98,7 +95,7 @@ RecordField = Literal["alfid", "address", "size", "block_index", "crc16", "crc32
     | FileHeaderField
 
 
-class MemoryFormat(_Strict):
+class MemoryFormat(Strict):
     """The sizes of memoryAddress and memorySize (their addressAndLengthFormatIdentifier)."""
 
     address_bytes: FieldBytes = 4
@@ -114,7 +111,7 @@ class OptionRecord(MemoryFormat):
     """Size of ``file_checksum`` (VBF: a 2-byte CRC16)."""
 
 
-class Status(_Strict):
+class Status(Strict):
     """What a routine's first routineStatusRecord byte means: ``ok`` values pass, any other fails
     the step with its meaning (a reason the spec documents) in the message."""
 
@@ -125,7 +122,7 @@ class Status(_Strict):
     """True: a response without a status record fails the step (default: no record passes)."""
 
 
-class _Named(_Strict):
+class _Named(Strict):
     name: str | None = None
     """The step's name on the flasher's timeline (each kind has a default)."""
 
@@ -185,7 +182,7 @@ class SecurityAccessStep(_Named):
         return level
 
 
-class Expect(_Strict):
+class Expect(Strict):
     """What a read DID must hold before the flasher goes on; anything else refuses the ECU."""
 
     one_of: list[str] = Field(min_length=1)
@@ -204,12 +201,12 @@ class ReadDidStep(_Named):
     """A negative answer 0x22 (conditionsNotCorrect: e.g. no valid application) reads as nothing."""
 
 
-class TesterSerial(_Strict):
+class TesterSerial(Strict):
     tester_serial: FieldBytes
     """The tester serial's bytes (ASCII of the spec's ``tester_serial``, exactly this long)."""
 
 
-class Fingerprint(_Strict):
+class Fingerprint(Strict):
     fingerprint: FieldBytes
     """The fingerprint the flash call gives (``flash(..., fingerprint=)``), exactly this long."""
 
@@ -308,7 +305,7 @@ Step = Annotated[SessionStep | DtcSettingStep | CommunicationControlStep | Clear
                  Field(discriminator="do")]
 
 
-class MemoryRegion(_Strict):
+class MemoryRegion(Strict):
     name: str
     address: int = Field(strict=True, ge=0)
     size: int = Field(strict=True, gt=0)
@@ -318,7 +315,7 @@ class MemoryRegion(_Strict):
         return self.address + self.size
 
 
-class FlashSpec(_Strict):
+class FlashSpec(Strict):
     name: str
     description: str = ""
     resume: Literal["journal", "restart_block", "from_start"]

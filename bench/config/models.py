@@ -27,27 +27,22 @@ Integers may be written in hex (``0x7E0``). Paths are relative to the bench file
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from bench.config.doip_models import DoipConfig
 from bench.config.flash_spec import FlashSpec, shipped_spec
-from bench.config.registries import BUILTIN_SERIAL_DRIVERS, POWER_DRIVERS
+from bench.config.power_models import PowerConfig
+from bench.config.strict import Strict
 
 # strict: ``request_id: yes`` must not quietly become 1 (YAML 1.1 reads yes/on as true)
 Identifier = Annotated[int, Field(strict=True, ge=0, le=0xFFFF)]
 CanId = Annotated[int, Field(strict=True, ge=0, le=0x1FFFFFFF)]
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors: a typo must never silently fall back to a default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BusConfig(_Strict):
+class BusConfig(Strict):
     """One CAN bus, opened with python-can's ``can.Bus(interface=..., channel=...)``."""
 
     interface: str
@@ -115,97 +110,7 @@ class BusConfig(_Strict):
         return name
 
 
-class ProcessSettings(_Strict):
-    """A ``process`` supply: the ECU is a program (a software-in-the-loop build) the bench starts
-    for power on and kills (SIGKILL) for power off.
-
-    ``command`` is the program and its arguments, with placeholders: ``{python}`` (the bench's own
-    interpreter), ``{nvm}`` (the folder the program keeps its non-volatile memory in, the same
-    across power cycles) and ``{slcan:BUS}`` (the URL of bus BUS, which must say ``share: slcan``).
-    The ECU counts as powered once the program prints a line matching ``ready`` (a regular
-    expression), within ``ready_timeout`` seconds.
-    """
-
-    command: list[str] = Field(min_length=1)
-    ready: str
-    ready_timeout: float = Field(15.0, gt=0)
-    nvm: Path | None = None
-    """The NVM folder; default: one per run in the bench's work folder (a fresh ECU each run)."""
-    cwd: Path | None = None
-    """The folder the command runs in; default: the bench file's folder."""
-
-    @field_validator("ready")
-    @classmethod
-    def _regex(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"ready {pattern!r} is not a regular expression: {exc}") from None
-        return pattern
-
-    @field_validator("command")
-    @classmethod
-    def _placeholders(cls, command: list[str]) -> list[str]:
-        for argument in command:
-            for name in re.findall(r"\{([^{}]*)\}", argument):
-                if name not in ("python", "nvm") and not re.fullmatch(r"slcan:[\w-]+", name):
-                    raise ValueError(f"unknown placeholder {{{name}}} in {argument!r}; "
-                                     "known: {python}, {nvm}, {slcan:BUS}")
-        return command
-
-    def shared_buses(self) -> list[str]:
-        """The buses ``{slcan:BUS}`` placeholders name."""
-        return [name for argument in self.command for name in re.findall(r"\{slcan:([\w-]+)\}", argument)]
-
-
-class PowerConfig(_Strict):
-    """A power supply or relay, opened by the driver of that name (``POWER_DRIVERS``).
-
-    * ``virtual``: needs nothing else.
-    * ``scpi``: a programmable supply speaking SCPI over ``url`` (any pyserial URL);
-      ``commands`` overrides the dialect (see bench.config.power_settings.DEFAULT_COMMANDS).
-    * ``relay``: a serial relay module (Numato protocol: ``relay on N``) switching terminal 30.
-    * ``process``: the ECU is a program started and killed for power (``process:``, ProcessSettings).
-    * a driver outside the project (``bench.config.registries``): the fields it reads, and its
-      own settings in ``options``.
-    """
-
-    driver: str
-    nominal_voltage: float = Field(13.5, gt=0)
-    url: str | None = None
-    baudrate: int = Field(9600, gt=0)
-    timeout: float = Field(1.0, gt=0)
-    """Seconds an instrument may take to answer before it counts as not answering."""
-    channel: int = Field(0, ge=0)
-    """Relay number, or output number of a multi-channel supply."""
-    commands: dict[str, str] = Field(default_factory=dict)
-    options: dict[str, object] = Field(default_factory=dict)
-    """Settings of a driver outside the project (the built-in drivers take none)."""
-    process: ProcessSettings | None = None
-    """The ``process`` driver's program (``ProcessSettings``)."""
-
-    @field_validator("driver")
-    @classmethod
-    def _known_driver(cls, name: str) -> str:
-        if name not in POWER_DRIVERS:
-            raise ValueError(POWER_DRIVERS.unknown(name))
-        return name
-
-    @model_validator(mode="after")
-    def _port_for_real_drivers(self) -> PowerConfig:
-        if self.options and self.driver in POWER_DRIVERS.builtin:
-            raise ValueError(f"driver {self.driver!r} takes no options (they are for drivers outside the project)")
-        if self.driver in BUILTIN_SERIAL_DRIVERS and not self.url:
-            raise ValueError(f"driver {self.driver!r} needs url (a pyserial URL such as /dev/ttyUSB0 "
-                             "or socket://host:port)")
-        if self.driver == "virtual" and self.url:
-            raise ValueError("a virtual supply has no url")
-        if (self.driver == "process") != (self.process is not None):
-            raise ValueError("driver 'process' needs process: {command: [...], ready: REGEX}, and only it takes one")
-        return self
-
-
-class SerialConfig(_Strict):
+class SerialConfig(Strict):
     """A serial port, opened with ``serial.serial_for_url`` (any pyserial URL).
 
     ``url: pty`` is the console of a virtual ECU: the bench creates a pseudo-terminal that the
@@ -216,7 +121,7 @@ class SerialConfig(_Strict):
     baudrate: int = Field(115_200, gt=0)
 
 
-class SecurityConfig(_Strict):
+class SecurityConfig(Strict):
     level: int = Field(0x11, ge=1, le=0x7D)
     """The odd requestSeed sub-function; sendKey is level + 1."""
     key_function: str = "bench.keys:xor_key"
@@ -261,7 +166,7 @@ class SecurityConfig(_Strict):
         return self
 
 
-class RoutineIds(_Strict):
+class RoutineIds(Strict):
     erase: Identifier = 0xFF00
     check_dependencies: Identifier = 0xFF01
     check_memory: Identifier = 0x0202
@@ -269,7 +174,7 @@ class RoutineIds(_Strict):
     """HIS-style bootloaders only: CheckProgrammingPreconditions, in the extended session."""
 
 
-class DidIds(_Strict):
+class DidIds(Strict):
     version: Identifier = 0xF189
     fingerprint: Identifier = 0xF15A
     journal: Identifier = 0xFD01
@@ -280,7 +185,7 @@ class DidIds(_Strict):
         default_factory=lambda: {"part_number": 0xF187, "serial_number": 0xF18C})
 
 
-class LogicalBlock(_Strict):
+class LogicalBlock(Strict):
     """One logical block of a bootloader's memory map (HIS-style): erased, downloaded and checked
     on its own, at its own address."""
 
@@ -289,7 +194,7 @@ class LogicalBlock(_Strict):
     size: int = Field(gt=0)
 
 
-class MemoryLayout(_Strict):
+class MemoryLayout(Strict):
     """Where the tester downloads the application (a logical address on A/B ECUs); a HIS-style
     bootloader's logical blocks instead (``blocks``, in address order, block 0 the application)."""
 
@@ -309,7 +214,7 @@ class MemoryLayout(_Strict):
         return self
 
 
-class DeltaSupport(_Strict):
+class DeltaSupport(Strict):
     """The ECU takes delta packages (``bench.image.delta``): patches against the image it runs.
 
     The tester downloads the package into a staging area (``address``, ``size``), never over
@@ -331,7 +236,7 @@ BudgetedStep = Literal["erase", "request_download", "transfer_data", "request_tr
 """Flash steps a ``timing.step_budget`` may limit (``transfer_data``: each block)."""
 
 
-class Timing(_Strict):
+class Timing(Strict):
     """ISO 14229-2 session timings, in seconds."""
 
     p2: float = Field(0.05, gt=0)
@@ -352,7 +257,7 @@ class Timing(_Strict):
     (each one restarts P2*, as ISO 14229-2 says); a budget is the only overall limit."""
 
 
-class EcuProfile(_Strict):
+class EcuProfile(Strict):
     """How an ECU is flashed and read: the contract between the flasher and the bootloader."""
 
     bootloader: Literal["single_bank", "ab", "his"]
@@ -406,7 +311,7 @@ class EcuProfile(_Strict):
         return self
 
 
-class VirtualEcuConfig(_Strict):
+class VirtualEcuConfig(Strict):
     """What only the simulator needs: flash geometry, factory image, simulated durations."""
 
     trusted_key: Path | None = None
@@ -440,42 +345,7 @@ class VirtualEcuConfig(_Strict):
         return self
 
 
-LogicalAddress = Annotated[int, Field(strict=True, ge=0x0001, le=0xFFFF)]
-"""An ISO 13400-2 logical address (0x0000 is reserved)."""
-
-
-class DoipEntityConfig(_Strict):
-    """A DoIP entity (ISO 13400-2): a gateway reached over TCP/UDP that routes diagnostic messages
-    to the CAN ECUs behind it. Virtual benches run it on loopback (``bench.doip``)."""
-
-    logical_address: LogicalAddress
-    host: str = "127.0.0.1"
-    port: int = Field(13400, ge=0, le=0xFFFF)
-    """TCP_DATA and UDP_DISCOVERY port (13400, the standard's); 0 lets a virtual gateway pick one."""
-    routes: dict[str, LogicalAddress]
-    """ECU name -> its logical address behind this gateway (the ECU's CAN bus is its entry's ``bus``)."""
-    vin: str = Field("WOTAHILBENCH00001", min_length=17, max_length=17)
-    eid: int = Field(0x02_00_00_00_00_01, ge=0, le=0xFFFF_FFFF_FFFF)
-    """Entity identification (a MAC address, ISO 13400-2 EID)."""
-    functional_address: LogicalAddress = 0xE400
-    """Target address of functional requests (ISO 13400-2: 0xE400-0xE7FF, OEM-specific; 0xE400 here)."""
-    max_sockets: int = Field(2, ge=1)
-    """TCP_DATA sockets the entity serves at once; one more is refused with 0x01 (all sockets registered)."""
-    virtual: bool = False
-    """The bench runs this entity itself (``bench.doip``), on ``host`` (loopback); false: a real gateway."""
-
-
-class DoipConfig(_Strict):
-    """The tester's side of DoIP and the entities of the bench."""
-
-    tester_address: LogicalAddress = 0x0E00
-    """The tester's source address (ISO 13400-2 external test equipment: 0x0E00-0x0FFF)."""
-    activation_type: int = Field(0x00, ge=0, le=0xFF)
-    """Routing activation type the tester asks for (0x00 default, 0x01 WWH-OBD, 0xE0 central security)."""
-    entities: dict[str, DoipEntityConfig]
-
-
-class EcuConfig(_Strict):
+class EcuConfig(Strict):
     bus: str
     request_id: CanId
     response_id: CanId
@@ -489,7 +359,7 @@ class EcuConfig(_Strict):
     """The DoIP entity (``doip.entities``) the tester reaches this ECU through; None: over its CAN bus."""
 
 
-class RestBusConfig(_Strict):
+class RestBusConfig(Strict):
     """The rest-bus node (``bench.sim.restbus``): the vehicle state frames of the DBC
     (``VCU_VehicleState``, ``VCU_BatteryState``), sent cyclically on these buses; the virtual ECUs
     on them judge their programming preconditions from what they receive."""
@@ -497,7 +367,7 @@ class RestBusConfig(_Strict):
     buses: list[str] = Field(min_length=1)
 
 
-class BenchConfig(_Strict):
+class BenchConfig(Strict):
     name: str
     dbc: list[Path] = Field(default_factory=list)
     buses: dict[str, BusConfig]

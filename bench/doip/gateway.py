@@ -31,7 +31,7 @@ from doipclient.messages import (
     VehicleIdentificationResponse,
 )
 
-from bench.config.models import DoipEntityConfig
+from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
 from bench.doip.routes import CanRoute

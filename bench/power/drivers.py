@@ -4,7 +4,7 @@ run time and ones installed under the entry-point group ``ota_hil_bench.power``.
 
 from __future__ import annotations
 
-from bench.config.models import PowerConfig
+from bench.config.power_models import PowerConfig
 from bench.config.registries import POWER_DRIVERS
 from bench.power.protocol import PowerDriver, PowerSupply
 

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 
-from bench.config.models import PowerConfig, ProcessSettings
+from bench.config.power_models import PowerConfig, ProcessSettings
 from bench.errors import BenchFault
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from bench.config.models import PowerConfig
+    from bench.config.power_models import PowerConfig
 
 
 @runtime_checkable

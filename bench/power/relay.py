@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import serial
 
-from bench.config.models import PowerConfig
+from bench.config.power_models import PowerConfig
 from bench.config.power_settings import check_relay_channel
 from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import serial
 
-from bench.config.models import PowerConfig
+from bench.config.power_models import PowerConfig
 from bench.config.power_settings import resolve_dialect
 from bench.errors import BenchFault
 from bench.power.serial_instrument import SerialInstrument

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Self
 
-from bench.config.models import PowerConfig
+from bench.config.power_models import PowerConfig
 from bench.errors import ConfigError
 from bench.transport.serial_port import close_port, open_port
 

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from bench.config.models import PowerConfig
+from bench.config.power_models import PowerConfig
 
 NOMINAL_VOLTAGE = 13.5
 """A 12 V vehicle battery with the alternator charging."""

@@ -27,7 +27,8 @@ from doipclient.messages import (
 )
 from udsoncan.exceptions import TimeoutException
 
-from bench.config.models import DoipConfig, DoipEntityConfig, EcuProfile
+from bench.config.doip_models import DoipConfig, DoipEntityConfig
+from bench.config.models import EcuProfile
 from bench.transport.uds_client import TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, functional_answer
 
 A_PROCESSING_TIME = 2.0

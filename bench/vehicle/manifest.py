@@ -40,17 +40,14 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
+from bench.config.strict import Strict
 from bench.config.yaml_source import dotted, nearest_line, parse_yaml
 from bench.errors import ConfigError
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Package(_Strict):
+class Package(Strict):
     """One software package of an ECU: its version, file and digest."""
 
     version: str = Field(min_length=1)
@@ -65,19 +62,19 @@ class Package(_Strict):
             raise ConfigError(f"cannot read package image: {exc.strerror or exc}", file=str(self.image)) from None
 
 
-class Target(_Strict):
+class Target(Strict):
     from_: Package = Field(alias="from")
     to: Package
     after: tuple[str, ...] = ()
     """ECUs that must run their new version before this one is flashed."""
 
 
-class Install(_Strict):
+class Install(Strict):
     parallel: Literal["buses", "none"] = "buses"
     """``buses``: ECUs with no dependency between them on different buses are flashed at once."""
 
 
-class Preconditions(_Strict):
+class Preconditions(Strict):
     max_speed: float = Field(default=0.0, ge=0)
     gears: tuple[str, ...] = ("P",)
     ignition: tuple[str, ...] = ("on",)
@@ -86,13 +83,13 @@ class Preconditions(_Strict):
     min_battery_voltage: float = Field(default=12.0, ge=0)
 
 
-class Energy(_Strict):
+class Energy(Strict):
     update_wh: float = Field(ge=0)
     recovery_wh: float = Field(ge=0)
     """What a rollback of every target needs on top of the update."""
 
 
-class CampaignManifest(_Strict):
+class CampaignManifest(Strict):
     campaign: str = Field(min_length=1)
     sequence: int = Field(ge=1, strict=True)
     issued: AwareDatetime
