@@ -17,10 +17,12 @@ from bench.scenarios.requirements import load_requirements
 REQUIREMENTS = """\
 document: {prefix: GB44496, title: GB 44496-2024, version: "2024", verified: in this test}
 requirements:
-  - {clause: 5.1.1, title: intact packages, paraphrase: refuse altered ones, evidence: refusals, verified: true}
-  - {clause: 5.2.4, title: energy, paraphrase: enough energy, evidence: brown-outs, verified: true}
+  - {clause: 5.1.1, title: intact packages, paraphrase: refuse altered ones, evidence: refusals, verified: true,
+     confirmed_by: the standard's text}
+  - {clause: 5.2.4, title: energy, paraphrase: enough energy, evidence: brown-outs, verified: true, confirmed_by: x}
   - {clause: 5.2.5, title: restore, paraphrase: old version or safe state, evidence: cuts, verified: false}
-  - {clause: 5.1.2, title: versions readable, paraphrase: read over diagnostics, evidence: reads, verified: true}
+  - {clause: 5.1.2, title: versions readable, paraphrase: read over diagnostics, evidence: reads, verified: true,
+     confirmed_by: x}
 """
 
 
@@ -49,8 +51,11 @@ def test_each_requirement_gets_its_verdict_and_one_nothing_demonstrates_is_flagg
         rows = {row["requirement"]: row for row in csv.DictReader(file)}
     assert rows["GB44496-5.1.2"]["verdict"] == "no scenario demonstrates this" and rows["GB44496-5.1.2"]["ran"] == "0"
     assert rows["GB44496-5.2.5"]["clause_verified"] == "no" and rows["GB44496-5.2.5"]["problems"] == "cut@block:3"
+    assert rows["GB44496-5.1.1"]["clause_confirmed_by"] == "the standard's text"
+    assert rows["GB44496-5.2.5"]["clause_confirmed_by"] == ""
     html = render_html(matrix)
     assert "no scenario demonstrates this" in html and "clause number not yet confirmed" in html
+    assert "clause confirmed against the standard&#x27;s text" in html
 
 
 def result(directory: Path, name: str, status: str, *requirements: str) -> None:

@@ -19,8 +19,8 @@ REQUIREMENTS = """\
 document: {prefix: R156, title: UN Regulation No. 156, version: original series, url: https://example.org/r156,
            verified: in this test}
 requirements:
-  - {clause: 7.2.1.1, title: authentic updates, paraphrase: only valid updates, evidence: refusals, verified: true}
-  - {clause: 7.2.2.1.1, title: restore, paraphrase: old version or safe state, evidence: power cuts, verified: true}
+  - {clause: 7.2.1.1, title: authentic updates, paraphrase: only valid updates, evidence: refusals, verified: true, confirmed_by: the OJ copy}
+  - {clause: 7.2.2.1.1, title: restore, paraphrase: old version or safe state, evidence: power cuts, verified: true, confirmed_by: the OJ copy}
   - {clause: 7.2.2.1.2, title: energy, paraphrase: enough power, evidence: brown-outs, verified: false}
 out_of_scope:
   - {clause: 7.2.2.2, why: the vehicle's HMI}
@@ -66,11 +66,24 @@ def test_a_clause_not_numbered_as_in_the_text_is_reported_with_its_line(tmp_path
 
 
 def test_a_requirement_that_does_not_say_whether_its_clause_was_verified_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path / "r156.yaml", REQUIREMENTS.replace(", evidence: power cuts, verified: true}",
-                                                             ", evidence: power cuts}"))
+    text = REQUIREMENTS.replace("power cuts, verified: true, confirmed_by: the OJ copy}", "power cuts}")
+    path = write(tmp_path / "r156.yaml", text)
     with pytest.raises(ConfigError) as error:
         load_requirement_file(path)
     assert f"{path}:5: requirements[1].verified" in str(error.value)
+
+
+def test_a_verified_clause_names_what_confirmed_it_and_an_unverified_one_does_not(tmp_path: Path) -> None:
+    text = REQUIREMENTS.replace("refusals, verified: true, confirmed_by: the OJ copy}", "refusals, verified: true}")
+    text = text.replace("brown-outs, verified: false}", "brown-outs, verified: false, confirmed_by: a blog}")
+    path = write(tmp_path / "r156.yaml", text)
+    with pytest.raises(ConfigError) as error:
+        load_requirement_file(path)
+    assert f"{path}:4: requirements[0].verified: clause 7.2.1.1 is verified: say against what" in str(error.value)
+    assert f"{path}:6: requirements[2].confirmed_by: clause 7.2.2.1.2 is not verified" in str(error.value)
+
+    requirements, _ = load_requirement_file(write(tmp_path / "r156.yaml", REQUIREMENTS))
+    assert [requirement.confirmed_by for requirement in requirements] == ["the OJ copy", "the OJ copy", None]
 
 
 def test_a_clause_listed_twice_or_both_in_and_out_of_scope_is_reported(tmp_path: Path) -> None:

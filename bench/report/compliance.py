@@ -22,7 +22,7 @@ from bench.scenarios.requirements import Requirement, RequirementCatalog
 CLAIMS_FILE = "requirement-claims.json"
 """In a results folder: requirement id → collected scenarios and tests naming it (``write_claims``)."""
 CSV_COLUMNS = ("requirement", "document", "clause", "clause_verified", "title", "verdict", "claimed", "ran",
-               "passed", "failed", "broken", "skipped", "problems")
+               "passed", "failed", "broken", "skipped", "problems", "clause_confirmed_by")
 PASSED, FAILED, NOT_RUN, UNDEMONSTRATED = "passed", "failed", "not run", "no scenario demonstrates this"
 """A requirement's verdict in this run."""
 
@@ -92,7 +92,7 @@ class ComplianceMatrix:
                 writer.writerow([requirement.id, requirement.document, requirement.clause,
                                  "yes" if requirement.verified else "no", requirement.title, row.verdict, row.claimed,
                                  row.ran, row.count("passed"), row.count("failed"), row.count("broken", "unknown"),
-                                 row.count("skipped"), "; ".join(row.problems)])
+                                 row.count("skipped"), "; ".join(row.problems), requirement.confirmed_by or ""])
 
 
 def write_claims(alluredir: Path, claims: Mapping[str, int]) -> None:

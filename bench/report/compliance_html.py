@@ -2,7 +2,7 @@
 requirement (document, clause, what it asks in our words, what demonstrates it), its verdict in
 this run, how many scenarios and tests claim it and ran, and the ones that failed. A requirement
 nothing demonstrates, and a clause number not yet confirmed against the official text, are
-flagged."""
+flagged; a confirmed one names the text that confirmed it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ th, td { border: 1px solid #bbb; padding: 0.35em 0.7em; text-align: left; vertic
 th { background: #f2f2f2; }
 td.n { text-align: right; }
 .unverified { color: #a15c00; font-size: 0.85em; }
+.confirmed { color: #555; font-size: 0.85em; }
 small { color: #555; }
 """
 COLOURS = {PASSED: "#c8ecd0", FAILED: "#f6c1bd", NOT_RUN: "#ececec", UNDEMONSTRATED: "#ffe08a"}
@@ -40,7 +41,8 @@ def render_html(matrix: ComplianceMatrix, title: str = "Compliance matrix") -> s
 
 def _row(row: RequirementRow) -> str:
     requirement = row.requirement
-    flag = "" if requirement.verified else \
+    flag = f"<div class='confirmed'>clause confirmed against {escape(requirement.confirmed_by)}</div>" \
+        if requirement.confirmed_by else \
         "<div class='unverified'>clause number not yet confirmed against the official text</div>"
     problems = "<br>".join(escape(name) for name in row.problems)
     failed = row.count("failed", "broken", "unknown")

@@ -10,6 +10,7 @@ example)::
         paraphrase: ...                    # in our own words, never the text itself
         evidence: ...                      # what a run shows for it
         verified: true                     # the number checked against a published text (false: not yet)
+        confirmed_by: ...                  # with verified: true, the text that confirmed it, and where
     out_of_scope:
       - {clause: 7.1.1.1, why: ...}        # judged not demonstrable on a bench
 
@@ -81,6 +82,9 @@ class RequirementEntry(_Strict):
     """Whether the clause number (and the paraphrase's reading of it) was confirmed against a published
     text: every entry says so, and the document's ``verified`` says how. False: the compliance matrix
     marks it, and it must be checked before a hand-over."""
+    confirmed_by: Text | None = None
+    """For a verified clause (and only then): the published text that confirmed it and where it was
+    read, so that a technical service can check the check."""
 
 
 class OutOfScope(_Strict):
@@ -104,6 +108,8 @@ class Requirement:
     paraphrase: str
     evidence: str
     verified: bool
+    confirmed_by: str | None
+    """What confirmed the clause (``verified``); None when it is not verified."""
     url: str | None
     source: Path
     line: int
@@ -149,9 +155,17 @@ def load_requirement_file(path: Path) -> tuple[list[Requirement], dict[str, str]
                                                                 f"(first on line {seen[requirement_id]})"))
             continue
         seen[requirement_id] = line
+        if entry.verified and entry.confirmed_by is None:
+            problems.append((("requirements", index, "verified"),
+                             f"clause {entry.clause} is verified: say against what with confirmed_by "
+                             "(the text and where it was read)"))
+        if not entry.verified and entry.confirmed_by is not None:
+            problems.append((("requirements", index, "confirmed_by"),
+                             f"clause {entry.clause} is not verified: set verified: true, or drop confirmed_by"))
         requirements.append(Requirement(id=requirement_id, document=document, clause=entry.clause, title=entry.title,
                                         paraphrase=entry.paraphrase, evidence=entry.evidence,
-                                        verified=entry.verified, url=parsed.document.url, source=source, line=line))
+                                        verified=entry.verified, confirmed_by=entry.confirmed_by,
+                                        url=parsed.document.url, source=source, line=line))
     out_of_scope = {}
     for index, entry in enumerate(parsed.out_of_scope):
         requirement_id = f"{prefix}-{entry.clause}"
