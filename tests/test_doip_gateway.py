@@ -127,20 +127,65 @@ def test_a_second_source_address_on_an_activated_socket_is_refused_and_closed(co
     assert closed(sock)
 
 
-def test_a_source_address_active_on_another_socket_is_refused(connect) -> None:  # noqa: ANN001
-    activated(connect)
+ALIVE_CHECK_REQUEST = bytes.fromhex("02 fd 0007 00000000")
+
+
+def alive_check_answered(sock: socket.socket, source: int) -> None:
+    """The gateway's alive check request on ``sock``, answered as a live tester does."""
+    assert receive(sock) == ALIVE_CHECK_REQUEST
+    sock.sendall(doip(0x0008, struct.pack("!H", source)))
+
+
+def test_a_source_address_active_on_a_live_socket_is_refused_after_an_alive_check(connect) -> None:  # noqa: ANN001
+    first = activated(connect)
     second = connect()
     second.sendall(activation())
+    alive_check_answered(first, TESTER)
     assert receive(second) == activation_answer(0x03)
     assert closed(second)
+    first.sendall(doip(0x0007))  # the live socket keeps its registration
+    assert receive(first) == bytes.fromhex("02 fd 0008 00000002 0e00")
+
+
+def test_a_source_address_on_a_silent_socket_moves_to_the_new_socket(connect) -> None:  # noqa: ANN001
+    first = activated(connect)
+    second = connect()
+    second.sendall(activation())
+    assert receive(first) == ALIVE_CHECK_REQUEST  # and no answer within T_TCP_Alive_Check
+    assert receive(second) == activation_answer(0x10)
+    assert closed(first), "the silent socket is closed"
+    second.sendall(diagnostic(BCM, bytes.fromhex("3e 00")))
+    assert receive(second) == bytes.fromhex("02 fd 8002 00000005 1010 0e00 00")
+
+
+def test_a_source_address_on_a_socket_the_tester_closed_is_free_again(connect) -> None:  # noqa: ANN001
+    first = activated(connect)
+    first.close()
+    second = connect()
+    second.sendall(activation())
+    assert receive(second) == activation_answer(0x10)
 
 
 def test_past_the_entitys_sockets_activation_says_all_sockets_are_registered(connect) -> None:  # noqa: ANN001
-    activated(connect, TESTER)
-    activated(connect, OTHER_TESTER)  # max_sockets defaults to 2
+    first, second = activated(connect, TESTER), activated(connect, OTHER_TESTER)  # max_sockets defaults to 2
     third = connect()
     third.sendall(activation(0x0E02))
+    alive_check_answered(first, TESTER)
+    alive_check_answered(second, OTHER_TESTER)
     assert receive(third) == activation_answer(0x01, 0x0E02)
+    assert closed(third)
+
+
+def test_when_all_sockets_are_registered_a_silent_one_is_freed_for_the_new_tester(connect) -> None:  # noqa: ANN001
+    first, second = activated(connect, TESTER), activated(connect, OTHER_TESTER)
+    third = connect()
+    third.sendall(activation(0x0E02))
+    alive_check_answered(first, TESTER)
+    assert receive(second) == ALIVE_CHECK_REQUEST  # unanswered
+    assert receive(third) == activation_answer(0x10, 0x0E02)
+    assert closed(second)
+    first.sendall(doip(0x0007))
+    assert receive(first) == bytes.fromhex("02 fd 0008 00000002 0e00")
 
 
 def test_alive_check_is_answered_with_the_activated_source_address(connect) -> None:  # noqa: ANN001

@@ -2,7 +2,8 @@
 
 The sockets, threads and state machine are the bench's; the payloads are doipclient's message
 classes. Per TCP socket the gateway keeps the one source address activated on it (routing
-activation 0x0005/0x0006), answers alive checks, and passes diagnostic messages (0x8001) to the
+activation 0x0005/0x0006; a socket in the way of an activation is alive-checked first,
+``bench.doip.activation``), answers alive checks, and passes diagnostic messages (0x8001) to the
 ECU behind it over ISO-TP after a positive ACK (0x8002), or refuses them with a NACK (0x8003).
 ``power_off``/``power_on`` (and ``reset``) drop every socket and activation: a tester must connect
 and activate routing again.
@@ -14,7 +15,6 @@ import contextlib
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from doipclient.messages import (
     AliveCheckRequest,
@@ -33,6 +33,7 @@ from doipclient.messages import (
 
 from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
+from bench.doip.activation import Activation, TcpSocket, silent_sockets
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
 from bench.doip.routes import CanRoute
 
@@ -45,42 +46,12 @@ ACTIVATION_TYPES = frozenset({0x00, 0x01})
 POLL = 0.05
 
 
-class Activation:
-    """Routing activation response codes (ISO 13400-2 table "routing activation response code")."""
-
-    UNKNOWN_SOURCE = 0x00
-    ALL_SOCKETS_REGISTERED = 0x01
-    DIFFERENT_SOURCE = 0x02
-    SOURCE_ACTIVE_ELSEWHERE = 0x03
-    UNSUPPORTED_TYPE = 0x06
-    SUCCESS = 0x10
-
-
 class DiagNack:
     INVALID_SOURCE = 0x02
     UNKNOWN_TARGET = 0x03
     TOO_LARGE = 0x04
     TARGET_UNREACHABLE = 0x06
     TRANSPORT_ERROR = 0x08
-
-
-@dataclass(eq=False)
-class TcpSocket:
-    """One TCP_DATA connection and what is registered on it."""
-
-    sock: socket.socket
-    version: int = 0x02
-    source: int | None = None
-    """The tester address activated on this socket (None: no routing activation yet)."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def send(self, message: object) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.sendall(frame(message, self.version))
-
-    def send_raw(self, data: bytes) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.sendall(data)
 
 
 class DoipGateway:
@@ -162,7 +133,7 @@ class DoipGateway:
         with self._state:
             dropped, self._sockets = self._sockets, []
         for connection in dropped:
-            _close(connection.sock)
+            self._drop(connection)
         for route in self.routes.values():
             route.drop_pending()
 
@@ -263,10 +234,15 @@ class DoipGateway:
         except Exception as exc:  # a bug of the gateway: a bench fault, not the ECU's
             self.fault = exc
         finally:
-            with self._state:
-                if connection in self._sockets:
-                    self._sockets.remove(connection)
-            _close(sock)
+            self._drop(connection)
+
+    def _drop(self, connection: TcpSocket) -> None:
+        """The socket closed and its registration freed."""
+        with self._state:
+            if connection in self._sockets:
+                self._sockets.remove(connection)
+        _close(connection.sock)
+        connection.closed.set()
 
     def _open(self, connection: TcpSocket) -> bool:
         with self._state:
@@ -282,31 +258,41 @@ class DoipGateway:
             return True
         if isinstance(message, DiagnosticMessage):
             return self._diagnostic(connection, message)
-        return True  # an alive check response: the socket is alive, nothing to answer
+        connection.alive.set()  # an alive check response: the socket is alive, nothing to answer
+        return True
 
     def _activate(self, connection: TcpSocket, source: int, kind: int) -> bool:
-        """``kind`` is read from the payload: doipclient's enum knows only the types it sends."""
-        code = Activation.SUCCESS
+        """``kind`` is read from the payload: doipclient's enum knows only the types it sends. A
+        refusal for a registered socket in the way comes only after it answered an alive check."""
+        code = self._register(connection, source, kind)
+        if code in Activation.ALIVE_CHECKED:
+            with self._state:
+                in_the_way = [other for other in self._sockets if other is not connection and other.source is not None
+                              and (code == Activation.ALL_SOCKETS_REGISTERED or other.source == source)]
+            for silent in silent_sockets(in_the_way):
+                self._drop(silent)
+            code = self._register(connection, source, kind)
+        connection.send(RoutingActivationResponse(source, self.entity.logical_address, code))
+        return code not in Activation.CLOSING
+
+    def _register(self, connection: TcpSocket, source: int, kind: int) -> int:
+        """The activation's response code; on success ``source`` is registered on ``connection``."""
         with self._state:
             others = [other for other in self._sockets if other is not connection]
             if source not in CLIENT_ADDRESSES:
-                code = Activation.UNKNOWN_SOURCE
-            elif kind not in ACTIVATION_TYPES:
-                code = Activation.UNSUPPORTED_TYPE
-            elif connection.source is not None and connection.source != source:
-                code = Activation.DIFFERENT_SOURCE
-            elif any(other.source == source for other in others):
-                code = Activation.SOURCE_ACTIVE_ELSEWHERE
-            elif connection.source is None and sum(other.source is not None for other in others) \
+                return Activation.UNKNOWN_SOURCE
+            if kind not in ACTIVATION_TYPES:
+                return Activation.UNSUPPORTED_TYPE
+            if connection.source is not None and connection.source != source:
+                return Activation.DIFFERENT_SOURCE
+            if any(other.source == source for other in others):
+                return Activation.SOURCE_ACTIVE_ELSEWHERE
+            if connection.source is None and sum(other.source is not None for other in others) \
                     >= self.entity.max_sockets:
-                code = Activation.ALL_SOCKETS_REGISTERED
-            else:
-                connection.source = source
-                self.activations += 1
-        connection.send(RoutingActivationResponse(source, self.entity.logical_address, code))
-        # codes 0x00, 0x01, 0x02 and 0x03 close the socket (ISO 13400-2 routing activation handler)
-        return code not in (Activation.UNKNOWN_SOURCE, Activation.ALL_SOCKETS_REGISTERED,
-                            Activation.DIFFERENT_SOURCE, Activation.SOURCE_ACTIVE_ELSEWHERE)
+                return Activation.ALL_SOCKETS_REGISTERED
+            connection.source = source
+            self.activations += 1
+            return Activation.SUCCESS
 
     def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage) -> bool:
         source, target, data = message.source_address, message.target_address, bytes(message.user_data)
