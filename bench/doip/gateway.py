@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from doipclient.messages import (
     AliveCheckRequest,
@@ -35,6 +35,7 @@ from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
 from bench.doip.activation import Activation, TcpSocket, silent_sockets
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
+from bench.doip.nacks import NackCode, NackInjection
 from bench.doip.routes import CanRoute
 
 MAX_PAYLOAD = 0x10005
@@ -46,23 +47,19 @@ ACTIVATION_TYPES = frozenset({0x00, 0x01})
 POLL = 0.05
 
 
-class DiagNack:
-    INVALID_SOURCE = 0x02
-    UNKNOWN_TARGET = 0x03
-    TOO_LARGE = 0x04
-    TARGET_UNREACHABLE = 0x06
-    TRANSPORT_ERROR = 0x08
-
-
 class DoipGateway:
     """The DoIP entity ``name`` of the bench file; ``routes`` are its CAN routes by logical address
     (the ECUs this bench brought up), the others it lists are known but unreachable."""
 
-    def __init__(self, name: str, entity: DoipEntityConfig, *,
+    def __init__(self, name: str, entity: DoipEntityConfig, *, networks: Mapping[int, str] | None = None,
                  announce_to: Sequence[tuple[str, int]] = ()) -> None:
         self.name = name
         self.entity = entity
         self.routes: dict[int, CanRoute] = {}
+        self.networks = dict(networks or {})
+        """Logical address of each ECU the file routes -> the CAN network (bus) it is on: a target not
+        brought up is unreachable (0x06) on a network the entity serves, else on an unknown network (0x07)."""
+        self._injections: list[NackInjection] = []
         self._clients: dict[int, int] = {}
         """Route's logical address -> the tester address that last sent to it: where its answers go."""
         self._sockets: list[TcpSocket] = []
@@ -294,38 +291,67 @@ class DoipGateway:
             self.activations += 1
             return Activation.SUCCESS
 
+    def inject_nack(self, code: int, *, service: int | None = None, nth: int = 1, count: int = 1,
+                    target: int | None = None) -> NackInjection:
+        """Refuse diagnostic messages with NACK ``code`` (``NackInjection``); the entity's own checks of
+        the source address come first. Kept over resets until it has refused ``count`` messages."""
+        injection = NackInjection(code, service=service, nth=nth, count=count, target=target)
+        with self._state:
+            self._injections.append(injection)
+        return injection
+
+    def cancel_nacks(self) -> None:
+        """Forget every injection that has not refused all its messages yet."""
+        with self._state:
+            self._injections.clear()
+
+    def _injected_nack(self, target: int, data: bytes) -> int | None:
+        with self._state:
+            for injection in self._injections:
+                if injection.refuses(target, data):
+                    if injection.done:
+                        self._injections.remove(injection)
+                    return injection.code
+        return None
+
     def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage) -> bool:
+        """Refused with a NACK (the socket closed after 0x02), or acknowledged once sent on to the ECU."""
         source, target, data = message.source_address, message.target_address, bytes(message.user_data)
+        code, routes = self._refusal(connection, source, target, data)
+        if code is None:
+            functional = target == self.entity.functional_address
+            with contextlib.ExitStack() as exchanges:
+                for route in routes:
+                    exchanges.enter_context(route.exchange)
+                    self._clients[route.logical_address] = source
+                if all([route.send(data, functional=functional) for route in routes]):
+                    connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
+                    return True
+            code = NackCode.TransportProtocolError
+        connection.send(DiagnosticMessageNegativeAcknowledgement(target, source, code, data[:0]))
+        return code != NackCode.InvalidSourceAddress  # ISO 13400-2 diagnostic message handler: close
 
-        def nack(code: int) -> None:
-            connection.send(DiagnosticMessageNegativeAcknowledgement(target, source, code, data[:0]))
-
+    def _refusal(self, connection: TcpSocket, source: int, target: int,
+                 data: bytes) -> tuple[int | None, list[CanRoute]]:
+        """The NACK code a message earns, in the order of the diagnostic message handler, or None
+        and the routes it goes to."""
         if connection.source is None or source != connection.source:
-            nack(DiagNack.INVALID_SOURCE)  # and close: ISO 13400-2 diagnostic message handler
-            return False
-        functional = target == self.entity.functional_address
-        if functional:
+            return NackCode.InvalidSourceAddress, []
+        injected = self._injected_nack(target, data)
+        if injected is not None:
+            return injected, []
+        if target == self.entity.functional_address:
             routes = list(self.routes.values())
         elif target in self.routes:
             routes = [self.routes[target]]
-        elif target in self.entity.routes.values():
-            nack(DiagNack.TARGET_UNREACHABLE)  # routed by the file, but its network was not brought up
-            return True
+        elif target in self.networks:  # routed by the file, but not brought up
+            served = {route.network for route in self.routes.values()}
+            return (NackCode.TargetUnreachable if self.networks[target] in served else NackCode.UnknownNetwork), []
         else:
-            nack(DiagNack.UNKNOWN_TARGET)
-            return True
+            return NackCode.UnknownTargetAddress, []
         if any(len(data) > route.max_request for route in routes):
-            nack(DiagNack.TOO_LARGE)
-            return True
-        with contextlib.ExitStack() as exchanges:
-            for route in routes:
-                exchanges.enter_context(route.exchange)
-                self._clients[route.logical_address] = source
-            if not all([route.send(data, functional=functional) for route in routes]):
-                nack(DiagNack.TRANSPORT_ERROR)
-            else:
-                connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
-        return True
+            return NackCode.DiagnosticMessageTooLarge, []
+        return None, routes
 
     def answer(self, route: CanRoute, data: bytes) -> None:
         """An ECU's answer from CAN: to the socket where the tester address is activated."""

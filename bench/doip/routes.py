@@ -27,6 +27,8 @@ class CanRoute:
                  bus: can.BusABC, notifier: can.Notifier, answer: Callable[[CanRoute, bytes], None]) -> None:
         self.name = name
         self.logical_address = logical_address
+        self.network = ecu.bus
+        """The CAN network (bench bus) the route reaches its ECU on."""
         self.max_request = max(profile.max_block_length, 4095)
         self._physical = make_stack(bus, notifier, address(ecu, server=False), bus_config,
                                     max_frame_size=self.max_request, timing=profile.timing)

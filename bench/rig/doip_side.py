@@ -36,10 +36,11 @@ class DoipSide:
             entity = doip.entities[entity_name]
             if not entity.virtual:
                 continue
-            gateway = self.gateways[entity_name] = DoipGateway(entity_name, entity)
+            networks = {logical: self.config.ecus[ecu_name].bus for ecu_name, logical in entity.routes.items()}
+            gateway = self.gateways[entity_name] = DoipGateway(entity_name, entity, networks=networks)
             for ecu_name, logical in entity.routes.items():
                 if ecu_name not in ecus:
-                    continue  # not brought up: the gateway answers its address with "target unreachable"
+                    continue  # not brought up: the gateway answers its address with NACK 0x06 or 0x07
                 ecu = ecus[ecu_name]
                 bus, notifier = tester_bus(ecu.bus)
                 gateway.add_route(CanRoute(ecu_name, logical, ecu, profile(ecu_name), self.config.buses[ecu.bus],
