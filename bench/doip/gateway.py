@@ -36,7 +36,7 @@ from bench.errors import BenchFault
 from bench.doip.activation import Activation, TcpSocket, silent_sockets
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
 from bench.doip.nacks import NackCode, NackInjection
-from bench.doip.routes import CanRoute
+from bench.doip.routes import Route
 
 MAX_PAYLOAD = 0x10005
 """Largest payload a socket buffers (bytes): a diagnostic message of 64 KiB of UDS data and its addresses."""
@@ -55,7 +55,7 @@ class DoipGateway:
                  announce_to: Sequence[tuple[str, int]] = ()) -> None:
         self.name = name
         self.entity = entity
-        self.routes: dict[int, CanRoute] = {}
+        self.routes: dict[int, Route] = {}
         self.networks = dict(networks or {})
         """Logical address of each ECU the file routes -> the CAN network (bus) it is on: a target not
         brought up is unreachable (0x06) on a network the entity serves, else on an unknown network (0x07)."""
@@ -96,15 +96,17 @@ class DoipGateway:
         host, port = self._tcp.getsockname()[:2]
         return host, port
 
-    def add_route(self, route: CanRoute) -> None:
+    def add_route(self, route: Route) -> None:
         self.routes[route.logical_address] = route
 
-    def start(self) -> None:
+    def start(self, *, powered: bool = True) -> None:
+        """Routes and threads started; ``powered``: the entity serves at once (else at ``power_on``)."""
         for route in self.routes.values():
             route.start()
         for thread in self._threads:
             thread.start()
-        self.power_on()
+        if powered:
+            self.power_on()
 
     def stop(self) -> None:
         self.power_off()
@@ -133,6 +135,13 @@ class DoipGateway:
             self._drop(connection)
         for route in self.routes.values():
             route.drop_pending()
+
+    def set_power(self, on: bool) -> None:
+        """``power_on`` or ``power_off``: for an entity whose power follows an ECU's (the ECU it is)."""
+        if on:
+            self.power_on()
+        else:
+            self.power_off()
 
     def reset(self) -> None:
         self.power_off()
@@ -175,7 +184,9 @@ class DoipGateway:
         if header.payload_type == 0x4001:
             with self._state:
                 open_sockets = len(self._sockets)
-            return frame(EntityStatusResponse(0x00, entity.max_sockets, open_sockets, MAX_PAYLOAD), version)
+            node = bool(self.routes) and all(route.network is None for route in self.routes.values())
+            return frame(EntityStatusResponse(0x01 if node else 0x00, entity.max_sockets, open_sockets, MAX_PAYLOAD),
+                         version)
         if header.payload_type == 0x4003:
             return frame(DiagnosticPowerModeResponse(0x01), version)
         return frame(self._identification(), version)
@@ -332,7 +343,7 @@ class DoipGateway:
         return code != NackCode.InvalidSourceAddress  # ISO 13400-2 diagnostic message handler: close
 
     def _refusal(self, connection: TcpSocket, source: int, target: int,
-                 data: bytes) -> tuple[int | None, list[CanRoute]]:
+                 data: bytes) -> tuple[int | None, list[Route]]:
         """The NACK code a message earns, in the order of the diagnostic message handler, or None
         and the routes it goes to."""
         if connection.source is None or source != connection.source:
@@ -353,8 +364,8 @@ class DoipGateway:
             return NackCode.DiagnosticMessageTooLarge, []
         return None, routes
 
-    def answer(self, route: CanRoute, data: bytes) -> None:
-        """An ECU's answer from CAN: to the socket where the tester address is activated."""
+    def answer(self, route: Route, data: bytes) -> None:
+        """An ECU's answer from its route: to the socket where the tester address is activated."""
         client = self._clients.get(route.logical_address)
         with self._state:
             targets = [connection for connection in self._sockets if client is not None and connection.source == client]

@@ -14,6 +14,7 @@ transport they speak over.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -78,12 +79,13 @@ class DiagnosticNack(TimeoutException):
 
 
 class ConnectionLost(TimeoutException):
-    """The entity's TCP connection was reset while the tester waited on it: what was awaited is lost.
-    To the flasher this is an ECU that did not answer (it retries); doipclient connects and activates
-    routing again on the next send, where it finds the socket closed."""
+    """The entity's TCP connection was reset while the tester waited on it, or doipclient could not
+    connect and activate routing again before a send (the entity is off): what was awaited or sent is
+    lost. To the flasher this is an ECU that did not answer (it retries); doipclient connects and
+    activates routing again on the next send, where it finds the socket closed."""
 
     def __init__(self, error: OSError) -> None:
-        super().__init__(f"DoIP connection lost while awaiting the entity ({error}); no answer can come")
+        super().__init__(f"DoIP connection to the entity lost ({type(error).__name__}: {error}); no answer can come")
 
 
 class DoipSession:
@@ -106,7 +108,10 @@ class DoipSession:
             if acknowledged:
                 self._acks[target] = deque()
             try:
-                self.client.send_doip_message(DiagnosticMessage(self.tester_address, target, bytearray(payload)))
+                try:
+                    self.client.send_doip_message(DiagnosticMessage(self.tester_address, target, bytearray(payload)))
+                except OSError as error:  # TimeoutError and ConnectionRefusedError of a failed reconnection too
+                    raise ConnectionLost(error) from error
                 if acknowledged:
                     self._await_ack(target, payload)
             finally:
@@ -214,4 +219,6 @@ class DoipLink(PoweredLink):
         return answer
 
     def tester_present_functional(self) -> None:
-        self.connection.session.send(self._functional_address, TESTER_PRESENT_SUPPRESSED, acknowledged=False)
+        """Lost with the connection if it is down: the next request connects again."""
+        with contextlib.suppress(ConnectionLost):
+            self.connection.session.send(self._functional_address, TESTER_PRESENT_SUPPRESSED, acknowledged=False)
