@@ -104,7 +104,7 @@ class DoipSide:
         """After ``stops``: each relay's capture written to the workdir; the side forgets everything."""
         for name, relay in self.relays.items():
             with collect(errors, f"capture of the DoIP relay to {name}"):
-                write_pcapng(relay.events, workdir / f"doip-{name}.pcapng")
+                write_pcapng(relay.events, workdir / f"doip-{name}.pcapng", relay.datagrams)
         self.gateways.clear()
         self._sessions.clear()
         self.relays.clear()
