@@ -1,4 +1,5 @@
-"""A virtual DoIP gateway (ISO 13400-2) on loopback: TCP_DATA and UDP_DISCOVERY, routing to CAN ECUs.
+"""A virtual DoIP entity (ISO 13400-2) on loopback: TCP_DATA and UDP_DISCOVERY, routing to CAN ECUs
+(a gateway) or to the ECU on Ethernet it is (a DoIP node).
 
 The sockets, threads and state machine are the bench's; the payloads are doipclient's message
 classes. Per TCP socket the gateway keeps the one source address activated on it (routing
@@ -35,7 +36,7 @@ from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
 from bench.doip.activation import Activation, TcpSocket, silent_sockets
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
-from bench.doip.nacks import NackCode, NackInjection
+from bench.doip.nacks import NackCode, NackInjection, NackInjections
 from bench.doip.routes import Route
 
 MAX_PAYLOAD = 0x10005
@@ -48,18 +49,20 @@ POLL = 0.05
 
 
 class DoipGateway:
-    """The DoIP entity ``name`` of the bench file; ``routes`` are its CAN routes by logical address
-    (the ECUs this bench brought up), the others it lists are known but unreachable."""
+    """The DoIP entity ``name`` of the bench file; ``routes`` are its routes by logical address (to
+    the ECUs this bench brought up: over CAN, or the ECU the entity itself is), the others it lists
+    are known but unreachable."""
 
-    def __init__(self, name: str, entity: DoipEntityConfig, *, networks: Mapping[int, str] | None = None,
+    def __init__(self, name: str, entity: DoipEntityConfig, *, networks: Mapping[int, str | None] | None = None,
                  announce_to: Sequence[tuple[str, int]] = ()) -> None:
         self.name = name
         self.entity = entity
         self.routes: dict[int, Route] = {}
         self.networks = dict(networks or {})
-        """Logical address of each ECU the file routes -> the CAN network (bus) it is on: a target not
-        brought up is unreachable (0x06) on a network the entity serves, else on an unknown network (0x07)."""
-        self._injections: list[NackInjection] = []
+        """Logical address of each ECU the file routes -> the CAN network (bus) it is on (None: the ECU
+        the entity is): a target not brought up is unreachable (0x06) on a network the entity serves,
+        else on an unknown network (0x07)."""
+        self._injections = NackInjections()
         self._clients: dict[int, int] = {}
         """Route's logical address -> the tester address that last sent to it: where its answers go."""
         self._sockets: list[TcpSocket] = []
@@ -306,24 +309,11 @@ class DoipGateway:
                     target: int | None = None) -> NackInjection:
         """Refuse diagnostic messages with NACK ``code`` (``NackInjection``); the entity's own checks of
         the source address come first. Kept over resets until it has refused ``count`` messages."""
-        injection = NackInjection(code, service=service, nth=nth, count=count, target=target)
-        with self._state:
-            self._injections.append(injection)
-        return injection
+        return self._injections.add(NackInjection(code, service=service, nth=nth, count=count, target=target))
 
     def cancel_nacks(self) -> None:
         """Forget every injection that has not refused all its messages yet."""
-        with self._state:
-            self._injections.clear()
-
-    def _injected_nack(self, target: int, data: bytes) -> int | None:
-        with self._state:
-            for injection in self._injections:
-                if injection.refuses(target, data):
-                    if injection.done:
-                        self._injections.remove(injection)
-                    return injection.code
-        return None
+        self._injections.clear()
 
     def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage) -> bool:
         """Refused with a NACK (the socket closed after 0x02), or acknowledged once sent on to the ECU."""
@@ -348,7 +338,7 @@ class DoipGateway:
         and the routes it goes to."""
         if connection.source is None or source != connection.source:
             return NackCode.InvalidSourceAddress, []
-        injected = self._injected_nack(target, data)
+        injected = self._injections.code_for(target, data)
         if injected is not None:
             return injected, []
         if target == self.entity.functional_address:

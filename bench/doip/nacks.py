@@ -12,6 +12,7 @@ entity never runs into (it buffers any message it accepts): only an injection pr
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from bench.errors import UsageError
@@ -57,3 +58,30 @@ class NackInjection:
     @property
     def done(self) -> bool:
         return len(self.refused) >= self.count
+
+
+class NackInjections:
+    """The injections armed on an entity, asked about each diagnostic message from any socket's thread."""
+
+    def __init__(self) -> None:
+        self._armed: list[NackInjection] = []
+        self._lock = threading.Lock()
+
+    def add(self, injection: NackInjection) -> NackInjection:
+        with self._lock:
+            self._armed.append(injection)
+        return injection
+
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()
+
+    def code_for(self, target: int, data: bytes) -> int | None:
+        """The NACK code an armed injection refuses this message with, or None."""
+        with self._lock:
+            for injection in self._armed:
+                if injection.refuses(target, data):
+                    if injection.done:
+                        self._armed.remove(injection)
+                    return injection.code
+        return None
