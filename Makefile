@@ -63,6 +63,7 @@ report: $(ALLURE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/pacing.py
+	$(BIN)/python benchmarks/doip_throughput.py
 
 clean:
 	rm -rf $(VENV) $(NODE_PREFIX) reports/allure-results reports/allure-report reports/outcome-matrix.* \

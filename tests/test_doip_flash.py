@@ -63,3 +63,23 @@ def test_a_gateway_reset_mid_download_is_survived_by_reconnecting_and_activating
     # the tester connected and activated routing again (its keepalive or its next block did, whichever
     # came first: the block's answer was lost with the socket, or came on the new one)
     assert gateway.activations == 2
+
+
+@pytest.mark.ecu("bcm")
+def test_a_nacked_transfer_data_block_is_sent_again(bench, ecu, flasher, firmware) -> None:  # noqa: ANN001
+    injection = bench.doip_gateways["central-gateway"].inject_nack(0x05, service=0x36, nth=3)
+    result = flasher.flash(firmware("app-2.0.0"))
+    assert result.failure is None, result.timeline.render()
+    assert injection.refused[0][:2] == bytes([0x36, 0x03]), "the third block was refused"
+    assert result.retries == 1 and result.version_after == "2.0.0"
+
+
+@pytest.mark.ecu("bcm")
+def test_a_nack_the_gateway_keeps_giving_fails_the_flash_naming_its_meaning(bench, ecu, flasher, firmware) -> None:  # noqa: ANN001
+    bench.doip_gateways["central-gateway"].inject_nack(0x06, service=0x36, nth=2, count=flasher.block_retries + 1)
+    with pytest.raises(FlashError) as failure:
+        flasher.flash(firmware("app-2.0.0"))
+    step = failure.value.result.timeline.steps[-1]
+    assert (step.name, step.outcome) == ("TransferData", "DoIP NACK 0x06 (target unreachable)")
+    assert "refused the diagnostic message 36 to 0x1010 with DoIP NACK 0x06 (target unreachable)" \
+        in failure.value.result.failure

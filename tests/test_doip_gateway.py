@@ -12,7 +12,7 @@ import pytest
 
 from bench.config import load_bench
 from bench.doip import DoipGateway
-from bench.errors import BenchFault
+from bench.errors import BenchFault, UsageError
 from bench.rig import Bench
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,10 +77,11 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
 
 
 @pytest.fixture
-def gateway(rig: Bench) -> DoipGateway:
+def gateway(rig: Bench) -> Iterator[DoipGateway]:
     gateway = rig.doip_gateways["central-gateway"]
     gateway.reset()  # no socket or activation left from another test
-    return gateway
+    yield gateway
+    gateway.cancel_nacks()
 
 
 @pytest.fixture
@@ -127,20 +128,65 @@ def test_a_second_source_address_on_an_activated_socket_is_refused_and_closed(co
     assert closed(sock)
 
 
-def test_a_source_address_active_on_another_socket_is_refused(connect) -> None:  # noqa: ANN001
-    activated(connect)
+ALIVE_CHECK_REQUEST = bytes.fromhex("02 fd 0007 00000000")
+
+
+def alive_check_answered(sock: socket.socket, source: int) -> None:
+    """The gateway's alive check request on ``sock``, answered as a live tester does."""
+    assert receive(sock) == ALIVE_CHECK_REQUEST
+    sock.sendall(doip(0x0008, struct.pack("!H", source)))
+
+
+def test_a_source_address_active_on_a_live_socket_is_refused_after_an_alive_check(connect) -> None:  # noqa: ANN001
+    first = activated(connect)
     second = connect()
     second.sendall(activation())
+    alive_check_answered(first, TESTER)
     assert receive(second) == activation_answer(0x03)
     assert closed(second)
+    first.sendall(doip(0x0007))  # the live socket keeps its registration
+    assert receive(first) == bytes.fromhex("02 fd 0008 00000002 0e00")
+
+
+def test_a_source_address_on_a_silent_socket_moves_to_the_new_socket(connect) -> None:  # noqa: ANN001
+    first = activated(connect)
+    second = connect()
+    second.sendall(activation())
+    assert receive(first) == ALIVE_CHECK_REQUEST  # and no answer within T_TCP_Alive_Check
+    assert receive(second) == activation_answer(0x10)
+    assert closed(first), "the silent socket is closed"
+    second.sendall(diagnostic(BCM, bytes.fromhex("3e 00")))
+    assert receive(second) == bytes.fromhex("02 fd 8002 00000005 1010 0e00 00")
+
+
+def test_a_source_address_on_a_socket_the_tester_closed_is_free_again(connect) -> None:  # noqa: ANN001
+    first = activated(connect)
+    first.close()
+    second = connect()
+    second.sendall(activation())
+    assert receive(second) == activation_answer(0x10)
 
 
 def test_past_the_entitys_sockets_activation_says_all_sockets_are_registered(connect) -> None:  # noqa: ANN001
-    activated(connect, TESTER)
-    activated(connect, OTHER_TESTER)  # max_sockets defaults to 2
+    first, second = activated(connect, TESTER), activated(connect, OTHER_TESTER)  # max_sockets defaults to 2
     third = connect()
     third.sendall(activation(0x0E02))
+    alive_check_answered(first, TESTER)
+    alive_check_answered(second, OTHER_TESTER)
     assert receive(third) == activation_answer(0x01, 0x0E02)
+    assert closed(third)
+
+
+def test_when_all_sockets_are_registered_a_silent_one_is_freed_for_the_new_tester(connect) -> None:  # noqa: ANN001
+    first, second = activated(connect, TESTER), activated(connect, OTHER_TESTER)
+    third = connect()
+    third.sendall(activation(0x0E02))
+    alive_check_answered(first, TESTER)
+    assert receive(second) == ALIVE_CHECK_REQUEST  # unanswered
+    assert receive(third) == activation_answer(0x10, 0x0E02)
+    assert closed(second)
+    first.sendall(doip(0x0007))
+    assert receive(first) == bytes.fromhex("02 fd 0008 00000002 0e00")
 
 
 def test_alive_check_is_answered_with_the_activated_source_address(connect) -> None:  # noqa: ANN001
@@ -166,9 +212,18 @@ def test_a_diagnostic_message_before_routing_activation_is_refused_and_the_socke
     assert closed(sock)
 
 
-@pytest.mark.parametrize(("target", "size", "code"), [(0x2000, 2, 0x03), (BMS, 2, 0x06), (BCM, 0x1100, 0x04)],
-                         ids=["unknown target address", "target unreachable", "too large for the target"])
-def test_diagnostic_message_nack(connect, target: int, size: int, code: int) -> None:  # noqa: ANN001
+ABSENT_ON_BODY = 0x1012
+
+
+@pytest.mark.parametrize(("target", "size", "code"), [
+    (0x2000, 2, 0x03), (ABSENT_ON_BODY, 2, 0x06), (BMS, 2, 0x07), (BCM, 0x1100, 0x04)],
+    ids=["unknown target address", "target unreachable", "unknown network", "too large for the target"])
+def test_diagnostic_message_nack(gateway: DoipGateway, connect, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                 target: int, size: int, code: int) -> None:
+    """bms is routed by the file on the powertrain network, which this bench did not bring up: the
+    gateway has no connection to it (0x07); an ECU routed on the body network the gateway serves,
+    but not there, is unreachable (0x06)."""
+    monkeypatch.setitem(gateway.networks, ABSENT_ON_BODY, "body")
     sock = activated(connect)
     sock.sendall(diagnostic(target, bytes([0x3E] + [0x00] * (size - 1))))
     assert receive(sock) == diagnostic_nack(target, code)
@@ -185,6 +240,44 @@ def test_a_request_the_ecu_never_flow_controls_is_a_transport_protocol_error(rig
         assert receive(sock) == diagnostic_nack(BCM, 0x08)
     finally:
         power.on()
+
+
+def diagnostic_ack(target: int = BCM) -> bytes:
+    return doip(0x8002, struct.pack("!HHB", target, TESTER, 0x00))
+
+
+def test_an_injected_nack_refuses_the_nth_message_of_a_service_and_lets_the_rest_through(
+        gateway: DoipGateway, connect) -> None:  # noqa: ANN001
+    injection = gateway.inject_nack(0x05, service=0x22, nth=2)
+    sock = activated(connect)
+    sock.sendall(diagnostic(BCM, bytes.fromhex("3e 00")))  # another service: not counted
+    assert receive(sock) == diagnostic_ack() and receive(sock) == doip(0x8001, bytes.fromhex("1010 0e00 7e 00"))
+    for nth in (1, 2, 3):
+        sock.sendall(diagnostic(BCM, bytes.fromhex("22 f1 89")))
+        if nth == 2:
+            assert receive(sock) == bytes.fromhex("02 fd 8003 00000005 1010 0e00 05")  # out of memory
+        else:
+            assert receive(sock) == diagnostic_ack() and receive(sock)[12:15] == bytes.fromhex("62 f1 89")
+    assert injection.refused == [bytes.fromhex("22 f1 89")] and injection.done
+
+
+def test_an_injected_invalid_source_address_nack_closes_the_socket(gateway: DoipGateway, connect) -> None:  # noqa: ANN001
+    gateway.inject_nack(0x02, target=BCM)
+    sock = activated(connect)
+    sock.sendall(diagnostic(BCM, bytes.fromhex("3e 00")))
+    assert receive(sock) == diagnostic_nack(BCM, 0x02)
+    assert closed(sock)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"code": 0x09}, r"code 0x09 is not a diagnostic message NACK code of ISO 13400-2; one of: 0x02, "),
+    ({"code": 0x06, "nth": 0}, r"nth=0 and count=1 count from 1"),
+    ({"code": 0x06, "service": 0x136}, r"service 0x136 is not a UDS service identifier"),
+], ids=["reserved code", "nth from 1", "service of two bytes"])
+def test_a_nack_injection_the_standard_cannot_produce_is_a_usage_error(
+        gateway: DoipGateway, arguments: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        gateway.inject_nack(**arguments)
 
 
 @pytest.mark.parametrize(("frame", "code", "closes"), [

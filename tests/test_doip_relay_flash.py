@@ -4,11 +4,12 @@ between (``Bench.relay_doip``), and the pcapng evidence of that traffic read bac
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import TCP
+from scapy.layers.inet import TCP, UDP
 from scapy.utils import rdpcap
 
 from bench.config import load_bench
@@ -152,3 +153,38 @@ def test_a_half_open_connection_mid_download_is_left_for_a_new_one(tmp_path: Pat
         assert relay.fired and result.failure is None, result.timeline.render()
         assert result.version_after == "2.0.0"
         assert relay.connections == 2 and bench.doip_gateways["central-gateway"].activations == 2
+
+
+VEHICLE_IDENTIFICATION_REQUEST = bytes.fromhex("02 fd 0001 00000000")
+
+
+def identify_through_the_relay(tmp_path: Path) -> tuple[bytes, int]:
+    """A vehicle identification request to the relay's UDP port, on a bench that then closes: the
+    answer, and the tester's port."""
+    config = load_bench(REPO / "fixtures" / "benches" / "doip.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"]) as bench:
+        relay = bench.relay_doip("central-gateway")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.settimeout(5.0)
+            udp.bind(("127.0.0.1", 0))
+            udp.sendto(VEHICLE_IDENTIFICATION_REQUEST, relay.address)
+            return udp.recv(0x1000), udp.getsockname()[1]
+
+
+def test_vehicle_identification_through_the_relay_is_in_the_capture_as_udp(tmp_path: Path) -> None:
+    answer, port = identify_through_the_relay(tmp_path)
+    assert answer[:8] == bytes.fromhex("02 fd 0004 00000021") and answer[8:25] == b"WOTAHILBENCH00001"
+    packets = rdpcap(str(tmp_path / "doip-central-gateway.pcapng"))
+    assert [(packet[UDP].sport, packet[UDP].dport, bytes(packet[UDP].payload)) for packet in packets] == [
+        (port, 13400, VEHICLE_IDENTIFICATION_REQUEST), (13400, port, answer)]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (Debian: apt-get install tshark)")
+def test_tsharks_doip_dissector_decodes_vehicle_identification_over_udp(tmp_path: Path) -> None:
+    identify_through_the_relay(tmp_path)
+    fields = subprocess.run(["tshark", "-r", str(tmp_path / "doip-central-gateway.pcapng"), "-Y", "udp && doip",
+                             "-T", "fields", "-e", "doip.type", "-e", "doip.vin", "-e", "doip.logical_address"],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    request, response = (line.split("\t") for line in fields)
+    assert int(request[0], 16) == 0x0001
+    assert int(response[0], 16) == 0x0004 and response[1] == "WOTAHILBENCH00001" and int(response[2], 16) == 0x1000

@@ -18,7 +18,10 @@ def ecu_config(config: BenchConfig, name: str) -> EcuConfig:
     return config.ecus[name]
 
 
-def can_id(ecu: EcuConfig, identifier: int) -> str:
+def can_id(ecu: EcuConfig, identifier: int | None) -> str:
+    """``0x7E0`` (``0x18DA10F1`` extended); ``-`` for none (an ECU on Ethernet)."""
+    if identifier is None:
+        return "-"
     return f"0x{identifier:08X}" if ecu.extended_id else f"0x{identifier:03X}"
 
 

@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name, ecu in config.ecus.items():
         profile = config.profiles[ecu.profile]
-        rows.append([name, ecu.bus, can_id(ecu, ecu.request_id), can_id(ecu, ecu.response_id),
-                     can_id(ecu, ecu.functional_id), ecu.profile, profile.bootloader,
+        rows.append([name, ecu.bus or f"- (Ethernet: DoIP {ecu.via})", can_id(ecu, ecu.request_id), can_id(ecu, ecu.response_id),
+                     can_id(ecu, ecu.functional_id if ecu.bus else None), ecu.profile, profile.bootloader,
                      "virtual" if ecu.virtual is not None else "real", ecu.power or "- (always on)"])
     print(table(["ECU", "BUS", "REQUEST", "RESPONSE", "FUNCTIONAL", "PROFILE", "BOOTLOADER", "KIND", "POWER"], rows))
     return EXIT_OK

@@ -100,6 +100,9 @@ def _served_names(config: BenchConfig, args: argparse.Namespace) -> list[str]:
         if ecu_config(config, name).virtual is None:
             raise ConfigError(f"ECU {name!r} is a real ECU (no 'virtual:' section): nothing to simulate",
                               file=str(config.source))
+        if ecu_config(config, name).bus is None:
+            raise ConfigError(f"ECU {name!r} is on Ethernet (no bus): sim serves ECUs on CAN; the bench runs an "
+                              "ECU on Ethernet with its DoIP entity", file=str(config.source))
     if not names:
         raise ConfigError("--all: the bench file has no virtual ECU (no 'virtual:' section)", file=str(config.source))
     return list(dict.fromkeys(names))

@@ -59,12 +59,15 @@ def cross_check(bench: BenchConfig) -> list[Problem]:
                 section = {"bus": "buses", "profile": "profiles", "power": "power", "console": "serial"}[key]
                 choices = ", ".join(known) or "none"
                 problems.append(((*here, key), f"unknown {key} {value!r}; '{section}' defines: {choices}"))
+        problems += _ethernet_ecu_problems(name, ecu)
         for key, can_id in (("request_id", ecu.request_id), ("response_id", ecu.response_id),
                             ("functional_id", ecu.functional_id)):
-            if not ecu.extended_id and can_id > 0x7FF:
+            if can_id is not None and not ecu.extended_id and can_id > 0x7FF:
                 problems.append(((*here, key), f"{can_id:#x} is not an 11-bit CAN identifier; "
                                  "set extended_id: true for 29-bit identifiers"))
         for key, can_id in (("request_id", ecu.request_id), ("response_id", ecu.response_id)):
+            if ecu.bus is None or can_id is None:
+                continue
             owner = used.setdefault((ecu.bus, ecu.extended_id, can_id), (name, key))
             if owner != (name, key):
                 problems.append(((*here, key), f"{can_id:#x} is already the {owner[1]} of ECU "
@@ -130,7 +133,26 @@ def _doip_route_problems(bench: BenchConfig, name: str, ecu: EcuConfig) -> list[
     if name not in entity.routes:
         return [(("ecus", name, "via"), f"DoIP entity {ecu.via!r} does not route ECU {name!r}; add it to "
                  f"doip.entities.{ecu.via}.routes with its logical address")]
+    if ecu.bus is None and entity.virtual != (ecu.virtual is not None):
+        return [(("ecus", name, "via"), f"ECU {name!r} on Ethernet is DoIP entity {ecu.via!r} itself: both are "
+                 f"virtual (doip.entities.{ecu.via}.virtual: true and a virtual: section) or both real")]
     return []
+
+
+def _ethernet_ecu_problems(name: str, ecu: EcuConfig) -> list[Problem]:
+    """An ECU on CAN has a bus and its request and response identifiers; one on Ethernet (no bus)
+    is the DoIP entity its ``via`` names and has no CAN identifiers."""
+    here = ("ecus", name)
+    if ecu.bus is not None:
+        return [((*here, key), f"missing: an ECU on bus {ecu.bus!r} needs its {key}")
+                for key, can_id in (("request_id", ecu.request_id), ("response_id", ecu.response_id))
+                if can_id is None]
+    if ecu.via is None:
+        return [(here, "no bus and no via: an ECU on CAN needs bus, request_id and response_id; an ECU on "
+                 "Ethernet needs via: the DoIP entity (doip.entities) it is")]
+    return [((*here, key), f"{key} is a CAN identifier, but ECU {name!r} has no bus (an ECU on Ethernet)")
+            for key, can_id in (("request_id", ecu.request_id), ("response_id", ecu.response_id))
+            if can_id is not None]
 
 
 def _doip_problems(bench: BenchConfig) -> list[Problem]:
@@ -144,6 +166,8 @@ def _doip_problems(bench: BenchConfig) -> list[Problem]:
         for ecu, logical in entity.routes.items():
             if ecu not in bench.ecus:
                 problems.append(((*here, "routes", ecu), unknown_name_message("ECU", ecu, list(bench.ecus))))
+            elif bench.ecus[ecu].bus is None and logical == entity.logical_address:
+                continue  # an ECU on Ethernet may answer at the address of the entity it is
             owner = seen.setdefault(logical, f"ECU {ecu!r}")
             if owner != f"ECU {ecu!r}":
                 problems.append(((*here, "routes", ecu), f"logical address {logical:#06x} is already used by {owner}"))

@@ -346,9 +346,12 @@ class VirtualEcuConfig(Strict):
 
 
 class EcuConfig(Strict):
-    bus: str
-    request_id: CanId
-    response_id: CanId
+    bus: str | None = None
+    """The CAN bus the ECU is on. None: an ECU on Ethernet (a zone controller, an HPC) that is itself
+    the DoIP entity its ``via`` names, with no CAN behind it (no CAN identifiers either)."""
+    request_id: CanId | None = None
+    """Physical request and response CAN identifiers: required with a ``bus``, absent without."""
+    response_id: CanId | None = None
     functional_id: CanId = 0x7DF
     extended_id: bool = False
     power: str | None = None

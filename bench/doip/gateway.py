@@ -1,8 +1,10 @@
-"""A virtual DoIP gateway (ISO 13400-2) on loopback: TCP_DATA and UDP_DISCOVERY, routing to CAN ECUs.
+"""A virtual DoIP entity (ISO 13400-2) on loopback: TCP_DATA and UDP_DISCOVERY, routing to CAN ECUs
+(a gateway) or to the ECU on Ethernet it is (a DoIP node).
 
 The sockets, threads and state machine are the bench's; the payloads are doipclient's message
 classes. Per TCP socket the gateway keeps the one source address activated on it (routing
-activation 0x0005/0x0006), answers alive checks, and passes diagnostic messages (0x8001) to the
+activation 0x0005/0x0006; a socket in the way of an activation is alive-checked first,
+``bench.doip.activation``), answers alive checks, and passes diagnostic messages (0x8001) to the
 ECU behind it over ISO-TP after a positive ACK (0x8002), or refuses them with a NACK (0x8003).
 ``power_off``/``power_on`` (and ``reset``) drop every socket and activation: a tester must connect
 and activate routing again.
@@ -13,8 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 from doipclient.messages import (
     AliveCheckRequest,
@@ -33,8 +34,10 @@ from doipclient.messages import (
 
 from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
+from bench.doip.activation import Activation, TcpSocket, silent_sockets
 from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
-from bench.doip.routes import CanRoute
+from bench.doip.nacks import NackCode, NackInjection, NackInjections
+from bench.doip.routes import Route
 
 MAX_PAYLOAD = 0x10005
 """Largest payload a socket buffers (bytes): a diagnostic message of 64 KiB of UDS data and its addresses."""
@@ -45,53 +48,21 @@ ACTIVATION_TYPES = frozenset({0x00, 0x01})
 POLL = 0.05
 
 
-class Activation:
-    """Routing activation response codes (ISO 13400-2 table "routing activation response code")."""
-
-    UNKNOWN_SOURCE = 0x00
-    ALL_SOCKETS_REGISTERED = 0x01
-    DIFFERENT_SOURCE = 0x02
-    SOURCE_ACTIVE_ELSEWHERE = 0x03
-    UNSUPPORTED_TYPE = 0x06
-    SUCCESS = 0x10
-
-
-class DiagNack:
-    INVALID_SOURCE = 0x02
-    UNKNOWN_TARGET = 0x03
-    TOO_LARGE = 0x04
-    TARGET_UNREACHABLE = 0x06
-    TRANSPORT_ERROR = 0x08
-
-
-@dataclass(eq=False)
-class TcpSocket:
-    """One TCP_DATA connection and what is registered on it."""
-
-    sock: socket.socket
-    version: int = 0x02
-    source: int | None = None
-    """The tester address activated on this socket (None: no routing activation yet)."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def send(self, message: object) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.sendall(frame(message, self.version))
-
-    def send_raw(self, data: bytes) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.sendall(data)
-
-
 class DoipGateway:
-    """The DoIP entity ``name`` of the bench file; ``routes`` are its CAN routes by logical address
-    (the ECUs this bench brought up), the others it lists are known but unreachable."""
+    """The DoIP entity ``name`` of the bench file; ``routes`` are its routes by logical address (to
+    the ECUs this bench brought up: over CAN, or the ECU the entity itself is), the others it lists
+    are known but unreachable."""
 
-    def __init__(self, name: str, entity: DoipEntityConfig, *,
+    def __init__(self, name: str, entity: DoipEntityConfig, *, networks: Mapping[int, str | None] | None = None,
                  announce_to: Sequence[tuple[str, int]] = ()) -> None:
         self.name = name
         self.entity = entity
-        self.routes: dict[int, CanRoute] = {}
+        self.routes: dict[int, Route] = {}
+        self.networks = dict(networks or {})
+        """Logical address of each ECU the file routes -> the CAN network (bus) it is on (None: the ECU
+        the entity is): a target not brought up is unreachable (0x06) on a network the entity serves,
+        else on an unknown network (0x07)."""
+        self._injections = NackInjections()
         self._clients: dict[int, int] = {}
         """Route's logical address -> the tester address that last sent to it: where its answers go."""
         self._sockets: list[TcpSocket] = []
@@ -128,15 +99,17 @@ class DoipGateway:
         host, port = self._tcp.getsockname()[:2]
         return host, port
 
-    def add_route(self, route: CanRoute) -> None:
+    def add_route(self, route: Route) -> None:
         self.routes[route.logical_address] = route
 
-    def start(self) -> None:
+    def start(self, *, powered: bool = True) -> None:
+        """Routes and threads started; ``powered``: the entity serves at once (else at ``power_on``)."""
         for route in self.routes.values():
             route.start()
         for thread in self._threads:
             thread.start()
-        self.power_on()
+        if powered:
+            self.power_on()
 
     def stop(self) -> None:
         self.power_off()
@@ -162,9 +135,16 @@ class DoipGateway:
         with self._state:
             dropped, self._sockets = self._sockets, []
         for connection in dropped:
-            _close(connection.sock)
+            self._drop(connection)
         for route in self.routes.values():
             route.drop_pending()
+
+    def set_power(self, on: bool) -> None:
+        """``power_on`` or ``power_off``: for an entity whose power follows an ECU's (the ECU it is)."""
+        if on:
+            self.power_on()
+        else:
+            self.power_off()
 
     def reset(self) -> None:
         self.power_off()
@@ -207,7 +187,9 @@ class DoipGateway:
         if header.payload_type == 0x4001:
             with self._state:
                 open_sockets = len(self._sockets)
-            return frame(EntityStatusResponse(0x00, entity.max_sockets, open_sockets, MAX_PAYLOAD), version)
+            node = bool(self.routes) and all(route.network is None for route in self.routes.values())
+            return frame(EntityStatusResponse(0x01 if node else 0x00, entity.max_sockets, open_sockets, MAX_PAYLOAD),
+                         version)
         if header.payload_type == 0x4003:
             return frame(DiagnosticPowerModeResponse(0x01), version)
         return frame(self._identification(), version)
@@ -263,10 +245,15 @@ class DoipGateway:
         except Exception as exc:  # a bug of the gateway: a bench fault, not the ECU's
             self.fault = exc
         finally:
-            with self._state:
-                if connection in self._sockets:
-                    self._sockets.remove(connection)
-            _close(sock)
+            self._drop(connection)
+
+    def _drop(self, connection: TcpSocket) -> None:
+        """The socket closed and its registration freed."""
+        with self._state:
+            if connection in self._sockets:
+                self._sockets.remove(connection)
+        _close(connection.sock)
+        connection.closed.set()
 
     def _open(self, connection: TcpSocket) -> bool:
         with self._state:
@@ -282,67 +269,93 @@ class DoipGateway:
             return True
         if isinstance(message, DiagnosticMessage):
             return self._diagnostic(connection, message)
-        return True  # an alive check response: the socket is alive, nothing to answer
+        connection.alive.set()  # an alive check response: the socket is alive, nothing to answer
+        return True
 
     def _activate(self, connection: TcpSocket, source: int, kind: int) -> bool:
-        """``kind`` is read from the payload: doipclient's enum knows only the types it sends."""
-        code = Activation.SUCCESS
+        """``kind`` is read from the payload: doipclient's enum knows only the types it sends. A
+        refusal for a registered socket in the way comes only after it answered an alive check."""
+        code = self._register(connection, source, kind)
+        if code in Activation.ALIVE_CHECKED:
+            with self._state:
+                in_the_way = [other for other in self._sockets if other is not connection and other.source is not None
+                              and (code == Activation.ALL_SOCKETS_REGISTERED or other.source == source)]
+            for silent in silent_sockets(in_the_way):
+                self._drop(silent)
+            code = self._register(connection, source, kind)
+        connection.send(RoutingActivationResponse(source, self.entity.logical_address, code))
+        return code not in Activation.CLOSING
+
+    def _register(self, connection: TcpSocket, source: int, kind: int) -> int:
+        """The activation's response code; on success ``source`` is registered on ``connection``."""
         with self._state:
             others = [other for other in self._sockets if other is not connection]
             if source not in CLIENT_ADDRESSES:
-                code = Activation.UNKNOWN_SOURCE
-            elif kind not in ACTIVATION_TYPES:
-                code = Activation.UNSUPPORTED_TYPE
-            elif connection.source is not None and connection.source != source:
-                code = Activation.DIFFERENT_SOURCE
-            elif any(other.source == source for other in others):
-                code = Activation.SOURCE_ACTIVE_ELSEWHERE
-            elif connection.source is None and sum(other.source is not None for other in others) \
+                return Activation.UNKNOWN_SOURCE
+            if kind not in ACTIVATION_TYPES:
+                return Activation.UNSUPPORTED_TYPE
+            if connection.source is not None and connection.source != source:
+                return Activation.DIFFERENT_SOURCE
+            if any(other.source == source for other in others):
+                return Activation.SOURCE_ACTIVE_ELSEWHERE
+            if connection.source is None and sum(other.source is not None for other in others) \
                     >= self.entity.max_sockets:
-                code = Activation.ALL_SOCKETS_REGISTERED
-            else:
-                connection.source = source
-                self.activations += 1
-        connection.send(RoutingActivationResponse(source, self.entity.logical_address, code))
-        # codes 0x00, 0x01, 0x02 and 0x03 close the socket (ISO 13400-2 routing activation handler)
-        return code not in (Activation.UNKNOWN_SOURCE, Activation.ALL_SOCKETS_REGISTERED,
-                            Activation.DIFFERENT_SOURCE, Activation.SOURCE_ACTIVE_ELSEWHERE)
+                return Activation.ALL_SOCKETS_REGISTERED
+            connection.source = source
+            self.activations += 1
+            return Activation.SUCCESS
+
+    def inject_nack(self, code: int, *, service: int | None = None, nth: int = 1, count: int = 1,
+                    target: int | None = None) -> NackInjection:
+        """Refuse diagnostic messages with NACK ``code`` (``NackInjection``); the entity's own checks of
+        the source address come first. Kept over resets until it has refused ``count`` messages."""
+        return self._injections.add(NackInjection(code, service=service, nth=nth, count=count, target=target))
+
+    def cancel_nacks(self) -> None:
+        """Forget every injection that has not refused all its messages yet."""
+        self._injections.clear()
 
     def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage) -> bool:
+        """Refused with a NACK (the socket closed after 0x02), or acknowledged once sent on to the ECU."""
         source, target, data = message.source_address, message.target_address, bytes(message.user_data)
+        code, routes = self._refusal(connection, source, target, data)
+        if code is None:
+            functional = target == self.entity.functional_address
+            with contextlib.ExitStack() as exchanges:
+                for route in routes:
+                    exchanges.enter_context(route.exchange)
+                    self._clients[route.logical_address] = source
+                if all([route.send(data, functional=functional) for route in routes]):
+                    connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
+                    return True
+            code = NackCode.TransportProtocolError
+        connection.send(DiagnosticMessageNegativeAcknowledgement(target, source, code, data[:0]))
+        return code != NackCode.InvalidSourceAddress  # ISO 13400-2 diagnostic message handler: close
 
-        def nack(code: int) -> None:
-            connection.send(DiagnosticMessageNegativeAcknowledgement(target, source, code, data[:0]))
-
+    def _refusal(self, connection: TcpSocket, source: int, target: int,
+                 data: bytes) -> tuple[int | None, list[Route]]:
+        """The NACK code a message earns, in the order of the diagnostic message handler, or None
+        and the routes it goes to."""
         if connection.source is None or source != connection.source:
-            nack(DiagNack.INVALID_SOURCE)  # and close: ISO 13400-2 diagnostic message handler
-            return False
-        functional = target == self.entity.functional_address
-        if functional:
+            return NackCode.InvalidSourceAddress, []
+        injected = self._injections.code_for(target, data)
+        if injected is not None:
+            return injected, []
+        if target == self.entity.functional_address:
             routes = list(self.routes.values())
         elif target in self.routes:
             routes = [self.routes[target]]
-        elif target in self.entity.routes.values():
-            nack(DiagNack.TARGET_UNREACHABLE)  # routed by the file, but its network was not brought up
-            return True
+        elif target in self.networks:  # routed by the file, but not brought up
+            served = {route.network for route in self.routes.values()}
+            return (NackCode.TargetUnreachable if self.networks[target] in served else NackCode.UnknownNetwork), []
         else:
-            nack(DiagNack.UNKNOWN_TARGET)
-            return True
+            return NackCode.UnknownTargetAddress, []
         if any(len(data) > route.max_request for route in routes):
-            nack(DiagNack.TOO_LARGE)
-            return True
-        with contextlib.ExitStack() as exchanges:
-            for route in routes:
-                exchanges.enter_context(route.exchange)
-                self._clients[route.logical_address] = source
-            if not all([route.send(data, functional=functional) for route in routes]):
-                nack(DiagNack.TRANSPORT_ERROR)
-            else:
-                connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
-        return True
+            return NackCode.DiagnosticMessageTooLarge, []
+        return None, routes
 
-    def answer(self, route: CanRoute, data: bytes) -> None:
-        """An ECU's answer from CAN: to the socket where the tester address is activated."""
+    def answer(self, route: Route, data: bytes) -> None:
+        """An ECU's answer from its route: to the socket where the tester address is activated."""
         client = self._clients.get(route.logical_address)
         with self._state:
             targets = [connection for connection in self._sockets if client is not None and connection.source == client]

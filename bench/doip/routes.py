@@ -1,4 +1,5 @@
-"""The CAN side of the DoIP gateway: one ISO-TP route per ECU behind it.
+"""What a DoIP entity routes diagnostic messages to: one ISO-TP route on CAN per ECU behind a
+gateway (``CanRoute``), or the ECU the entity itself is (``NodeRoute``, an ECU on Ethernet).
 
 Each route is the bench's tester-side ISO-TP stack (``bench.transport.isotp_link``) on the tester
 channel of the ECU's bus, so frames pass the bench's CAN gateway and its network faults as a CAN
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 import can
 
@@ -20,6 +22,58 @@ N_AS_TIMEOUT = 1.0
 """Seconds a request may take to leave on CAN (ISO 15765-2 N_As/N_Bs: flow control included)."""
 
 
+class Route(Protocol):
+    name: str
+    logical_address: int
+    max_request: int
+    """Longest UDS message the route carries (bytes); a longer one is refused with NACK 0x04."""
+    network: str | None
+    """The CAN network (bench bus) of the ECU; None for the ECU the entity itself is."""
+    exchange: threading.Lock
+    """Held while a request is sent and acknowledged: an answer is passed on only after the ACK."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def send(self, payload: bytes, *, functional: bool) -> bool: ...
+
+    def drop_pending(self) -> None: ...
+
+
+class NodeRoute:
+    """The route to the ECU the DoIP entity is (ISO 13400-2 DoIP node): requests handed over in the
+    process by ``deliver`` (False: the ECU took nothing, it is not running); its answers come back
+    through ``answered``."""
+
+    network = None
+
+    def __init__(self, name: str, logical_address: int, max_request: int,
+                 deliver: Callable[..., bool], answer: Callable[[NodeRoute, bytes], None]) -> None:
+        self.name = name
+        self.logical_address = logical_address
+        self.max_request = max_request
+        self._deliver = deliver
+        self._answer = answer
+        self.exchange = threading.Lock()
+
+    def start(self) -> None:
+        """Nothing to open: the ECU runs in this process."""
+
+    def stop(self) -> None:
+        """Nothing to close."""
+
+    def send(self, payload: bytes, *, functional: bool) -> bool:
+        return self._deliver(payload, functional=functional)
+
+    def drop_pending(self) -> None:
+        """Nothing is buffered on the way: the ECU's own queue dies with its power."""
+
+    def answered(self, data: bytes) -> None:
+        with self.exchange:
+            self._answer(self, data)
+
+
 class CanRoute:
     """The diagnostic path to one ECU: physical and functional ISO-TP stacks, and a reader of answers."""
 
@@ -27,6 +81,8 @@ class CanRoute:
                  bus: can.BusABC, notifier: can.Notifier, answer: Callable[[CanRoute, bytes], None]) -> None:
         self.name = name
         self.logical_address = logical_address
+        self.network = ecu.bus
+        """The CAN network (bench bus) the route reaches its ECU on."""
         self.max_request = max(profile.max_block_length, 4095)
         self._physical = make_stack(bus, notifier, address(ecu, server=False), bus_config,
                                     max_frame_size=self.max_request, timing=profile.timing)

@@ -4,7 +4,8 @@ Each relayed connection becomes TCP segments between the tester's loopback addre
 the DoIP entity on 127.0.0.1:13400 (ISO 13400-2's TCP_DATA port, which Wireshark's DoIP dissector
 decodes by default), whatever ephemeral port the relay listened on: a three-way handshake, one
 segment per forwarded DoIP message with sequence and acknowledgement numbers that follow the bytes
-sent each way, then the FINs or the RST the relay passed on.
+sent each way, then the FINs or the RST the relay passed on. Datagrams of UDP_DISCOVERY (vehicle
+identification) are UDP packets between the tester's port and 13400 (also the DoIP UDP port).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapNgWriter
 
-from bench.ethernet.relay import Direction, TcpEvent
+from bench.ethernet.direction import Direction
+from bench.ethernet.relay import TcpEvent
+from bench.ethernet.udp_relay import UdpEvent
 
 DOIP_TCP_PORT = 13400
 ENTITY_HOST = "127.0.0.1"
@@ -75,10 +78,23 @@ def segments(events: Iterable[TcpEvent]) -> list[Packet]:
     return packets
 
 
-def write_pcapng(events: Iterable[TcpEvent], path: Path) -> Path:
-    """The relay's ``events`` as a pcapng file at ``path``."""
+def datagram(event: UdpEvent) -> Packet:
+    """A relayed UDP_DISCOVERY datagram as a UDP packet, timed as it happened."""
+    tester_host, tester_port = event.tester
+    if event.direction is Direction.TO_ENTITY:
+        packet = Ether() / IP(src=tester_host, dst=ENTITY_HOST) / UDP(sport=tester_port, dport=DOIP_TCP_PORT)
+    else:
+        packet = Ether() / IP(src=ENTITY_HOST, dst=tester_host) / UDP(sport=DOIP_TCP_PORT, dport=tester_port)
+    packet = packet / Raw(event.data)
+    packet.time = event.time
+    return packet
+
+
+def write_pcapng(events: Iterable[TcpEvent], path: Path, datagrams: Iterable[UdpEvent] = ()) -> Path:
+    """The relay's TCP ``events`` and UDP ``datagrams`` as a pcapng file at ``path``, in time order."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    packets = sorted([*segments(events), *map(datagram, datagrams)], key=lambda packet: float(packet.time))
     with PcapNgWriter(str(path)) as writer:
-        for packet in segments(events):
+        for packet in packets:
             writer.write(packet)
     return path

@@ -12,7 +12,9 @@ version, inverse, payload type, payload length) and forwards whole messages. A f
   while the tester's messages still reach the entity.
 
 ``delay`` holds every message that long before forwarding it. Every forwarded chunk, FIN and RST is
-kept as a ``TcpEvent`` for the pcapng evidence (``bench/ethernet/pcapng.py``).
+kept as a ``TcpEvent`` for the pcapng evidence (``bench/ethernet/pcapng.py``). UDP_DISCOVERY
+datagrams to the relay's port (the same number, UDP) are relayed too and kept in ``datagrams``
+(``bench/ethernet/udp_relay.py``); faults apply to TCP only.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from enum import Enum
-
 from bench.doip.header import HEADER
-from bench.errors import UsageError
+from bench.ethernet.direction import Direction
+from bench.ethernet.udp_relay import UdpEvent, UdpRelay
+from bench.errors import BenchFault, UsageError
 
 DIAGNOSTIC_MESSAGE = 0x8001
 DIAGNOSTIC_ADDRESSES = 4
@@ -34,11 +36,6 @@ DIAGNOSTIC_ADDRESSES = 4
 POLL = 0.05
 """How long a pump waits for data before it looks whether its connection was aborted or closed (s)."""
 _LINGER_ZERO = struct.pack("ii", 1, 0)
-
-
-class Direction(Enum):
-    TO_ENTITY = "tester->entity"
-    TO_TESTER = "entity->tester"
 
 
 @dataclass(frozen=True)
@@ -211,12 +208,24 @@ class DoipRelay:
         self._lock = threading.Lock()
         self._listener = socket.create_server((host, port))
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self.datagrams: list[UdpEvent] = []
+        """Vehicle identification and other UDP_DISCOVERY datagrams relayed, both ways, in order."""
+        try:
+            self._udp = UdpRelay(upstream, host=host, port=self.address[1], record=self._record_datagram)
+        except OSError as exc:
+            self._listener.close()
+            raise BenchFault(f"DoIP relay cannot listen for UDP on {host}:{self.address[1]}: {exc}") from exc
         self._open: list[_Connection] = []
         self._thread = threading.Thread(target=self._accept, name=f"doip-relay-{self.address[1]}", daemon=True)
 
     def start(self) -> DoipRelay:
         self._thread.start()
+        self._udp.start()
         return self
+
+    def _record_datagram(self, event: UdpEvent) -> None:
+        with self._lock:
+            self.datagrams.append(event)
 
     def inject(self, fault: RelayFault) -> None:
         with self._lock:
@@ -270,6 +279,7 @@ class DoipRelay:
             self.events.append(TcpEvent(time.time(), connection.number, direction, connection.address, data, flag))
 
     def stop(self) -> None:
+        self._udp.stop()
         self._listener.close()
         with self._lock:
             connections, self._open = self._open, []

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from udsoncan.exceptions import NegativeResponseException, TimeoutException
 
+from bench.transport.doip_link import DiagnosticNack
+
 
 @dataclass
 class Step:
@@ -40,6 +42,9 @@ class Timeline:
         except NegativeResponseException as exc:
             code = exc.response.code
             step.outcome = f"NRC 0x{code:02X} ({exc.response.code_name})"
+            raise
+        except DiagnosticNack as exc:  # refused by a DoIP entity on the way: no timeout, a known reason
+            step.outcome = exc.outcome
             raise
         except TimeoutException:
             step.outcome = "timeout"

@@ -137,7 +137,7 @@ class Bench:
                 self._gateway_sides.append(sides)
                 self.gateways[name] = Gateway(*sides, name=f"gateway-{name}")
                 self.gateways[name].start()
-        for name in dict.fromkeys(ecu.bus for ecu in ecus.values()):
+        for name in dict.fromkeys(ecu.bus for ecu in ecus.values() if ecu.bus is not None):
             bus = self.config.buses[name]
             if not bus.traced:
                 continue
@@ -149,7 +149,7 @@ class Bench:
                                                            side="ecu")
         programs = [supply for supply in self.supplies.values() if isinstance(supply, ProcessSupply)]
         named = [bus for program in programs for bus in program.settings.shared_buses()]
-        for name in dict.fromkeys([*(ecu.bus for ecu in ecus.values()), *named]):
+        for name in dict.fromkeys([*(ecu.bus for ecu in ecus.values() if ecu.bus is not None), *named]):
             if self.config.buses[name].share == "slcan":
                 self.hubs[name] = SlcanBridge(partial(open_bus, name, self.config.buses[name],
                                                       channel=self.ecu_channel(name)))
@@ -160,8 +160,9 @@ class Bench:
             self._start_restbus(VehicleSignals.from_dbc(dbc), self.config.restbus.buses)
         for name, ecu in ecus.items():
             if ecu.virtual is not None:
+                channel = self.ecu_channel(ecu.bus) if ecu.bus is not None else None  # None: on Ethernet
                 self.sims[name] = build_virtual_ecu(self.config, name, nvm_dir=self.workdir / "nvm",
-                                                    channel=self.ecu_channel(ecu.bus), dbc=dbc)
+                                                    channel=channel, dbc=dbc)
         for name, sim in self.sims.items():
             serial = self.config.serial.get(self.config.ecus[name].console or "")
             if serial is not None and serial.url == "pty":
@@ -175,7 +176,8 @@ class Bench:
         for ecu, config in ecus.items():
             if config.console is not None:
                 self.console(ecu)  # logging from before power-on: the boot log is the evidence
-        self.doip.start(ecus, self._tester_bus, self.profile)
+        self.doip.start(ecus, self._tester_bus, self.profile,
+                        {name: (sim.node, sim.powered) for name, sim in self.sims.items() if sim.node is not None})
         for supply in self.supplies.values():
             supply.on()
 

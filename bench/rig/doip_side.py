@@ -4,17 +4,18 @@ the traffic (``doip-<entity>.pcapng`` in the workdir when the bench closes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import can
 
 from bench.config.models import BenchConfig, EcuConfig, EcuProfile
-from bench.doip import CanRoute, DoipGateway
+from bench.doip import CanRoute, DoipGateway, NodeRoute
 from bench.errors import ConfigError, UsageError
 from bench.ethernet import DoipRelay
 from bench.ethernet.pcapng import write_pcapng
 from bench.rig.closing import collect
+from bench.sim.ports import DoipNode
 from bench.transport.doip_link import DoipLink, DoipSession
 
 
@@ -28,23 +29,34 @@ class DoipSide:
         self._sessions: dict[str, DoipSession] = {}
 
     def start(self, ecus: dict[str, EcuConfig], tester_bus: Callable[[str], tuple[can.BusABC, can.Notifier]],
-              profile: Callable[[str], EcuProfile]) -> None:
-        """A virtual DoIP entity for each one an ECU brought up is reached through; it routes those ECUs."""
+              profile: Callable[[str], EcuProfile], nodes: Mapping[str, tuple[DoipNode, bool]]) -> None:
+        """A virtual DoIP entity for each one an ECU brought up is reached through; it routes those ECUs.
+        ``nodes``: the virtual ECUs on Ethernet (no bus) and whether each is powered now: the entity
+        such an ECU is serves only while it is powered."""
         doip = self.config.doip
         for entity_name in dict.fromkeys(ecu.via for ecu in ecus.values() if ecu.via is not None):
             assert doip is not None  # the loader checked every via
             entity = doip.entities[entity_name]
             if not entity.virtual:
                 continue
-            gateway = self.gateways[entity_name] = DoipGateway(entity_name, entity)
+            networks = {logical: self.config.ecus[ecu_name].bus for ecu_name, logical in entity.routes.items()}
+            gateway = self.gateways[entity_name] = DoipGateway(entity_name, entity, networks=networks)
+            powered = True
             for ecu_name, logical in entity.routes.items():
                 if ecu_name not in ecus:
-                    continue  # not brought up: the gateway answers its address with "target unreachable"
+                    continue  # not brought up: the gateway answers its address with NACK 0x06 or 0x07
                 ecu = ecus[ecu_name]
+                if ecu.bus is None:  # the ECU the entity is: its power is the entity's
+                    node, powered = nodes[ecu_name]
+                    route = NodeRoute(ecu_name, logical, max(profile(ecu_name).max_block_length, 4095), node.deliver,
+                                      gateway.answer)
+                    node.answer, node.powered = route.answered, gateway.set_power
+                    gateway.add_route(route)
+                    continue
                 bus, notifier = tester_bus(ecu.bus)
                 gateway.add_route(CanRoute(ecu_name, logical, ecu, profile(ecu_name), self.config.buses[ecu.bus],
                                            bus, notifier, gateway.answer))
-            gateway.start()
+            gateway.start(powered=powered)
 
     def relay(self, entity_name: str) -> DoipRelay:
         """A TCP relay between the tester and DoIP entity ``entity_name``, asked before the
@@ -92,7 +104,7 @@ class DoipSide:
         """After ``stops``: each relay's capture written to the workdir; the side forgets everything."""
         for name, relay in self.relays.items():
             with collect(errors, f"capture of the DoIP relay to {name}"):
-                write_pcapng(relay.events, workdir / f"doip-{name}.pcapng")
+                write_pcapng(relay.events, workdir / f"doip-{name}.pcapng", relay.datagrams)
         self.gateways.clear()
         self._sessions.clear()
         self.relays.clear()

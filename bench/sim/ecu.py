@@ -1,4 +1,5 @@
-"""A virtual ECU: flash and EEPROM on disk, a UDS server on can-isotp, powered by a supply.
+"""A virtual ECU: flash and EEPROM on disk, a UDS server on can-isotp (or behind the DoIP entity it
+is, ``bench.sim.ports``), powered by a supply.
 
 Everything in RAM lives in one ``_PoweredRun`` per power-on. Power off ends it: transmissions
 stop at once, the run's threads end, and only what was written to flash or EEPROM remains. A
@@ -27,6 +28,7 @@ from bench.sim.isotp_server import make_ecu_stack
 from bench.sim.mutants import bootloader_for
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
 from bench.sim.pending import ResponsePending
+from bench.sim.ports import DoipNode, Ports
 from bench.sim.probes import Probes
 from bench.sim.request_tap import RequestTap
 from bench.sim.security import KeyFunction, SecurityAccess
@@ -43,11 +45,11 @@ physical one it has taken (ISO-TP's N_Cr: any stack has delivered by then)."""
 
 
 class VirtualEcu:
-    def __init__(self, name: str, config: EcuConfig, profile: EcuProfile, bus_config: BusConfig, *,
-                 channel: str | int, nvm_dir: Path, key_function: KeyFunction, trusted_key,
+    def __init__(self, name: str, config: EcuConfig, profile: EcuProfile, bus_config: BusConfig | None, *,
+                 channel: str | int | None, nvm_dir: Path, key_function: KeyFunction, trusted_key,
                  factory_image: object | None = None,
                  status_message: cantools.database.can.Message | None = None,
-                 vehicle_signals: VehicleSignals | None = None) -> None:
+                 vehicle_signals: VehicleSignals | None = None, node: DoipNode | None = None) -> None:
         assert config.virtual is not None, f"ECU {name} has no virtual: section"
         self.name = name
         self.config = config
@@ -60,6 +62,9 @@ class VirtualEcu:
         self.vehicle_signals = vehicle_signals
         """The vehicle messages the ECU hears on its bus (a rest-bus runs there) and judges its
         programming preconditions by; None: it checks only its supply."""
+        self.node = node
+        """Set for an ECU on Ethernet that is itself a DoIP entity: requests come from that entity in
+        this process, not over CAN (then ``bus_config`` and ``channel`` are None)."""
         self.probes = Probes()
         self.requests = RequestTap()
         """Told of each complete request before the ECU acts on it, and of each final answer."""
@@ -159,6 +164,20 @@ class VirtualEcu:
         return run.core if run else None
 
 
+def _can_ports(ecu: VirtualEcu) -> Ports:
+    """The ECU's physical and functional ISO-TP stacks on its own handle of its CAN bus."""
+    assert ecu.bus_config is not None and ecu.config.bus is not None  # an ECU on CAN (the loader checked)
+    bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
+    notifier = open_notifier(bus)
+    frame = max(ecu.profile.max_block_length, 4095)
+    timing = ecu.profile.timing
+    physical = make_ecu_stack(bus, notifier, address(ecu.config, server=True), ecu.bus_config, functional=False,
+                              max_frame_size=frame, timing=timing)
+    functional = make_ecu_stack(bus, notifier, address(ecu.config, server=True, functional=True), ecu.bus_config,
+                                functional=True, max_frame_size=frame, timing=timing)
+    return Ports(physical, functional, can=(bus, notifier))
+
+
 class _PoweredRun:
     """One power-on of the ECU: transport, threads and RAM state."""
 
@@ -169,20 +188,14 @@ class _PoweredRun:
         self._booted = threading.Event()
         """Set once the bootloader has decided what runs (or the run ended): power-on returns then."""
         self._thread = threading.Thread(target=self._main, name=f"sim-{ecu.name}", daemon=True)
-        self._bus = open_bus(ecu.config.bus, ecu.bus_config, channel=ecu.channel)
-        self._notifier = open_notifier(self._bus)
-        frame = max(ecu.profile.max_block_length, 4095)
+        self._ports = ecu.node.open() if ecu.node is not None else _can_ports(ecu)
+        self._physical, self._functional = self._ports.physical, self._ports.functional
         timing = ecu.profile.timing
-        self._physical = make_ecu_stack(self._bus, self._notifier, address(ecu.config, server=True),
-                                        ecu.bus_config, functional=False, max_frame_size=frame, timing=timing)
-        self._functional = make_ecu_stack(self._bus, self._notifier,
-                                          address(ecu.config, server=True, functional=True),
-                                          ecu.bus_config, functional=True, max_frame_size=frame, timing=timing)
-        self._status = StatusFrame(ecu.status_message) if ecu.status_message else None
-        self.vehicle = VehicleListener(ecu.vehicle_signals) if ecu.vehicle_signals else None
+        self._status = StatusFrame(ecu.status_message) if ecu.status_message and self._ports.can else None
+        self.vehicle = VehicleListener(ecu.vehicle_signals) if ecu.vehicle_signals and self._ports.can else None
         """What this power-on has heard of the vehicle state (RAM: gone at power off)."""
-        if self.vehicle is not None:
-            self._notifier.add_listener(self.vehicle)
+        if self.vehicle is not None and self._ports.can is not None:
+            self._ports.can[1].add_listener(self.vehicle)
         self._stacks_lock = threading.Lock()
         self._stacks_running = False
         self._deferred: tuple[bytes, bool, float] | None = None
@@ -266,8 +279,9 @@ class _PoweredRun:
                 if core.s3_expired() and core.leave_session():
                     core = self._boot()
                 request = self._next_request()
-                if self._status and core.boot.running.mode == BootMode.APPLICATION and core.normal_tx_enabled:
-                    self._status.send_if_due(self._bus, core.boot.running)
+                if self._status and self._ports.can and core.boot.running.mode == BootMode.APPLICATION \
+                        and core.normal_tx_enabled:
+                    self._status.send_if_due(self._ports.can[0], core.boot.running)
                 if request is None:
                     continue
                 payload, functional, received_at = request
@@ -300,8 +314,7 @@ class _PoweredRun:
             self._pending.close()
             self._flash.close()
             self._silence()
-            self._notifier.stop()
-            self._bus.shutdown()
+            self._ports.close()
 
     def _next_request(self) -> tuple[bytes, bool, float] | None:
         """A request, whether it came functionally, and when its last frame arrived.

@@ -14,6 +14,8 @@ transport they speak over.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -31,6 +33,8 @@ from bench.config.doip_models import DoipConfig, DoipEntityConfig
 from bench.config.models import EcuProfile
 from bench.transport.uds_client import TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, functional_answer
 
+NackCode = DiagnosticMessageNegativeAcknowledgement.NackCodes
+"""ISO 13400-2 diagnostic message negative acknowledge codes (doipclient's table)."""
 A_PROCESSING_TIME = 2.0
 """ISO 13400-2 A_DoIP_Diagnostic_Message: how long an entity may take to acknowledge a diagnostic message."""
 SLICE = 0.02
@@ -52,23 +56,36 @@ class SlicedDoIPClient(DoIPClient):
         self._tcp_sock.settimeout(SLICE)
 
 
+def nack_meaning(code: int) -> str:
+    """ISO 13400-2's name of a diagnostic message NACK code: ``0x06`` -> ``target unreachable``."""
+    try:
+        name = NackCode(code).name
+    except ValueError:
+        return "reserved by ISO 13400-2"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower()
+
+
 class DiagnosticNack(TimeoutException):
     """The DoIP entity refused a diagnostic message (0x8003): it never reached the ECU, so no answer
-    can come; to the flasher this is an ECU that did not answer, as a CAN tester would see it."""
+    can come. The flasher treats it as a request left unanswered (a block is sent again); its
+    timeline and failure name the NACK and its meaning, not a timeout."""
 
-    def __init__(self, target: int, code: int) -> None:
-        super().__init__(f"DoIP entity refused the diagnostic message to {target:#06x}: NACK {code:#04x}; "
-                         "no answer can come")
+    def __init__(self, target: int, code: int, payload: bytes) -> None:
         self.target, self.code = target, code
+        self.outcome = f"DoIP NACK {code:#04x} ({nack_meaning(code)})"
+        """What a timeline step says of it."""
+        super().__init__(f"the DoIP entity refused the diagnostic message {payload[:1].hex()} to {target:#06x} "
+                         f"with {self.outcome}: it never reached the ECU")
 
 
 class ConnectionLost(TimeoutException):
-    """The entity's TCP connection was reset while the tester waited on it: what was awaited is lost.
-    To the flasher this is an ECU that did not answer (it retries); doipclient connects and activates
-    routing again on the next send, where it finds the socket closed."""
+    """The entity's TCP connection was reset while the tester waited on it, or doipclient could not
+    connect and activate routing again before a send (the entity is off): what was awaited or sent is
+    lost. To the flasher this is an ECU that did not answer (it retries); doipclient connects and
+    activates routing again on the next send, where it finds the socket closed."""
 
     def __init__(self, error: OSError) -> None:
-        super().__init__(f"DoIP connection lost while awaiting the entity ({error}); no answer can come")
+        super().__init__(f"DoIP connection to the entity lost ({type(error).__name__}: {error}); no answer can come")
 
 
 class DoipSession:
@@ -91,13 +108,16 @@ class DoipSession:
             if acknowledged:
                 self._acks[target] = deque()
             try:
-                self.client.send_doip_message(DiagnosticMessage(self.tester_address, target, bytearray(payload)))
+                try:
+                    self.client.send_doip_message(DiagnosticMessage(self.tester_address, target, bytearray(payload)))
+                except OSError as error:  # TimeoutError and ConnectionRefusedError of a failed reconnection too
+                    raise ConnectionLost(error) from error
                 if acknowledged:
-                    self._await_ack(target)
+                    self._await_ack(target, payload)
             finally:
                 self._acks.pop(target, None)
 
-    def _await_ack(self, target: int) -> None:
+    def _await_ack(self, target: int, payload: bytes) -> None:
         deadline = time.monotonic() + A_PROCESSING_TIME
         while not self._acks[target]:
             if time.monotonic() > deadline:
@@ -106,7 +126,7 @@ class DoipSession:
             self._read(deadline - time.monotonic())
         answer = self._acks[target].popleft()
         if isinstance(answer, DiagnosticMessageNegativeAcknowledgement):
-            raise DiagnosticNack(target, int(answer.nack_code))
+            raise DiagnosticNack(target, int(answer.nack_code), payload)
 
     def receive(self, source: int, timeout: float) -> bytes | None:
         """The next diagnostic message from ``source``, or None if none came within ``timeout``."""
@@ -199,4 +219,6 @@ class DoipLink(PoweredLink):
         return answer
 
     def tester_present_functional(self) -> None:
-        self.connection.session.send(self._functional_address, TESTER_PRESENT_SUPPRESSED, acknowledged=False)
+        """Lost with the connection if it is down: the next request connects again."""
+        with contextlib.suppress(ConnectionLost):
+            self.connection.session.send(self._functional_address, TESTER_PRESENT_SUPPRESSED, acknowledged=False)
