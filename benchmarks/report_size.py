@@ -1,25 +1,37 @@
 """The HTML report's size, from a sample of the catalog, extrapolated to the whole catalog.
 
 Runs a reproducible sample of the shipped catalogs (``--scenario-sample N --seed 0``, two
-workers) into Allure results, generates the single-file report as ``make report`` does, then
-again with half the passed results left out: the difference is what one more passed result
-costs; the whole catalog's report is the sample's plus that cost for every other scenario (the
-rest taken as passing; each failure adds its evidence, listed apart).
+workers) into Allure results and generates the single-file report as ``make report`` does; then,
+for each catalog of the sample, again without half its passed results (at least one): the
+difference is what one more passed result of that catalog costs (a vehicle campaign's result
+carries a PNG timeline, a network fault's does not). The whole catalog's report is the sample's
+plus, for each catalog, that cost for each of its scenarios not in the sample (taken as passing;
+each failure adds its evidence, listed apart). The sample takes as many scenarios of a small
+catalog as of a large one, so the catalogs are weighted by their size in the catalog, which
+``pytest --collect-only`` counts. Each size is measured twice: as Allure writes the file, and
+packed as ``make report`` leaves it (bench/report/packed_html.py). With ``--earlier-runs``, the
+report carries the history of those runs (Allure's history file, as ``make campaign`` night
+after night): each result lists its earlier results, and the report holds the latest 6 runs.
 
 A measurement, not a test: prints, never asserts. Needs Allure 3 in .node/ (``make test``).
 
-    .venv/bin/python benchmarks/report_size.py [--sample 60] [--catalog 3343] [--results DIR]
+    .venv/bin/python benchmarks/report_size.py [--sample 60] [--results DIR [--earlier-runs DIR ...]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
+from statistics import median
+
+from bench.report.packed_html import pack_file
 
 REPO = Path(__file__).resolve().parents[1]
 ALLURE = REPO / ".node" / "node_modules" / ".bin" / "allure"
@@ -33,16 +45,22 @@ def run_sample(sample: int, results: Path) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def report_size(results: Path, output: Path) -> int:
-    shutil.rmtree(output, ignore_errors=True)
-    subprocess.run([str(ALLURE), "generate", "--config", str(CONFIG), str(results), "--output", str(output)],
-                   check=True, capture_output=True)
-    return (output / "index.html").stat().st_size
+def report_sizes(runs: list[Path], work: Path, drop: set[str]) -> tuple[int, int]:
+    """Bytes of the report of the last of ``runs`` (Allure results, oldest first: the others are its
+    history, each generated in turn into one history file) as Allure writes it, and packed; every
+    run without the tests ``drop`` (history ids)."""
+    history = work / "allure-history.jsonl"
+    for number, run in enumerate(runs):
+        kept = without(run, work / f"results-{number}", [path for path in run.glob("*-result.json")
+                                                          if json.loads(path.read_text())["historyId"] in drop])
+        subprocess.run([str(ALLURE), "generate", "--config", str(CONFIG), str(kept), "--output",
+                        str(work / f"report-{number}")], check=True, capture_output=True,
+                       env={**os.environ, "ALLURE_HISTORY": str(history)})
+    return pack_file(work / f"report-{len(runs) - 1}" / "index.html")
 
 
 def without(results: Path, copy: Path, drop: list[Path]) -> Path:
     """``results`` copied to ``copy`` without the results ``drop`` and their attachments."""
-    shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(results, copy)
     for path in drop:
         result = json.loads(path.read_text())
@@ -56,12 +74,31 @@ def without(results: Path, copy: Path, drop: list[Path]) -> Path:
     return copy
 
 
+def catalog_sizes() -> Counter[str]:
+    """Scenarios of each catalog (by campaign name) of testcases/scenarios."""
+    listed = subprocess.run([sys.executable, "-m", "pytest", str(REPO / "testcases" / "scenarios"), "--collect-only",
+                             "-q", "-n", "0", "-p", "no:cacheprovider"], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout
+    return Counter(line.split("::", 1)[1].split("[", 1)[0] for line in listed.splitlines() if "::" in line)
+
+
+def campaign_of(result: Path) -> str:
+    return json.loads(result.read_text())["name"].split("[", 1)[0]
+
+
+def kilobytes(sizes: tuple[float, float]) -> str:
+    return f"{sizes[0] / 1e3:7.2f} KB {sizes[1] / 1e3:6.2f} KB"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", type=int, default=60)
-    parser.add_argument("--catalog", type=int, default=3343, help="scenarios in the whole catalog")
     parser.add_argument("--results", type=Path, help="measure these Allure results instead of running a sample")
+    parser.add_argument("--earlier-runs", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="Allure results of earlier runs of the same sample, oldest first: the report then "
+                             "carries their history, as after as many nights")
     args = parser.parse_args()
+    catalog = catalog_sizes()
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         results = args.results or work / "results"
@@ -70,17 +107,35 @@ def main() -> None:
         outcomes = {path: json.loads(path.read_text())["status"] for path in results.glob("*-result.json")}
         passed = sorted(path for path, status in outcomes.items() if status == "passed")
         failed = sorted(path for path, status in outcomes.items() if status != "passed")
-        whole = report_size(results, work / "whole")
-        half = report_size(without(results, work / "half", passed[: len(passed) // 2]), work / "half-report")
-        per_passed = (whole - half) / (len(passed) // 2)
-        per_failed = ((whole - report_size(without(results, work / "nofail", failed), work / "nofail-report"))
-                      / len(failed)) if failed else 0.0
-        estimate = whole + (args.catalog - len(outcomes)) * per_passed
-    print(f"sample: {len(outcomes)} results ({len(passed)} passed, {len(failed)} failed); report {whole / 1e6:.2f} MB")
-    print(f"one more passed result: {per_passed / 1e3:.1f} KB; a failed one: {per_failed / 1e3:.1f} KB")
-    print(f"whole catalog ({args.catalog} scenarios, the rest passing): {estimate / 1e6:.1f} MB"
-          f" (+{per_failed / 1e6:.2f} MB per further failure)")
-
+        runs = [*args.earlier_runs, results]
+        whole = report_sizes(runs, work / "whole", set())
+        per_result: dict[str, tuple[float, float]] = {}
+        for campaign in sorted({campaign_of(path) for path in passed} & catalog.keys()):
+            ours = [path for path in passed if campaign_of(path) == campaign]
+            dropped = {json.loads(path.read_text())["historyId"] for path in ours[: max(1, len(ours) // 2)]}
+            less = report_sizes(runs, work / campaign, dropped)
+            per_result[campaign] = (((whole[0] - less[0]) / len(dropped), (whole[1] - less[1]) / len(dropped)))
+        nofail = (report_sizes(runs, work / "nofail", {json.loads(path.read_text())["historyId"] for path in failed})
+                  if failed else whole)
+    if not per_result:
+        sys.exit(f"no passed result of a catalog of testcases/scenarios in {results}: nothing to extrapolate from")
+    sampled = Counter(campaign_of(path) for path in outcomes)
+    print(f"sample: {len(outcomes)} results ({len(passed)} passed, {len(failed)} failed), "
+          f"with the history of {len(args.earlier_runs)} earlier runs")
+    print(f"{'one more passed result of':28} {'scenarios':>9} {'sampled':>7} {'Allure':>10} {'packed':>9}")
+    for campaign, cost in per_result.items():
+        print(f"{campaign:28} {catalog[campaign]:9} {sampled[campaign]:7} {kilobytes(cost)}")
+    missing = sorted(catalog.keys() - per_result.keys())
+    if missing:
+        print(f"not measured (no passed result in the sample), taken at the median catalog's cost: {', '.join(missing)}")
+    typical = tuple(median(cost[form] for cost in per_result.values()) for form in (0, 1))
+    for form, name in enumerate(("Allure's file", "packed")):
+        estimate = whole[form] + sum((catalog[campaign] - sampled[campaign])
+                                     * per_result.get(campaign, typical)[form] for campaign in catalog)
+        per_failed = (whole[form] - nofail[form]) / len(failed) if failed else 0.0
+        print(f"{name}: sample's report {whole[form] / 1e6:.2f} MB; whole catalog ({sum(catalog.values())} "
+              f"scenarios, the rest passing) {estimate / 1e6:.1f} MB, {estimate / sum(catalog.values()) / 1e3:.1f} KB "
+              f"a result; a failed result {per_failed / 1e3:.1f} KB")
 
 if __name__ == "__main__":
     main()
