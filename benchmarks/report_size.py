@@ -127,7 +127,8 @@ def main() -> None:
         print(f"{campaign:28} {catalog[campaign]:9} {sampled[campaign]:7} {kilobytes(cost)}")
     missing = sorted(catalog.keys() - per_result.keys())
     if missing:
-        print(f"not measured (no passed result in the sample), taken at the median catalog's cost: {', '.join(missing)}")
+        print(f"not measured (no passed result in the sample), taken at the median catalog's cost: "
+              f"{', '.join(missing)}")
     typical = tuple(median(cost[form] for cost in per_result.values()) for form in (0, 1))
     for form, name in enumerate(("Allure's file", "packed")):
         estimate = whole[form] + sum((catalog[campaign] - sampled[campaign])

@@ -15,7 +15,8 @@ from bench.errors import UsageError
 from bench.report.packed_html import embedded_files, main, pack_file, pack_html
 from report_suite import packed_files
 
-HEAD = '<!DOCTYPE html>\n<html><head><script>window.allureReportOptions = {"reportName":"OTA"}</script></head>\n<body>\n'
+HEAD = ('<!DOCTYPE html>\n<html><head><script>window.allureReportOptions = {"reportName":"OTA"}</script></head>\n'
+        "<body>\n")
 TAIL = "\n</body>\n</html>\n"
 
 
