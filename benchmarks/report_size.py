@@ -9,13 +9,15 @@ plus, for each catalog, that cost for each of its scenarios not in the sample (t
 each failure adds its evidence, listed apart). The sample takes as many scenarios of a small
 catalog as of a large one, so the catalogs are weighted by their size in the catalog, which
 ``pytest --collect-only`` counts. Each size is measured twice: as Allure writes the file, and
-packed as ``make report`` leaves it (bench/report/packed_html.py). With ``--earlier-runs``, the
-report carries the history of those runs (Allure's history file, as ``make campaign`` night
-after night): each result lists its earlier results, and the report holds the latest 6 runs.
+packed as ``make report`` leaves it (bench/report/packed_html.py). With ``--nights N``, the
+report is that of the Nth night: it carries the history of the N-1 nights before (Allure's history
+file, as ``make campaign`` leaves it night after night; each result lists its earlier results, up to
+the 30 of ``historyLimit``, and the report holds the latest 6 runs whole), made of the sample's
+results (or of ``--earlier-runs``, in turn) with new ids and times.
 
 A measurement, not a test: prints, never asserts. Needs Allure 3 in .node/ (``make test``).
 
-    .venv/bin/python benchmarks/report_size.py [--sample 60] [--results DIR [--earlier-runs DIR ...]]
+    .venv/bin/python benchmarks/report_size.py [--sample 60] [--results DIR] [--nights N [--earlier-runs DIR ...]]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections import Counter
 from pathlib import Path
 from statistics import median
@@ -36,6 +39,7 @@ from bench.report.packed_html import pack_file
 REPO = Path(__file__).resolve().parents[1]
 ALLURE = REPO / ".node" / "node_modules" / ".bin" / "allure"
 CONFIG = REPO / "reports" / "allurerc.mjs"
+DAY_MS = 86_400_000
 
 
 def run_sample(sample: int, results: Path) -> None:
@@ -45,18 +49,51 @@ def run_sample(sample: int, results: Path) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def report_sizes(runs: list[Path], work: Path, drop: set[str]) -> tuple[int, int]:
-    """Bytes of the report of the last of ``runs`` (Allure results, oldest first: the others are its
-    history, each generated in turn into one history file) as Allure writes it, and packed; every
-    run without the tests ``drop`` (history ids)."""
+def generate(results: Path, output: Path, history: Path) -> None:
+    subprocess.run([str(ALLURE), "generate", "--config", str(CONFIG), str(results), "--output", str(output)],
+                   check=True, capture_output=True, env={**os.environ, "ALLURE_HISTORY": str(history)})
+
+
+def as_night(results: Path, copy: Path, nights_before: int) -> Path:
+    """``results`` copied to ``copy`` as if run ``nights_before`` nights earlier: each result with a
+    uuid of its own, its times and its steps' that many days back."""
+    shutil.copytree(results, copy)
+    for path in copy.glob("*-result.json"):
+        result = json.loads(path.read_text())
+        result["uuid"] = str(uuid.uuid4())
+        stack = [result]
+        while stack:
+            node = stack.pop()
+            for key in ("start", "stop"):
+                if key in node:
+                    node[key] -= nights_before * DAY_MS
+            stack += node.get("steps", [])
+        path.unlink()
+        (copy / f"{result['uuid']}-result.json").write_text(json.dumps(result))
+    return copy
+
+
+def history_of(nights: list[Path], work: Path) -> Path:
+    """Allure's history file once the report of each of ``nights`` (oldest first) has been made."""
     history = work / "allure-history.jsonl"
-    for number, run in enumerate(runs):
-        kept = without(run, work / f"results-{number}", [path for path in run.glob("*-result.json")
-                                                          if json.loads(path.read_text())["historyId"] in drop])
-        subprocess.run([str(ALLURE), "generate", "--config", str(CONFIG), str(kept), "--output",
-                        str(work / f"report-{number}")], check=True, capture_output=True,
-                       env={**os.environ, "ALLURE_HISTORY": str(history)})
-    return pack_file(work / f"report-{len(runs) - 1}" / "index.html")
+    history.touch()
+    for number, night in enumerate(nights):
+        generate(night, work / f"night-{number}", history)
+        shutil.rmtree(work / f"night-{number}")
+    return history
+
+
+def report_sizes(results: Path, history: Path, work: Path, drop: set[str]) -> tuple[int, int]:
+    """Bytes of the report of ``results`` with ``history`` (Allure's history file) as Allure writes
+    it, and packed; without the tests named ``drop``, in the results and in the history."""
+    kept = without(results, work / "results", [path for path in results.glob("*-result.json")
+                                               if json.loads(path.read_text())["name"] in drop])
+    runs = [json.loads(line) for line in history.read_text().splitlines()]
+    for run in runs:
+        run["testResults"] = {key: test for key, test in run["testResults"].items() if test["name"] not in drop}
+    (work / "history.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    generate(kept, work / "report", work / "history.jsonl")
+    return pack_file(work / "report" / "index.html")
 
 
 def without(results: Path, copy: Path, drop: list[Path]) -> Path:
@@ -94,9 +131,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", type=int, default=60)
     parser.add_argument("--results", type=Path, help="measure these Allure results instead of running a sample")
+    parser.add_argument("--nights", type=int, default=1, metavar="N",
+                        help="measure the report of the Nth night: with the history of N-1 nights before it")
     parser.add_argument("--earlier-runs", type=Path, nargs="+", default=[], metavar="DIR",
-                        help="Allure results of earlier runs of the same sample, oldest first: the report then "
-                             "carries their history, as after as many nights")
+                        help="Allure results of other runs of the same sample, taken in turn as the nights "
+                             "before (default: the results themselves), each with new ids and times")
     args = parser.parse_args()
     catalog = catalog_sizes()
     with tempfile.TemporaryDirectory() as scratch:
@@ -107,21 +146,26 @@ def main() -> None:
         outcomes = {path: json.loads(path.read_text())["status"] for path in results.glob("*-result.json")}
         passed = sorted(path for path, status in outcomes.items() if status == "passed")
         failed = sorted(path for path, status in outcomes.items() if status != "passed")
-        runs = [*args.earlier_runs, results]
-        whole = report_sizes(runs, work / "whole", set())
+        sources = args.earlier_runs or [results]
+        history = history_of([as_night(sources[night % len(sources)], work / f"earlier-{night}", args.nights - night)
+                              for night in range(1, args.nights)], work)
+        names = {path: json.loads(path.read_text())["name"] for path in outcomes}
+        (work / "whole").mkdir()
+        whole = report_sizes(results, history, work / "whole", set())
         per_result: dict[str, tuple[float, float]] = {}
         for campaign in sorted({campaign_of(path) for path in passed} & catalog.keys()):
             ours = [path for path in passed if campaign_of(path) == campaign]
-            dropped = {json.loads(path.read_text())["historyId"] for path in ours[: max(1, len(ours) // 2)]}
-            less = report_sizes(runs, work / campaign, dropped)
+            dropped = {names[path] for path in ours[: max(1, len(ours) // 2)]}
+            (work / campaign).mkdir()
+            less = report_sizes(results, history, work / campaign, dropped)
             per_result[campaign] = (((whole[0] - less[0]) / len(dropped), (whole[1] - less[1]) / len(dropped)))
-        nofail = (report_sizes(runs, work / "nofail", {json.loads(path.read_text())["historyId"] for path in failed})
-                  if failed else whole)
+        (work / "nofail").mkdir()
+        nofail = report_sizes(results, history, work / "nofail", {names[path] for path in failed}) if failed else whole
     if not per_result:
         sys.exit(f"no passed result of a catalog of testcases/scenarios in {results}: nothing to extrapolate from")
     sampled = Counter(campaign_of(path) for path in outcomes)
     print(f"sample: {len(outcomes)} results ({len(passed)} passed, {len(failed)} failed), "
-          f"with the history of {len(args.earlier_runs)} earlier runs")
+          f"the report of night {args.nights} (with the history of the {args.nights - 1} before)")
     print(f"{'one more passed result of':28} {'scenarios':>9} {'sampled':>7} {'Allure':>10} {'packed':>9}")
     for campaign, cost in per_result.items():
         print(f"{campaign:28} {catalog[campaign]:9} {sampled[campaign]:7} {kilobytes(cost)}")
