@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.packed_html import PACKED_ID, pack_file
+from bench.report.packed_html import PACKED_APP_ID, PACKED_ID, pack_file
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "fixtures" / "benches" / "virtual.yaml"
@@ -100,3 +100,10 @@ def packed_files(html: str) -> dict[str, bytes]:
         offset += length
     assert offset == len(content), f"{len(content) - offset} bytes after the last packed file"
     return files
+
+
+def packed_app(html: str) -> bytes:
+    """Allure's app as a packed report holds it."""
+    block = re.search(f'<script type="application/gzip" id="{PACKED_APP_ID}">([^<]*)</script>', html)
+    assert block is not None, "no packed app in this HTML"
+    return gzip.decompress(base64.b64decode(block[1], validate=True))

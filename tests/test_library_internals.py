@@ -26,7 +26,7 @@ from udsoncan.BaseService import BaseService
 from udsoncan.connections import PythonIsoTpV2Connection
 from udsoncan.ResponseCode import ResponseCode
 
-from bench.report.packed_html import ALLURE_VERSION, embedded_files
+from bench.report.packed_html import ALLURE_VERSION, embedded_app, embedded_files
 from report_suite import NODE_MODULES, REPO, generate_report
 
 
@@ -160,7 +160,7 @@ def test_doipclient_connects_in_connect_and_reads_tcp_sock() -> None:
 
 # -- Allure 3 (npm, pinned in the Makefile): bench/report/packed_html.py repacks its single-file report --
 
-def test_allure_single_file_report_embeds_its_data_as_packed_html_reads_it(tmp_path: Path) -> None:
+def test_allure_single_file_report_embeds_its_app_and_data_as_packed_html_reads_them(tmp_path: Path) -> None:
     user = "bench/report/packed_html.py and packed_html_loader.js"
     pinned = re.search(r"^ALLURE_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
     assert pinned is not None and pinned[1] == ALLURE_VERSION, (
@@ -175,19 +175,23 @@ def test_allure_single_file_report_embeds_its_data_as_packed_html_reads_it(tmp_p
     assert installed == ALLURE_VERSION, (
         f"Allure {installed} is installed in .node, {user} reads the single file of Allure {ALLURE_VERSION}: "
         "make clean, then make test installs the pinned one")
-    files = embedded_files(index.read_text(encoding="utf-8"), str(index))  # the page's d(name, base64) calls
+    html = index.read_text(encoding="utf-8")
+    files = embedded_files(html, str(index))  # the page's d(name, base64) calls
     results = [json.loads(content) for name, content in files.items() if name.startswith("data/test-results/")]
     assert [found["name"] for found in results] == ["test_internals"], sorted(files)
     assert any(name.startswith("widgets/") for name in files), sorted(files)
+    _, app = embedded_app(html, str(index))  # the one script with a data:text/javascript URL
 
     # The app reads the data when it needs it: it waits for allureReportDataReady (polling), then takes
     # the base64 of a file from allureReportData, which must exist (else it fetches files beside the page).
     archive = NODE_MODULES / "@allurereport" / "plugin-awesome" / "dist" / "static" / "report.tar"
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
-        app = tar.extractfile(manifest["main.js"]).read().decode()
+        main_js = tar.extractfile(manifest["main.js"]).read()
+    assert app == main_js, f"Allure {installed}'s page no longer embeds its app (main.js) as a data URL"
+    code = app.decode()
     for reads, what in ((r"if\(globalThis\.allureReportDataReady\)return \w+\(!0\);setTimeout\(\w+,\d+\)",
                          "polls window.allureReportDataReady until it is true"),
                         (r"if\(globalThis\.allureReportData\)\{const\[\w+\]=\w+\.split\(\"\?\"\);"
                          r"return`data:\$\{\w+\};base64,\$\{", "reads window.allureReportData[name] as base64")):
-        assert re.search(reads, app), f"Allure {installed}'s app no longer {what}, as {user} rely on"
+        assert re.search(reads, code), f"Allure {installed}'s app no longer {what}, as {user} rely on"

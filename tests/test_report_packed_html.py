@@ -1,5 +1,5 @@
-"""Packing the single-file report (bench/report/packed_html.py): every file Allure embedded comes
-back byte for byte, the rest of the page is untouched, and a file that is not Allure's single-file
+"""Packing the single-file report (bench/report/packed_html.py): every file Allure embedded, and its
+app, come back byte for byte, the rest of the page is untouched, and a file that is not Allure's single-file
 report is refused with its name. The browser's side (the loader) is in test_report_browser.py; the
 check that Allure still embeds its data this way is in test_library_internals.py."""
 
@@ -13,10 +13,12 @@ import pytest
 
 from bench.errors import UsageError
 from bench.report.packed_html import embedded_files, main, pack_file, pack_html
-from report_suite import packed_files
+from report_suite import packed_app, packed_files
 
 HEAD = ('<!DOCTYPE html>\n<html><head><script>window.allureReportOptions = {"reportName":"OTA"}</script></head>\n'
         "<body>\n")
+APP = b'/*! app */ (function () { document.getElementById("app").textContent = "report"; })();\n' * 50
+BETWEEN = '\n    <script>\n      window.allure = window.allure || {};\n    </script>\n'
 TAIL = "\n</body>\n</html>\n"
 
 
@@ -24,7 +26,8 @@ def allure_page(files: dict[str, bytes]) -> str:
     """A page embedding ``files`` the way Allure 3.18.0's single-file report does."""
     calls = ",".join(f"d({json.dumps(name)},{json.dumps(base64.b64encode(content).decode())})"
                      for name, content in files.items())
-    return (HEAD + "    <script async>\n      window.allureReportDataReady = false;\n"
+    app = f'<script   src="data:text/javascript;base64,{base64.b64encode(APP).decode()}"></script>'
+    return (HEAD + app + BETWEEN + "    <script async>\n      window.allureReportDataReady = false;\n"
             "      window.allureReportData = window.allureReportData || {};\n\n      function d(name, value){\n"
             "        return new Promise(function (resolve) {\n          window.allureReportData[name] = value;\n\n"
             "          return resolve(true);\n        });\n      }\n    </script>\n    <script defer>\n"
@@ -56,8 +59,10 @@ def test_packing_keeps_every_file_byte_for_byte_and_the_rest_of_the_page() -> No
     packed = pack_html(page, "index.html")
     assert packed_files(packed) == FILES
     assert list(packed_files(packed)) == list(FILES)  # in Allure's order
-    assert packed.startswith(HEAD) and packed.endswith(TAIL)
+    assert packed_app(packed) == APP
+    assert packed.startswith(HEAD) and BETWEEN in packed and packed.endswith(TAIL)
     assert "Promise.allSettled" not in packed and "window.allureReportData = {};" in packed
+    assert "data:text/javascript" not in packed
 
 
 def test_a_thousand_alike_results_pack_to_a_fraction_of_allures_page() -> None:
@@ -72,7 +77,7 @@ def test_pack_file_packs_in_place_and_leaves_a_packed_report_as_it_is(tmp_path: 
     index = tmp_path / "index.html"
     index.write_text(allure_page(FILES), encoding="utf-8")
     assert main([str(index)]) == 0
-    assert "report data packed" in capsys.readouterr().out
+    assert ": packed, " in capsys.readouterr().out
     packed = index.read_text(encoding="utf-8")
     assert packed_files(packed) == FILES
     assert pack_file(index) == (len(packed.encode()), len(packed.encode()))
@@ -92,6 +97,13 @@ def test_a_page_without_allures_data_is_refused_naming_the_file(tmp_path: Path,
     assert index.read_text() == HEAD + TAIL
     assert main([str(tmp_path / "missing.html")]) == 2
     assert "missing.html: no such report (make report writes" in capsys.readouterr().err
+
+
+def test_a_page_without_allures_app_script_is_refused() -> None:
+    page = allure_page(FILES).replace("data:text/javascript;base64,", "app.js?")
+    with pytest.raises(UsageError, match=r"^index.html: 0 scripts embedded as data:text/javascript URLs where Allure "
+                                         r"3.18.0's single-file report has one, its app$"):
+        pack_html(page, "index.html")
 
 
 def test_a_list_of_embedded_files_in_another_form_is_refused_not_packed_in_part() -> None:

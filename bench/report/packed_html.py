@@ -1,22 +1,25 @@
-"""The single-file HTML report packed: Allure's embedded data gzip-compressed, unpacked by the browser.
+"""The single-file HTML report packed: Allure's app and embedded data gzip-compressed, unpacked by
+the browser.
 
-Allure 3's single-file report (``singleFile: true``, ``reports/allurerc.mjs``) embeds every data
-file of the report (each test result, the tree, the search index, the widgets, the attachments)
-in ``index.html`` as a call ``d("data/test-results/ID.json", "<base64>")`` of an inline script,
-one per file, base64 of the raw bytes. The app waits, polling every 30 ms, until
-``window.allureReportDataReady`` is true, then reads each file from ``window.allureReportData``
-by name, as base64, whenever it needs one. JSON in base64 takes 9-10 KB a test result, 38 MB for
-the whole catalog (benchmarks/README.md, "report_size.py").
+Allure 3's single-file report (``singleFile: true``, ``reports/allurerc.mjs``) embeds its app
+(2.7 MB of JavaScript) as a ``data:text/javascript;base64`` URL, and every data file of the report
+(each test result, the tree, the search index, the widgets, the attachments, the history) as a
+call ``d("data/test-results/ID.json", "<base64>")`` of an inline script, one per file, base64 of
+the raw bytes. The app waits, polling every 30 ms, until ``window.allureReportDataReady`` is true,
+then reads each file from ``window.allureReportData`` by name, as base64, whenever it needs one.
+JSON in base64 takes 10-13 KB a test result: 43 MB for the whole catalog, 250 MB with a month of
+history (benchmarks/README.md, "report_size.py").
 
-Packing replaces that script with the same files in one gzip stream (base64, in a non-executed
-``<script type="application/gzip">`` block) and a small loader (``packed_html_loader.js``): it
-sets ``allureReportData`` to an empty object and ``allureReportDataReady`` to false where Allure
-did, unpacks the stream with the browser's ``DecompressionStream``, fills ``allureReportData``
-with the same names and base64 values, then sets ``allureReportDataReady``. The app is not
-touched, and reads exactly what Allure wrote; a test result takes about 1.3 KB.
+Packing replaces the app's script with its code gzip-compressed, and the data scripts with the
+same files in one gzip stream (both base64, in non-executed ``<script type="application/gzip">``
+blocks) and a small loader (``packed_html_loader.js``): it sets ``allureReportData`` to an empty
+object and ``allureReportDataReady`` to false where Allure did, unpacks the stream with the
+browser's ``DecompressionStream``, fills ``allureReportData`` with the same names and base64
+values, sets ``allureReportDataReady``, then runs the app. The app's code is not touched, and
+reads exactly what Allure wrote.
 
-The gzip stream holds one line of JSON, ``[[name, length in bytes], ...]`` in Allure's order,
-then the files' bytes one after the other.
+The data's gzip stream holds one line of JSON, ``[[name, length in bytes], ...]`` in Allure's
+order, then the files' bytes one after the other.
 
 This reads Allure's output format, an internal of Allure 3.18.0 (pinned in the Makefile);
 ``tests/test_library_internals.py`` checks it on the installed Allure.
@@ -44,6 +47,8 @@ ALLURE_VERSION = "3.18.0"
 LOADER_FILE = Path(__file__).with_name("packed_html_loader.js")
 PACKED_ID = "bench-packed-report-data"
 """The id of the block holding the packed data: the loader reads it, and it marks a packed report."""
+PACKED_APP_ID = "bench-packed-report-app"
+"""The id of the block holding Allure's app, gzip-packed, which the loader runs."""
 
 ALLURE_DATA_SCRIPT = re.compile(
     r"<script async>\s*window\.allureReportDataReady = false;\s*"
@@ -53,6 +58,8 @@ ALLURE_DATA_SCRIPT = re.compile(
     r"<script defer>\s*Promise\.allSettled\(\[(?P<files>[^\]]*)\]\)\s*\.then\(function\(\)\{\s*"
     r"window\.allureReportDataReady = true;\s*\}\)\s*</script>")
 """The two scripts by which Allure 3.18.0 embeds the report data (core-api's createReportDataScript)."""
+APP_SCRIPT = re.compile(r'<script\s+src="data:text/javascript;base64,(?P<app>[A-Za-z0-9+/]*={0,2})"></script>')
+"""Allure's app (the plugin's main.js), embedded as a data URL (core-api's createScriptTag)."""
 EMBEDDED_FILE = re.compile(r'd\((?P<name>"(?:[^"\\]|\\.)*"),"(?P<value>[A-Za-z0-9+/]*={0,2})"\)')
 """One embedded file: its name as a JSON string, its bytes in base64."""
 
@@ -87,6 +94,15 @@ def _embedded(html: str, source: str) -> tuple[re.Match[str], dict[str, bytes]]:
     return found, files
 
 
+def embedded_app(html: str, source: str) -> tuple[re.Match[str], bytes]:
+    """The script element of Allure's app in ``html`` (read from ``source``), and the app's code."""
+    found = list(APP_SCRIPT.finditer(html))
+    if len(found) != 1:
+        raise UsageError(f"{source}: {len(found)} scripts embedded as data:text/javascript URLs where Allure "
+                         f"{ALLURE_VERSION}'s single-file report has one, its app")
+    return found[0], base64.b64decode(found[0]["app"], validate=True)
+
+
 def packed_stream(files: dict[str, bytes]) -> bytes:
     """The files as one gzip stream: the JSON line of names and lengths, then their bytes."""
     index = json.dumps([[name, len(content)] for name, content in files.items()], separators=(",", ":"))
@@ -107,10 +123,20 @@ def is_packed(html: str) -> bool:
     return f'id="{PACKED_ID}"' in html
 
 
+def packed_app(app: bytes) -> str:
+    """What stands where Allure's app script stood: the app's code, gzip-packed, which the loader runs."""
+    packed = base64.b64encode(gzip.compress(app, compresslevel=9, mtime=0)).decode("ascii")
+    return f'<script type="application/gzip" id="{PACKED_APP_ID}">{packed}</script>'
+
+
 def pack_html(html: str, source: str) -> str:
-    """The report ``html`` (read from ``source``) with its embedded data packed."""
+    """The report ``html`` (read from ``source``) with its app and its embedded data packed."""
     found, files = _embedded(html, source)
-    return html[:found.start()] + packed_script(files) + html[found.end():]
+    app_script, app = embedded_app(html, source)
+    if app_script.end() > found.start():
+        raise UsageError(f"{source}: Allure's app comes after its data, not as in Allure {ALLURE_VERSION}'s report")
+    return (html[:app_script.start()] + packed_app(app) + html[app_script.end():found.start()]
+            + packed_script(files) + html[found.end():])
 
 
 def pack_file(index: Path) -> tuple[int, int]:
@@ -128,7 +154,8 @@ def pack_file(index: Path) -> tuple[int, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report.packed_html", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.report.packed_html",
+                                     description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("index", type=Path, help="the single-file report, e.g. reports/allure-report/index.html")
     args = parser.parse_args(argv)
     try:
@@ -139,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if before == after:
         print(f"{args.index}: already packed ({after / 1e6:.1f} MB)")
     else:
-        print(f"{args.index}: report data packed, {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+        print(f"{args.index}: packed, {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
     return 0
 
 

@@ -1,11 +1,13 @@
-// Unpacks the report data that bench/report/packed_html.py packed, for Allure 3.18.0's app.
+// Unpacks what bench/report/packed_html.py packed: Allure 3.18.0's app and the report's data.
 // The block #bench-packed-report-data holds, in base64, one gzip stream: a line of JSON
 // [[name, length in bytes], ...], then the files' bytes one after the other. Each file becomes
 // window.allureReportData[name] = its bytes in base64, as Allure's own single-file report holds
-// them; then window.allureReportDataReady = true lets the app (which polls it) read them.
+// them; then window.allureReportDataReady = true lets the app (which polls it) read them. The
+// block #bench-packed-report-app holds the app's code, gzip-packed: it runs as a script after that.
 (function () {
   "use strict";
   var block = document.getElementById("bench-packed-report-data");
+  var appBlock = document.getElementById("bench-packed-report-app");
 
   function toBase64(bytes) {
     var chunks = [];
@@ -15,13 +17,18 @@
     return btoa(chunks.join(""));
   }
 
+  async function gunzip(element) {
+    var packed = await fetch("data:application/gzip;base64," + element.textContent.trim());
+    var stream = packed.body.pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+
   async function unpack() {
     if (typeof DecompressionStream === "undefined") {
       throw new Error("this browser has no DecompressionStream (Chrome 80, Firefox 113, Safari 16.4 or later have)");
     }
-    var packed = await fetch("data:application/gzip;base64," + block.textContent.trim());
-    var stream = packed.body.pipeThrough(new DecompressionStream("gzip"));
-    var bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    var unpacked = await Promise.all([gunzip(block), gunzip(appBlock)]);
+    var bytes = unpacked[0];
     var newline = bytes.indexOf(10);
     var index = JSON.parse(new TextDecoder().decode(bytes.subarray(0, newline)));
     var offset = newline + 1;
@@ -36,6 +43,9 @@
     }
     Object.assign(window.allureReportData, files);
     window.allureReportDataReady = true;
+    var app = document.createElement("script");
+    app.textContent = new TextDecoder().decode(unpacked[1]);
+    document.body.appendChild(app);
   }
 
   unpack().catch(function (error) {
