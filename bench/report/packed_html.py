@@ -33,6 +33,7 @@ import argparse
 import base64
 import binascii
 import gzip
+import io
 import json
 import re
 import sys
@@ -77,20 +78,20 @@ def _embedded(html: str, source: str) -> tuple[re.Match[str], dict[str, bytes]]:
             f"{source}: no report data embedded the way Allure {ALLURE_VERSION}'s single-file report does "
             "(is it an Allure 3 report with singleFile: true, as reports/allurerc.mjs makes, of the version "
             "the Makefile pins?)")
-    listed = found["files"]
+    start, stop = found.span("files")  # read in place: the list is most of a file of up to hundreds of MB
     files: dict[str, bytes] = {}
-    end = 0
-    for match in EMBEDDED_FILE.finditer(listed):
-        if listed[end:match.start()] not in ("", ","):
+    end = start
+    for match in EMBEDDED_FILE.finditer(html, start, stop):
+        if html[end:match.start()] not in ("", ","):
             break
         try:
             files[json.loads(match["name"])] = base64.b64decode(match["value"], validate=True)
         except (ValueError, binascii.Error) as exc:
             raise UsageError(f"{source}: embedded file {match['name']} does not decode: {exc}") from exc
         end = match.end()
-    if end != len(listed):
+    if end != stop:
         raise UsageError(f"{source}: Allure's embedded data is not a list of d(name, base64) calls from "
-                         f"character {found.start('files') + end} on (not the format of Allure {ALLURE_VERSION})")
+                         f"character {end} on (not the format of Allure {ALLURE_VERSION})")
     return found, files
 
 
@@ -106,7 +107,12 @@ def embedded_app(html: str, source: str) -> tuple[re.Match[str], bytes]:
 def packed_stream(files: dict[str, bytes]) -> bytes:
     """The files as one gzip stream: the JSON line of names and lengths, then their bytes."""
     index = json.dumps([[name, len(content)] for name, content in files.items()], separators=(",", ":"))
-    return gzip.compress(index.encode() + b"\n" + b"".join(files.values()), compresslevel=9, mtime=0)
+    packed = io.BytesIO()
+    with gzip.GzipFile(fileobj=packed, mode="wb", compresslevel=9, mtime=0) as stream:
+        stream.write(index.encode() + b"\n")
+        for content in files.values():
+            stream.write(content)
+    return packed.getvalue()
 
 
 def packed_script(files: dict[str, bytes]) -> str:
