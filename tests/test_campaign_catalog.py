@@ -4,6 +4,7 @@ the reference passes (as tests/test_catalog_mutants.py proves for the mutant boo
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
 from bench.image.builders import firmware_builder
 from bench.report.campaign_report import phase_spans, version_table, write_timeline_png
+from bench.report.labels import campaign_scenario_parameters
 from bench.rig import Bench
 from bench.scenarios.campaign_catalog import CampaignScenario, load_campaign_catalog, package_sources
 from bench.scenarios.campaign_runner import CampaignRun, play_campaign
@@ -164,3 +166,31 @@ def test_a_campaign_catalog_mistake_stops_collection_as_a_usage_error(suite: pyt
     result = suite.runpytest("--bench", str(REPO / "fixtures" / "benches" / "virtual.yaml"), "--collect-only", "-q")
     assert result.ret == 4
     result.stdout.fnmatch_lines(["*campaign-vehicle.yaml:6: scenarios[[]0[]].at[[]1[]]: 'eps' is no target*"])
+
+
+def test_each_shipped_campaign_scenario_has_parameters_of_its_own(
+        shipped: dict[tuple[str, str], CampaignScenario]) -> None:
+    """Allure tells tests apart by name and parameters: without them, a catalog's scenarios would be
+    one test in the report, the others its retries, and their histories one."""
+    kept_apart = {(campaign, tuple(sorted(campaign_scenario_parameters(scenario).items())))
+                  for (campaign, _), scenario in shipped.items()}
+    assert len(kept_apart) == len(shipped)
+    assert campaign_scenario_parameters(shipped["campaign-power-loss", "master_reset@installed:bcm"]) == {
+        "fault": "master_reset", "trigger": "installed:bcm"}
+
+
+def test_campaign_items_are_tests_of_their_own_in_allure_with_labels(suite: pytest.Pytester) -> None:
+    (suite.path / "scenarios" / "campaign-vehicle.yaml").write_text(CAMPAIGN)
+    result = suite.runpytest_subprocess("--bench", str(REPO / "fixtures" / "benches" / "virtual.yaml"),
+                                        "--alluredir", "allure-results", "-k", "accepted or confirmed")
+    result.assert_outcomes(passed=2)
+    found = [json.loads(path.read_text()) for path in (suite.path / "allure-results").glob("*-result.json")]
+    assert len({result["historyId"] for result in found}) == 2
+    confirmed = next(result for result in found if result["name"] == "vehicle[master_reset@confirmed]")
+    labels = {label["name"]: label["value"] for label in confirmed["labels"]}
+    named = ("epic", "feature", "story", "campaign", "fault", "trigger", "bench")
+    assert {name: labels.get(name) for name in named} == {
+        "epic": "OTA scenarios", "feature": "vehicle", "story": "master_reset", "campaign": "vehicle",
+        "fault": "master_reset", "trigger": "confirmed", "bench": "virtual-bench"}
+    assert {(parameter["name"], parameter["value"]) for parameter in confirmed["parameters"]} == {
+        ("fault", "master_reset"), ("trigger", "confirmed")}

@@ -1,4 +1,5 @@
-"""The private internals of python-can, can-isotp, udsoncan, pytest and bincopy that the bench relies on.
+"""The private internals of python-can, can-isotp, udsoncan, pytest, bincopy, doipclient and Allure 3
+(npm) that the bench relies on.
 
 Each is named here with the module that uses it, and checked on the installed version, so an
 upgrade that changes one fails here with what to look at, not somewhere deep in a flash. The
@@ -8,9 +9,13 @@ upper bounds in pyproject.toml are the versions this passed on; raise one after 
 from __future__ import annotations
 
 import inspect
+import json
 import queue
+import re
+import tarfile
 import threading
 from importlib.metadata import version
+from pathlib import Path
 
 import bincopy
 import can
@@ -20,6 +25,9 @@ from can.interfaces import virtual
 from udsoncan.BaseService import BaseService
 from udsoncan.connections import PythonIsoTpV2Connection
 from udsoncan.ResponseCode import ResponseCode
+
+from bench.report.packed_html import ALLURE_VERSION, embedded_app, embedded_files
+from report_suite import NODE_MODULES, REPO, generate_report
 
 
 def relies(condition: bool, library: str, internal: str, user: str) -> None:
@@ -148,3 +156,42 @@ def test_doipclient_connects_in_connect_and_reads_tcp_sock() -> None:
     read = inspect.getsource(DoIPClient.read_doip)
     relies("self._tcp_sock.recv" in read and "socket.timeout" in read, "doipclient",
            "DoIPClient.read_doip (reads self._tcp_sock until its timeout)", user)
+
+
+# -- Allure 3 (npm, pinned in the Makefile): bench/report/packed_html.py repacks its single-file report --
+
+def test_allure_single_file_report_embeds_its_app_and_data_as_packed_html_reads_them(tmp_path: Path) -> None:
+    user = "bench/report/packed_html.py and packed_html_loader.js"
+    pinned = re.search(r"^ALLURE_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert pinned is not None and pinned[1] == ALLURE_VERSION, (
+        f"the Makefile pins Allure {pinned and pinned[1]}, {user} reads the format of {ALLURE_VERSION}: check "
+        "that format (the checks below) and set ALLURE_VERSION in packed_html.py")
+    (tmp_path / "allure-results").mkdir()
+    result = {"uuid": "0f0e0d0c-0000-4000-8000-000000000001", "historyId": "internals", "name": "test_internals",
+              "fullName": "internals#test_internals", "status": "passed", "start": 1, "stop": 2, "labels": []}
+    (tmp_path / "allure-results" / f"{result['uuid']}-result.json").write_text(json.dumps(result))
+    index = generate_report(tmp_path, packed=False)
+    installed = json.loads((NODE_MODULES / "allure" / "package.json").read_text())["version"]
+    assert installed == ALLURE_VERSION, (
+        f"Allure {installed} is installed in .node, {user} reads the single file of Allure {ALLURE_VERSION}: "
+        "make clean, then make test installs the pinned one")
+    html = index.read_text(encoding="utf-8")
+    files = embedded_files(html, str(index))  # the page's d(name, base64) calls
+    results = [json.loads(content) for name, content in files.items() if name.startswith("data/test-results/")]
+    assert [found["name"] for found in results] == ["test_internals"], sorted(files)
+    assert any(name.startswith("widgets/") for name in files), sorted(files)
+    _, app = embedded_app(html, str(index))  # the one script with a data:text/javascript URL
+
+    # The app reads the data when it needs it: it waits for allureReportDataReady (polling), then takes
+    # the base64 of a file from allureReportData, which must exist (else it fetches files beside the page).
+    archive = NODE_MODULES / "@allurereport" / "plugin-awesome" / "dist" / "static" / "report.tar"
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        main_js = tar.extractfile(manifest["main.js"]).read()
+    assert app == main_js, f"Allure {installed}'s page no longer embeds its app (main.js) as a data URL"
+    code = app.decode()
+    for reads, what in ((r"if\(globalThis\.allureReportDataReady\)return \w+\(!0\);setTimeout\(\w+,\d+\)",
+                         "polls window.allureReportDataReady until it is true"),
+                        (r"if\(globalThis\.allureReportData\)\{const\[\w+\]=\w+\.split\(\"\?\"\);"
+                         r"return`data:\$\{\w+\};base64,\$\{", "reads window.allureReportData[name] as base64")):
+        assert re.search(reads, code), f"Allure {installed}'s app no longer {what}, as {user} rely on"

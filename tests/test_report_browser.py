@@ -1,5 +1,6 @@
 """The HTML report as a validation lead sees it: Allure 3 generates it offline from a real run
-(report_suite.py) with the project's configuration, and headless Chromium opens it from disk.
+(report_suite.py) with the project's configuration, its data is packed as `make report` packs it
+(bench/report/packed_html.py), and headless Chromium opens it from disk.
 
 Needs Node with Allure 3 in .node/ (``make test`` installs it), Debian's ``chromium`` and
 ``chromium-driver`` (``.ci/run`` installs them) and selenium (the dev extra); skipped, saying
@@ -8,15 +9,16 @@ which is missing, where they are not.
 
 from __future__ import annotations
 
-import os
+import base64
+import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from report_suite import ALLURE, REPO, TESTS, make_suite, run_suite
+from bench.report.packed_html import PACKED_ID
+from report_suite import TESTS, generate_report, make_suite, packed_files, run_suite
 
 WAIT = 30.0
 """Seconds the page may take to render (a loaded CI machine)."""
@@ -29,27 +31,13 @@ expect: {outcome: unchanged}    # wrong on purpose: the update completes, so the
 """
 
 
-def generate(root: Path) -> Path:
-    """Allure 3 makes the report of ``root``'s results with the project's configuration (its history
-    file, relative to the working directory, in ``root``)."""
-    if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed: Allure 3 needs it (apt-get install nodejs npm)")
-    if not ALLURE.exists():
-        pytest.skip(f"Allure 3 is not installed in {ALLURE.parents[2]}: `make test` installs it with npm")
-    environment = {name: value for name, value in os.environ.items() if name != "ALLURE_HISTORY"}
-    subprocess.run([str(ALLURE), "generate", "--config", str(REPO / "reports" / "allurerc.mjs"), "allure-results",
-                    "--output", "allure-report"], cwd=root, capture_output=True, text=True, timeout=300, check=True,
-                   env=environment)
-    return root / "allure-report" / "index.html"
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """index.html of the report of the suite's run."""
     root = make_suite(tmp_path_factory.mktemp("report"))
     (root / "scenarios" / "failing.yaml").write_text(FAILING_CATALOG)
     run_suite(root, "--alluredir", "allure-results")
-    return generate(root)
+    return generate_report(root)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +48,7 @@ def second_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for night in ("night-1", "night-2"):
         run_suite(root, "--alluredir", "allure-results", "--clean-alluredir", "--history", "reports/history",
                   "--run-name", night)
-        index = generate(root)
+        index = generate_report(root)
     return index
 
 
@@ -184,6 +172,29 @@ def step_titles(driver: object, *, until: str) -> list[str]:
         return titles if until in titles else False
 
     return waiting(driver, poll_frequency=0.3).until(read)
+
+
+def test_the_browser_unpacks_the_packed_report_to_the_very_files_allure_embedded(report: Path,
+                                                                               browser: object) -> None:
+    """What the app reads, once the loader says the data is ready, is each packed file in base64, as
+    Allure's own single-file page gives it (test_report_packed_html.py: packing keeps every byte)."""
+    browser.get(report.as_uri())
+    waiting(browser).until(lambda d: d.execute_script("return window.allureReportDataReady === true"))
+    unpacked = browser.execute_script("return window.allureReportData")
+    files = packed_files(report.read_text(encoding="utf-8"))
+    assert any(name.startswith("data/test-results/") for name in files)
+    assert unpacked == {name: base64.b64encode(content).decode() for name, content in files.items()}
+
+
+def test_a_report_whose_packed_data_does_not_unpack_says_so(report: Path, browser: object, tmp_path: Path) -> None:
+    broken = tmp_path / "index.html"
+    block = re.compile(f'(<script type="application/gzip" id="{PACKED_ID}" data-files="[0-9]+">)[^<]*')
+    broken.write_text(block.sub(lambda found: found[1] + base64.b64encode(b"not gzip").decode(),
+                                report.read_text(encoding="utf-8")), encoding="utf-8")
+    browser.get(broken.as_uri())
+    message = waiting(browser).until(lambda d: d.find_elements("css selector", "#bench-packed-report-error"))[0]
+    assert message.text.startswith("The report could not unpack its data: ")
+    assert browser.execute_script("return window.allureReportDataReady") is False
 
 
 def test_a_second_run_shows_each_tests_history_and_the_trends(second_night: Path, browser: object) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
+from bench.pytest.campaign_items import CampaignItem
 from bench.pytest.collect import ScenarioItem
 from bench.pytest.run_state import bench_path, rack_label, run_properties
 from bench.report.captured import FAILED, add_capture_option, keep_captured_output
@@ -24,7 +25,7 @@ from bench.report.categories import write_categories
 from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import FAULTS, SETUP_FAILED, add_trace_option, record_evidence
 from bench.report.environment import run_environment, write_properties
-from bench.report.labels import label_scenario
+from bench.report.labels import label_campaign_scenario, label_scenario
 from bench.report.matrix import OutcomeMatrix
 from bench.report.matrix_files import REPORTS_DIR, write_matrix
 from bench.report.results import attach_to_run, latest_results
@@ -90,6 +91,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if isinstance(item, ScenarioItem):
         label_scenario(item.scenario, bench=rack_label(item))
+    elif isinstance(item, CampaignItem):
+        label_campaign_scenario(item.scenario, bench=rack_label(item))
 
 
 class RunSummary:

@@ -12,6 +12,8 @@
 * ``results``, ``matrix``, ``matrix_html``, ``heatmap`` and ``matrix_files`` — the campaign's outcome matrix
   (phase × fault kind, per ECU) as CSV, HTML and PNG, under reports/ and attached to the report;
 * ``progress`` — progress of long operations on a person's terminal, silence in CI logs.
+* ``packed_html`` — the single-file HTML report with its embedded data gzip-packed (``make report``),
+  unpacked in the browser by ``packed_html_loader.js``: the whole catalog's report under 20 MB.
 
 ``bench.pytest.report_hooks`` wires them into pytest; only the xdist controller, or a
 run without xdist, writes the run-level files, and only when ``--alluredir`` is given.

@@ -6,9 +6,12 @@ which allure-pytest turns into tags), labels ``campaign``, ``ecu``, ``fault``, `
 ``trigger``, ``seed``, ``bench``, and the scenario's dimensions as parameters (which also keep
 the scenarios of one campaign apart in Allure's history). Bench tests get ``bench`` and ``ecu``.
 Scenarios and tests that name requirements (a catalog's ``requirements:``, the ``requirements``
-marker) get a ``requirement`` label and a link to the document per requirement.
+marker) get a ``requirement`` label and a link to the document per requirement. Vehicle campaign
+scenarios get the epic, feature = campaign, story = fault, labels ``campaign``, ``fault``,
+``trigger``, ``ecu`` (the ECU whose package the fault changes) and ``bench``, and as parameters
+what their id is made of: one test each in Allure and its history, not retries of one.
 
-Labels are added as the test starts (``allure.dynamic``): for scenario items by
+Labels are added as the test starts (``allure.dynamic``): for scenario and campaign items by
 ``bench.pytest.report_hooks`` at set-up, for tests by the ``bench`` and ``ecu`` fixtures. allure-pytest
 takes the rest of a custom item's result (name, status, markers as tags) from the item itself.
 """
@@ -25,6 +28,7 @@ from bench.faults.kinds.base import point_class
 from bench.report.results import REQUIREMENT_LABEL
 
 if TYPE_CHECKING:
+    from bench.scenarios.campaign_catalog import CampaignScenario
     from bench.scenarios.catalog import Scenario
 
 SCENARIO_EPIC = "OTA scenarios"
@@ -58,6 +62,32 @@ def label_scenario(scenario: Scenario, bench: str) -> None:
     for name, value in scenario_labels(scenario, bench).items():
         allure.dynamic.label(name, value)
     for name, value in scenario_parameters(scenario).items():
+        allure.dynamic.parameter(name, AsWritten(value))
+
+
+def campaign_scenario_labels(scenario: CampaignScenario, bench: str) -> dict[str, str]:
+    """Custom labels of a vehicle campaign scenario (besides epic, feature and story)."""
+    return {name: value for name, value in (("campaign", scenario.campaign), ("fault", scenario.fault),
+                                            ("trigger", scenario.at), ("ecu", scenario.ecu), ("bench", bench)) if value}
+
+
+def campaign_scenario_parameters(scenario: CampaignScenario) -> dict[str, str]:
+    """What a vehicle campaign scenario's id is made of: the fault, its moment, and the ECU whose
+    package it changes with that package."""
+    parameters = {"fault": scenario.fault, "trigger": scenario.at}
+    if scenario.ecu:
+        parameters |= {"ecu": scenario.ecu, "package": scenario.targets[scenario.ecu].to[1]}
+    return {name: value for name, value in parameters.items() if value}
+
+
+def label_campaign_scenario(scenario: CampaignScenario, bench: str) -> None:
+    """Label the Allure result of the running vehicle campaign item."""
+    allure.dynamic.epic(SCENARIO_EPIC)
+    allure.dynamic.feature(scenario.campaign)
+    allure.dynamic.story(scenario.fault)
+    for name, value in campaign_scenario_labels(scenario, bench).items():
+        allure.dynamic.label(name, value)
+    for name, value in campaign_scenario_parameters(scenario).items():
         allure.dynamic.parameter(name, AsWritten(value))
 
 
