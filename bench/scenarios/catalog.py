@@ -25,7 +25,11 @@ Fault kinds (``fault``; ``bench.faults.kinds``, one module each) and the default
 0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1, frames: any), ``duplicate`` (count:
 1), ``reorder`` (count: 1), ``partition`` (lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on
 the bus through the CAN gateway; ``console_disconnect`` (lasting: 0.5) unplugs the ECU's serial
-console.
+console. With ``transport: doip`` only, at the points where the tester talks: ``tcp_reset`` (a RST
+to tester and entity), ``tcp_stall`` (seconds: 1.0) (nothing forwarded, no FIN), ``tcp_half_open`` (a
+FIN to the tester only) and ``tcp_delay`` (seconds: 0.05, lasting: 0.5) act on the TCP relay before the
+DoIP entity; ``doip_gateway_reset`` reboots the virtual DoIP gateway (sockets and routing activations
+dropped).
 
 Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``,
 ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),
@@ -313,6 +317,10 @@ def _scenario(case: Case, header: _Header, source: Path, lines: tuple[int, int],
     if at.startswith("patch_step:") and values["package"] != "delta":
         problems.append((case.origin["at"], f"{at!r} is a step of applying a delta package; this case's package "
                                             f"is {values['package']!r}"))
+    needs = fault_kind(fault).transport
+    if needs is not None and values["transport"] != needs:
+        problems.append((case.origin["fault"], f"{fault} needs transport: {needs} (it acts on the tester's "
+                                               f"{needs} connection); this case's transport is {values['transport']!r}"))
     points = fault_kind(fault).trigger_points
     if points is not None and point_class(at) not in points:
         problems.append((case.origin["at"], f"{fault} cannot strike at {at!r}: it acts on the bus, at "
