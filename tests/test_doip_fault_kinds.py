@@ -14,10 +14,11 @@ from bench.errors import ConfigError
 from bench.image.builders import firmware_builder
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.runner import play
+from tests.test_doip_relay_flash import doip_messages, streams
 
 REPO = Path(__file__).resolve().parents[1]
 ECUS = {"bcm": "single_bank", "bms": "ab"}
-DOIP_KINDS = ("tcp_reset", "tcp_stall", "tcp_half_open", "tcp_delay", "doip_gateway_reset")
+ROUTING_ACTIVATION = 0x0005
 
 
 def load(tmp_path: Path, body: str) -> list[Scenario]:
@@ -43,15 +44,15 @@ def test_a_doip_kind_strikes_only_where_the_tester_talks(tmp_path: Path) -> None
             """)
 
 
-@pytest.mark.parametrize("fault, action", [
-    ("tcp_reset", "RST to both peers of 1 connection(s)"),
-    ("tcp_stall", "nothing forwarded for 1.000 s"),
-    ("tcp_half_open", "FIN to the tester on 1 connection(s)"),
-    ("tcp_delay", "+50.0 ms per message for 0.500 s"),
-    ("doip_gateway_reset", "DoIP gateway scenario-gateway rebooted"),
+@pytest.mark.parametrize("fault, action, activations", [
+    ("tcp_reset", "RST to both peers of 1 connection(s)", 2),
+    ("tcp_stall", "nothing forwarded for 1.000 s", 1),
+    ("tcp_half_open", "FIN to the tester on 1 connection(s)", 2),
+    ("tcp_delay", "+50.0 ms per message for 0.500 s", 1),
+    ("doip_gateway_reset", "DoIP gateway scenario-gateway rebooted", 2),
 ])
-def test_each_doip_kind_strikes_mid_download_and_the_update_completes(tmp_path: Path, fault: str,
-                                                                      action: str) -> None:
+def test_each_doip_kind_strikes_mid_download_and_the_update_completes(tmp_path: Path, fault: str, action: str,
+                                                                      activations: int) -> None:
     (scenario,) = load(tmp_path, f"""\
         matrix: {{ecu: bms, fault: {fault}, at: "block:3", transport: doip}}
         """)
@@ -62,3 +63,6 @@ def test_each_doip_kind_strikes_mid_download_and_the_update_completes(tmp_path: 
     (injection,) = outcome.injections
     assert injection.record is not None and injection.record.detail == action
     assert outcome.attempts[-1].failure is None and outcome.attempts[-1].version_after == "2.0.0"
+    by_way = streams(tmp_path / "run" / "doip-scenario-gateway.pcapng")
+    requests = [kind for (_, to_entity), stream in by_way.items() if to_entity for kind, _ in doip_messages(stream)]
+    assert requests.count(ROUTING_ACTIVATION) == activations, "a connection lost is connected and activated again"
