@@ -270,8 +270,8 @@ def shipped() -> dict[str, list[Scenario]]:
 
 
 def test_the_shipped_catalogs_load_and_hold_at_least_3000_scenarios(shipped: dict[str, list[Scenario]]) -> None:
-    assert sorted(shipped) == ["brown-out.yaml", "console-disconnect.yaml", "delta.yaml", "double-interruption.yaml",
-                               "intermittent-supply.yaml", "network.yaml", "power-loss.yaml", "refused-updates.yaml"]
+    assert sorted(shipped) == ["brown-out.yaml", "console-disconnect.yaml", "delta.yaml", "doip.yaml",
+                               "double-interruption.yaml", "intermittent-supply.yaml", "network.yaml", "power-loss.yaml", "refused-updates.yaml"]
     assert sum(len(scenarios) for scenarios in shipped.values()) >= 3000
     for scenarios in shipped.values():
         duplicates = [name for name, count in Counter(ids(scenarios)).items() if count > 1]

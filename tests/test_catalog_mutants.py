@@ -35,7 +35,8 @@ CAUGHT_BY = {  # mutant -> catalog scenarios (campaign, id) that must catch it
     "no_invalidate_on_erase": [("power-loss", "bcm-full-power_cut@sector:5"),
                                ("power-loss", "bcm-full-power_cut@page:77")],
     "forget_journal": [("power-loss", "bcm-full-power_cut@page:153"),
-                       ("double-interruption", "bcm-full-power_cut@page:100-x2")],
+                       ("double-interruption", "bcm-full-power_cut@page:100-x2"),
+                       ("doip", "bcm-doip-full-power_cut@block:3")],  # over DoIP too (transport: doip)
     "torn_page_ok": [("power-loss", "bcm-full-power_cut@page:153"),
                      ("power-loss", "bcm-full-power_cut@page:189")],
     "his_crc_not_checked": [("network", "eps-full-corruption@block:5@0-s9"),
@@ -45,7 +46,8 @@ CAUGHT_BY = {  # mutant -> catalog scenarios (campaign, id) that must catch it
     "his_keeps_valid_on_erase": [("power-loss", "eps-full-power_cut@page:64"),
                                  ("power-loss", "eps-full-power_cut@page:784")],
     "late_programming_session": [("power-loss", "bcm-full-power_cut@page:77"),
-                                 ("power-loss", "bms-full-power_cut@block:2")],
+                                 ("power-loss", "bms-full-power_cut@block:2"),
+                                 ("doip", "bms-doip-full-power_cut@block:3")],
 }
 CONFORMANCE_ONLY = {
     # A tester that follows the HIS sequence erases a block before every download of it, also when

@@ -143,3 +143,30 @@ def test_half_open_closes_the_entity_to_tester_direction_only(relay: DoipRelay, 
 def test_a_bad_fault_is_refused_with_its_field(fault, message: str) -> None:  # noqa: ANN001
     with pytest.raises(UsageError, match=message):
         fault()
+
+
+def test_faults_now_strike_every_open_connection(relay: DoipRelay, entity: EchoEntity) -> None:
+    """A fault kind's action at its trigger point: no message counted, the connection as it is."""
+    message = diagnostic(b"\x36\x01")
+    with connect(relay) as sock:
+        sock.sendall(message)
+        assert receive(sock) == message
+        assert relay.half_open_now() == 1
+        assert sock.recv(1) == b"", "the tester gets a FIN"
+        assert relay.reset_now() == 1
+        assert entity.reset_by_peer.wait(WAIT)
+    assert relay.reset_now() == 0, "nothing left open"
+    assert [event.flag for event in relay.events if event.flag] == ["S", "F", "R"]
+
+
+def test_a_stall_now_holds_messages_until_it_is_cleared(relay: DoipRelay) -> None:
+    message = diagnostic(b"\x36\x01")
+    with connect(relay) as sock:
+        relay.stall(60.0)  # cleared long before: the message comes back within WAIT
+        sock.settimeout(0.2)
+        sock.sendall(message)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)
+        relay.clear()
+        sock.settimeout(WAIT)
+        assert receive(sock) == message

@@ -153,6 +153,9 @@ def test_doipclient_connects_in_connect_and_reads_tcp_sock() -> None:
            "DoIPClient._connect (opens self._tcp_sock and sets its timeout)", user)
     relies("self._connect()" in inspect.getsource(DoIPClient.reconnect), "doipclient",
            "DoIPClient.reconnect (connects through _connect)", user)
+    relies("self.reconnect()" in inspect.getsource(DoIPClient.send_doip)
+           and "close_delay" in inspect.signature(DoIPClient.reconnect).parameters, "doipclient",
+           "DoIPClient.send_doip (reconnects through self.reconnect(), whose close_delay SlicedDoIPClient sets)", user)
     read = inspect.getsource(DoIPClient.read_doip)
     relies("self._tcp_sock.recv" in read and "socket.timeout" in read, "doipclient",
            "DoIPClient.read_doip (reads self._tcp_sock until its timeout)", user)

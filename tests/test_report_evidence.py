@@ -1,5 +1,6 @@
 """What a test leaves in its Allure result: steps per flash phase and fault, text evidence, the
-ECU state before and after, CAN traces (ASC, BLF) that python-can reads back."""
+ECU state before and after, CAN traces (ASC, BLF) that python-can reads back, and over DoIP the
+relay's capture (pcapng)."""
 
 from __future__ import annotations
 
@@ -119,3 +120,22 @@ def test_on_request_passing_tests_keep_traces_text_phases_and_captured_output(tm
     names = {item["name"] for item in result["attachments"]}
     assert {"can-powertrain.asc", "can-powertrain.blf", "ECU state before and after", "fault timeline", "log"} <= names
     assert "RequestTransferExit: ok" in [child["name"] for child in result["steps"][0]["steps"]]
+
+
+def test_a_scenario_over_doip_attaches_its_relays_capture_next_to_the_can_traces(tmp_path: Path) -> None:
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    root = make(tmp_path)
+    over_doip = CATALOG.replace('at: "block:2"', 'at: "block:2", transport: doip')
+    (root / "scenarios" / "evidence.yaml").write_text(over_doip)
+    done = run_suite(root, "--alluredir", "allure-results", "scenarios")
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
+    [result] = [json.loads(path.read_text()) for path in (root / "allure-results").glob("*-result.json")]
+    result["dir"] = root / "allure-results"
+    assert result["name"] == "evidence[bms-doip-full-power_cut@block:2]"
+    found = attachments(result)
+    assert {"can-powertrain.asc", "can-powertrain.blf", "doip-scenario-gateway.pcapng"} <= found.keys()
+    segments = [packet[TCP] for packet in rdpcap(str(found["doip-scenario-gateway.pcapng"]))]
+    payload_types = {int.from_bytes(bytes(tcp.payload)[2:4], "big") for tcp in segments if bytes(tcp.payload)}
+    assert {0x0005, 0x0006, 0x8001, 0x8002} <= payload_types  # routing activation, diagnostic messages, ACKs

@@ -13,9 +13,10 @@ from bench.report.results import latest_results
 
 
 def result(directory: Path, name: str, status: str, *, ecu: str | None = None, phase: str | None = None,
-           fault: str | None = None, stop: int = 1) -> None:
+           fault: str | None = None, stop: int = 1, transport: str | None = None) -> None:
     """A result file as allure-pytest writes one (only what the matrix reads)."""
-    labels = [{"name": key, "value": value} for key, value in (("ecu", ecu), ("phase", phase), ("fault", fault))
+    labels = [{"name": key, "value": value} for key, value in (("ecu", ecu), ("phase", phase), ("fault", fault),
+                                                                ("transport", transport))
               if value is not None] + [{"name": "tag", "value": "nightly"}]
     (directory / f"{uuid.uuid4()}-result.json").write_text(json.dumps(
         {"name": name, "status": status, "historyId": name, "stop": stop, "labels": labels}))
@@ -45,6 +46,14 @@ def test_cells_count_the_last_result_of_each_scenario(tmp_path: Path) -> None:
     skipped = matrix.cell("bms", "erase", "frame_loss")
     assert (skipped.total, skipped.skipped, skipped.failure_rate) == (0, 1, None)
     assert matrix.cell("bcm", "block", "power_cut") is None
+
+
+def test_an_ecu_over_doip_is_a_row_of_its_own(tmp_path: Path) -> None:
+    result(tmp_path, "bms-cut@block:3", "passed", ecu="bms", phase="block", fault="power_cut", transport="can")
+    result(tmp_path, "bms-doip-cut@block:3", "failed", ecu="bms", phase="block", fault="power_cut", transport="doip")
+    matrix = OutcomeMatrix.from_results(latest_results(tmp_path))
+    assert matrix.ecus == ["bms", "bms over doip"]
+    assert matrix.cell("bms over doip", "block", "power_cut").problems == ["bms-doip-cut@block:3"]
 
 
 def test_csv_has_a_row_per_ecu_phase_and_fault(tmp_path: Path) -> None:

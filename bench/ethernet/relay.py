@@ -19,6 +19,7 @@ datagrams to the relay's port (the same number, UDP) are relayed too and kept in
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
@@ -231,6 +232,34 @@ class DoipRelay:
         with self._lock:
             self.faults.append(fault)
 
+    # -- faults now, on every open connection (a fault kind's action at its trigger point) --------
+    def reset_now(self) -> int:
+        """A TCP RST to both peers of every open connection; how many there were."""
+        connections = self._live()
+        for connection in connections:
+            connection.abort()
+        return len(connections)
+
+    def stall(self, seconds: float) -> None:
+        """Nothing forwarded either way for ``seconds`` from now (no FIN): what arrives meanwhile is held."""
+        self._stall_until = time.monotonic() + seconds
+
+    def half_open_now(self) -> int:
+        """Every open connection's entity-to-tester direction shut (a FIN to the tester); how many."""
+        connections = self._live()
+        for connection in connections:
+            connection.shut_direction(Direction.TO_TESTER)
+        return len(connections)
+
+    def clear(self) -> None:
+        """End a stall and the delay now; armed ``RelayFault``s stay armed."""
+        self._stall_until = 0.0
+        self.delay = 0.0
+
+    def _live(self) -> list[_Connection]:
+        with self._lock:
+            return [connection for connection in self._open if not (connection.reset or connection.closed)]
+
     def _accept(self) -> None:
         while True:
             try:
@@ -270,9 +299,9 @@ class DoipRelay:
         return None
 
     def _wait_stall(self) -> None:
-        remaining = self._stall_until - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
+        """Until the stall ends, or is cleared (looked at every POLL)."""
+        while (remaining := self._stall_until - time.monotonic()) > 0:
+            time.sleep(min(remaining, POLL))
 
     def _record(self, connection: _Connection, direction: Direction, *, data: bytes = b"", flag: str = "") -> None:
         with self._lock:
@@ -280,6 +309,8 @@ class DoipRelay:
 
     def stop(self) -> None:
         self._udp.stop()
+        with contextlib.suppress(OSError):  # wakes the accept() a close alone leaves blocked
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         with self._lock:
             connections, self._open = self._open, []

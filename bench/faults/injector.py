@@ -2,10 +2,11 @@
 
 Actions: power cut (for a while, or until the test turns power on), brown-out (a voltage dip
 for a while), and the gateway's network faults on the ECU's frames — drop, delay, corrupt,
-duplicate, reorder, partition, bus-off. Each armed binding returns an ``Injection`` that says
+duplicate, reorder, partition, bus-off; and over DoIP the TCP relay's faults (reset, stall,
+half-open, delay) and a reboot of the virtual DoIP gateway. Each armed binding returns an ``Injection`` that says
 whether and when it fired; every firing is written on the ``FaultTimeline``.
 
-``close()`` disarms what has not fired, cancels pending restorations, clears the gateways and
+``close()`` disarms what has not fired, cancels pending restorations, clears the gateways and relays and
 brings every supply back to nominal and on, so one test's faults never leak into the next.
 """
 
@@ -23,6 +24,7 @@ from bench.faults.triggers import Disarm, Trigger
 if TYPE_CHECKING:
     import can
 
+    from bench.ethernet import DoipRelay
     from bench.gateway import Direction, Gateway
     from bench.rig import Bench, EcuHandle
 
@@ -97,6 +99,8 @@ class FaultInjector:
             timer.cancel()
         for gateway in self.bench.gateways.values():
             gateway.clear()
+        for relay in self.bench.doip_relays.values():
+            relay.clear()
         for supply in self.bench.supplies.values():
             nominal = getattr(supply, "nominal_voltage", None)
             if nominal is not None and hasattr(supply, "set_voltage"):
@@ -220,6 +224,31 @@ class Arming:
     def bus_off(self, ecu: EcuHandle, *, lasting: float) -> Injection:
         return self._network(ecu, "bus-off", lambda g, m: g.bus_off(lasting), f"for {lasting:.3f} s")
 
+
+    # -- DoIP (the TCP relay between tester and DoIP entity, the virtual DoIP gateway) ---------
+
+    def tcp_fault(self, ecu: EcuHandle, action: str, act: Callable[[DoipRelay], str]) -> Injection:
+        """Run ``act`` on the TCP relay in front of the DoIP entity the ECU is reached through
+        (``Bench.relay_doip``, asked before the first request)."""
+        relay = self._injector.bench.doip_relays.get(ecu.config.via or "")
+        if relay is None:
+            raise UsageError(f"{action}: ECU {ecu.name!r} is not reached through a DoIP relay on this bench "
+                             "(a catalog case with transport: doip, or bench.relay_doip(entity) in a test)")
+        return self._injector.bind(self._trigger, ecu, action, lambda: act(relay))
+
+    def doip_gateway_reset(self, ecu: EcuHandle) -> Injection:
+        """Reboot the virtual DoIP gateway the ECU is reached through: every socket and routing
+        activation dropped; the ECUs behind it keep running."""
+        gateway = self._injector.bench.doip_gateways.get(ecu.config.via or "")
+        if gateway is None:
+            raise UsageError(f"DoIP gateway reset: ECU {ecu.name!r} is not reached through a virtual DoIP "
+                             "gateway on this bench")
+
+        def act() -> str:
+            gateway.reset()
+            return f"DoIP gateway {gateway.name} rebooted"
+
+        return self._injector.bind(self._trigger, ecu, "DoIP gateway reset", act)
 
     # -- serial console -------------------------------------------------------------------------
 

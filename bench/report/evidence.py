@@ -12,8 +12,9 @@ while the bench is still up, when someone will see it (the test failed, or Allur
 * for a test that passed, by default (``--passed-evidence brief``) only its flash attempts
   (without their phases) and faults as steps: a campaign of thousands reads its failures,
   and its report stays small; ``--passed-evidence full`` records the rest too;
-* CAN traces of every bus (ASC and BLF, python-can's writers) in the test's folder, attached,
-  as ``--can-trace`` says: ``failed`` (the default: a campaign of thousands keeps the traces
+* CAN traces of every bus (ASC and BLF, python-can's writers) and, over DoIP, each TCP relay's
+  capture (``doip-<entity>.pcapng``, Wireshark's DoIP dissector reads it) in the test's folder,
+  attached, as ``--can-trace`` says: ``failed`` (the default: a campaign of thousands keeps the traces
   that matter), ``all`` or ``off``.
 """
 
@@ -46,7 +47,8 @@ def add_trace_option(parser: pytest.Parser) -> None:
     group = parser.getgroup("ota-hil-bench")
     group.addoption(
         "--can-trace", choices=TRACE_POLICIES, default="failed", dest="can_trace",
-        help="write each test's CAN traces (ASC and BLF) for failed tests (default), all tests, or none")
+        help="write each test's CAN traces (ASC and BLF) and DoIP captures (pcapng) for failed tests (default), "
+             "all tests, or none")
     group.addoption(
         "--passed-evidence", choices=PASSED_EVIDENCE, default="brief", dest="passed_evidence",
         help="what a passed test records: its flash attempts and faults as steps (brief, the default: "
@@ -79,14 +81,15 @@ def record_evidence(item: pytest.Item, rig: Bench, *, failed: bool, before: Mapp
         f"{ecu} before: {before.get(ecu, 'not read')}\n{ecu} after:  {state}" for ecu, state in after.items())
     attach_text(item, text, sections=failed)
     if policy == "all" or (policy == "failed" and failed):
-        traces = rig.write_traces(rig.workdir / "traces", fault_markers(faults) if faults else [])
+        traces = [*rig.write_traces(rig.workdir / "traces", fault_markers(faults) if faults else []),
+                  *rig.write_captures(rig.workdir / "traces")]
         for path in traces:
             allure.attach.file(str(path), name=path.name, attachment_type=_MIME[path.suffix], extension=path.suffix[1:])
         if failed:
             item.add_report_section("call", "CAN traces", "\n".join(str(path) for path in traces))
 
 
-_MIME = {".asc": "text/plain", ".blf": "application/octet-stream"}
+_MIME = {".asc": "text/plain", ".blf": "application/octet-stream", ".pcapng": "application/vnd.tcpdump.pcap"}
 
 
 def attach_text(item: pytest.Item, evidence: Mapping[str, str], *, sections: bool = True) -> None:

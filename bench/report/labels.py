@@ -43,14 +43,18 @@ def phase_of(trigger: str) -> str:
 def scenario_labels(scenario: Scenario, bench: str) -> dict[str, str]:
     """Custom labels of a scenario (besides epic, feature, story and severity)."""
     return {"campaign": scenario.campaign, "ecu": scenario.ecu, "fault": scenario.fault,
-            "phase": phase_of(scenario.at), "trigger": scenario.at, "seed": str(scenario.seed), "bench": bench}
+            "phase": phase_of(scenario.at), "trigger": scenario.at, "seed": str(scenario.seed), "bench": bench,
+            "transport": scenario.transport}
 
 
 def scenario_parameters(scenario: Scenario) -> dict[str, object]:
-    """What the scenario is made of: its matrix dimensions, then the fault's own parameters."""
+    """What the scenario is made of: its matrix dimensions, then the fault's own parameters. The
+    transport only when it is not ``can``: Allure's history keys on the parameters, and scenarios
+    made before the transport existed keep theirs."""
+    over = {} if scenario.transport == "can" else {"transport": scenario.transport}
     return {"ecu": scenario.ecu, "fault": scenario.fault, "trigger": scenario.at,
             "interruptions": scenario.interruptions, "seed": scenario.seed, "package": scenario.package,
-            "from": scenario.from_image, "to": scenario.to_image, **scenario.params}
+            "from": scenario.from_image, "to": scenario.to_image, **over, **scenario.params}
 
 
 def label_scenario(scenario: Scenario, bench: str) -> None:

@@ -1,4 +1,5 @@
-"""The campaign's outcome matrix: for each ECU, phase × fault kind → how many scenarios passed.
+"""The campaign's outcome matrix: for each ECU, phase × fault kind → how many scenarios passed
+(an ECU reached over DoIP, label ``transport``, is a row of its own: ``bms over doip``).
 
 Computed from the Allure results of the run (status and the labels ``ecu``, ``phase`` and
 ``fault`` of scenario items, see ``labels``), so it counts what the report shows, also across
@@ -67,7 +68,9 @@ class OutcomeMatrix:
         for outcome in outcomes:
             labels = outcome.labels
             if {"ecu", "phase", "fault"} <= labels.keys():
-                per_ecu = matrix.cells.setdefault(labels["ecu"], {})
+                transport = labels.get("transport", "can")  # an ECU over DoIP is a row of its own
+                ecu = labels["ecu"] if transport == "can" else f"{labels['ecu']} over {transport}"
+                per_ecu = matrix.cells.setdefault(ecu, {})
                 per_ecu.setdefault((labels["phase"], labels["fault"]), Cell()).add(outcome)
         return matrix
 

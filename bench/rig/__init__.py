@@ -308,6 +308,11 @@ class Bench:
         return [path for name, trace in self.traces.items()
                 for path in trace.write(directory / f"can-{name}", markers)]
 
+    def write_captures(self, directory: Path) -> list[Path]:
+        """The TCP traffic of each DoIP relay so far (``relay_doip``), ``doip-<entity>.pcapng`` in
+        ``directory``; the bench writes them to its workdir again when it closes."""
+        return self.doip.write_captures(directory)
+
     def ecu_states(self) -> dict[str, str]:
         """What each ECU brought up reports about itself (``EcuDiagnostics.describe``)."""
         return {name: self.ecu(name).diagnostics.describe() for name in self.ecu_names}

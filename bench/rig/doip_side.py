@@ -100,11 +100,20 @@ class DoipSide:
     def faults(self) -> list[str]:
         return [f"DoIP entity {name}: {gateway.fault!r}" for name, gateway in self.gateways.items() if gateway.fault]
 
+    def write_captures(self, directory: Path) -> list[Path]:
+        """Each relay's traffic so far, ``doip-<entity>.pcapng`` in ``directory``."""
+        return [_capture(name, relay, directory) for name, relay in self.relays.items()]
+
     def finish(self, workdir: Path, errors: list[str]) -> None:
         """After ``stops``: each relay's capture written to the workdir; the side forgets everything."""
         for name, relay in self.relays.items():
             with collect(errors, f"capture of the DoIP relay to {name}"):
-                write_pcapng(relay.events, workdir / f"doip-{name}.pcapng", relay.datagrams)
+                _capture(name, relay, workdir)
         self.gateways.clear()
         self._sessions.clear()
         self.relays.clear()
+
+
+def _capture(name: str, relay: DoipRelay, directory: Path) -> Path:
+    # copies: the relay may still add
+    return write_pcapng(list(relay.events), directory / f"doip-{name}.pcapng", list(relay.datagrams))

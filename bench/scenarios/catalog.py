@@ -25,13 +25,18 @@ Fault kinds (``fault``; ``bench.faults.kinds``, one module each) and the default
 0.5), ``delay`` (seconds: 0.01, lasting: 0.5), ``corruption`` (count: 1, frames: any), ``duplicate`` (count:
 1), ``reorder`` (count: 1), ``partition`` (lasting: 0.5) and ``bus_off`` (lasting: 0.5) act on
 the bus through the CAN gateway; ``console_disconnect`` (lasting: 0.5) unplugs the ECU's serial
-console.
+console. With ``transport: doip`` only, at the points where the tester talks: ``tcp_reset`` (a RST
+to tester and entity), ``tcp_stall`` (seconds: 1.0) (nothing forwarded, no FIN), ``tcp_half_open`` (a
+FIN to the tester only) and ``tcp_delay`` (seconds: 0.05, lasting: 0.5) act on the TCP relay before the
+DoIP entity; ``doip_gateway_reset`` reboots the virtual DoIP gateway (sockets and routing activations
+dropped).
 
 Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``,
 ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),
 ``seed``, ``package`` (``full``, or ``delta``: a delta package from ``from`` to ``to``, for ECUs
 whose profile takes them), ``from`` / ``to`` (recipes under fixtures/firmware; ``from: factory``:
-the ECU's factory image; built-in defaults: factory, full, 1, 0).
+the ECU's factory image), ``transport`` (``can``: the ECU's bus; ``doip``: through a DoIP entity,
+bench/scenarios/transport.py; built-in defaults: factory, full, 1, 0, can).
 bench/scenarios/expand.py says exactly how exclude, include and overrides combine.
 
 ``at``: a phase (PHASES; ``preconditions``: HIS routine 0x0203, ``check_block``: the check of
@@ -68,6 +73,7 @@ from bench.scenarios.catalog_model import DIMENSIONS, Expectations, catalog_mode
 from bench.scenarios.expand import Case, expand
 from bench.scenarios.reach import Downloads, unreachable
 from bench.scenarios.requirements import RequirementCatalog
+from bench.scenarios.transport import TRANSPORTS
 
 PHASES = ("session", "security", "erase", "first_block", "middle_block", "last_block", "transfer_exit",
           "check", "reset", "boot", "confirm", "preconditions", "fingerprint", "request_download", "check_block")
@@ -75,7 +81,8 @@ PER_LOGICAL_BLOCK = ("erase", "request_download", "first_block", "transfer_exit"
 """Points that take ``@N``: in logical block N (from 0) of an ECU that has several (``his``)."""
 HIS_ONLY = ("preconditions",)
 PACKAGES = ("full", "delta")
-BUILTIN_DEFAULTS: dict[str, Any] = {"from": "factory", "package": "full", "interruptions": 1, "seed": 0}
+BUILTIN_DEFAULTS: dict[str, Any] = {"from": "factory", "package": "full", "interruptions": 1, "seed": 0,
+                                    "transport": "can"}
 
 
 @dataclass(frozen=True)
@@ -98,14 +105,18 @@ class Scenario:
     """The line of the case's trigger point (0: not known), for errors about it."""
     requirements: tuple[str, ...] = ()
     """Ids of the requirements the scenario demonstrates (the catalog's ``requirements``)."""
+    transport: str = "can"
+    """How the tester reaches the ECU: ``can`` (its bus) or ``doip`` (a DoIP entity, ``bench.scenarios.transport``)."""
     seed_in_id: bool = False  # the catalog has this case with several seeds: the id shows which
     images_in_id: bool = False  # ... or with several updates (from -> to): the id shows which
 
     @property
     def id(self) -> str:
         """Stable and readable, e.g. ``bms-full-power_cut@block:37``, ``bcm-full-frame_loss@erase-s3``,
-        ``bms-full-power_cut@check-factory-to-app-0.9.0-downgrade``."""
-        text = f"{self.ecu}-{self.package}-{self.fault}@{self.at}" + ("-x2" if self.interruptions == 2 else "")
+        ``bms-full-power_cut@check-factory-to-app-0.9.0-downgrade``; over DoIP ``bms-doip-full-power_cut@erase``
+        (``can``, the default, is not shown: ids made before the transport existed stay as they were)."""
+        over = "" if self.transport == "can" else f"-{self.transport}"
+        text = f"{self.ecu}{over}-{self.package}-{self.fault}@{self.at}" + ("-x2" if self.interruptions == 2 else "")
         if self.images_in_id:
             text += f"-{self.from_image}-to-{self.to_image}"
         if self.seed_in_id or self.at == "random_block" or fault_kind(self.fault).seeded:
@@ -251,9 +262,10 @@ def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collecti
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} is a name, got {value!r}")
     recipes = None if firmware is None else [*(("factory",) if key == "from" else ()), *sorted(firmware)]
-    known = {"ecu": list(ecus), "fault": list(kinds), "package": PACKAGES, "from": recipes, "to": recipes}[key]
+    known = {"ecu": list(ecus), "fault": list(kinds), "package": PACKAGES, "from": recipes, "to": recipes,
+             "transport": TRANSPORTS}[key]
     if known is not None and value not in known:
-        what = {"ecu": "ECU", "fault": "fault kind", "package": "package"}.get(key, "firmware recipe")
+        what = {"ecu": "ECU", "fault": "fault kind", "package": "package", "transport": "transport"}.get(key, "firmware recipe")
         close = difflib.get_close_matches(value, list(known), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown {what} {value!r}{hint} (known: {', '.join(known) or 'none'})")
@@ -305,6 +317,10 @@ def _scenario(case: Case, header: _Header, source: Path, lines: tuple[int, int],
     if at.startswith("patch_step:") and values["package"] != "delta":
         problems.append((case.origin["at"], f"{at!r} is a step of applying a delta package; this case's package "
                                             f"is {values['package']!r}"))
+    needs = fault_kind(fault).transport
+    if needs is not None and values["transport"] != needs:
+        problems.append((case.origin["fault"], f"{fault} needs transport: {needs} (it acts on the tester's "
+                                               f"{needs} connection); this case's transport is {values['transport']!r}"))
     points = fault_kind(fault).trigger_points
     if points is not None and point_class(at) not in points:
         problems.append((case.origin["at"], f"{fault} cannot strike at {at!r}: it acts on the bus, at "
@@ -341,6 +357,6 @@ def _scenario(case: Case, header: _Header, source: Path, lines: tuple[int, int],
     assert isinstance(expect, Expectations)
     return Scenario(campaign=header.campaign, source=source, line=line, at_line=at_line, ecu=ecu, fault=fault,
                     at=at, interruptions=values["interruptions"], seed=values["seed"], package=values["package"],
-                    from_image=values["from"], to_image=values["to"],
+                    from_image=values["from"], to_image=values["to"], transport=values["transport"],
                     params={name: value for name, (value, _) in params.items()}, expect=expect,
                     tags=tuple(dict.fromkeys([*header.tags, *case.tags])), requirements=header.requirements)

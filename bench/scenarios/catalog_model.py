@@ -78,6 +78,7 @@ class Dimensions(_Section):
     seed: Written = None
     from_: Written = Field(None, alias="from")
     to: Written = None
+    transport: Written = None
 
 
 DIMENSIONS = tuple(field.alias or name for name, field in Dimensions.model_fields.items())

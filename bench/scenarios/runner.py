@@ -34,6 +34,7 @@ from bench.rig import Bench
 from bench.scenarios.fitted_image import fitted_payload
 from bench.scenarios.oracles import (OutcomeViolation, ResumeFailed, RollbackFailed, WrongVersion, nvm_consistent,
                                      recovers, resent_at_most_one_block)
+from bench.scenarios.transport import over_transport
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -147,13 +148,17 @@ files (flashed by the ECU's flash specification)."""
 def play(config: BenchConfig, scenario: Scenario, images: Callable[[str], Update], *, workdir: Path,
          deltas: Deltas | None = None, record: Record | None = None) -> ScenarioOutcome:
     """Bring up what ``scenario`` needs of the bench ``config`` describes, run it, tear down.
+    Over DoIP (``bench.scenarios.transport``) a TCP relay stands between tester and entity.
 
     The one way every caller (the catalog's pytest items, the mutant proofs, the benchmarks)
     runs a scenario. A finding about the ECU propagates (``OutcomeViolation``, ``FlashError``...);
     if the simulator or gateway broke meanwhile, whatever the ECU seemed to do is void and a
     ``BenchFault`` is raised instead, also when the scenario seemed to pass. A failure while the
     host made the simulator answer late (``Bench.host_overload``) is ``HostOverloaded``."""
+    config, entity = over_transport(config, scenario.ecu, scenario.transport)
     with Bench(config, workdir=workdir, **bench_scope(scenario)) as rig:
+        if entity is not None:
+            rig.relay_doip(entity)  # before the first request: the TCP faults' place, the pcapng's source
         before = rig.ecu_states() if record is not None else {}
         injector = FaultInjector(rig)
         failed = True

@@ -42,6 +42,11 @@ SLICE = 0.02
 (the TesterPresent keepalive, another ECU's link)."""
 
 
+RECONNECT_POLL = 0.05
+"""Seconds between the tester's attempts to connect and activate routing again after the entity
+closed or reset its socket."""
+
+
 class SlicedDoIPClient(DoIPClient):
     """doipclient's client with its TCP socket read in slices of ``SLICE``.
 
@@ -54,6 +59,22 @@ class SlicedDoIPClient(DoIPClient):
     def _connect(self) -> None:
         super()._connect()
         self._tcp_sock.settimeout(SLICE)
+
+    def reconnect(self, close_delay: float = RECONNECT_POLL) -> None:
+        """doipclient's reconnect (close, wait ``close_delay``, connect, activate routing), which its
+        send calls without arguments when the entity closed the socket, and then waits
+        A_PROCESSING_TIME (2 s) for the entity to forget the old one. Here it tries again every
+        ``close_delay`` while the entity refuses (no listener yet, or the tester's address still
+        active on the old socket: 0x03), for at most A_PROCESSING_TIME: a tester back as soon as the
+        entity takes it, as a flash over DoIP needs after every TCP fault."""
+        deadline = time.monotonic() + A_PROCESSING_TIME
+        while True:
+            try:
+                super().reconnect(close_delay)
+                return
+            except ConnectionError:
+                if time.monotonic() + close_delay > deadline:
+                    raise
 
 
 def nack_meaning(code: int) -> str:

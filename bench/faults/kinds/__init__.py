@@ -27,6 +27,11 @@ BUILTIN = {
     "partition": "bench.faults.kinds.partition:Partition",
     "bus_off": "bench.faults.kinds.bus_off:BusOff",
     "console_disconnect": "bench.faults.kinds.console_disconnect:ConsoleDisconnect",
+    "tcp_reset": "bench.faults.kinds.tcp_reset:TcpReset",
+    "tcp_stall": "bench.faults.kinds.tcp_stall:TcpStall",
+    "tcp_half_open": "bench.faults.kinds.tcp_half_open:TcpHalfOpen",
+    "tcp_delay": "bench.faults.kinds.tcp_delay:TcpDelay",
+    "doip_gateway_reset": "bench.faults.kinds.doip_gateway_reset:DoipGatewayReset",
 }
 FAULT_KINDS = Registry("fault kind", BUILTIN, group="ota_hil_bench.fault_kinds")
 

@@ -50,12 +50,16 @@ class FaultKind(ABC):
     """It acts on frames: the scenario needs the CAN gateway, and strikes only at ``BUS_POINTS``."""
     seeded: ClassVar[bool] = False
     """Its effect depends on the scenario's seed: the seed is always in the scenario id."""
+    transport: ClassVar[str | None] = None
+    """The transport its scenarios need (``doip``: it acts on the tester's TCP connection or the DoIP
+    gateway, so a catalog case of another transport is a mistake); None: any."""
     Params: ClassVar[type[FaultParams]] = FaultParams
 
     @property
     def trigger_points(self) -> tuple[str, ...] | None:
-        """The classes of trigger points it may strike at; None: anywhere."""
-        return BUS_POINTS if self.on_bus else None
+        """The classes of trigger points it may strike at; None: anywhere. A kind that acts on the
+        bus or on the DoIP connection strikes only while the tester is using it."""
+        return BUS_POINTS if self.on_bus or self.transport == "doip" else None
 
     def allows(self, at: str) -> bool:
         points = self.trigger_points
