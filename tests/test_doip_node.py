@@ -14,6 +14,7 @@ import pytest
 from bench.cli import main
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError, FlashError
+from bench.faults import FaultInjector, uds
 from bench.transport.doip_link import DoipLink
 
 BENCHES = Path(__file__).resolve().parents[1] / "fixtures" / "benches"
@@ -52,6 +53,20 @@ def test_a_power_cut_mid_download_leaves_the_old_bank_running_and_the_next_flash
     assert result.failure is None, result.timeline.render()
     assert result.version_after == "3.0.0"
     assert entity.activations == 2, "the power cut closed the entity's socket: the tester activated routing again"
+
+
+def test_a_uds_trigger_strikes_the_ecu_on_ethernet_from_inside_it(bench, ecu, flasher, power, firmware) -> None:  # noqa: ANN001
+    """No bus to monitor: the trigger hears the virtual ECU's own request tap."""
+    injector = FaultInjector(bench)
+    try:
+        injector.when(uds.request("TransferData", nth=3)).power_cut(ecu)
+        with pytest.raises(FlashError) as failure:
+            flasher.flash(firmware("app-3.0.0-1mib"))
+    finally:
+        injector.close()
+    assert failure.value.result.blocks_sent == 2, failure.value.result.timeline.render()
+    power.on()
+    assert ecu.diagnostics.read_version() == "1.0.0"
 
 
 def test_the_entity_says_it_is_a_doip_node_and_is_silent_while_the_ecu_is_off(bench, ecu, power) -> None:  # noqa: ANN001

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bench.errors import UsageError
 from bench.monitor import Conversation, UdsEvent
 from bench.monitor.decode import Kind
 
@@ -30,14 +31,21 @@ Stop = Callable[[], None]
 def listen(bench: Bench, ecu: str, listener: Listener, *, before_the_ecu_acts: bool) -> Stop:
     """Call ``listener`` with ``ecu``'s UDS events (requests and final responses); return how to
     stop. ``before_the_ecu_acts``: from a virtual ECU's request tap, when the bench runs ``ecu``
-    as one; else, and for a real ECU, from the bus monitor of its bus. The monitor is started in
+    as one; else, and for a real ECU, from the bus monitor of its bus (a virtual ECU on Ethernet,
+    which has no bus, is heard from its tap either way). The monitor is started in
     any case: the UDS transcript of the bus is what the report shows of the fault's moment."""
-    monitor = bench.monitor(bench.config.ecus[ecu].bus)  # either way: its transcript is the report's evidence
+    bus = bench.config.ecus[ecu].bus
+    # either way: the bus's transcript is the report's evidence; an ECU on Ethernet has no bus to hear
+    monitor = bench.monitor(bus) if bus is not None else None
     sim = bench.sims.get(ecu)
-    if before_the_ecu_acts and sim is not None:
+    if sim is not None and (before_the_ecu_acts or monitor is None):
         tap = _DecodedTap(Conversation(ecu), listener)
         sim.requests.subscribe(tap)
         return lambda: sim.requests.unsubscribe(tap)
+    if monitor is None:
+        raise UsageError(f"ECU {ecu!r} is on Ethernet (no CAN bus): a UDS trigger hears its messages only inside "
+                         "a virtual ECU; for a real one, strike from the DoIP relay (Bench.relay_doip: RelayFault "
+                         "with service and nth)")
     monitor.subscribe(listener)
     return lambda: monitor.unsubscribe(listener)
 
