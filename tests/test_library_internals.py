@@ -26,7 +26,7 @@ from udsoncan.BaseService import BaseService
 from udsoncan.connections import PythonIsoTpV2Connection
 from udsoncan.ResponseCode import ResponseCode
 
-from bench.report.packed_html import ALLURE_VERSION, embedded_app, embedded_files
+from bench.report.packed_html import ALLURE_VERSION, ANALYTICS, embedded_app, embedded_files
 from report_suite import NODE_MODULES, REPO, generate_report
 
 
@@ -184,6 +184,9 @@ def test_allure_single_file_report_embeds_its_app_and_data_as_packed_html_reads_
     assert [found["name"] for found in results] == ["test_internals"], sorted(files)
     assert any(name.startswith("widgets/") for name in files), sorted(files)
     _, app = embedded_app(html, str(index))  # the one script with a data:text/javascript URL
+    assert len(ANALYTICS.findall(html)) == 1 and "googletagmanager" not in ANALYTICS.sub("", html), (
+        f"Allure {installed}'s page no longer loads Google Analytics in the one block packing drops: check "
+        "ANALYTICS in packed_html.py, so that a packed report still calls no one outside the lab")
 
     # The app reads the data when it needs it: it waits for allureReportDataReady (polling), then takes
     # the base64 of a file from allureReportData, which must exist (else it fetches files beside the page).

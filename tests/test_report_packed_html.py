@@ -65,6 +65,21 @@ def test_packing_keeps_every_file_byte_for_byte_and_the_rest_of_the_page() -> No
     assert "data:text/javascript" not in packed
 
 
+ANALYTICS_BLOCK = ('    <script async src="https://www.googletagmanager.com/gtag/js?id=G-LNDJ3J7WT0"></script>\n'
+                   "    <script>\n        window.dataLayer = window.dataLayer || [];\n"
+                   "        function gtag(){dataLayer.push(arguments);}\n        gtag('js', new Date());\n"
+                   "        gtag('config', 'G-LNDJ3J7WT0', {\n          \"report\": \"awesome\"\n        });\n"
+                   "    </script>\n")
+"""Google Analytics as Allure 3.18.0's awesome template writes it, between its app and its data."""
+
+
+def test_packing_drops_allures_analytics_and_nothing_else_of_the_page() -> None:
+    page = allure_page(FILES).replace(BETWEEN, BETWEEN + ANALYTICS_BLOCK)
+    packed = pack_html(page, "index.html")
+    assert "googletagmanager" not in packed and "gtag" not in packed
+    assert packed_files(packed) == FILES and BETWEEN in packed
+
+
 def test_a_thousand_alike_results_pack_to_a_fraction_of_allures_page() -> None:
     files = {f"data/test-results/{number:032x}.json": result_json(number) for number in range(1000)}
     page = allure_page(files)

@@ -61,6 +61,10 @@ ALLURE_DATA_SCRIPT = re.compile(
 """The two scripts by which Allure 3.18.0 embeds the report data (core-api's createReportDataScript)."""
 APP_SCRIPT = re.compile(r'<script\s+src="data:text/javascript;base64,(?P<app>[A-Za-z0-9+/]*={0,2})"></script>')
 """Allure's app (the plugin's main.js), embedded as a data URL (core-api's createScriptTag)."""
+ANALYTICS = re.compile(r'<script async src="https://www\.googletagmanager\.com/gtag/js\?id=[^"]*"></script>\s*'
+                       r"<script>\s*window\.dataLayer = window\.dataLayer \|\| \[\];.*?</script>\s*", re.DOTALL)
+"""Google Analytics, which Allure 3.18.0's awesome report always loads when opened (``analyticsEnable:
+true`` in its template): packing drops it, so that a report opened in a lab calls no one outside."""
 EMBEDDED_FILE = re.compile(r'd\((?P<name>"(?:[^"\\]|\\.)*"),"(?P<value>[A-Za-z0-9+/]*={0,2})"\)')
 """One embedded file: its name as a JSON string, its bytes in base64."""
 
@@ -136,13 +140,14 @@ def packed_app(app: bytes) -> str:
 
 
 def pack_html(html: str, source: str) -> str:
-    """The report ``html`` (read from ``source``) with its app and its embedded data packed."""
+    """The report ``html`` (read from ``source``) with its app and its embedded data packed, and
+    without Allure's analytics (``ANALYTICS``)."""
     found, files = _embedded(html, source)
     app_script, app = embedded_app(html, source)
     if app_script.end() > found.start():
         raise UsageError(f"{source}: Allure's app comes after its data, not as in Allure {ALLURE_VERSION}'s report")
-    return (html[:app_script.start()] + packed_app(app) + html[app_script.end():found.start()]
-            + packed_script(files) + html[found.end():])
+    between = ANALYTICS.sub("", html[app_script.end():found.start()])
+    return html[:app_script.start()] + packed_app(app) + between + packed_script(files) + html[found.end():]
 
 
 def pack_file(index: Path) -> tuple[int, int]:
