@@ -51,11 +51,16 @@ def test_a_doip_kind_strikes_only_where_the_tester_talks(tmp_path: Path) -> None
     ("tcp_half_open", "FIN to the tester on 1 connection(s)", 2),
     ("tcp_delay", "+50.0 ms per message for 0.500 s", 1),
     ("doip_gateway_reset", "DoIP gateway scenario-gateway rebooted", 2),
+    ("doip_nack", "the next 1 diagnostic message(s) to 0x1011 refused with NACK 0x08 (transport protocol error)", 1),
+    ("doip_nack, params: {doip_nack: {code: 0x02}}",  # invalid source address: the gateway also closes the socket
+     "the next 1 diagnostic message(s) to 0x1011 refused with NACK 0x02 (invalid source address)", 2),
 ])
 def test_each_doip_kind_strikes_mid_download_and_the_update_completes(tmp_path: Path, fault: str, action: str,
                                                                       activations: int) -> None:
+    fault, _, params = fault.partition(", params: ")
     (scenario,) = load(tmp_path, f"""\
         matrix: {{ecu: bms, fault: {fault}, at: "block:3", transport: doip}}
+        params: {params or "{}"}
         """)
     config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
 

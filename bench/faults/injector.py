@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from bench.errors import UsageError
 from bench.faults.timeline import FaultTimeline, InjectionRecord
 from bench.faults.triggers import Disarm, Trigger
+from bench.transport.doip_link import nack_meaning
 
 if TYPE_CHECKING:
     import can
@@ -249,6 +250,22 @@ class Arming:
             return f"DoIP gateway {gateway.name} rebooted"
 
         return self._injector.bind(self._trigger, ecu, "DoIP gateway reset", act)
+
+    def doip_nack(self, ecu: EcuHandle, code: int, count: int) -> Injection:
+        """The virtual DoIP gateway the ECU is reached through refuses the tester's next ``count``
+        diagnostic messages to that ECU with NACK ``code``."""
+        via = ecu.config.via or ""
+        gateway = self._injector.bench.doip_gateways.get(via)
+        if gateway is None:
+            raise UsageError(f"DoIP NACK: ECU {ecu.name!r} is not reached through a virtual DoIP gateway on this bench")
+        target = gateway.entity.routes[ecu.name]
+
+        def act() -> str:
+            gateway.inject_nack(code, count=count, target=target)
+            return (f"the next {count} diagnostic message(s) to {target:#06x} refused with NACK {code:#04x} "
+                    f"({nack_meaning(code)})")
+
+        return self._injector.bind(self._trigger, ecu, "DoIP NACK", act)
 
     # -- serial console -------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ console. With ``transport: doip`` only, at the points where the tester talks: ``
 to tester and entity), ``tcp_stall`` (seconds: 1.0) (nothing forwarded, no FIN), ``tcp_half_open`` (a
 FIN to the tester only) and ``tcp_delay`` (seconds: 0.05, lasting: 0.5) act on the TCP relay before the
 DoIP entity; ``doip_gateway_reset`` reboots the virtual DoIP gateway (sockets and routing activations
-dropped).
+dropped); ``doip_nack`` (code: 8, count: 1) has the virtual DoIP gateway refuse the next diagnostic
+messages to the ECU with that NACK code (ISO 13400-2: 0x02 to 0x08).
 
 Scenario keys (in ``matrix``, ``defaults``, ``exclude``, ``include``, ``when``): ``ecu``, ``fault``,
 ``at``, ``interruptions`` (1, or 2: the fault strikes the resumed attempt too),

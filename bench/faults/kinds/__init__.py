@@ -32,6 +32,7 @@ BUILTIN = {
     "tcp_half_open": "bench.faults.kinds.tcp_half_open:TcpHalfOpen",
     "tcp_delay": "bench.faults.kinds.tcp_delay:TcpDelay",
     "doip_gateway_reset": "bench.faults.kinds.doip_gateway_reset:DoipGatewayReset",
+    "doip_nack": "bench.faults.kinds.doip_nack:DoipNack",
 }
 FAULT_KINDS = Registry("fault kind", BUILTIN, group="ota_hil_bench.fault_kinds")
 
