@@ -1,0 +1,73 @@
+"""The A/B bootloader's bank switch: after a confirmed update the previous bank stays a fallback
+the tester may switch back to (routine switch_bank 0x0210, then a reset) until it commits the
+update (commit_bank 0x0211); refused with 0x22 when there is nothing valid to go back to."""
+
+from __future__ import annotations
+
+from sim_factory import REGION, SimEcu, erase, h, install, recipe
+
+SWITCH = "31 01 02 10"
+COMMIT = "31 01 02 11"
+CONFIRMED_A = h("62 FD 02 00 00 03 00")
+CONFIRMED_B = h("62 FD 02 00 01 03 00")
+
+
+def updated(ecu: SimEcu, name: str) -> SimEcu:
+    """``ecu`` after a confirmed update to the recipe ``name`` (bank B runs it, bank A is the fallback)."""
+    assert install(ecu, recipe(name)) == h("71 01 FF 01 00")
+    ecu.power_on()
+    assert ecu.send("22 FD 02") == CONFIRMED_B
+    return ecu
+
+
+def extended_unlocked(ecu: SimEcu) -> None:
+    assert ecu.send("10 03")[:2] == h("50 03")
+    ecu.unlock()
+
+
+def test_switch_back_starts_the_previous_bank_after_the_reset(ab: SimEcu) -> None:
+    ecu = updated(ab, "app-1.1.0")
+    extended_unlocked(ecu)
+    assert ecu.send(SWITCH) == h("71 01 02 10 00")
+    assert ecu.send("22 F1 89") == h("62 F1 89") + b"1.1.0"     # the switch takes effect at the reset
+    ecu.power_on()
+    assert ecu.send("22 FD 02") == CONFIRMED_A
+    assert ecu.send("22 F1 89") == h("62 F1 89") + b"1.0.0"
+    record = ecu.record
+    assert (record.active_bank, record.fallback_bank, record.banks[1].valid) == (0, None, False)
+
+
+def test_switch_back_is_refused_after_commit(ab: SimEcu) -> None:
+    ecu = updated(ab, "app-1.1.0")
+    extended_unlocked(ecu)
+    assert ecu.send(COMMIT) == h("71 01 02 11 00")
+    assert ecu.send(SWITCH) == h("7F 31 22")
+    ecu.power_on()
+    assert ecu.send("22 F1 89") == h("62 F1 89") + b"1.1.0"
+
+
+def test_switch_back_is_refused_without_a_previous_update_or_when_that_bank_was_erased(ab: SimEcu) -> None:
+    extended_unlocked(ab)
+    assert ab.send(SWITCH) == h("7F 31 22")                       # factory software: nothing replaced
+    ecu = updated(ab, "app-1.1.0")
+    ecu.enter_programming()
+    assert ecu.send(erase(REGION, 0x1000)) == h("71 01 FF 00 00")    # into bank A: no fallback left
+    assert ecu.send(SWITCH) == h("7F 31 22")
+    ecu.power_on()
+    assert ecu.send("22 F1 89") == h("62 F1 89") + b"1.1.0"
+
+
+def test_switch_back_below_the_anti_rollback_counter_is_refused(ab: SimEcu) -> None:
+    ecu = updated(ab, "app-2.0.0")                                 # security version 2 > 1 of bank A
+    extended_unlocked(ecu)
+    assert ecu.send(SWITCH) == h("7F 31 22")
+
+
+def test_switch_back_needs_security_access_and_is_not_offered_by_a_single_bank_ecu(ab: SimEcu,
+                                                                                   single_bank: SimEcu) -> None:
+    ecu = updated(ab, "app-1.1.0")
+    assert ecu.send("10 03")[:2] == h("50 03")
+    assert ecu.send(SWITCH) == h("7F 31 33")
+    assert single_bank.send("10 03")[:2] == h("50 03")
+    single_bank.unlock()
+    assert single_bank.send(SWITCH) == h("7F 31 31")
