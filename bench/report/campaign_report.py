@@ -5,7 +5,8 @@ journaled points and every flash attempt that failed (a black X) marked), and th
 The phases come from the flasher's timelines (``bench.flash.timeline``): the steps up to the
 end of the transfer are the download, a check routine the verify, the reset and the wait for
 the ECU the activation, reading the version back the confirmation; every flash that brought an
-ECU back to the campaign's old version is its rollback.
+ECU back to the campaign's old version, or started its previous bank again (a bank switch), is
+its rollback; the version table says which the master reports.
 """
 
 from __future__ import annotations
@@ -122,10 +123,12 @@ def write_timeline_png(run: CampaignRun, flashes: list[tuple[str, int, FlashResu
 
 
 def version_table(run: CampaignRun) -> str:
-    lines = [f"{'ECU':<6} {'from':<10} {'to':<10} {'runs now':<10} {'report':<16}"]
+    lines = [f"{'ECU':<6} {'from':<10} {'to':<10} {'runs now':<10} {'report':<24}"]
     for name, (old, new, running) in run.versions.items():
-        reported = run.report.ecus[name].status if run.report and name in run.report.ecus else "-"
-        lines.append(f"{name:<6} {old:<10} {new:<10} {running or 'nothing':<10} {reported:<16}")
+        status = run.report.ecus[name] if run.report and name in run.report.ecus else None
+        reported = "-" if status is None else status.status + (f" ({status.rollback.replace('_', ' ')})"
+                                                               if status.rollback else "")
+        lines.append(f"{name:<6} {old:<10} {new:<10} {running or 'nothing':<10} {reported:<24}")
     lines.append(f"outcome: {run.outcome or 'unfinished'}" + (f" ({run.report.reason})" if run.report and
                                                              run.report.reason else ""))
     return "\n".join(lines)

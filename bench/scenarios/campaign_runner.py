@@ -6,7 +6,7 @@ while the fault strikes; after a reset, power comes back and a new master of the
 ``recover()``s from its journal. Then the campaign oracles (``bench.scenarios.campaign_oracles``)
 judge: the outcome is one the catalog allows; a refused campaign flashed nothing; every target
 answers and runs the campaign's old set or its new set; the master's report says what the ECUs
-say; each ECU was installed only after the ECUs it depends on. A violation is an
+say, and how it brought each ECU back (a bank switch or a re-flash) is what the bus saw; each ECU was installed only after the ECUs it depends on. A violation is an
 ``OutcomeViolation``. What happened, on a time axis, is returned or handed to ``record``.
 """
 
@@ -26,7 +26,7 @@ from bench.rig import Bench
 from bench.errors import UsageError
 from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
 from bench.scenarios.campaign_oracles import (check_old_or_new_set, check_order, check_refused_untouched,
-                                              check_report, install_flashes)
+                                              check_report, check_rollbacks, install_flashes)
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
@@ -174,6 +174,7 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     check_old_or_new_set(manifest, running)
     if run.report is not None:
         check_report(run.report, running)
+        check_rollbacks(manifest, run.report, rig.flash_results())
     check_order(manifest, install_flashes(manifest, rig.flash_results()))
 
 

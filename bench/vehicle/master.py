@@ -6,10 +6,13 @@ a refusal flashes nothing), keep the software every target runs now, then flash 
 waves of their dependencies (``after:``), the ECUs of a wave on different buses at once, each
 ECU activating its new software at the flasher's reset; confirm that every target runs its new
 version, and commit. Any failure (an ECU refusing its package, a precondition broken between
-waves, a version read back wrong) rolls every target back to the version it ran: one that runs
-something else is re-flashed with the software the master kept (the bench's virtual A/B ECUs
-confirm their first healthy start on their own and offer no service to switch banks back, so
-they too are re-flashed; the rollback lands in the bank that held the old image).
+waves, a version read back wrong) rolls every target back to the version it ran: an A/B ECU
+(profile ``bootloader: ab``) that runs something else starts its previous bank again (routine
+``switch_bank``, nothing downloaded), and is re-flashed only when it has no valid previous bank
+to go back to; any other ECU is re-flashed with the software the master kept. The journal and
+the report say which (``rollback``: ``bank_switch`` or ``reflash``). Once every target runs its
+new version, the A/B ECUs commit it (routine ``commit_bank``: their previous bank is no longer
+a fallback), then the campaign is committed.
 
 Every step is journaled in the master's NVM (``bench.vehicle.journal``) before it is taken, so
 a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
@@ -36,8 +39,8 @@ from bench.errors import FlashError, UsageError
 from bench.image import FirmwareImage
 from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
-from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase
-from bench.vehicle.manifest import CampaignManifest, install_order
+from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase, Rollback
+from bench.vehicle.manifest import CampaignManifest, Package, install_order
 from bench.vehicle.preconditions import VehicleConditions, VehicleStateUnknown, unmet
 from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
 
@@ -112,6 +115,7 @@ class UpdateMaster:
                 self._side_by_side(groups, manifest, record)
             self._confirm(manifest)
             self._probe("confirmed")
+            self._commit_banks(manifest)
         except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
             record.failure = str(exc)
             return self._roll_back(manifest, record)
@@ -142,6 +146,12 @@ class UpdateMaster:
             if running != target.to.version:
                 raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
                                      f"not {target.to.version}")
+
+    def _commit_banks(self, manifest: CampaignManifest) -> None:
+        """Every A/B target makes its new version final (again, after a reset: it is idempotent)."""
+        for name in manifest.targets:
+            if self._switches_banks(name):
+                self._rig.ecu(name).flasher.commit_update()
 
     def plan(self, manifest: CampaignManifest) -> list[list[list[str]]]:
         """How the campaign is installed: waves one after the other (dependencies), each wave's
@@ -194,12 +204,8 @@ class UpdateMaster:
                 if record.ecus[name] != "pending":
                     self._set(record, ecu=(name, "restored"))
                 continue
-            kept = source.model_copy(update={"image": self._nvm.kept(name, source.image)})
-            resume = record.ecus[name] == "restoring"
-            self._set(record, ecu=(name, "restoring"))
             try:
-                package = load_package(name, kept, bench_image=self._takes_bench_images(name))
-                self._flash(name, package, source.version, resume=resume)
+                self._restore(name, source, record)
             except (CampaignRefused, FlashError, UsageError) as exc:
                 failed = True
                 record.failure += f"; {name} not restored: {exc}"
@@ -210,7 +216,27 @@ class UpdateMaster:
         self._set(record, phase="rollback_failed" if failed else "rolled_back")
         return self._report(manifest, record)
 
+    def _restore(self, name: str, source: Package, record: CampaignRecord) -> None:
+        """``name`` back to ``source``: by starting its previous bank again where it has one (A/B),
+        else by re-flashing the software kept (resuming a re-flash the master was in)."""
+        resume = record.ecus[name] == "restoring" and record.rollbacks.get(name) == "reflash"
+        if record.rollbacks.get(name) != "reflash" and self._switches_banks(name):
+            self._set(record, ecu=(name, "restoring"), rollback=(name, "bank_switch"))
+            try:
+                self._rig.ecu(name).flasher.switch_back(source.version)
+                return
+            except FlashError:
+                pass  # no valid previous bank (or it is committed): the kept software goes back instead
+        self._set(record, ecu=(name, "restoring"), rollback=(name, "reflash"))
+        kept = source.model_copy(update={"image": self._nvm.kept(name, source.image)})
+        package = load_package(name, kept, bench_image=self._takes_bench_images(name))
+        self._flash(name, package, source.version, resume=resume)
+
     # -- the ECUs ------------------------------------------------------------------------------
+
+    def _switches_banks(self, name: str) -> bool:
+        """Whether the ECU's bootloader keeps its previous software in a bank of its own (A/B)."""
+        return self._rig.profile(name).bootloader == "ab"
 
     def _takes_bench_images(self, name: str) -> bool:
         """Whether the ECU's flash specification downloads the bench's image (else software files)."""
@@ -242,12 +268,14 @@ class UpdateMaster:
     # -- journal and report --------------------------------------------------------------------
 
     def _set(self, record: CampaignRecord, *, phase: Phase | None = None,
-             ecu: tuple[str, EcuProgress] | None = None) -> None:
+             ecu: tuple[str, EcuProgress] | None = None, rollback: tuple[str, Rollback] | None = None) -> None:
         with self._lock:
             if phase is not None:
                 record.phase = phase
             if ecu is not None:
                 record.ecus[ecu[0]] = ecu[1]
+            if rollback is not None:
+                record.rollbacks[rollback[0]] = rollback[1]
             self._save()
 
     def _save(self) -> None:
@@ -257,7 +285,8 @@ class UpdateMaster:
         """What the finished campaign did, with the versions the ECUs report now."""
         ecus = {name: EcuStatus(target.from_.version, target.to.version, self._version(name),
                                 _ECU_OUTCOMES[record.ecus[name]],
-                                record.failure if record.ecus[name] == "rollback_failed" else "")
+                                record.failure if record.ecus[name] == "rollback_failed" else "",
+                                record.rollbacks.get(name, "") if record.ecus[name] != "installed" else "")
                 for name, target in manifest.targets.items()}
         return CampaignReport(record.campaign, record.sequence, _OUTCOMES[record.phase], record.failure, ecus)
 
