@@ -12,6 +12,7 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
       bcm: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0]}         # [version, recipe]
       eps: {from: ["1.0.0", eps-1.0.0.hex], to: ["2.0.0", eps-2.0.0.hex]} # or a software file
       bms: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0], after: [bcm, eps]}
+    preconditions: {on_violation: suspend, resume_within: 2}   # the manifest's (optional)
     scenarios:                              # each entry: one scenario per ``at`` listed
       - {fault: vehicle_power_loss, at: [accepted, "installed:bcm", "downloading:bms#3"]}
       - {fault: refused_package, ecu: bms, to: ["2.0.0", app-2.0.0-foreign], expect: rolled_back}
@@ -19,11 +20,11 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
 Faults (``fault``): ``vehicle_power_loss`` (every supply off and the master reset at ``at``, then
 power back and a new master's ``recover()``); ``master_reset`` (the master alone, then
 ``recover()``); ``moving_vehicle`` (the vehicle drives off at ``at``; ``start``: before the
-campaign); ``refused_package`` (``ecu`` gets the package ``to`` instead, which it refuses or
+campaign; with ``parks_after: S`` it is parked again S seconds later, else never); ``refused_package`` (``ecu`` gets the package ``to`` instead, which it refuses or
 fails with); ``tampered_package`` (``ecu``'s new package is changed after the manifest was
 signed). A timed fault may also take ``ecu`` and ``to``: that ECU gets the package ``to``, so
 the campaign rolls back and the fault can strike the rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals (``accepted``, ``installed:<ecu>``,
-``confirmed``, ``committed``, ``restored:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth
+``confirmed``, ``committed``, ``restored:<ecu>``, ``suspended``, ``resumed``) or ``downloading:<ecu>#N`` (after the Nth
 block of that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
 ``refused``; default committed or rolled_back). Whatever the outcome, the campaign oracles
 judge every scenario (bench.scenarios.campaign_runner). Every mistake is reported at once as
@@ -44,13 +45,14 @@ from bench.config.yaml_source import nearest_line
 from bench.image.builders import FIRMWARE_DIR
 from bench.scenarios.requirements import RequirementCatalog
 from bench.vehicle.campaign_files import SOFTWARE_DIR, SOFTWARE_SUFFIXES, TargetFiles
+from bench.vehicle.manifest import Preconditions
 
 CATALOG_KEY = "vehicle_campaign"
 Fault = Literal["vehicle_power_loss", "master_reset", "moving_vehicle", "refused_package", "tampered_package"]
 Outcome = Literal["committed", "rolled_back", "refused"]
 TIMED: tuple[str, ...] = ("vehicle_power_loss", "master_reset", "moving_vehicle")
 """Faults that strike at a point (``at``); the others change a package."""
-_POINT = re.compile(r"start|accepted|confirmed|committed|(installed|restored):(?P<ecu>[a-z0-9_]+)"
+_POINT = re.compile(r"start|accepted|confirmed|committed|suspended|resumed|(installed|restored):(?P<ecu>[a-z0-9_]+)"
                     r"|downloading:(?P<dl>[a-z0-9_]+)#(?P<n>[1-9][0-9]*)")
 _NAME = r"^[a-z0-9-]+$"
 
@@ -70,6 +72,8 @@ class EntryModel(_Strict):
     at: str | list[str] = "start"
     ecu: str | None = None
     to: tuple[str, str] | None = None
+    parks_after: float | None = Field(None, gt=0)
+    """``moving_vehicle``: seconds until the vehicle is parked again (none: it never is)."""
     expect: Outcome | list[Outcome] = ["committed", "rolled_back"]
 
 
@@ -79,6 +83,8 @@ class CampaignCatalogModel(_Strict):
     tags: list[str] = []
     requirements: list[str] = []
     targets: dict[str, TargetModel] = Field(min_length=1)
+    preconditions: Preconditions | None = None
+    """The manifest's preconditions and policy (``bench.vehicle.manifest``); none: its defaults."""
     scenarios: list[EntryModel] = Field(min_length=1)
 
 
@@ -96,13 +102,18 @@ class CampaignScenario:
     expect: tuple[str, ...]
     tags: tuple[str, ...]
     requirements: tuple[str, ...]
+    parks_after: float | None = None
+    """``moving_vehicle``: seconds the vehicle moves before it is parked again (None: never)."""
+    preconditions: Preconditions | None = None
+    """The manifest's preconditions and policy (None: the manifest's defaults)."""
 
     @property
     def id(self) -> str:
         """E.g. ``vehicle_power_loss@installed:bcm``, ``bms-refused_package-app-2.0.0-foreign``,
         ``vehicle_power_loss@restored:eps-bms-app-2.0.0-foreign``."""
         if self.fault in TIMED:
-            return f"{self.fault}@{self.at}" + (f"-{self.ecu}-{self.targets[self.ecu].to[1]}" if self.ecu else "")
+            return f"{self.fault}@{self.at}" + (f"-{self.ecu}-{self.targets[self.ecu].to[1]}" if self.ecu else "") \
+                + (f"-parks-after-{self.parks_after:g}s" if self.parks_after else "")
         return f"{self.ecu}-{self.fault}" + (f"-{self.targets[self.ecu].to[1]}" if self.fault == "refused_package"
                                              else "")
 
@@ -168,7 +179,7 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
             scenarios.append(CampaignScenario(
                 catalog.vehicle_campaign, source, nearest_line(locations, at_path) or 1, entry.fault, at,
                 entry.ecu or "", targets, (entry.expect,) if isinstance(entry.expect, str) else tuple(entry.expect),
-                tuple(catalog.tags), tuple(catalog.requirements)))
+                tuple(catalog.tags), tuple(catalog.requirements), entry.parks_after, catalog.preconditions))
     seen: dict[str, int] = {}
     for scenario in scenarios:
         if scenario.id in seen:
@@ -183,6 +194,8 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
 def _entry_problems(entry: EntryModel, where: tuple[str | int, ...], targets: dict[str, TargetFiles],
                     sources: set[str]) -> list[Problem]:
     problems: list[Problem] = []
+    if entry.parks_after is not None and entry.fault != "moving_vehicle":
+        problems.append(((*where, "parks_after"), f"parks_after is for moving_vehicle, not {entry.fault}"))
     if entry.fault in TIMED:
         if (entry.ecu is None) != (entry.to is None):
             problems.append((where, f"{entry.fault} takes 'ecu' and 'to' together (that ECU gets the package 'to', "

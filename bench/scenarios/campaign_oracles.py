@@ -2,6 +2,7 @@
 
 UN R156 / GB 44496: a failed update leaves the vehicle in its previous working state. Across
 ECUs that means the campaign's targets run the old set of versions or the new one, never a mix;
+no ECU's update begins while the vehicle breaks the preconditions;
 the master's report says what the ECUs say (and how it brought each back: a bank switch
 downloads nothing, a re-flash downloads the old software); an ECU is flashed only after the ECUs
 it depends on have finished. A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
@@ -82,6 +83,21 @@ def check_order(manifest: CampaignManifest, flashes: Sequence[tuple[str, float, 
             ends = [end for ecu, _, end in flashes if ecu == dependency]
             if not ends or min(starts) < max(ends):
                 raise OrderBroken(f"{name} was flashed before {dependency}, which it depends on, was done")
+
+
+class StartedWhileUnsafe(OutcomeViolation):
+    """The master began installing an ECU while the vehicle broke the campaign's preconditions."""
+
+
+def check_nothing_started_while_unsafe(flashes: Sequence[tuple[str, float, float]],
+                                       unsafe: Sequence[tuple[float, float | None]]) -> None:
+    """``flashes``: (ECU, start, end) of the install's flashes; ``unsafe``: when the vehicle broke
+    the preconditions (from, until; None: to the end). No install began in such a time."""
+    for name, start, _ in flashes:
+        for begin, until in unsafe:
+            if begin <= start and (until is None or start < until):
+                raise StartedWhileUnsafe(f"{name}'s update began {start - begin:.2f} s after the vehicle broke the "
+                                         "campaign's preconditions, before it was fine again")
 
 
 class FlashedWhenRefused(OutcomeViolation):

@@ -5,13 +5,16 @@ master (the reference, or another class for the mutant proofs) installs it on th
 while the fault strikes; after a reset, power comes back and a new master of the same class
 ``recover()``s from its journal. Then the campaign oracles (``bench.scenarios.campaign_oracles``)
 judge: the outcome is one the catalog allows; a refused campaign flashed nothing; every target
-answers and runs the campaign's old set or its new set; the master's report says what the ECUs
-say, and how it brought each ECU back (a bank switch or a re-flash) is what the bus saw; each ECU was installed only after the ECUs it depends on. A violation is an
+answers and runs the campaign's old set or its new set; no ECU's update began while the vehicle
+broke the preconditions; the master's report says what the ECUs say, and how it brought each ECU
+back (a bank switch or a re-flash) is what the bench saw; each ECU was installed only after the
+ECUs it depends on. A violation is an
 ``OutcomeViolation``. What happened, on a time axis, is returned or handed to ``record``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,8 +28,8 @@ from bench.image.signing import load_private_key, load_public_key
 from bench.rig import Bench
 from bench.errors import UsageError
 from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
-from bench.scenarios.campaign_oracles import (check_old_or_new_set, check_order, check_refused_untouched,
-                                              check_report, check_rollbacks, install_flashes)
+from bench.scenarios.campaign_oracles import (check_nothing_started_while_unsafe, check_old_or_new_set, check_order,
+                                              check_refused_untouched, check_report, check_rollbacks, install_flashes)
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
@@ -71,6 +74,8 @@ class CampaignRun:
     report: CampaignReport | None = None
     versions: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     """ECU -> (campaign's from version, to version, running now)."""
+    unsafe: list[tuple[float, float | None]] = field(default_factory=list)
+    """When the vehicle broke the preconditions: (from, until; None: to the end)."""
 
 
 Record = Callable[[Bench, CampaignRun], None]
@@ -81,7 +86,7 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
                   record: Record | None = None) -> CampaignRun:
     """Bring up the bench ``config`` describes, run the scenario with ``master``, judge it, tear down."""
     folder = workdir / "cloud"
-    manifest_path = CampaignFiles(scenario.targets).write(
+    manifest_path = CampaignFiles(scenario.targets, preconditions=scenario.preconditions).write(
         folder, PackageSource(recipe_bytes, root / SOFTWARE_DIR), load_private_key(root / DEV_KEY))
     if scenario.fault == "tampered_package":
         changed = folder / parse_manifest(manifest_path.read_text(), file=manifest_path).targets[scenario.ecu].to.image
@@ -105,11 +110,21 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
     dead = False
     counts: dict[str, int] = {}
 
+    def park() -> None:
+        vehicle.state = PARKED
+        run.unsafe[-1] = (run.unsafe[-1][0], time.monotonic())
+
+    parking = threading.Timer(scenario.parks_after or 0.0, park)
+    parking.daemon = True
+
     def strike() -> None:
         nonlocal dead
         run.faults.append((scenario.fault, time.monotonic()))
         if scenario.fault == "moving_vehicle":
             vehicle.state = replace(PARKED, speed=12.0, gear="D", parking_brake=False)
+            run.unsafe.append((time.monotonic(), None))
+            if scenario.parks_after is not None:
+                parking.start()
             return
         dead = True
         if scenario.fault == "vehicle_power_loss":
@@ -139,9 +154,9 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
 
     trusted = load_public_key(root / DEV_PUB)
     nvm = rig.workdir / "master-nvm"
-    if scenario.at == "start" and scenario.fault in TIMED:
-        strike()
     try:
+        if scenario.at == "start" and scenario.fault in TIMED:
+            strike()
         run.report = Probed(rig, nvm, trusted, vehicle, probe=probe).run(manifest_path)
     except CampaignRefused as refusal:
         run.points.append((f"refused: {refusal}", time.monotonic()))
@@ -157,6 +172,8 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
         record = restarted.campaign
         run.outcome = record.phase if record is not None else "refused"
         return
+    finally:
+        parking.cancel()
     run.outcome = run.report.outcome
 
 
@@ -175,7 +192,9 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     if run.report is not None:
         check_report(run.report, running)
         check_rollbacks(manifest, run.report, rig.flash_results())
-    check_order(manifest, install_flashes(manifest, rig.flash_results()))
+    installs = install_flashes(manifest, rig.flash_results())
+    check_order(manifest, installs)
+    check_nothing_started_while_unsafe(installs, run.unsafe)
 
 
 def _running(rig: Bench, name: str) -> str | None:

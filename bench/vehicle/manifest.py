@@ -26,6 +26,9 @@ A manifest is a YAML file (paths relative to it)::
       ignition: ["on"]                  # the ECUs program with terminal 15 on
       parking_brake: true
       min_battery_voltage: 12.0         # V
+      on_violation: suspend             # broken during the campaign: "abort" (roll back at once) or
+      resume_within: 120                # "suspend" (start nothing new; roll back if not fine again
+                                        # within resume_within seconds)
     energy: {update_wh: 30, recovery_wh: 15}   # the battery must hold both
 
 An image is the file the ECU's flash specification takes: the bench's signed image for ECUs
@@ -81,6 +84,11 @@ class Preconditions(Strict):
     """The ECUs are reprogrammed with the ignition on (the bench's bootloaders refuse otherwise)."""
     parking_brake: bool = True
     min_battery_voltage: float = Field(default=12.0, ge=0)
+    on_violation: Literal["abort", "suspend"] = "abort"
+    """What the master does when a precondition breaks during the campaign: ``abort`` rolls it
+    back; ``suspend`` starts nothing new until the vehicle is fine again, then goes on."""
+    resume_within: float = Field(default=300.0, gt=0)
+    """``suspend``: seconds the vehicle has to become fine again; past them the campaign rolls back."""
 
 
 class Energy(Strict):

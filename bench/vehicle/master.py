@@ -4,7 +4,9 @@
 version set, running versions, every package's digest and content, the vehicle's preconditions;
 a refusal flashes nothing), keep the software every target runs now, then flash the targets in
 waves of their dependencies (``after:``), the ECUs of a wave on different buses at once, each
-ECU activating its new software at the flasher's reset; confirm that every target runs its new
+ECU activating its new software at the flasher's reset (the preconditions read again before each
+wave and each ECU: broken, the manifest's ``on_violation`` says whether the campaign fails or is
+suspended, nothing new started, until the vehicle is fine again within ``resume_within``); confirm that every target runs its new
 version, and commit. Any failure (an ECU refusing its package, a precondition broken between
 waves, a version read back wrong) rolls every target back to the version it ran: an A/B ECU
 (profile ``bootloader: ab``) that runs something else starts its previous bank again (routine
@@ -18,7 +20,8 @@ Every step is journaled in the master's NVM (``bench.vehicle.journal``) before i
 a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
 that was being flashed resumes its download) and a rolling-back one goes on rolling back; it
 never starts a campaign over blind. ``probe(point)`` is called at each journaled point
-(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``) and after
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``), when it
+suspends and resumes a campaign (``suspended``, ``resumed``), and after
 every block of a download (``downloading:<ecu>``): a test stops the master there as a power
 loss would.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +49,8 @@ from bench.vehicle.preconditions import VehicleConditions, VehicleStateUnknown, 
 from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
 
 Probe = Callable[[str], None]
+SUSPENDED_POLL = 0.05
+"""Seconds between two reads of the vehicle's state while a campaign is suspended."""
 
 
 class CampaignFailed(Exception):
@@ -109,9 +115,7 @@ class UpdateMaster:
     def _install(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
         try:
             for groups in self.plan(manifest):
-                problems = self._unmet(manifest)
-                if problems:
-                    raise CampaignFailed("preconditions broken: " + "; ".join(problems))
+                self._await_conditions(manifest)
                 self._side_by_side(groups, manifest, record)
             self._confirm(manifest)
             self._probe("confirmed")
@@ -135,6 +139,25 @@ class UpdateMaster:
         except VehicleStateUnknown as unknown:
             return [str(unknown)]
         return unmet(manifest.preconditions, manifest.energy, state)
+
+    def _await_conditions(self, manifest: CampaignManifest) -> None:
+        """Before anything new starts: the preconditions hold. Broken, the campaign fails (``abort``)
+        or waits for the vehicle to be fine again (``suspend``), failing past ``resume_within``."""
+        problems = self._unmet(manifest)
+        if not problems:
+            return
+        policy = manifest.preconditions
+        if policy.on_violation == "abort":
+            raise CampaignFailed("preconditions broken: " + "; ".join(problems))
+        self._probe("suspended")
+        deadline = time.monotonic() + policy.resume_within
+        while problems:
+            if time.monotonic() >= deadline:
+                raise CampaignFailed(f"preconditions broken for more than {policy.resume_within:g} s: "
+                                     + "; ".join(problems))
+            time.sleep(SUSPENDED_POLL)
+            problems = self._unmet(manifest)
+        self._probe("resumed")
 
     def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
         return install_order(manifest)
@@ -170,8 +193,10 @@ class UpdateMaster:
     def _side_by_side(self, groups: list[list[str]], manifest: CampaignManifest, record: CampaignRecord) -> None:
         """Each group in a thread of its own; once all are done, the first error raised again."""
         def flash_group(names: list[str]) -> None:
-            for name in names:
+            for index, name in enumerate(names):
                 if record.ecus[name] != "installed":
+                    if index:  # the wave's first ones were checked before it began
+                        self._await_conditions(manifest)
                     self._update(name, manifest, record)
 
         for name in (name for group in groups for name in group):
