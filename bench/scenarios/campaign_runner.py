@@ -86,13 +86,14 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
                   record: Record | None = None) -> CampaignRun:
     """Bring up the bench ``config`` describes, run the scenario with ``master``, judge it, tear down."""
     folder = workdir / "cloud"
-    manifest_path = CampaignFiles(scenario.targets, preconditions=scenario.preconditions).write(
+    manifest_path = CampaignFiles(scenario.targets, preconditions=scenario.preconditions, install=scenario.install).write(
         folder, PackageSource(recipe_bytes, root / SOFTWARE_DIR), load_private_key(root / DEV_KEY))
     if scenario.fault == "tampered_package":
         changed = folder / parse_manifest(manifest_path.read_text(), file=manifest_path).targets[scenario.ecu].to.image
         changed.write_bytes(changed.read_bytes() + b"\n")
     run = CampaignRun(scenario)
-    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=False) as rig:
+    partition = scenario.fault == "bus_partition"  # the gateway cuts the bus; the others save its hop
+    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=partition) as rig:
         try:
             _run(rig, run, manifest_path, master, root)
             _judge(rig, run, manifest_path)
@@ -125,6 +126,9 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
             run.unsafe.append((time.monotonic(), None))
             if scenario.parks_after is not None:
                 parking.start()
+            return
+        if scenario.fault == "bus_partition":
+            rig.gateway(rig.config.ecus[scenario.struck_ecu].bus).partition(scenario.lasting or 0.0)
             return
         dead = True
         if scenario.fault == "vehicle_power_loss":

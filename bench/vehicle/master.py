@@ -21,7 +21,9 @@ a master that loses power comes back with ``recover()``: an installing campaign 
 that was being flashed resumes its download) and a rolling-back one goes on rolling back; it
 never starts a campaign over blind. ``probe(point)`` is called at each journaled point
 (``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``), when it
-suspends and resumes a campaign (``suspended``, ``resumed``), and after
+suspends and resumes a campaign (``suspended``, ``resumed``), before it tries a failed flash again
+(``retrying:<ecu>``, as many times as the manifest's ``install.retries``, each once the ECU
+answers again), and after
 every block of a download (``downloading:<ecu>``): a test stops the master there as a power
 loss would.
 """
@@ -39,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
-from bench.errors import FlashError, UsageError
+from bench.errors import FlashError, FlashRolledBack, UsageError
 from bench.image import FirmwareImage
 from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
@@ -51,6 +53,8 @@ from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
 Probe = Callable[[str], None]
 SUSPENDED_POLL = 0.05
 """Seconds between two reads of the vehicle's state while a campaign is suspended."""
+RESTORE_WAIT = 30.0
+"""Seconds the master waits for a silent ECU (its bus cut, its supply dipping) before rolling it back."""
 
 
 class CampaignFailed(Exception):
@@ -209,8 +213,22 @@ class UpdateMaster:
     def _update(self, name: str, manifest: CampaignManifest, record: CampaignRecord) -> None:
         resume = record.ecus[name] == "flashing"  # the master stopped in this ECU's download
         self._set(record, ecu=(name, "flashing"))
-        self._flash(name, load_package(name, manifest.targets[name].to, bench_image=self._takes_bench_images(name)),
-                    manifest.targets[name].to.version, resume=resume)
+        package = load_package(name, manifest.targets[name].to, bench_image=self._takes_bench_images(name))
+        policy = manifest.install
+        for attempt in range(policy.retries + 1):
+            try:
+                self._flash(name, package, manifest.targets[name].to.version, resume=resume)
+                break
+            except FlashRolledBack:
+                raise  # the ECU dropped the new software itself: another download would not change that
+            except FlashError as failure:
+                if attempt == policy.retries:
+                    raise
+                self._probe(f"retrying:{name}")
+                if not self._answers(name, policy.retry_within):
+                    raise CampaignFailed(f"{name} did not answer within {policy.retry_within:g} s after its flash "
+                                         f"failed ({failure})") from failure
+                resume = True
         self._set(record, ecu=(name, "installed"))
         self._probe(f"installed:{name}")
 
@@ -225,6 +243,7 @@ class UpdateMaster:
             if record.ecus[name] in ("restored", "rollback_failed"):
                 failed |= record.ecus[name] == "rollback_failed"
                 continue
+            self._answers(name, RESTORE_WAIT)  # an ECU cut off for a while is waited for, not given up
             if self._version(name) == source.version:
                 if record.ecus[name] != "pending":
                     self._set(record, ecu=(name, "restored"))
@@ -277,6 +296,14 @@ class UpdateMaster:
             flasher.flash(package, resume=resume, progress=progress)
         else:
             flasher.flash_software([package], resume=resume, expect_version=version, progress=progress)
+
+    def _answers(self, name: str, within: float) -> bool:
+        """Whether ``name`` answers (TesterPresent) within ``within`` seconds."""
+        try:
+            self._rig.ecu(name).diagnostics.wait_responsive(within)
+        except TimeoutException:
+            return False
+        return True
 
     def _version(self, name: str) -> str | None:
         """The version ``name`` runs; None when it runs no application or does not answer."""
