@@ -1,11 +1,15 @@
 """The manifest's policy when a precondition breaks mid-campaign (testcases/scenarios/
-campaign-suspend.yaml: the vehicle drives off once bcm is installed, ``on_violation: suspend``,
-``resume_within: 1.5``): the master starts nothing new and goes on once the vehicle is parked
-again, or rolls back past the time (bms by a bank switch); a master that ignores the vehicle
-starts eps while it moves, which the oracle catches. ``abort`` rolls back at once."""
+campaign-suspend.yaml: the vehicle, on the bus, drives off once bcm is installed, ``on_violation:
+suspend``, ``resume_within: 1.5``): the master starts nothing new and goes on once the vehicle is
+parked again, or rolls back past the time (bms by a bank switch, bcm once parked); a vehicle
+never parked again is rolled back all the same where the ECUs do not hear it (``vehicle:
+object``); a master that ignores the vehicle starts eps while it moves, which the oracle
+catches. ``abort`` rolls back at once (where the ECUs do not hear the moving vehicle: on the bus
+bcm would refuse the erase its rollback needs)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,7 @@ from campaigns import ROOT, play
 
 CATALOG = ROOT / "testcases" / "scenarios" / "campaign-suspend.yaml"
 PARKS_AGAIN = "moving_vehicle@installed:bcm-parks-after-0.5s"
-NEVER_BACK = "moving_vehicle@installed:bcm"
+PARKS_LATE = "moving_vehicle@installed:bcm-parks-after-2.2s"
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +57,27 @@ def test_a_suspended_campaign_resumes_once_the_vehicle_is_parked_again(
     assert eps_start >= parked                      # eps waited for the vehicle
 
 
-def test_a_campaign_suspended_past_resume_within_rolls_back(
+def test_a_campaign_suspended_past_resume_within_rolls_back_once_the_vehicle_allows(
         bench_config: BenchConfig, scenarios: dict[str, CampaignScenario], tmp_path: Path) -> None:
-    run = play(bench_config, scenarios[NEVER_BACK], tmp_path, UpdateMaster)
+    seen: list[tuple[Bench, CampaignRun]] = []
+    run = play(bench_config, scenarios[PARKS_LATE], tmp_path, UpdateMaster, seen)
     assert run.outcome == "rolled_back" and run.report is not None
     assert "preconditions broken for more than 1.5 s: speed 12 km/h above 0" in run.report.reason
     assert "resumed" not in points(run) and "installed:eps" not in points(run)
     assert {name: (ecu.status, ecu.rollback) for name, ecu in run.report.ecus.items()} == {
         "bms": ("restored", "bank_switch"), "bcm": ("restored", "reflash"), "eps": ("untouched", "")}
+    rig, _ = seen[0]
+    (_, parked), = run.unsafe
+    assert parked is not None
+    reflash = next(result for name, _, result in rig.flash_results() if name == "bcm" and result.version == "1.0.0")
+    assert reflash.timeline.steps[0].start >= parked   # bcm erases only once the vehicle is parked
+
+
+def test_a_vehicle_never_parked_again_is_rolled_back_where_the_ecus_do_not_hear_it(
+        bench_config: BenchConfig, scenarios: dict[str, CampaignScenario], tmp_path: Path) -> None:
+    never = replace(scenarios[PARKS_LATE], parks_after=None, vehicle="object")
+    run = play(bench_config, never, tmp_path, UpdateMaster)
+    assert run.outcome == "rolled_back" and run.unsafe[0][1] is None
 
 
 def test_a_master_that_ignores_the_vehicle_is_caught_starting_an_update_while_it_moves(
@@ -74,8 +91,8 @@ def test_abort_rolls_back_at_once(bench_config: BenchConfig, scenarios: dict[str
     scenario = scenarios[PARKS_AGAIN]
     policy = scenario.preconditions
     assert policy is not None
-    aborting = CampaignScenario(**{**scenario.__dict__, "expect": ("rolled_back",),
-                                   "preconditions": policy.model_copy(update={"on_violation": "abort"})})
+    aborting = replace(scenario, expect=("rolled_back",), vehicle="object",  # on the bus, bcm would refuse
+                       preconditions=policy.model_copy(update={"on_violation": "abort"}))   # its erase
     run = play(bench_config, aborting, tmp_path, UpdateMaster)
     assert run.report is not None and run.report.reason.startswith("preconditions broken: speed")
     assert "suspended" not in points(run)

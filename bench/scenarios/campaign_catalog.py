@@ -14,6 +14,8 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
       bms: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0], after: [bcm, eps]}
     preconditions: {on_violation: suspend, resume_within: 2}   # the manifest's (optional)
     install: {retries: 1, retry_within: 10}                    # the manifest's (optional)
+    vehicle: bus                            # the vehicle state on the bus (rest-bus, DBC signals),
+                                            # heard by the master and the ECUs; default: object
     scenarios:                              # each entry: one scenario per ``at`` listed
       - {fault: vehicle_power_loss, at: [accepted, "installed:bcm", "downloading:bms#3"]}
       - {fault: refused_package, ecu: bms, to: ["2.0.0", app-2.0.0-foreign], expect: rolled_back}
@@ -54,6 +56,8 @@ CATALOG_KEY = "vehicle_campaign"
 Fault = Literal["vehicle_power_loss", "master_reset", "moving_vehicle", "bus_partition", "refused_package",
                 "tampered_package"]
 Outcome = Literal["committed", "rolled_back", "refused"]
+VehicleSource = Literal["object", "bus"]
+"""Where a scenario's vehicle state lives (``bench.scenarios.campaign_vehicle``)."""
 TIMED: tuple[str, ...] = ("vehicle_power_loss", "master_reset", "moving_vehicle", "bus_partition")
 """Faults that strike at a point (``at``); the others change a package."""
 _POINT = re.compile(r"start|accepted|confirmed|committed|suspended|resumed"
@@ -94,6 +98,8 @@ class CampaignCatalogModel(_Strict):
     """The manifest's preconditions and policy (``bench.vehicle.manifest``); none: its defaults."""
     install: Install | None = None
     """The manifest's install policy (parallel, retries); none: its defaults."""
+    vehicle: VehicleSource = "object"
+    """Where the master reads the vehicle and the faults change it (``bench.scenarios.campaign_vehicle``)."""
     scenarios: list[EntryModel] = Field(min_length=1)
 
 
@@ -119,6 +125,8 @@ class CampaignScenario:
     """The manifest's install policy (None: its defaults)."""
     lasting: float | None = None
     """``bus_partition``: seconds the bus of the ECU ``at`` names stays cut."""
+    vehicle: VehicleSource = "object"
+    """``bus``: the vehicle state on the bus (rest-bus, DBC signals); ``object``: a state the master reads."""
 
     @property
     def struck_ecu(self) -> str:
@@ -203,7 +211,7 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
                 catalog.vehicle_campaign, source, nearest_line(locations, at_path) or 1, entry.fault, at,
                 entry.ecu or "", targets, (entry.expect,) if isinstance(entry.expect, str) else tuple(entry.expect),
                 tuple(catalog.tags), tuple(catalog.requirements), entry.parks_after, catalog.preconditions,
-                catalog.install, entry.lasting))
+                catalog.install, entry.lasting, catalog.vehicle))
     seen: dict[str, int] = {}
     for scenario in scenarios:
         if scenario.id in seen:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
@@ -30,16 +30,14 @@ from bench.errors import UsageError
 from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
 from bench.scenarios.campaign_oracles import (check_nothing_started_while_unsafe, check_old_or_new_set, check_order,
                                               check_refused_untouched, check_report, check_rollbacks, install_flashes)
+from bench.scenarios.campaign_vehicle import ScenarioVehicle, scenario_vehicle, with_restbus
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
 from bench.vehicle.manifest import parse_manifest
 from bench.vehicle.master import UpdateMaster
-from bench.vehicle.preconditions import VehicleState
 from bench.vehicle.report import CampaignReport
 
-PARKED = VehicleState(speed=0.0, gear="P", ignition="on", parking_brake=True, battery_voltage=12.6,
-                      available_energy_wh=500.0)
 DEV_KEY = Path("fixtures/keys/dev_ed25519.pem")
 DEV_PUB = Path("fixtures/keys/dev_ed25519.pub.pem")
 
@@ -50,16 +48,6 @@ class MasterReset(Exception):
 
 class UnexpectedOutcome(OutcomeViolation):
     """The campaign ended in an outcome the catalog does not allow."""
-
-
-@dataclass
-class Vehicle:
-    """The vehicle state the master reads; a scenario makes it drive off."""
-
-    state: VehicleState = PARKED
-
-    def read(self) -> VehicleState:
-        return self.state
 
 
 @dataclass
@@ -93,9 +81,12 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
         changed.write_bytes(changed.read_bytes() + b"\n")
     run = CampaignRun(scenario)
     partition = scenario.fault == "bus_partition"  # the gateway cuts the bus; the others save its hop
-    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=partition) as rig:
+    if scenario.vehicle == "bus":
+        config = with_restbus(config, list(scenario.targets))
+    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=partition) as rig, \
+            scenario_vehicle(rig, scenario.vehicle) as vehicle:
         try:
-            _run(rig, run, manifest_path, master, root)
+            _run(rig, run, manifest_path, master, root, vehicle)
             _judge(rig, run, manifest_path)
         finally:
             run.versions = {name: (target.from_[0], target.to[0], _running(rig, name))
@@ -105,14 +96,14 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
     return run
 
 
-def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMaster], root: Path) -> None:
+def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMaster], root: Path,
+         vehicle: ScenarioVehicle) -> None:
     scenario = run.scenario
-    vehicle = Vehicle()
     dead = False
     counts: dict[str, int] = {}
 
     def park() -> None:
-        vehicle.state = PARKED
+        vehicle.park()
         run.unsafe[-1] = (run.unsafe[-1][0], time.monotonic())
 
     parking = threading.Timer(scenario.parks_after or 0.0, park)
@@ -122,7 +113,7 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
         nonlocal dead
         run.faults.append((scenario.fault, time.monotonic()))
         if scenario.fault == "moving_vehicle":
-            vehicle.state = replace(PARKED, speed=12.0, gear="D", parking_brake=False)
+            vehicle.drive_off()
             run.unsafe.append((time.monotonic(), None))
             if scenario.parks_after is not None:
                 parking.start()
@@ -161,7 +152,7 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
     try:
         if scenario.at == "start" and scenario.fault in TIMED:
             strike()
-        run.report = Probed(rig, nvm, trusted, vehicle, probe=probe).run(manifest_path)
+        run.report = Probed(rig, nvm, trusted, vehicle.conditions, probe=probe).run(manifest_path)
     except CampaignRefused as refusal:
         run.points.append((f"refused: {refusal}", time.monotonic()))
         run.outcome = "refused"
@@ -170,7 +161,7 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
         for supply in rig.supplies.values():
             supply.on()
         dead = False
-        restarted = kind(rig, nvm, trusted, vehicle, probe=probe)
+        restarted = kind(rig, nvm, trusted, vehicle.conditions, probe=probe)
         run.points.append(("recover", time.monotonic()))
         run.report = restarted.recover()
         record = restarted.campaign
@@ -186,6 +177,8 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     if run.scenario.fault in TIMED and not run.faults:
         raise UsageError(f"{run.scenario.source.name}:{run.scenario.line}: the master never reached "
                          f"{run.scenario.at!r}: the scenario tested nothing (a download with fewer blocks?)")
+    installs = install_flashes(manifest, rig.flash_results())
+    check_nothing_started_while_unsafe(installs, run.unsafe)  # the cause first, before the outcome it may spoil
     if run.outcome not in run.scenario.expect:
         raise UnexpectedOutcome(f"the campaign ended {run.outcome}, the catalog expects "
                                 f"{' or '.join(run.scenario.expect)}" + (f" ({run.report.reason})" if run.report else ""))
@@ -196,9 +189,7 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     if run.report is not None:
         check_report(run.report, running)
         check_rollbacks(manifest, run.report, rig.flash_results())
-    installs = install_flashes(manifest, rig.flash_results())
     check_order(manifest, installs)
-    check_nothing_started_while_unsafe(installs, run.unsafe)
 
 
 def _running(rig: Bench, name: str) -> str | None:

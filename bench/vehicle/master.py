@@ -6,7 +6,9 @@ a refusal flashes nothing), keep the software every target runs now, then flash 
 waves of their dependencies (``after:``), the ECUs of a wave on different buses at once, each
 ECU activating its new software at the flasher's reset (the preconditions read again before each
 wave and each ECU: broken, the manifest's ``on_violation`` says whether the campaign fails or is
-suspended, nothing new started, until the vehicle is fine again within ``resume_within``); confirm that every target runs its new
+suspended, nothing new started, until the vehicle is fine again within ``resume_within``; under
+``suspend`` the rollback too waits up to ``resume_within`` for them before it touches an ECU, then
+goes on whatever the vehicle does); confirm that every target runs its new
 version, and commit. Any failure (an ECU refusing its package, a precondition broken between
 waves, a version read back wrong) rolls every target back to the version it ran: an A/B ECU
 (profile ``bootloader: ab``) that runs something else starts its previous bank again (routine
@@ -154,14 +156,20 @@ class UpdateMaster:
         if policy.on_violation == "abort":
             raise CampaignFailed("preconditions broken: " + "; ".join(problems))
         self._probe("suspended")
-        deadline = time.monotonic() + policy.resume_within
-        while problems:
-            if time.monotonic() >= deadline:
-                raise CampaignFailed(f"preconditions broken for more than {policy.resume_within:g} s: "
-                                     + "; ".join(problems))
+        problems = self._unmet_after(manifest, policy.resume_within)
+        if problems:
+            raise CampaignFailed(f"preconditions broken for more than {policy.resume_within:g} s: "
+                                 + "; ".join(problems))
+        self._probe("resumed")
+
+    def _unmet_after(self, manifest: CampaignManifest, seconds: float) -> list[str]:
+        """The preconditions broken once they held again or ``seconds`` passed, whichever is first."""
+        deadline = time.monotonic() + seconds
+        problems = self._unmet(manifest)
+        while problems and time.monotonic() < deadline:
             time.sleep(SUSPENDED_POLL)
             problems = self._unmet(manifest)
-        self._probe("resumed")
+        return problems
 
     def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
         return install_order(manifest)
@@ -238,6 +246,8 @@ class UpdateMaster:
         """Every target back to its campaign's starting version, the last installed first."""
         self._set(record, phase="rolling_back")
         failed = False
+        policy = manifest.preconditions
+        vehicle_wait = time.monotonic() + (policy.resume_within if policy.on_violation == "suspend" else 0.0)
         for name in reversed([name for wave in install_order(manifest) for name in wave]):
             source = manifest.targets[name].from_
             if record.ecus[name] in ("restored", "rollback_failed"):
@@ -248,6 +258,7 @@ class UpdateMaster:
                 if record.ecus[name] != "pending":
                     self._set(record, ecu=(name, "restored"))
                 continue
+            self._unmet_after(manifest, vehicle_wait - time.monotonic())  # suspend: touched once the vehicle allows
             try:
                 self._restore(name, source, record)
             except (CampaignRefused, FlashError, UsageError) as exc:
