@@ -16,6 +16,7 @@ import pytest
 
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
+from bench.report.campaign_report import phase_spans, write_timeline_png
 from bench.rig import Bench
 from bench.scenarios.campaign_catalog import CampaignScenario, load_campaign_catalog, package_sources
 from bench.scenarios.campaign_oracles import StartedWhileUnsafe
@@ -71,6 +72,10 @@ def test_a_campaign_suspended_past_resume_within_rolls_back_once_the_vehicle_all
     assert parked is not None
     reflash = next(result for name, _, result in rig.flash_results() if name == "bcm" and result.version == "1.0.0")
     assert reflash.timeline.steps[0].start >= parked   # bcm erases only once the vehicle is parked
+    drawn = {(ecu, phase) for ecu, phase, _, _ in phase_spans(run, rig.flash_results())}
+    assert {("bms", "bank switch"), ("bcm", "rollback")} <= drawn and ("bms", "rollback") not in drawn
+    write_timeline_png(run, rig.flash_results(), tmp_path / "timeline.png")   # the moving time shaded
+    assert (tmp_path / "timeline.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_vehicle_never_parked_again_is_rolled_back_where_the_ecus_do_not_hear_it(
