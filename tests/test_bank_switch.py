@@ -4,7 +4,9 @@ update (commit_bank 0x0211); refused with 0x22 when there is nothing valid to go
 
 from __future__ import annotations
 
-from sim_factory import REGION, SimEcu, erase, h, install, recipe
+from bench.cli.sim_activity import SimActivity
+from bench.monitor.events import UdsEvent
+from sim_factory import REGION, SimEcu, erase, h, install, make_profile, recipe
 
 SWITCH = "31 01 02 10"
 COMMIT = "31 01 02 11"
@@ -71,3 +73,13 @@ def test_switch_back_needs_security_access_and_is_not_offered_by_a_single_bank_e
     assert single_bank.send("10 03")[:2] == h("50 03")
     single_bank.unlock()
     assert single_bank.send(SWITCH) == h("7F 31 31")
+
+
+def test_ota_bench_sim_says_when_a_tester_switches_banks_or_commits() -> None:
+    said: list[str] = []
+    activity = SimActivity("bms", make_profile("ab"), said.append)
+    for routine in (0x0210, 0x0211):
+        payload = bytes([0x71, 0x01]) + routine.to_bytes(2, "big") + b"\x00"
+        activity.event(UdsEvent(0.0, 0.0, "bms", "response", False, payload, 0x31, "RoutineControl", positive=True,
+                                routine=routine))
+    assert said == ["bms: switch back to the previous bank: ok", "bms: commit the update: ok"]
