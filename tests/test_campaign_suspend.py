@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.config import BenchConfig, load_bench
+from bench.config.models import RestBusConfig
 from bench.errors import ConfigError
 from bench.report.campaign_report import phase_spans, write_timeline_png
 from bench.rig import Bench
@@ -116,3 +117,14 @@ def test_a_policy_or_parks_after_mistake_names_its_line(tmp_path: Path, policy: 
     with pytest.raises(ConfigError) as raised:
         load_campaign_catalog(path, ecus={"bcm"}, sources=package_sources(ROOT))
     assert error in str(raised.value)
+
+
+def test_a_catalog_without_vehicle_runs_on_the_bus_when_the_bench_has_a_rest_bus(
+        bench_config: BenchConfig, scenarios: dict[str, CampaignScenario], tmp_path: Path) -> None:
+    seen: list[tuple[Bench, CampaignRun]] = []
+    with_restbus = bench_config.model_copy(update={"restbus": RestBusConfig(buses=["body", "powertrain"])})
+    run = play(with_restbus, replace(scenarios[PARKS_AGAIN], vehicle=None), tmp_path, UpdateMaster, seen)
+    assert run.outcome == "committed"
+    rig, _ = seen[0]
+    assert rig.vehicle is not None and [name for _, name, _ in rig.vehicle.changes][-3:] == [
+        "speed", "gear", "parking_brake"]            # parked again, on the bus

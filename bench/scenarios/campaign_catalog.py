@@ -14,8 +14,9 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
       bms: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0], after: [bcm, eps]}
     preconditions: {on_violation: suspend, resume_within: 2}   # the manifest's (optional)
     install: {retries: 1, retry_within: 10}                    # the manifest's (optional)
-    vehicle: bus                            # the vehicle state on the bus (rest-bus, DBC signals),
-                                            # heard by the master and the ECUs; default: object
+    vehicle: bus                            # the vehicle state on the bus (rest-bus, DBC signals), heard
+                                            # by the master and the ECUs, or "object" (the master's
+                                            # alone); default: bus when the bench file has restbus:
     scenarios:                              # each entry: one scenario per ``at`` listed
       - {fault: vehicle_power_loss, at: [accepted, "installed:bcm", "downloading:bms#3"]}
       - {fault: refused_package, ecu: bms, to: ["2.0.0", app-2.0.0-foreign], expect: rolled_back}
@@ -98,8 +99,9 @@ class CampaignCatalogModel(_Strict):
     """The manifest's preconditions and policy (``bench.vehicle.manifest``); none: its defaults."""
     install: Install | None = None
     """The manifest's install policy (parallel, retries); none: its defaults."""
-    vehicle: VehicleSource = "object"
-    """Where the master reads the vehicle and the faults change it (``bench.scenarios.campaign_vehicle``)."""
+    vehicle: VehicleSource | None = None
+    """Where the master reads the vehicle and the faults change it (``bench.scenarios.campaign_vehicle``);
+    none: on the bus when the bench file has ``restbus:``, else the object."""
     scenarios: list[EntryModel] = Field(min_length=1)
 
 
@@ -125,8 +127,9 @@ class CampaignScenario:
     """The manifest's install policy (None: its defaults)."""
     lasting: float | None = None
     """``bus_partition``: seconds the bus of the ECU ``at`` names stays cut."""
-    vehicle: VehicleSource = "object"
-    """``bus``: the vehicle state on the bus (rest-bus, DBC signals); ``object``: a state the master reads."""
+    vehicle: VehicleSource | None = None
+    """``bus``: the vehicle state on the bus (rest-bus, DBC signals); ``object``: a state the master
+    reads; None: as the bench file says (``restbus:`` or not)."""
 
     @property
     def struck_ecu(self) -> str:

@@ -81,10 +81,11 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
         changed.write_bytes(changed.read_bytes() + b"\n")
     run = CampaignRun(scenario)
     partition = scenario.fault == "bus_partition"  # the gateway cuts the bus; the others save its hop
-    if scenario.vehicle == "bus":
+    vehicle_source = scenario.vehicle or ("bus" if config.restbus is not None else "object")
+    if vehicle_source == "bus":
         config = with_restbus(config, list(scenario.targets))
     with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=partition) as rig, \
-            scenario_vehicle(rig, scenario.vehicle) as vehicle:
+            scenario_vehicle(rig, vehicle_source) as vehicle:
         try:
             _run(rig, run, manifest_path, master, root, vehicle)
             _judge(rig, run, manifest_path)
