@@ -5,8 +5,10 @@ update (commit_bank 0x0211); refused with 0x22 when there is nothing valid to go
 from __future__ import annotations
 
 from bench.cli.sim_activity import SimActivity
+from bench.config.models import DeltaSupport
 from bench.monitor.events import UdsEvent
 from sim_factory import REGION, SimEcu, erase, h, install, make_profile, recipe
+from test_delta_ecu import STAGE, STAGE_SIZE, arm, package
 
 SWITCH = "31 01 02 10"
 COMMIT = "31 01 02 11"
@@ -83,3 +85,11 @@ def test_ota_bench_sim_says_when_a_tester_switches_banks_or_commits() -> None:
         activity.event(UdsEvent(0.0, 0.0, "bms", "response", False, payload, 0x31, "RoutineControl", positive=True,
                                 routine=routine))
     assert said == ["bms: switch back to the previous bank: ok", "bms: commit the update: ok"]
+
+
+def test_switch_back_is_refused_while_a_delta_job_for_the_fallback_bank_is_armed(make_ecu) -> None:
+    ecu = updated(make_ecu("ab", delta=DeltaSupport(address=STAGE, size=STAGE_SIZE)), "app-1.1.0")
+    arm(ecu, package(ecu, base="app-1.1.0", target="app-2.0.0"))    # patches bank A at the next start
+    assert ecu.send(SWITCH) == h("7F 31 22")
+    ecu.power_on()
+    assert ecu.send("22 F1 89") == h("62 F1 89") + b"2.0.0"

@@ -318,7 +318,8 @@ class BootManager:
         """A/B, routine ``switch_bank``: the fallback bank becomes the active one, started at the
         next reset, and the bank it replaces is dropped (one EEPROM write). SwitchRefused when
         there is no fallback (none was replaced, or the update was committed), when it no longer
-        holds valid software, or when that software is below the anti-rollback counter."""
+        holds valid software, when a delta job is armed, or when that software is below the
+        anti-rollback counter."""
         rec = self.record
         fallback = rec.fallback_bank
         if self._layout.bank_count != 2:
@@ -327,6 +328,8 @@ class BootManager:
             raise SwitchRefused("no previous software kept: the running software replaced none, or it was committed")
         if not rec.banks[fallback].valid:
             raise SwitchRefused(f"bank {'AB'[fallback]} no longer holds valid software")
+        if rec.patch_type:
+            raise SwitchRefused(f"a delta job armed for the next start writes bank {'AB'[rec.patch_bank]}")
         try:
             self.verify(fallback)
         except VerificationFailed as exc:
