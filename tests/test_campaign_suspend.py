@@ -51,7 +51,8 @@ def test_a_suspended_campaign_resumes_once_the_vehicle_is_parked_again(
     run = play(bench_config, scenarios[PARKS_AGAIN], tmp_path, UpdateMaster, seen)
     assert run.outcome == "committed"
     order = points(run)
-    assert order.index("installed:bcm") < order.index("suspended") < order.index("resumed") < order.index("installed:eps")
+    assert order.index("installed:bcm") < order.index("suspended") < order.index("resumed") \
+        < order.index("installed:eps")
     (moved, parked), = run.unsafe
     assert parked is not None
     rig, _ = seen[0]

@@ -24,14 +24,16 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
 Faults (``fault``): ``vehicle_power_loss`` (every supply off and the master reset at ``at``, then
 power back and a new master's ``recover()``); ``master_reset`` (the master alone, then
 ``recover()``); ``moving_vehicle`` (the vehicle drives off at ``at``; ``start``: before the
-campaign; with ``parks_after: S`` it is parked again S seconds later, else never); ``bus_partition`` (the bus of the ECU the point names is cut for ``lasting`` seconds: the
-master retries or rolls back as the catalog's ``install:`` policy says); ``refused_package``
-(``ecu`` gets the package ``to`` instead, which it refuses or
-fails with); ``tampered_package`` (``ecu``'s new package is changed after the manifest was
-signed). A timed fault may also take ``ecu`` and ``to``: that ECU gets the package ``to``, so
-the campaign rolls back and the fault can strike the rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals (``accepted``, ``installed:<ecu>``,
-``confirmed``, ``committed``, ``restored:<ecu>``, ``suspended``, ``resumed``) or ``downloading:<ecu>#N`` (after the Nth
-block of that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
+campaign; with ``parks_after: S`` it is parked again S seconds later, else never);
+``bus_partition`` (the bus of the ECU the point names is cut for ``lasting`` seconds: the master
+retries or rolls back as the catalog's ``install:`` policy says); ``refused_package`` (``ecu``
+gets the package ``to`` instead, which it refuses or fails with); ``tampered_package`` (``ecu``'s
+new package is changed after the manifest was signed). A timed fault may also take ``ecu`` and
+``to``: that ECU gets the package ``to``, so the campaign rolls back and the fault can strike the
+rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``,
+``suspended``, ``resumed``, ``retrying:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth block of
+that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
 ``refused``; default committed or rolled_back). Whatever the outcome, the campaign oracles
 judge every scenario (bench.scenarios.campaign_runner). Every mistake is reported at once as
 ``file:line: key: message``.

@@ -74,7 +74,8 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
                   record: Record | None = None) -> CampaignRun:
     """Bring up the bench ``config`` describes, run the scenario with ``master``, judge it, tear down."""
     folder = workdir / "cloud"
-    manifest_path = CampaignFiles(scenario.targets, preconditions=scenario.preconditions, install=scenario.install).write(
+    files = CampaignFiles(scenario.targets, preconditions=scenario.preconditions, install=scenario.install)
+    manifest_path = files.write(
         folder, PackageSource(recipe_bytes, root / SOFTWARE_DIR), load_private_key(root / DEV_KEY))
     if scenario.fault == "tampered_package":
         changed = folder / parse_manifest(manifest_path.read_text(), file=manifest_path).targets[scenario.ecu].to.image

@@ -67,7 +67,8 @@ class Vehicle:
 
 
 class BusVehicle:
-    """The vehicle state on the bus (``vehicle: bus``): set through the rig's rest-bus, read by the master's listener."""
+    """The vehicle state on the bus (``vehicle: bus``): set through the rig's rest-bus, read by the
+    master's listener."""
 
     def __init__(self, rig: Bench, conditions: BusConditions) -> None:
         assert rig.vehicle is not None  # the runner brings the bench up with its rest-bus
