@@ -14,7 +14,10 @@ import yaml
 from bench.config import load_bench
 from bench.config.models import BenchConfig
 from bench.image import build_image, load_private_key, load_public_key
+from bench.image.builders import firmware_builder
 from bench.rig import Bench
+from bench.scenarios.campaign_catalog import CampaignScenario
+from bench.scenarios.campaign_runner import CampaignRun, play_campaign
 from bench.vehicle.manifest import CampaignManifest, parse_manifest
 from bench.vehicle.master import UpdateMaster
 from bench.vehicle.preconditions import VehicleState
@@ -122,3 +125,13 @@ def flash_times(rig: Bench) -> list[tuple[str, float, float]]:
     """(ECU, start, end) of every flash so far."""
     return [(name, result.timeline.steps[0].start, result.timeline.steps[-1].end or 0.0)
             for name, _, result in rig.flash_results()]
+
+
+def play(config: BenchConfig, scenario: CampaignScenario, workdir: Path, master: type[UpdateMaster],
+         seen: list[tuple[Bench, CampaignRun]] | None = None) -> CampaignRun:
+    """Run a campaign scenario with ``master`` on the bench ``config``; ``seen`` gets the bench and
+    the run before the bench is torn down."""
+    build = firmware_builder(ROOT)
+    return play_campaign(config, scenario, root=ROOT, workdir=workdir, master=master,
+                         recipe_bytes=lambda recipe: build(recipe).to_bytes(),
+                         record=None if seen is None else lambda rig, run: seen.append((rig, run)))

@@ -12,15 +12,15 @@ import pytest
 
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
-from bench.image.builders import firmware_builder
 from bench.report.campaign_report import phase_spans, version_table, write_timeline_png
 from bench.report.labels import campaign_scenario_parameters
 from bench.rig import Bench
 from bench.scenarios.campaign_catalog import CampaignScenario, load_campaign_catalog, package_sources
-from bench.scenarios.campaign_runner import CampaignRun, play_campaign
+from bench.scenarios.campaign_runner import CampaignRun
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.master import UpdateMaster
 from bench.vehicle.mutants import MUTANT_MASTERS
+from campaigns import play
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = sorted((REPO / "testcases" / "scenarios").glob("campaign-*.yaml"))
@@ -44,14 +44,6 @@ def bench_config() -> BenchConfig:
 def shipped() -> dict[tuple[str, str], CampaignScenario]:
     return {(s.campaign, s.id): s for path in CATALOGS
             for s in load_campaign_catalog(path, ecus=ECUS, sources=package_sources(REPO))}
-
-
-def play(config: BenchConfig, scenario: CampaignScenario, workdir: Path, master: type[UpdateMaster],
-         seen: list[tuple[Bench, CampaignRun]] | None = None) -> CampaignRun:
-    build = firmware_builder(REPO)
-    return play_campaign(config, scenario, root=REPO, workdir=workdir, master=master,
-                         recipe_bytes=lambda recipe: build(recipe).to_bytes(),
-                         record=None if seen is None else lambda rig, run: seen.append((rig, run)))
 
 
 def test_every_mutant_master_has_a_catalog_scenario() -> None:
@@ -81,7 +73,7 @@ def test_a_rolled_back_campaign_is_drawn_with_its_rollback_and_its_version_table
     path = tmp_path / "timeline.png"
     write_timeline_png(run, rig.flash_results(), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert version_table(run).splitlines()[1].split() == ["bcm", "1.0.0", "1.1.0", "1.0.0", "restored"]
+    assert version_table(run).splitlines()[1].split() == ["bcm", "1.0.0", "1.1.0", "1.0.0", "restored", "(reflash)"]
 
 
 def test_a_power_loss_marks_its_fault_and_the_master_recovers(bench_config: BenchConfig, shipped,

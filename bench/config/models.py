@@ -172,6 +172,11 @@ class RoutineIds(Strict):
     check_memory: Identifier = 0x0202
     check_preconditions: Identifier = 0x0203
     """HIS-style bootloaders only: CheckProgrammingPreconditions, in the extended session."""
+    switch_bank: Identifier = 0x0210
+    """A/B bootloaders only: start the previous bank again at the next reset, while the update
+    that replaced it is not committed (``bench.sim.boot``); 0x22 when there is none to go back to."""
+    commit_bank: Identifier = 0x0211
+    """A/B bootloaders only: commit the running update (its previous bank is no longer a fallback)."""
 
 
 class DidIds(Strict):

@@ -20,6 +20,9 @@ the ECU takes delta packages (``profile.delta``) and runs exactly the package's 
 downloads the package to the ECU's staging area instead of the image (same sequence; the ECU
 patches at the reset); otherwise it flashes the full image. ``FlashResult.package`` and the
 timeline's first step say which and why.
+
+An A/B ECU's update is undone without a download by ``switch_back`` and made final by
+``commit_update`` (``bench.flash.bank_switch``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from udsoncan.exceptions import (InvalidResponseException, NegativeResponseExcep
 
 from bench.config.models import BudgetedStep, EcuProfile
 from bench.errors import ConfigError, FlashError, FlashRolledBack, UsageError
+from bench.flash.bank_switch import BankSwitch
 from bench.flash.block_plan import memory_map, plan_blocks, plan_digest
 from bench.flash.diagnostics import EcuDiagnostics, version_text
 from bench.flash.keepalive import TesterPresentKeepalive
@@ -104,6 +108,27 @@ class Flasher:
                 restore_network(self.name, self.link, result.timeline, clear_dtcs=self.profile.clear_dtcs)
             self._judge_version(result)
         return result
+
+    def switch_back(self, version: str) -> FlashResult:
+        """A/B: start the previous bank again, which must hold ``version``; FlashError (with
+        ``.result``) when the ECU refuses (0x22: nothing valid to go back to, or committed) or
+        runs another version afterwards."""
+        result = FlashResult(self.name, version, Timeline(), package="bank_switch")
+        self.results.append(result)
+        with self._failures(result):
+            self._banks().switch_back(result)
+        return result
+
+    def commit_update(self) -> Timeline:
+        """A/B: the running update is final (its previous bank no longer a fallback); FlashError
+        when the ECU refuses."""
+        timeline = Timeline()
+        with self._failures(FlashResult(self.name, "commit", timeline)):
+            self._banks().commit(timeline)
+        return timeline
+
+    def _banks(self) -> BankSwitch:
+        return BankSwitch(self.name, self.link, self.profile, self.diagnostics, self.boot_timeout)
 
     @contextmanager
     def _failures(self, result: FlashResult) -> Iterator[None]:

@@ -26,8 +26,9 @@ class FlashResult:
     block_size: int = 0
     failure: str | None = None
     """Why the attempt stopped (the FlashError's message); None when it completed."""
-    package: Literal["full", "delta"] = "full"
-    """What was downloaded: the image, or a delta package the ECU patches its image with."""
+    package: Literal["full", "delta", "bank_switch"] = "full"
+    """What was downloaded: the image, a delta package the ECU patches its image with, or nothing
+    (``bank_switch``: an A/B ECU started its previous bank again, ``bench.flash.bank_switch``)."""
     package_reason: str = ""
     """Why that one (set when a delta package was offered)."""
     version_before: str | None = None

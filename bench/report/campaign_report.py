@@ -1,11 +1,13 @@
 """A campaign scenario in the report: a step per ECU and phase, the campaign on a time axis as a
-PNG (one row per ECU: download, verify, activate, confirm, rollback; the fault, the master's
-journaled points and every flash attempt that failed (a black X) marked), and the final version table.
+PNG (one row per ECU: download, verify, activate, confirm, rollback or bank switch; the fault, the master's
+journaled points and every flash attempt that failed (a black X) marked, the time the vehicle broke the
+preconditions shaded), and the final version table.
 
 The phases come from the flasher's timelines (``bench.flash.timeline``): the steps up to the
 end of the transfer are the download, a check routine the verify, the reset and the wait for
 the ECU the activation, reading the version back the confirmation; every flash that brought an
-ECU back to the campaign's old version is its rollback.
+ECU back to the campaign's old version, or started its previous bank again (a bank switch), is
+its rollback; the version table says which the master reports.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bench.report.steps import add_steps, epoch_seconds
 from bench.scenarios.campaign_runner import CampaignRun
 
 PHASE_COLOURS = {"download": "#5c7cfa", "verify": "#f59f00", "activate": "#12b886", "confirm": "#2b8a3e",
-                 "rollback": "#e03131"}
+                 "rollback": "#e03131", "bank switch": "#ae3ec9"}
 Span = tuple[str, str, float, float]
 """(ECU, phase, start, end) in ``time.monotonic()`` seconds."""
 
@@ -47,7 +49,8 @@ def phase_spans(run: CampaignRun, flashes: list[tuple[str, int, FlashResult]]) -
         if not steps:
             continue
         if name in run.versions and result.version == run.versions[name][0]:
-            spans.append((name, "rollback", steps[0].start, steps[-1].end or steps[-1].start))
+            phase = "bank switch" if result.package == "bank_switch" else "rollback"
+            spans.append((name, phase, steps[0].start, steps[-1].end or steps[-1].start))
             continue
         activated = False
         for index, step in enumerate(steps):
@@ -107,6 +110,9 @@ def write_timeline_png(run: CampaignRun, flashes: list[tuple[str, int, FlashResu
         axes.axvline(moment - origin, color="#868e96", linewidth=0.6, linestyle=":")
         axes.text(moment - origin, len(rows) - 0.45, label.split(":")[0], rotation=90, fontsize=6, color="#495057",
                   va="bottom")
+    end = max(moments, default=origin)
+    for begin, until in run.unsafe:  # the vehicle broke the preconditions
+        axes.axvspan(begin - origin, (until if until is not None else end) - origin, color="#ffe3e3", zorder=0)
     for fault, moment in run.faults:
         axes.axvline(moment - origin, color="#c92a2a", linewidth=1.5)
         axes.plot([moment - origin], [len(rows) - 0.5], marker="v", color="#c92a2a", markersize=9)
@@ -117,15 +123,17 @@ def write_timeline_png(run: CampaignRun, flashes: list[tuple[str, int, FlashResu
     axes.set_xlabel("seconds since the campaign began")
     axes.set_title(f"{run.scenario.campaign}[{run.scenario.id}]: {run.outcome or 'unfinished'}", fontsize=9)
     axes.legend(handles=[Patch(color=colour, label=phase) for phase, colour in PHASE_COLOURS.items()],
-                fontsize=7, loc="lower right", ncols=5)
+                fontsize=7, loc="lower right", ncols=len(PHASE_COLOURS))
     figure.savefig(path, dpi=100)
 
 
 def version_table(run: CampaignRun) -> str:
-    lines = [f"{'ECU':<6} {'from':<10} {'to':<10} {'runs now':<10} {'report':<16}"]
+    lines = [f"{'ECU':<6} {'from':<10} {'to':<10} {'runs now':<10} {'report':<24}"]
     for name, (old, new, running) in run.versions.items():
-        reported = run.report.ecus[name].status if run.report and name in run.report.ecus else "-"
-        lines.append(f"{name:<6} {old:<10} {new:<10} {running or 'nothing':<10} {reported:<16}")
+        status = run.report.ecus[name] if run.report and name in run.report.ecus else None
+        reported = "-" if status is None else status.status + (f" ({status.rollback.replace('_', ' ')})"
+                                                               if status.rollback else "")
+        lines.append(f"{name:<6} {old:<10} {new:<10} {running or 'nothing':<10} {reported:<24}")
     lines.append(f"outcome: {run.outcome or 'unfinished'}" + (f" ({run.report.reason})" if run.report and
                                                              run.report.reason else ""))
     return "\n".join(lines)

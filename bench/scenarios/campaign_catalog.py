@@ -12,6 +12,11 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
       bcm: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0]}         # [version, recipe]
       eps: {from: ["1.0.0", eps-1.0.0.hex], to: ["2.0.0", eps-2.0.0.hex]} # or a software file
       bms: {from: ["1.0.0", app-1.0.0], to: ["1.1.0", app-1.1.0], after: [bcm, eps]}
+    preconditions: {on_violation: suspend, resume_within: 2}   # the manifest's (optional)
+    install: {retries: 1, retry_within: 10}                    # the manifest's (optional)
+    vehicle: bus                            # the vehicle state on the bus (rest-bus, DBC signals), heard
+                                            # by the master and the ECUs, or "object" (the master's
+                                            # alone); default: bus when the bench file has restbus:
     scenarios:                              # each entry: one scenario per ``at`` listed
       - {fault: vehicle_power_loss, at: [accepted, "installed:bcm", "downloading:bms#3"]}
       - {fault: refused_package, ecu: bms, to: ["2.0.0", app-2.0.0-foreign], expect: rolled_back}
@@ -19,12 +24,16 @@ A campaign catalog is told apart from an ECU catalog by its top-level key ``vehi
 Faults (``fault``): ``vehicle_power_loss`` (every supply off and the master reset at ``at``, then
 power back and a new master's ``recover()``); ``master_reset`` (the master alone, then
 ``recover()``); ``moving_vehicle`` (the vehicle drives off at ``at``; ``start``: before the
-campaign); ``refused_package`` (``ecu`` gets the package ``to`` instead, which it refuses or
-fails with); ``tampered_package`` (``ecu``'s new package is changed after the manifest was
-signed). A timed fault may also take ``ecu`` and ``to``: that ECU gets the package ``to``, so
-the campaign rolls back and the fault can strike the rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals (``accepted``, ``installed:<ecu>``,
-``confirmed``, ``committed``, ``restored:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth
-block of that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
+campaign; with ``parks_after: S`` it is parked again S seconds later, else never);
+``bus_partition`` (the bus of the ECU the point names is cut for ``lasting`` seconds: the master
+retries or rolls back as the catalog's ``install:`` policy says); ``refused_package`` (``ecu``
+gets the package ``to`` instead, which it refuses or fails with); ``tampered_package`` (``ecu``'s
+new package is changed after the manifest was signed). A timed fault may also take ``ecu`` and
+``to``: that ECU gets the package ``to``, so the campaign rolls back and the fault can strike the
+rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``,
+``suspended``, ``resumed``, ``retrying:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth block of
+that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
 ``refused``; default committed or rolled_back). Whatever the outcome, the campaign oracles
 judge every scenario (bench.scenarios.campaign_runner). Every mistake is reported at once as
 ``file:line: key: message``.
@@ -44,13 +53,18 @@ from bench.config.yaml_source import nearest_line
 from bench.image.builders import FIRMWARE_DIR
 from bench.scenarios.requirements import RequirementCatalog
 from bench.vehicle.campaign_files import SOFTWARE_DIR, SOFTWARE_SUFFIXES, TargetFiles
+from bench.vehicle.manifest import Install, Preconditions
 
 CATALOG_KEY = "vehicle_campaign"
-Fault = Literal["vehicle_power_loss", "master_reset", "moving_vehicle", "refused_package", "tampered_package"]
+Fault = Literal["vehicle_power_loss", "master_reset", "moving_vehicle", "bus_partition", "refused_package",
+                "tampered_package"]
 Outcome = Literal["committed", "rolled_back", "refused"]
-TIMED: tuple[str, ...] = ("vehicle_power_loss", "master_reset", "moving_vehicle")
+VehicleSource = Literal["object", "bus"]
+"""Where a scenario's vehicle state lives (``bench.scenarios.campaign_vehicle``)."""
+TIMED: tuple[str, ...] = ("vehicle_power_loss", "master_reset", "moving_vehicle", "bus_partition")
 """Faults that strike at a point (``at``); the others change a package."""
-_POINT = re.compile(r"start|accepted|confirmed|committed|(installed|restored):(?P<ecu>[a-z0-9_]+)"
+_POINT = re.compile(r"start|accepted|confirmed|committed|suspended|resumed"
+                    r"|(installed|restored|retrying):(?P<ecu>[a-z0-9_]+)"
                     r"|downloading:(?P<dl>[a-z0-9_]+)#(?P<n>[1-9][0-9]*)")
 _NAME = r"^[a-z0-9-]+$"
 
@@ -70,6 +84,10 @@ class EntryModel(_Strict):
     at: str | list[str] = "start"
     ecu: str | None = None
     to: tuple[str, str] | None = None
+    parks_after: float | None = Field(None, gt=0)
+    """``moving_vehicle``: seconds until the vehicle is parked again (none: it never is)."""
+    lasting: float | None = Field(None, gt=0)
+    """``bus_partition``: seconds the bus stays cut."""
     expect: Outcome | list[Outcome] = ["committed", "rolled_back"]
 
 
@@ -79,6 +97,13 @@ class CampaignCatalogModel(_Strict):
     tags: list[str] = []
     requirements: list[str] = []
     targets: dict[str, TargetModel] = Field(min_length=1)
+    preconditions: Preconditions | None = None
+    """The manifest's preconditions and policy (``bench.vehicle.manifest``); none: its defaults."""
+    install: Install | None = None
+    """The manifest's install policy (parallel, retries); none: its defaults."""
+    vehicle: VehicleSource | None = None
+    """Where the master reads the vehicle and the faults change it (``bench.scenarios.campaign_vehicle``);
+    none: on the bus when the bench file has ``restbus:``, else the object."""
     scenarios: list[EntryModel] = Field(min_length=1)
 
 
@@ -96,13 +121,32 @@ class CampaignScenario:
     expect: tuple[str, ...]
     tags: tuple[str, ...]
     requirements: tuple[str, ...]
+    parks_after: float | None = None
+    """``moving_vehicle``: seconds the vehicle moves before it is parked again (None: never)."""
+    preconditions: Preconditions | None = None
+    """The manifest's preconditions and policy (None: the manifest's defaults)."""
+    install: Install | None = None
+    """The manifest's install policy (None: its defaults)."""
+    lasting: float | None = None
+    """``bus_partition``: seconds the bus of the ECU ``at`` names stays cut."""
+    vehicle: VehicleSource | None = None
+    """``bus``: the vehicle state on the bus (rest-bus, DBC signals); ``object``: a state the master
+    reads; None: as the bench file says (``restbus:`` or not)."""
+
+    @property
+    def struck_ecu(self) -> str:
+        """The ECU the point ``at`` names ("" for ``start``, ``accepted``...)."""
+        match = _POINT.fullmatch(self.at)
+        return (match and (match.group("ecu") or match.group("dl"))) or ""
 
     @property
     def id(self) -> str:
         """E.g. ``vehicle_power_loss@installed:bcm``, ``bms-refused_package-app-2.0.0-foreign``,
         ``vehicle_power_loss@restored:eps-bms-app-2.0.0-foreign``."""
         if self.fault in TIMED:
-            return f"{self.fault}@{self.at}" + (f"-{self.ecu}-{self.targets[self.ecu].to[1]}" if self.ecu else "")
+            return f"{self.fault}@{self.at}" + (f"-{self.ecu}-{self.targets[self.ecu].to[1]}" if self.ecu else "") \
+                + (f"-parks-after-{self.parks_after:g}s" if self.parks_after else "") \
+                + (f"-lasting-{self.lasting:g}s" if self.lasting else "")
         return f"{self.ecu}-{self.fault}" + (f"-{self.targets[self.ecu].to[1]}" if self.fault == "refused_package"
                                              else "")
 
@@ -163,12 +207,16 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
                                           "downloading:<ecu>#N, confirmed, committed, restored:<ecu>)"))
             elif at == "start" and entry.fault in ("vehicle_power_loss", "master_reset"):
                 problems.append((at_path, f"{entry.fault} strikes at a point the master reaches, not at 'start'"))
+            elif entry.fault == "bus_partition" and not named:
+                problems.append((at_path, "bus_partition cuts the bus of the ECU its point names "
+                                          "(downloading:<ecu>#N, installed:<ecu>...)"))
             elif named and named not in base:
                 problems.append((at_path, f"{named!r} is no target of the campaign"))
             scenarios.append(CampaignScenario(
                 catalog.vehicle_campaign, source, nearest_line(locations, at_path) or 1, entry.fault, at,
                 entry.ecu or "", targets, (entry.expect,) if isinstance(entry.expect, str) else tuple(entry.expect),
-                tuple(catalog.tags), tuple(catalog.requirements)))
+                tuple(catalog.tags), tuple(catalog.requirements), entry.parks_after, catalog.preconditions,
+                catalog.install, entry.lasting, catalog.vehicle))
     seen: dict[str, int] = {}
     for scenario in scenarios:
         if scenario.id in seen:
@@ -183,6 +231,12 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
 def _entry_problems(entry: EntryModel, where: tuple[str | int, ...], targets: dict[str, TargetFiles],
                     sources: set[str]) -> list[Problem]:
     problems: list[Problem] = []
+    if entry.parks_after is not None and entry.fault != "moving_vehicle":
+        problems.append(((*where, "parks_after"), f"parks_after is for moving_vehicle, not {entry.fault}"))
+    if (entry.lasting is not None) != (entry.fault == "bus_partition"):
+        problems.append(((*where, "lasting") if entry.lasting is not None else where,
+                         "bus_partition needs 'lasting' (seconds the bus stays cut)" if entry.lasting is None
+                         else f"lasting is for bus_partition, not {entry.fault}"))
     if entry.fault in TIMED:
         if (entry.ecu is None) != (entry.to is None):
             problems.append((where, f"{entry.fault} takes 'ecu' and 'to' together (that ECU gets the package 'to', "

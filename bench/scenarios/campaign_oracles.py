@@ -2,8 +2,10 @@
 
 UN R156 / GB 44496: a failed update leaves the vehicle in its previous working state. Across
 ECUs that means the campaign's targets run the old set of versions or the new one, never a mix;
-the master's report says what the ECUs say; an ECU is flashed only after the ECUs it depends on
-have finished. A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
+no ECU's update begins while the vehicle breaks the preconditions;
+the master's report says what the ECUs say (and how it brought each back: a bank switch
+downloads nothing, a re-flash downloads the old software); an ECU is flashed only after the ECUs
+it depends on have finished. A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
 """
 
 from __future__ import annotations
@@ -49,6 +51,27 @@ def check_report(report: CampaignReport, running: Mapping[str, str | None]) -> N
         raise ReportDisagrees(f"the master reports {_shown(reported)}, the ECUs run {_shown(actual)}")
 
 
+class RollbackMisreported(OutcomeViolation):
+    """The master reports a rollback the bus contradicts."""
+
+
+def check_rollbacks(manifest: CampaignManifest, report: CampaignReport,
+                    flashes: Sequence[tuple[str, int, FlashResult]]) -> None:
+    """``flashes``: the bench's (ECU, attempt, result). An ECU reported brought back by a bank
+    switch had one tried and no download of its old software; one reported re-flashed had one."""
+    for name, ecu in report.ecus.items():
+        old = manifest.targets[name].from_.version
+        back = [result for flashed, _, result in flashes if flashed == name and result.version == old]
+        downloads = sum(result.package != "bank_switch" for result in back)
+        switches = sum(result.package == "bank_switch" for result in back)
+        if ecu.rollback == "bank_switch" and (downloads or not switches):
+            raise RollbackMisreported(f"the master reports {name} back to {old} by a bank switch, but the bench saw "
+                                      f"{switches} switch(es) and {downloads} download(s) of {old}")
+        if ecu.rollback == "reflash" and not downloads:
+            raise RollbackMisreported(f"the master reports {name} re-flashed with {old}, but the bench saw no "
+                                      "download of it")
+
+
 def check_order(manifest: CampaignManifest, flashes: Sequence[tuple[str, float, float]]) -> None:
     """``flashes``: (ECU, start, end) of every flash of the campaign's install, in any order; each
     ECU's first flash starts after the last flash of every ECU it depends on ended."""
@@ -60,6 +83,21 @@ def check_order(manifest: CampaignManifest, flashes: Sequence[tuple[str, float, 
             ends = [end for ecu, _, end in flashes if ecu == dependency]
             if not ends or min(starts) < max(ends):
                 raise OrderBroken(f"{name} was flashed before {dependency}, which it depends on, was done")
+
+
+class StartedWhileUnsafe(OutcomeViolation):
+    """The master began installing an ECU while the vehicle broke the campaign's preconditions."""
+
+
+def check_nothing_started_while_unsafe(flashes: Sequence[tuple[str, float, float]],
+                                       unsafe: Sequence[tuple[float, float | None]]) -> None:
+    """``flashes``: (ECU, start, end) of the install's flashes; ``unsafe``: when the vehicle broke
+    the preconditions (from, until; None: to the end). No install began in such a time."""
+    for name, start, _ in flashes:
+        for begin, until in unsafe:
+            if begin <= start and (until is None or start < until):
+                raise StartedWhileUnsafe(f"{name}'s update began {start - begin:.2f} s after the vehicle broke the "
+                                         "campaign's preconditions, before it was fine again")
 
 
 class FlashedWhenRefused(OutcomeViolation):

@@ -5,16 +5,19 @@ master (the reference, or another class for the mutant proofs) installs it on th
 while the fault strikes; after a reset, power comes back and a new master of the same class
 ``recover()``s from its journal. Then the campaign oracles (``bench.scenarios.campaign_oracles``)
 judge: the outcome is one the catalog allows; a refused campaign flashed nothing; every target
-answers and runs the campaign's old set or its new set; the master's report says what the ECUs
-say; each ECU was installed only after the ECUs it depends on. A violation is an
+answers and runs the campaign's old set or its new set; no ECU's update began while the vehicle
+broke the preconditions; the master's report says what the ECUs say, and how it brought each ECU
+back (a bank switch or a re-flash) is what the bench saw; each ECU was installed only after the
+ECUs it depends on. A violation is an
 ``OutcomeViolation``. What happened, on a time axis, is returned or handed to ``record``.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
@@ -25,18 +28,16 @@ from bench.image.signing import load_private_key, load_public_key
 from bench.rig import Bench
 from bench.errors import UsageError
 from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
-from bench.scenarios.campaign_oracles import (check_old_or_new_set, check_order, check_refused_untouched,
-                                              check_report, install_flashes)
+from bench.scenarios.campaign_oracles import (check_nothing_started_while_unsafe, check_old_or_new_set, check_order,
+                                              check_refused_untouched, check_report, check_rollbacks, install_flashes)
+from bench.scenarios.campaign_vehicle import ScenarioVehicle, scenario_vehicle, with_restbus
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
 from bench.vehicle.manifest import parse_manifest
 from bench.vehicle.master import UpdateMaster
-from bench.vehicle.preconditions import VehicleState
 from bench.vehicle.report import CampaignReport
 
-PARKED = VehicleState(speed=0.0, gear="P", ignition="on", parking_brake=True, battery_voltage=12.6,
-                      available_energy_wh=500.0)
 DEV_KEY = Path("fixtures/keys/dev_ed25519.pem")
 DEV_PUB = Path("fixtures/keys/dev_ed25519.pub.pem")
 
@@ -47,16 +48,6 @@ class MasterReset(Exception):
 
 class UnexpectedOutcome(OutcomeViolation):
     """The campaign ended in an outcome the catalog does not allow."""
-
-
-@dataclass
-class Vehicle:
-    """The vehicle state the master reads; a scenario makes it drive off."""
-
-    state: VehicleState = PARKED
-
-    def read(self) -> VehicleState:
-        return self.state
 
 
 @dataclass
@@ -71,6 +62,8 @@ class CampaignRun:
     report: CampaignReport | None = None
     versions: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     """ECU -> (campaign's from version, to version, running now)."""
+    unsafe: list[tuple[float, float | None]] = field(default_factory=list)
+    """When the vehicle broke the preconditions: (from, until; None: to the end)."""
 
 
 Record = Callable[[Bench, CampaignRun], None]
@@ -81,15 +74,21 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
                   record: Record | None = None) -> CampaignRun:
     """Bring up the bench ``config`` describes, run the scenario with ``master``, judge it, tear down."""
     folder = workdir / "cloud"
-    manifest_path = CampaignFiles(scenario.targets).write(
+    files = CampaignFiles(scenario.targets, preconditions=scenario.preconditions, install=scenario.install)
+    manifest_path = files.write(
         folder, PackageSource(recipe_bytes, root / SOFTWARE_DIR), load_private_key(root / DEV_KEY))
     if scenario.fault == "tampered_package":
         changed = folder / parse_manifest(manifest_path.read_text(), file=manifest_path).targets[scenario.ecu].to.image
         changed.write_bytes(changed.read_bytes() + b"\n")
     run = CampaignRun(scenario)
-    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=False) as rig:
+    partition = scenario.fault == "bus_partition"  # the gateway cuts the bus; the others save its hop
+    vehicle_source = scenario.vehicle or ("bus" if config.restbus is not None else "object")
+    if vehicle_source == "bus":
+        config = with_restbus(config, list(scenario.targets))
+    with Bench(config, workdir=workdir / "bench", ecus=list(scenario.targets), gateway=partition) as rig, \
+            scenario_vehicle(rig, vehicle_source) as vehicle:
         try:
-            _run(rig, run, manifest_path, master, root)
+            _run(rig, run, manifest_path, master, root, vehicle)
             _judge(rig, run, manifest_path)
         finally:
             run.versions = {name: (target.from_[0], target.to[0], _running(rig, name))
@@ -99,17 +98,30 @@ def play_campaign(config: BenchConfig, scenario: CampaignScenario, *, root: Path
     return run
 
 
-def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMaster], root: Path) -> None:
+def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMaster], root: Path,
+         vehicle: ScenarioVehicle) -> None:
     scenario = run.scenario
-    vehicle = Vehicle()
     dead = False
     counts: dict[str, int] = {}
+
+    def park() -> None:
+        vehicle.park()
+        run.unsafe[-1] = (run.unsafe[-1][0], time.monotonic())
+
+    parking = threading.Timer(scenario.parks_after or 0.0, park)
+    parking.daemon = True
 
     def strike() -> None:
         nonlocal dead
         run.faults.append((scenario.fault, time.monotonic()))
         if scenario.fault == "moving_vehicle":
-            vehicle.state = replace(PARKED, speed=12.0, gear="D", parking_brake=False)
+            vehicle.drive_off()
+            run.unsafe.append((time.monotonic(), None))
+            if scenario.parks_after is not None:
+                parking.start()
+            return
+        if scenario.fault == "bus_partition":
+            rig.gateway(rig.config.ecus[scenario.struck_ecu].bus).partition(scenario.lasting or 0.0)
             return
         dead = True
         if scenario.fault == "vehicle_power_loss":
@@ -139,10 +151,10 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
 
     trusted = load_public_key(root / DEV_PUB)
     nvm = rig.workdir / "master-nvm"
-    if scenario.at == "start" and scenario.fault in TIMED:
-        strike()
     try:
-        run.report = Probed(rig, nvm, trusted, vehicle, probe=probe).run(manifest_path)
+        if scenario.at == "start" and scenario.fault in TIMED:
+            strike()
+        run.report = Probed(rig, nvm, trusted, vehicle.conditions, probe=probe).run(manifest_path)
     except CampaignRefused as refusal:
         run.points.append((f"refused: {refusal}", time.monotonic()))
         run.outcome = "refused"
@@ -151,12 +163,14 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
         for supply in rig.supplies.values():
             supply.on()
         dead = False
-        restarted = kind(rig, nvm, trusted, vehicle, probe=probe)
+        restarted = kind(rig, nvm, trusted, vehicle.conditions, probe=probe)
         run.points.append(("recover", time.monotonic()))
         run.report = restarted.recover()
         record = restarted.campaign
         run.outcome = record.phase if record is not None else "refused"
         return
+    finally:
+        parking.cancel()
     run.outcome = run.report.outcome
 
 
@@ -165,6 +179,8 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     if run.scenario.fault in TIMED and not run.faults:
         raise UsageError(f"{run.scenario.source.name}:{run.scenario.line}: the master never reached "
                          f"{run.scenario.at!r}: the scenario tested nothing (a download with fewer blocks?)")
+    installs = install_flashes(manifest, rig.flash_results())
+    check_nothing_started_while_unsafe(installs, run.unsafe)  # the cause first, before the outcome it may spoil
     if run.outcome not in run.scenario.expect:
         raise UnexpectedOutcome(f"the campaign ended {run.outcome}, the catalog expects "
                                 f"{' or '.join(run.scenario.expect)}" + (f" ({run.report.reason})" if run.report else ""))
@@ -174,7 +190,8 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     check_old_or_new_set(manifest, running)
     if run.report is not None:
         check_report(run.report, running)
-    check_order(manifest, install_flashes(manifest, rig.flash_results()))
+        check_rollbacks(manifest, run.report, rig.flash_results())
+    check_order(manifest, installs)
 
 
 def _running(rig: Bench, name: str) -> str | None:

@@ -8,7 +8,11 @@ bootloader stays resident.
 A/B: a newly verified bank is started on trial. Each start is counted in EEPROM *before* the
 application runs, so a power cut during the trial counts as a failed start. The application
 confirms a healthy start; after ``trial_boots`` unconfirmed starts the bootloader drops the new
-bank and starts the previous one again (rollback).
+bank and starts the previous one again (rollback). The confirmed update keeps the previous
+bank as its fallback: until the tester commits the update (routine ``commit_bank``), it may
+switch back to it (routine ``switch_bank``, then a reset), as an update master does to roll a
+campaign back without a download. A fallback bank written again, or below the anti-rollback
+counter, is no longer one.
 
 Delta: a checked delta package armed in EEPROM (``bench.sim.staging``) is applied at the next
 start, before anything else is decided, and at every start after until it is done; a power
@@ -35,6 +39,10 @@ from bench.sim.patching import PatchFailed, apply_in_steps
 from bench.sim.record import RecordStore
 
 Probe = Callable[[str, int], None]
+
+
+class SwitchRefused(Exception):
+    """The A/B bootloader has no previous software to switch back to (why in the message)."""
 
 
 class VerificationFailed(Exception):
@@ -286,6 +294,8 @@ class BootManager:
         rec.banks[bank].security_version = header.security_version
         if self._layout.bank_count == 2:
             rec.pending_bank = bank
+            if rec.fallback_bank == bank:  # written again: it no longer holds the previous software
+                rec.fallback_bank = None
         if raise_anti_rollback:
             rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         rec.boot_attempts = 0
@@ -294,6 +304,8 @@ class BootManager:
         """The application confirms its healthy start: the bank becomes the active one."""
         self._probe("confirm", bank)
         rec = self.record
+        previous = rec.active_bank
+        rec.fallback_bank = previous if previous != bank and rec.banks[previous].valid else None
         rec.active_bank = bank
         rec.pending_bank = None
         rec.boot_attempts = 0
@@ -301,6 +313,39 @@ class BootManager:
         self._store.save()
         self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
         self._log(f"APP {header.version}: confirmed bank {'AB'[bank]}")
+
+    def switch_back(self) -> int:
+        """A/B, routine ``switch_bank``: the fallback bank becomes the active one, started at the
+        next reset, and the bank it replaces is dropped (one EEPROM write). SwitchRefused when
+        there is no fallback (none was replaced, or the update was committed), when it no longer
+        holds valid software, when a delta job is armed, or when that software is below the
+        anti-rollback counter."""
+        rec = self.record
+        fallback = rec.fallback_bank
+        if self._layout.bank_count != 2:
+            raise SwitchRefused("a single-bank bootloader has no other bank")
+        if fallback is None:
+            raise SwitchRefused("no previous software kept: the running software replaced none, or it was committed")
+        if not rec.banks[fallback].valid:
+            raise SwitchRefused(f"bank {'AB'[fallback]} no longer holds valid software")
+        if rec.patch_type:
+            raise SwitchRefused(f"a delta job armed for the next start writes bank {'AB'[rec.patch_bank]}")
+        try:
+            self.verify(fallback)
+        except VerificationFailed as exc:
+            raise SwitchRefused(f"bank {'AB'[fallback]} fails its check: {exc}") from exc
+        rec.banks[rec.active_bank].valid = False
+        rec.active_bank, rec.fallback_bank, rec.pending_bank, rec.boot_attempts = fallback, None, None, 0
+        self._store.save()
+        self._log(f"BOOT: switched back to bank {'AB'[fallback]} ({rec.banks[fallback].version}) for the next start")
+        return fallback
+
+    def commit(self) -> None:
+        """A/B, routine ``commit_bank``: the running update is final, its fallback is given up."""
+        if self.record.fallback_bank is not None:
+            self.record.fallback_bank = None
+            self._store.save()
+            self._log("BOOT: update committed, previous bank given up")
 
     def _roll_back(self, bank: int) -> None:
         rec = self.record

@@ -22,6 +22,10 @@ class BootloaderRecord:
     active_bank: int = 0
     pending_bank: int | None = None
     """A/B: a verified bank waiting for its trial boot and the application's confirmation."""
+    fallback_bank: int | None = None
+    """A/B: the bank that ran before the last confirmed update, kept as it was: the tester may
+    switch back to it (routine ``switch_bank``) until it commits the update (``commit_bank``)
+    or the bank is written again."""
     boot_attempts: int = 0
     """Starts of the image on trial (A/B) or of a failing application (single bank)."""
     anti_rollback: int = 0

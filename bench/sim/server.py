@@ -32,7 +32,7 @@ from bench.config.models import EcuProfile
 from bench.dids import FINGERPRINT_LENGTH, BootMode, BootStatus
 from bench.monitor.vehicle_signals import Violation
 from bench.power.virtual import NOMINAL_VOLTAGE
-from bench.sim.boot import BootManager
+from bench.sim.boot import BootManager, SwitchRefused
 from bench.sim.download import DownloadManager
 from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL, Nrc
 from bench.sim.nvm import PowerLost
@@ -342,6 +342,8 @@ class EcuCore:
     def _routine_control(self, request: Request) -> bytes:
         rid, data = self._started_routine(request)
         routines = self.profile.routines
+        if rid in (routines.switch_bank, routines.commit_bank) and self.profile.bootloader == "ab":
+            return self._bank_routine(rid, data)
         if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
             raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
         if self.session != PROGRAMMING:
@@ -360,6 +362,21 @@ class EcuCore:
         else:
             status = self.download.check_programming_dependencies()
         return bytes([0x01]) + data[:2] + bytes([status])
+
+    def _bank_routine(self, rid: int, data: bytes) -> bytes:
+        """switch_bank / commit_bank, in the extended or programming session, unlocked; the switch
+        takes effect at the next reset. 0x22 when there is no previous software to switch to."""
+        self._require_unlocked()
+        if len(data) != 2:
+            raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"routine {rid:#06x} takes no option record")
+        if rid == self.profile.routines.commit_bank:
+            self.boot.commit()
+        else:
+            try:
+                self.boot.switch_back()
+            except SwitchRefused as exc:
+                raise Nrc(RC.ConditionsNotCorrect, str(exc)) from None
+        return bytes([0x01]) + data[:2] + bytes([0x00])
 
     def _memory_location(self, record: bytes) -> tuple[int, int]:
         """addressAndLengthFormatIdentifier, memoryAddress, memorySize (ISO 14229-1, 14.2): an

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.vehicle.manifest import Install, Preconditions
 from bench.vehicle.signature import sign_manifest
 
 
@@ -54,6 +55,10 @@ class CampaignFiles:
     sequence: int = 1
     version_sets: list[dict[str, str]] = field(default_factory=list)
     """The released version sets (empty: the targets' new versions)."""
+    preconditions: Preconditions | None = None
+    """The manifest's preconditions and policy (None: its defaults)."""
+    install: Install | None = None
+    """The manifest's install policy (None: its defaults)."""
 
     def write(self, folder: Path, sources: PackageSource, key: Ed25519PrivateKey) -> Path:
         """``campaign.yaml`` in ``folder``, signed with ``key``, its packages beside it."""
@@ -70,7 +75,9 @@ class CampaignFiles:
                                **({"after": list(target.after)} if target.after else {})}
                         for name, target in self.targets.items()},
             "version_sets": self.version_sets or [{name: target.to[0] for name, target in self.targets.items()}],
-            "energy": {"update_wh": 30, "recovery_wh": 15}}
+            "energy": {"update_wh": 30, "recovery_wh": 15},
+            **({"preconditions": self.preconditions.model_dump(mode="json")} if self.preconditions else {}),
+            **({"install": self.install.model_dump(mode="json")} if self.install else {})}
         path = folder / "campaign.yaml"
         path.write_text(yaml.safe_dump(document, sort_keys=False))
         sign_manifest(path, key)

@@ -13,6 +13,8 @@ from typing import Literal
 
 Phase = Literal["installing", "rolling_back", "committed", "rolled_back", "rollback_failed"]
 EcuProgress = Literal["pending", "flashing", "installed", "restoring", "restored", "rollback_failed"]
+Rollback = Literal["bank_switch", "reflash"]
+"""How an ECU is brought back: its previous bank started again (A/B), or the kept software re-flashed."""
 FINISHED = ("committed", "rolled_back", "rollback_failed")
 
 
@@ -26,6 +28,8 @@ class CampaignRecord:
     phase: Phase = "installing"
     ecus: dict[str, EcuProgress] = field(default_factory=dict)
     failure: str = ""
+    rollbacks: dict[str, Rollback] = field(default_factory=dict)
+    """ECU -> how the master is bringing it back (journaled before it begins)."""
 
     @property
     def finished(self) -> bool:

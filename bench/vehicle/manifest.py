@@ -18,7 +18,9 @@ A manifest is a YAML file (paths relative to it)::
         after: [bcm]                    # dependencies: bms only once bcm runs its new version
     version_sets:                       # the vehicle's version sets released together: the
       - {bcm: "1.1.0", bms: "1.1.0"}    # campaign must end in one of them
-    install: {parallel: buses}          # ECUs on different buses at once (or "none": one by one)
+    install: {parallel: buses,          # ECUs on different buses at once (or "none": one by one)
+              retries: 1, retry_within: 10}   # a failed flash tried again (resumed) once the ECU
+                                        # answers again within 10 s; retries 0: roll back at once
     activation: all_or_nothing          # every target runs its new version, or all run the old
     preconditions:                      # what the vehicle must be, read before and during
       max_speed: 0.0                    # km/h
@@ -26,6 +28,9 @@ A manifest is a YAML file (paths relative to it)::
       ignition: ["on"]                  # the ECUs program with terminal 15 on
       parking_brake: true
       min_battery_voltage: 12.0         # V
+      on_violation: suspend             # broken during the campaign: "abort" (roll back at once) or
+      resume_within: 120                # "suspend" (start nothing new; roll back if not fine again
+                                        # within resume_within seconds)
     energy: {update_wh: 30, recovery_wh: 15}   # the battery must hold both
 
 An image is the file the ECU's flash specification takes: the bench's signed image for ECUs
@@ -72,6 +77,10 @@ class Target(Strict):
 class Install(Strict):
     parallel: Literal["buses", "none"] = "buses"
     """``buses``: ECUs with no dependency between them on different buses are flashed at once."""
+    retries: int = Field(default=0, ge=0)
+    """Further attempts at an ECU whose flash failed (its bus cut, a power dip): each once the ECU
+    answers again, within ``retry_within`` seconds, resuming its download; 0: roll back at once."""
+    retry_within: float = Field(default=10.0, gt=0)
 
 
 class Preconditions(Strict):
@@ -81,6 +90,11 @@ class Preconditions(Strict):
     """The ECUs are reprogrammed with the ignition on (the bench's bootloaders refuse otherwise)."""
     parking_brake: bool = True
     min_battery_voltage: float = Field(default=12.0, ge=0)
+    on_violation: Literal["abort", "suspend"] = "abort"
+    """What the master does when a precondition breaks during the campaign: ``abort`` rolls it
+    back; ``suspend`` starts nothing new until the vehicle is fine again, then goes on."""
+    resume_within: float = Field(default=300.0, gt=0)
+    """``suspend``: seconds the vehicle has to become fine again; past them the campaign rolls back."""
 
 
 class Energy(Strict):

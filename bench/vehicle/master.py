@@ -4,18 +4,28 @@
 version set, running versions, every package's digest and content, the vehicle's preconditions;
 a refusal flashes nothing), keep the software every target runs now, then flash the targets in
 waves of their dependencies (``after:``), the ECUs of a wave on different buses at once, each
-ECU activating its new software at the flasher's reset; confirm that every target runs its new
+ECU activating its new software at the flasher's reset (the preconditions read again before each
+wave and each ECU: broken, the manifest's ``on_violation`` says whether the campaign fails or is
+suspended, nothing new started, until the vehicle is fine again within ``resume_within``; under
+``suspend`` the rollback too waits up to ``resume_within`` for them before it touches an ECU, then
+goes on whatever the vehicle does); confirm that every target runs its new
 version, and commit. Any failure (an ECU refusing its package, a precondition broken between
-waves, a version read back wrong) rolls every target back to the version it ran: one that runs
-something else is re-flashed with the software the master kept (the bench's virtual A/B ECUs
-confirm their first healthy start on their own and offer no service to switch banks back, so
-they too are re-flashed; the rollback lands in the bank that held the old image).
+waves, a version read back wrong) rolls every target back to the version it ran: an A/B ECU
+(profile ``bootloader: ab``) that runs something else starts its previous bank again (routine
+``switch_bank``, nothing downloaded), and is re-flashed only when it has no valid previous bank
+to go back to; any other ECU is re-flashed with the software the master kept. The journal and
+the report say which (``rollback``: ``bank_switch`` or ``reflash``). Once every target runs its
+new version, the A/B ECUs commit it (routine ``commit_bank``: their previous bank is no longer
+a fallback), then the campaign is committed.
 
 Every step is journaled in the master's NVM (``bench.vehicle.journal``) before it is taken, so
 a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
 that was being flashed resumes its download) and a rolling-back one goes on rolling back; it
 never starts a campaign over blind. ``probe(point)`` is called at each journaled point
-(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``) and after
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``), when it
+suspends and resumes a campaign (``suspended``, ``resumed``), before it tries a failed flash again
+(``retrying:<ecu>``, as many times as the manifest's ``install.retries``, each once the ECU
+answers again), and after
 every block of a download (``downloading:<ecu>``): a test stops the master there as a power
 loss would.
 """
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,16 +43,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
-from bench.errors import FlashError, UsageError
+from bench.errors import FlashError, FlashRolledBack, UsageError
 from bench.image import FirmwareImage
 from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
-from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase
-from bench.vehicle.manifest import CampaignManifest, install_order
+from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase, Rollback
+from bench.vehicle.manifest import CampaignManifest, Package, install_order
 from bench.vehicle.preconditions import VehicleConditions, VehicleStateUnknown, unmet
 from bench.vehicle.report import CampaignReport, EcuOutcome, EcuStatus, Outcome
 
 Probe = Callable[[str], None]
+SUSPENDED_POLL = 0.05
+"""Seconds between two reads of the vehicle's state while a campaign is suspended."""
+RESTORE_WAIT = 30.0
+"""Seconds the master waits for a silent ECU (its bus cut, its supply dipping) before rolling it back."""
 
 
 class CampaignFailed(Exception):
@@ -106,12 +121,11 @@ class UpdateMaster:
     def _install(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
         try:
             for groups in self.plan(manifest):
-                problems = self._unmet(manifest)
-                if problems:
-                    raise CampaignFailed("preconditions broken: " + "; ".join(problems))
+                self._await_conditions(manifest)
                 self._side_by_side(groups, manifest, record)
             self._confirm(manifest)
             self._probe("confirmed")
+            self._commit_banks(manifest)
         except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
             record.failure = str(exc)
             return self._roll_back(manifest, record)
@@ -132,6 +146,31 @@ class UpdateMaster:
             return [str(unknown)]
         return unmet(manifest.preconditions, manifest.energy, state)
 
+    def _await_conditions(self, manifest: CampaignManifest) -> None:
+        """Before anything new starts: the preconditions hold. Broken, the campaign fails (``abort``)
+        or waits for the vehicle to be fine again (``suspend``), failing past ``resume_within``."""
+        problems = self._unmet(manifest)
+        if not problems:
+            return
+        policy = manifest.preconditions
+        if policy.on_violation == "abort":
+            raise CampaignFailed("preconditions broken: " + "; ".join(problems))
+        self._probe("suspended")
+        problems = self._unmet_after(manifest, policy.resume_within)
+        if problems:
+            raise CampaignFailed(f"preconditions broken for more than {policy.resume_within:g} s: "
+                                 + "; ".join(problems))
+        self._probe("resumed")
+
+    def _unmet_after(self, manifest: CampaignManifest, seconds: float) -> list[str]:
+        """The preconditions broken once they held again or ``seconds`` passed, whichever is first."""
+        deadline = time.monotonic() + seconds
+        problems = self._unmet(manifest)
+        while problems and time.monotonic() < deadline:
+            time.sleep(SUSPENDED_POLL)
+            problems = self._unmet(manifest)
+        return problems
+
     def _waves(self, manifest: CampaignManifest) -> list[list[str]]:
         return install_order(manifest)
 
@@ -142,6 +181,12 @@ class UpdateMaster:
             if running != target.to.version:
                 raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
                                      f"not {target.to.version}")
+
+    def _commit_banks(self, manifest: CampaignManifest) -> None:
+        """Every A/B target makes its new version final (again, after a reset: it is idempotent)."""
+        for name in manifest.targets:
+            if self._switches_banks(name):
+                self._rig.ecu(name).flasher.commit_update()
 
     def plan(self, manifest: CampaignManifest) -> list[list[list[str]]]:
         """How the campaign is installed: waves one after the other (dependencies), each wave's
@@ -160,8 +205,10 @@ class UpdateMaster:
     def _side_by_side(self, groups: list[list[str]], manifest: CampaignManifest, record: CampaignRecord) -> None:
         """Each group in a thread of its own; once all are done, the first error raised again."""
         def flash_group(names: list[str]) -> None:
-            for name in names:
+            for index, name in enumerate(names):
                 if record.ecus[name] != "installed":
+                    if index:  # the wave's first ones were checked before it began
+                        self._await_conditions(manifest)
                     self._update(name, manifest, record)
 
         for name in (name for group in groups for name in group):
@@ -174,8 +221,22 @@ class UpdateMaster:
     def _update(self, name: str, manifest: CampaignManifest, record: CampaignRecord) -> None:
         resume = record.ecus[name] == "flashing"  # the master stopped in this ECU's download
         self._set(record, ecu=(name, "flashing"))
-        self._flash(name, load_package(name, manifest.targets[name].to, bench_image=self._takes_bench_images(name)),
-                    manifest.targets[name].to.version, resume=resume)
+        package = load_package(name, manifest.targets[name].to, bench_image=self._takes_bench_images(name))
+        policy = manifest.install
+        for attempt in range(policy.retries + 1):
+            try:
+                self._flash(name, package, manifest.targets[name].to.version, resume=resume)
+                break
+            except FlashRolledBack:
+                raise  # the ECU dropped the new software itself: another download would not change that
+            except FlashError as failure:
+                if attempt == policy.retries:
+                    raise
+                self._probe(f"retrying:{name}")
+                if not self._answers(name, policy.retry_within):
+                    raise CampaignFailed(f"{name} did not answer within {policy.retry_within:g} s after its flash "
+                                         f"failed ({failure})") from failure
+                resume = True
         self._set(record, ecu=(name, "installed"))
         self._probe(f"installed:{name}")
 
@@ -185,21 +246,21 @@ class UpdateMaster:
         """Every target back to its campaign's starting version, the last installed first."""
         self._set(record, phase="rolling_back")
         failed = False
+        policy = manifest.preconditions
+        vehicle_wait = time.monotonic() + (policy.resume_within if policy.on_violation == "suspend" else 0.0)
         for name in reversed([name for wave in install_order(manifest) for name in wave]):
             source = manifest.targets[name].from_
             if record.ecus[name] in ("restored", "rollback_failed"):
                 failed |= record.ecus[name] == "rollback_failed"
                 continue
+            self._answers(name, RESTORE_WAIT)  # an ECU cut off for a while is waited for, not given up
             if self._version(name) == source.version:
                 if record.ecus[name] != "pending":
                     self._set(record, ecu=(name, "restored"))
                 continue
-            kept = source.model_copy(update={"image": self._nvm.kept(name, source.image)})
-            resume = record.ecus[name] == "restoring"
-            self._set(record, ecu=(name, "restoring"))
+            self._unmet_after(manifest, vehicle_wait - time.monotonic())  # suspend: touched once the vehicle allows
             try:
-                package = load_package(name, kept, bench_image=self._takes_bench_images(name))
-                self._flash(name, package, source.version, resume=resume)
+                self._restore(name, source, record)
             except (CampaignRefused, FlashError, UsageError) as exc:
                 failed = True
                 record.failure += f"; {name} not restored: {exc}"
@@ -210,7 +271,27 @@ class UpdateMaster:
         self._set(record, phase="rollback_failed" if failed else "rolled_back")
         return self._report(manifest, record)
 
+    def _restore(self, name: str, source: Package, record: CampaignRecord) -> None:
+        """``name`` back to ``source``: by starting its previous bank again where it has one (A/B),
+        else by re-flashing the software kept (resuming a re-flash the master was in)."""
+        resume = record.ecus[name] == "restoring" and record.rollbacks.get(name) == "reflash"
+        if record.rollbacks.get(name) != "reflash" and self._switches_banks(name):
+            self._set(record, ecu=(name, "restoring"), rollback=(name, "bank_switch"))
+            try:
+                self._rig.ecu(name).flasher.switch_back(source.version)
+                return
+            except FlashError:
+                pass  # no valid previous bank (or it is committed): the kept software goes back instead
+        self._set(record, ecu=(name, "restoring"), rollback=(name, "reflash"))
+        kept = source.model_copy(update={"image": self._nvm.kept(name, source.image)})
+        package = load_package(name, kept, bench_image=self._takes_bench_images(name))
+        self._flash(name, package, source.version, resume=resume)
+
     # -- the ECUs ------------------------------------------------------------------------------
+
+    def _switches_banks(self, name: str) -> bool:
+        """Whether the ECU's bootloader keeps its previous software in a bank of its own (A/B)."""
+        return self._rig.profile(name).bootloader == "ab"
 
     def _takes_bench_images(self, name: str) -> bool:
         """Whether the ECU's flash specification downloads the bench's image (else software files)."""
@@ -227,6 +308,14 @@ class UpdateMaster:
         else:
             flasher.flash_software([package], resume=resume, expect_version=version, progress=progress)
 
+    def _answers(self, name: str, within: float) -> bool:
+        """Whether ``name`` answers (TesterPresent) within ``within`` seconds."""
+        try:
+            self._rig.ecu(name).diagnostics.wait_responsive(within)
+        except TimeoutException:
+            return False
+        return True
+
     def _version(self, name: str) -> str | None:
         """The version ``name`` runs; None when it runs no application or does not answer."""
         try:
@@ -242,12 +331,14 @@ class UpdateMaster:
     # -- journal and report --------------------------------------------------------------------
 
     def _set(self, record: CampaignRecord, *, phase: Phase | None = None,
-             ecu: tuple[str, EcuProgress] | None = None) -> None:
+             ecu: tuple[str, EcuProgress] | None = None, rollback: tuple[str, Rollback] | None = None) -> None:
         with self._lock:
             if phase is not None:
                 record.phase = phase
             if ecu is not None:
                 record.ecus[ecu[0]] = ecu[1]
+            if rollback is not None:
+                record.rollbacks[rollback[0]] = rollback[1]
             self._save()
 
     def _save(self) -> None:
@@ -257,7 +348,8 @@ class UpdateMaster:
         """What the finished campaign did, with the versions the ECUs report now."""
         ecus = {name: EcuStatus(target.from_.version, target.to.version, self._version(name),
                                 _ECU_OUTCOMES[record.ecus[name]],
-                                record.failure if record.ecus[name] == "rollback_failed" else "")
+                                record.failure if record.ecus[name] == "rollback_failed" else "",
+                                record.rollbacks.get(name, "") if record.ecus[name] != "installed" else "")
                 for name, target in manifest.targets.items()}
         return CampaignReport(record.campaign, record.sequence, _OUTCOMES[record.phase], record.failure, ecus)
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 Outcome = Literal["committed", "rolled_back", "rollback_failed"]
 EcuOutcome = Literal["updated", "restored", "untouched", "rollback_failed"]
+Rollback = Literal["", "bank_switch", "reflash"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class EcuStatus:
     """What the ECU reported last (None: no application)."""
     status: EcuOutcome
     detail: str = ""
+    rollback: Rollback = ""
+    """How it was brought back: ``bank_switch`` (its previous bank started again, nothing
+    downloaded), ``reflash`` (the kept software downloaded), "" (it was not)."""
 
 
 @dataclass(frozen=True)

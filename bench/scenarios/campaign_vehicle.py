@@ -1,0 +1,126 @@
+"""The vehicle of a campaign scenario, as the update master reads it and as a fault changes it.
+
+``vehicle: object`` (a catalog's default): a ``VehicleState`` the master reads directly, seen by
+no ECU. ``vehicle: bus``: the DBC's vehicle messages on the bus, sent by the bench's rest-bus
+(``bench.sim.restbus``; on the targets' buses when the bench file has no ``restbus:``); the master
+hears them through its own listener (``bench.vehicle.bus_conditions``), and the virtual ECUs on
+those buses check them before they erase, as a car's ECUs do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import can
+
+from bench.config.models import BenchConfig, RestBusConfig
+from bench.errors import BenchFault
+from bench.monitor.vehicle_listener import VehicleListener
+from bench.monitor.vehicle_signals import VehicleSignals
+from bench.rig import Bench
+from bench.scenarios.campaign_catalog import VehicleSource
+from bench.sim.factory import load_dbc
+from bench.transport.can_bus import open_bus
+from bench.vehicle.bus_conditions import BusConditions
+from bench.vehicle.preconditions import VehicleConditions, VehicleState, VehicleStateUnknown
+
+PARKED = VehicleState(speed=0.0, gear="P", ignition="on", parking_brake=True, battery_voltage=12.6,
+                      available_energy_wh=500.0)
+HEARD_WITHIN = 5.0
+"""Seconds the master's listener may take to hear every vehicle message once they are sent."""
+BATTERY_WH = 600.0
+"""The 12 V battery's capacity the master assumes on the bus (energy: state of charge times it)."""
+
+
+class ScenarioVehicle(Protocol):
+    """What a scenario's faults do to the vehicle, and where its master reads it."""
+
+    conditions: VehicleConditions
+
+    def drive_off(self) -> None: ...
+
+    def park(self) -> None: ...
+
+
+@dataclass
+class Vehicle:
+    """The vehicle state the master reads directly (``vehicle: object``)."""
+
+    state: VehicleState = PARKED
+
+    @property
+    def conditions(self) -> VehicleConditions:
+        return self
+
+    def read(self) -> VehicleState:
+        return self.state
+
+    def drive_off(self) -> None:
+        self.state = replace(PARKED, speed=12.0, gear="D", parking_brake=False)
+
+    def park(self) -> None:
+        self.state = PARKED
+
+
+class BusVehicle:
+    """The vehicle state on the bus (``vehicle: bus``): set through the rig's rest-bus, read by the
+    master's listener."""
+
+    def __init__(self, rig: Bench, conditions: BusConditions) -> None:
+        assert rig.vehicle is not None  # the runner brings the bench up with its rest-bus
+        self._state = rig.vehicle
+        self.conditions = conditions
+
+    def drive_off(self) -> None:
+        self._state.speed, self._state.gear, self._state.parking_brake = 12.0, "D", "released"
+
+    def park(self) -> None:
+        self._state.speed, self._state.gear, self._state.parking_brake = 0.0, "P", "applied"
+
+
+def with_restbus(config: BenchConfig, ecus: list[str]) -> BenchConfig:
+    """``config``, sending the vehicle state on the buses of ``ecus`` when it sends it nowhere."""
+    if config.restbus is not None:
+        return config
+    buses = sorted({config.ecus[name].bus for name in ecus})
+    return config.model_copy(update={"restbus": RestBusConfig(buses=buses)})
+
+
+def listener_knows(conditions: VehicleConditions) -> bool:
+    try:
+        conditions.read()
+    except VehicleStateUnknown:
+        return False
+    return True
+
+
+@contextmanager
+def scenario_vehicle(rig: Bench, source: VehicleSource) -> Iterator[ScenarioVehicle]:
+    """The scenario's vehicle; on the bus, the master's listener is on the rest-bus's first bus."""
+    if source == "object":
+        yield Vehicle()
+        return
+    assert rig.config.restbus is not None
+    name = rig.config.restbus.buses[0]
+    bus = open_bus(name, rig.config.buses[name], channel=rig.channel(name))
+    listener = VehicleListener(VehicleSignals.from_dbc(load_dbc(rig.config)))
+    notifier = can.Notifier(bus, [listener], timeout=0.01)
+    try:
+        vehicle = BusVehicle(rig, BusConditions(listener, capacity_wh=BATTERY_WH))
+        assert rig.vehicle is not None
+        rig.vehicle.speed = rig.vehicle.speed  # each vehicle message sent now (a value set is), not at its
+        rig.vehicle.battery_voltage = rig.vehicle.battery_voltage  # next cycle
+        deadline = time.monotonic() + HEARD_WITHIN
+        while not listener_knows(vehicle.conditions):
+            if time.monotonic() > deadline:
+                raise BenchFault(f"the rest-bus's vehicle messages were not heard on bus {name} within "
+                                 f"{HEARD_WITHIN:g} s")
+            time.sleep(0.01)
+        yield vehicle
+    finally:
+        notifier.stop()
+        bus.shutdown()
