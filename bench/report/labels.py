@@ -76,11 +76,15 @@ def campaign_scenario_labels(scenario: CampaignScenario, bench: str) -> dict[str
 
 
 def campaign_scenario_parameters(scenario: CampaignScenario) -> dict[str, str]:
-    """What a vehicle campaign scenario's id is made of: the fault, its moment, and the ECU whose
-    package it changes with that package."""
+    """What a vehicle campaign scenario's id is made of: the fault, its moment, the ECU whose
+    package it changes with that package, and how long a moving vehicle or a cut bus lasts."""
     parameters = {"fault": scenario.fault, "trigger": scenario.at}
     if scenario.ecu:
         parameters |= {"ecu": scenario.ecu, "package": scenario.targets[scenario.ecu].to[1]}
+    if scenario.parks_after:
+        parameters["parks_after"] = f"{scenario.parks_after:g} s"
+    if scenario.lasting:
+        parameters["lasting"] = f"{scenario.lasting:g} s"
     return {name: value for name, value in parameters.items() if value}
 
 
