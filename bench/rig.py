@@ -25,7 +25,6 @@ from bench.errors import BenchFault, ConfigError, UsageError
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
 from bench.doip import CanRoute, DoipGateway
 from bench.ethernet import DoipRelay
-from bench.ethernet.pcapng import write_pcapng
 from bench.gateway import Gateway
 from bench.gateway.bridge import LATE_FORWARD
 from bench.instruments.slcan_bridge import SlcanBridge
@@ -453,6 +452,7 @@ class Bench:
         ]
         _side_by_side(stops, errors)
         for name, relay in self.doip_relays.items():
+            from bench.ethernet.pcapng import write_pcapng  # scapy: 0.2 s of CPU to import, only for a relay
             with _collect(errors, f"capture of the DoIP relay to {name}"):
                 write_pcapng(relay.events, self.workdir / f"doip-{name}.pcapng")
         for name, trace in self.traces.items():
