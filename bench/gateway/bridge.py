@@ -21,7 +21,6 @@ still acknowledge frames on each side, so senders see no ACK errors.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -194,7 +193,7 @@ class Gateway:
                     self._step(msg, direction, target, lane.held, timed=False)
                     return
             lane.waiting += 1
-            queue.Queue.put(source.queue, msg)  # for the thread, past the bus's listener
+            source.queue_for_recv(msg)  # for the thread, past the bus's listener
 
     def _forward(self, lane: _Lane, direction: str, source: can.BusABC, target: can.BusABC) -> None:
         pipeline, stopping, clock, held = self.pipeline, self._stopping, time.monotonic, lane.held

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 
 import can
@@ -68,6 +69,12 @@ class AddressedStack(isotp.NotifierBasedCanStack):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        # Every received frame passes the relay queue and every message the reception queue.
+        # can-isotp only puts, gets (with a timeout), gets without waiting and asks empty() of
+        # them (tests/test_library_internals.py): the C SimpleQueue does all that without
+        # queue.Queue's Python-level lock and conditions (a put and a get: 0.2 µs instead of 1.4).
+        self.rx_relay_queue = queue.SimpleQueue()  # type: ignore[assignment]
+        self.rx_queue = queue.SimpleQueue()  # type: ignore[assignment]
         self._last_request: isotp.TransportLayer.SendRequest | None = None
         wake_main_thread = self.post_send_callback
 
