@@ -87,6 +87,12 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "can-isotp", "TransportLayer.rx_relay_queue (what the main thread reads), events.stop_requested, "
                "NotifierBasedCanStack._rx_canbus (the relay thread's read) and buffered_reader (None when stopped)",
                user + ": frames go straight to the main thread's queue")
+        relies("self._set_rxfn(self._read_relay_queue)" in inspect.getsource(isotp.TransportLayer.start)
+               and stack.rx_state == stack.RxState.IDLE and stack.tx_state == stack.TxState.IDLE
+               and "self.events.reset_tx.set()" in inspect.getsource(isotp.TransportLayer.stop_sending),
+               "can-isotp", "TransportLayer._read_relay_queue(timeout) (the main thread's read), rx_state/"
+               "tx_state (RxState/TxState.IDLE) and stop_sending() setting events.reset_tx",
+               user + ": an idle main thread waits IDLE_WAIT, woken by reset_tx/reset_rx")
         relies(queue_calls(isotp.protocol, "self.rx_relay_queue", "self.rx_queue")
                <= {"put", "get", "get_nowait", "empty"}, "can-isotp",
                "TransportLayer.rx_relay_queue and rx_queue (only put, get, get_nowait, empty)",
