@@ -297,3 +297,22 @@ def test_a_timeout_between_kept_frames_is_reported_as_the_live_monitor_does(pair
     assert [error.split(": ")[1] for error in lazy.errors] == [error.split(": ")[1] for error in live.errors] == [
         "ConsecutiveFrameTimeoutError"]
     assert lazy._started is not None and lazy._started + float(lazy.errors[0].split()[0]) <= present[0].time
+
+
+def test_a_long_backlog_nobody_asks_for_is_decoded_so_memory_stays_bounded(pair, monkeypatch) -> None:
+    from bench.monitor import bus_monitor
+
+    stacks, live, _ = pair
+    monkeypatch.setattr(bus_monitor, "KEEP_AT_MOST", 10)
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy.start()
+    try:
+        for counter in (1, 2, 3):  # 40 data bytes: 6 frames, a flow control and a single frame each
+            stacks.exchange(bytes([0x36, counter]) + bytes(40), bytes([0x76, counter]))
+        live.wait_for(lambda e: e.kind == "response" and e.block_counter == 3, timeout=3)
+        lazy.stop()
+        assert len(lazy._kept) < 10 and len(lazy._transcript) >= 3  # decoded on the way, not all kept
+        assert [e.payload for e in lazy.events()] == [e.payload for e in live.events()]
+    finally:
+        lazy.stop()
+        lazy.bus.shutdown()

@@ -49,6 +49,9 @@ logging.getLogger(ISOTP_LOGGER).setLevel(logging.ERROR)
 FLOW_CONTROL = 0x3
 POLL = 0.02
 """Seconds ``bus.recv`` waits; also how late a consecutive-frame timeout may be reported."""
+KEEP_AT_MOST = 50_000
+"""Frames kept undecoded at most (a long session on a rack that nobody asks about): the thread
+decodes the backlog then, so memory stays what a transcript takes."""
 
 Callback = Callable[[UdsEvent], None]
 
@@ -266,6 +269,8 @@ class BusMonitor:
                 self._process(frame, now)
             else:
                 self._kept.append((frame, now))
+                if len(self._kept) >= KEEP_AT_MOST:
+                    self._catch_up()
 
     def _catch_up(self) -> None:
         """Decode the kept frames, in order, at their arrival times (with ``_decoding`` held)."""
