@@ -88,6 +88,20 @@ def table(title: str, key: str, before: list[dict], after: list[dict]) -> None:
         print(f"  {name:<22} {len(b) // runs:>4} {fb:>14.0f} {fa:>13.0f} {cb:>11.3f} {ca:>10.3f} {ca / cb:>6.2f}")
 
 
+def scenarios_alone(before: list[dict], after: list[dict]) -> None:
+    """The ratio without what a pytest run spends once (start, collection, summary): the scenarios'
+    call phases alone, over all of them and over the scenarios both sides ran (a catalog that grew
+    between the revisions samples other scenarios with the same seed)."""
+    def mean(lines: list[dict], ids: set[str] | None = None) -> float:
+        chosen = [line["cpu"] for line in lines if ids is None or line["id"] in ids]
+        return statistics.mean(chosen) if chosen else float("nan")
+
+    common = {line["id"] for line in before} & {line["id"] for line in after}
+    print(f"scenarios' call phases alone: {mean(before):.3f} -> {mean(after):.3f} s per scenario, "
+          f"{mean(after) / mean(before):.3f}; the {len(common)} scenarios both ran: {mean(before, common):.3f} -> "
+          f"{mean(after, common):.3f}, {mean(after, common) / mean(before, common):.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", default="2b5e1ef", help="git revision (default: main before issue 17)")
@@ -120,6 +134,7 @@ def main() -> int:
           f"(median of {len(ratios)} round(s): {', '.join(f'{r:.3f}' for r in ratios)}; target <= 0.33)")
     lines = {side: [{**line, "run": index} for index, result in enumerate(runs[side]) for line in result["scenarios"]]
              for side in runs}
+    scenarios_alone(lines["before"], lines["after"])
     table("catalog", "catalog", lines["before"], lines["after"])
     table("fault kind", "fault", lines["before"], lines["after"])
     verdicts = {side: {line["id"]: line["passed"] for line in lines[side]} for side in lines}

@@ -4,6 +4,7 @@ real can-isotp stacks on an isolated virtual bus for what a flash does not show 
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -247,3 +248,71 @@ def test_subscriber_errors_never_stop_the_monitor(pair) -> None:
     monitor.wait_for(lambda e: e.service == "TesterPresent" and e.kind == "response", timeout=3)
     assert len(seen) == 7 and len(monitor.callback_errors) == 5
     assert monitor.errors == []
+
+
+def test_nobody_asking_decodes_later_the_same_events_at_their_arrival_times(pair) -> None:
+    """A monitor nobody subscribes to or waits on keeps the frames; asked, it gives the transcript a
+    live monitor of the same bus gave, each event at the moment its last frame arrived."""
+    stacks, live, _ = pair
+    seen: list[UdsEvent] = []
+    live.subscribe(seen.append)
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy.start()
+    try:
+        stacks.exchange(bytes.fromhex("34 00 44 00 08 00 00 00 00 10 00"), bytes.fromhex("74 20 00 0e"))
+        for counter in (1, 2, 3):
+            stacks.exchange(bytes([0x36, counter]) + bytes(range(40)), bytes([0x76, counter]))
+        live.wait_for(lambda e: e.kind == "response" and e.block_index == 3, timeout=3)
+        asked = time.monotonic()
+        lazy.stop()
+        assert lazy.frames_seen > 0 and not lazy._transcript  # kept, not decoded: nobody asked
+        events = lazy.events()
+    finally:
+        lazy.stop()
+        lazy.bus.shutdown()
+    assert [(e.kind, e.payload, e.block_index, e.download_offset) for e in events] == \
+        [(e.kind, e.payload, e.block_index, e.download_offset) for e in seen]
+    assert [e.time for e in events] == sorted(e.time for e in events) and events[-1].time <= asked  # not the asking
+    assert lazy.errors == [] and live.errors == []
+
+
+def test_a_timeout_between_kept_frames_is_reported_as_the_live_monitor_does(pair) -> None:
+    stacks, live, injector = pair
+    live.subscribe(lambda event: None)
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy.start()
+    try:
+        injector.send(can.Message(arbitration_id=0x7E0, data=bytes.fromhex("10 0a 36 01 00 00 00 00"),
+                                  is_extended_id=False))  # a first frame, and no consecutive frame
+        time.sleep(1.2)  # past N_Cr (1 s): the live monitor's idle check reports it
+        injector.send(can.Message(arbitration_id=0x7E0, data=bytes.fromhex("02 3e 00"), is_extended_id=False))
+        live.wait_for(lambda e: e.service == "TesterPresent", timeout=3)
+        lazy.stop()
+        assert not lazy._transcript
+        present = lazy.events()
+        assert [e.payload for e in present] == [e.payload for e in live.events()] == [b"\x3e\x00"]
+    finally:
+        lazy.stop()
+        lazy.bus.shutdown()
+    assert [error.split(": ")[1] for error in lazy.errors] == [error.split(": ")[1] for error in live.errors] == [
+        "ConsecutiveFrameTimeoutError"]
+    assert lazy._started is not None and lazy._started + float(lazy.errors[0].split()[0]) <= present[0].time
+
+
+def test_a_long_backlog_nobody_asks_for_is_decoded_so_memory_stays_bounded(pair, monkeypatch) -> None:
+    from bench.monitor import bus_monitor
+
+    stacks, live, _ = pair
+    monkeypatch.setattr(bus_monitor, "KEEP_AT_MOST", 10)
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy.start()
+    try:
+        for counter in (1, 2, 3):  # 40 data bytes: 6 frames, a flow control and a single frame each
+            stacks.exchange(bytes([0x36, counter]) + bytes(40), bytes([0x76, counter]))
+        live.wait_for(lambda e: e.kind == "response" and e.block_counter == 3, timeout=3)
+        lazy.stop()
+        assert len(lazy._kept) < 10 and len(lazy._transcript) >= 3  # decoded on the way, not all kept
+        assert [e.payload for e in lazy.events()] == [e.payload for e in live.events()]
+    finally:
+        lazy.stop()
+        lazy.bus.shutdown()

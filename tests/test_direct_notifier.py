@@ -97,7 +97,7 @@ def test_isotp_stacks_on_direct_notifiers_exchange_long_messages(channel: str) -
             bus.shutdown()
 
 
-def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_is_armed(channel: str) -> None:
+def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_that_holds_frames_is_armed(channel: str) -> None:
     from bench.gateway import Gateway
 
     tester, tester_side = BenchVirtualBus(channel), BenchVirtualBus(channel)
@@ -106,18 +106,28 @@ def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_is_armed(chann
     notifier = DirectNotifier(ecu, [lambda msg: heard.append(bytes(msg.data))])
     gateway = Gateway(tester_side, ecu_side, name="direct")
     gateway.start()
+
+    def send(data: bytes) -> None:
+        tester.send(can.Message(arbitration_id=0x7E0, data=data, is_extended_id=False))
+
     try:
-        tester.send(can.Message(arbitration_id=0x7E0, data=b"\x01", is_extended_id=False))
+        send(b"\x01")
         assert heard == [b"\x01"]  # across before send returned: no thread in between
         gateway.drop(1, direction="to_ecu")
+        gateway.corrupt(None, byte_index=0, xor=0x10, direction="to_ecu")
         for data in (b"\x02", b"\x03"):
-            tester.send(can.Message(arbitration_id=0x7E0, data=data, is_extended_id=False))
+            send(data)
+        assert heard == [b"\x01", b"\x13"]  # the drop saw the next frame, the corruption the one after: at once
+        gateway.clear()
+        gateway.delay(0.05, direction="to_ecu")
+        send(b"\x04")
+        assert heard == [b"\x01", b"\x13"]  # a delay holds the frame: the forwarding thread sends it later
         deadline = threading.Event()
         for _ in range(500):
-            if gateway.counters()["to_ecu"]["forwarded"] >= 2:
+            if gateway.counters()["to_ecu"]["forwarded"] >= 3:
                 break
             deadline.wait(0.01)
-        assert heard == [b"\x01", b"\x03"]  # the armed drop saw the next frame, in order
+        assert heard == [b"\x01", b"\x13", b"\x04"]
     finally:
         gateway.stop()
         notifier.stop()

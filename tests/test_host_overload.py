@@ -3,7 +3,6 @@ give late (the ECU's fault), and a scenario failing meanwhile ends as ``HostOver
 
 from __future__ import annotations
 
-import queue
 import time
 from pathlib import Path
 
@@ -134,8 +133,8 @@ def test_the_gateway_counts_frames_it_takes_late_and_not_those_in_time() -> None
     gateway.start()
     try:
         for age in (0.5, 0.0):  # queued for the forwarding thread, one of them half a second ago
-            queue.Queue.put(tester.queue, can.Message(timestamp=time.time() - age, arbitration_id=0x7E0, data=b"\x01",
-                                         is_extended_id=False))
+            tester.queue_for_recv(can.Message(timestamp=time.time() - age, arbitration_id=0x7E0, data=b"\x01",
+                                              is_extended_id=False))
         deadline = time.monotonic() + 5
         while gateway.counters()["to_ecu"]["forwarded"] < 2 and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -1,7 +1,9 @@
-"""The bench's can-isotp stacks: addressed wake-ups, and repeated resets that really reset."""
+"""The bench's can-isotp stacks: addressed wake-ups, repeated resets that really reset, an idle
+main thread that sleeps until something gives it work."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import can
@@ -9,6 +11,7 @@ import pytest
 
 from bench.config.models import BusConfig, EcuConfig
 from bench.transport.can_bus import open_bus
+from bench.transport import isotp_link
 from bench.transport.isotp_link import address, make_stack
 
 BUS = BusConfig(interface="virtual", channel="unused")
@@ -42,6 +45,36 @@ def test_stop_sending_again_and_again_never_cancels_the_next_message(pair, reset
         payload = bytes([round_]) * 300  # multi-frame: first frame, flow control, consecutive frames
         tester.send(payload)
         assert ecu.recv(block=True, timeout=2.0) == payload
+
+
+def test_an_idle_stack_sleeps_until_a_frame_a_send_or_a_reset_wakes_it(pair, monkeypatch) -> None:
+    tester, ecu = pair
+    monkeypatch.setattr(isotp_link, "IDLE_WAIT", 30.0)  # nothing but a wake-up could end the wait
+    reads = []
+    read = ecu._read_relay_queue  # noqa: SLF001 - the main thread's read, counted
+
+    def counted(timeout: float | None) -> object:
+        reads.append(timeout)
+        return read(timeout)
+
+    ecu._set_rxfn(counted)  # noqa: SLF001 - can-isotp's way to swap the main thread's read
+    tester.send(b"\x10\x02")  # one read that returns the frame wakes the stack once...
+    assert ecu.recv(block=True, timeout=2.0) == b"\x10\x02"
+    threading.Event().wait(0.3)
+    idle = len(reads)
+    threading.Event().wait(0.3)
+    assert len(reads) == idle <= 2  # ...then it sleeps: no read every read_timeout (0.01 s here)
+
+    payload = bytes(300)  # multi-frame, flow control from the sleeping tester
+    ecu.send(payload)
+    assert tester.recv(block=True, timeout=2.0) == payload
+
+    ecu.stop_sending()  # sets reset_tx only: it must wake the sleeping thread to be done
+    assert ecu.events.reset_tx_complete.is_set()
+    ecu.stop_receiving()
+    assert ecu.events.reset_rx_complete.is_set()
+    tester.send(b"\x3e\x00")
+    assert ecu.recv(block=True, timeout=2.0) == b"\x3e\x00"
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the reader threads die: expected

@@ -55,6 +55,15 @@ def test_python_can_virtual_bus_channels_and_queues() -> None:
            "BusABC._apply_filters(filters)", user)
     relies(list(inspect.signature(virtual.VirtualBus._recv_internal).parameters) == ["self", "timeout"],
            "python-can", "VirtualBus._recv_internal(timeout)", user)
+    relies(queue_calls(virtual, "self.queue", "bus_queue") <= {"get", "put"}, "python-can",
+           "VirtualBus's receive queues (only put and get: an unbounded one may be a SimpleQueue)",
+           user + " (_FilteredQueue)")
+
+
+def queue_calls(module: object, *queues: str) -> set[str]:
+    """The methods a library's source calls on the expressions ``queues`` (``self.queue``)."""
+    names = "|".join(re.escape(name) for name in queues)
+    return set(re.findall(rf"(?<![\w.])(?:{names})\.(\w+)\(", inspect.getsource(module)))  # type: ignore[arg-type]
 
 
 # -- can-isotp: bench/transport/isotp_link.py and uds_client.py ---------------------------------
@@ -85,6 +94,16 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "can-isotp", "TransportLayer.rx_relay_queue (what the main thread reads), events.stop_requested, "
                "NotifierBasedCanStack._rx_canbus (the relay thread's read) and buffered_reader (None when stopped)",
                user + ": frames go straight to the main thread's queue")
+        relies("self._set_rxfn(self._read_relay_queue)" in inspect.getsource(isotp.TransportLayer.start)
+               and stack.rx_state == stack.RxState.IDLE and stack.tx_state == stack.TxState.IDLE
+               and "self.events.reset_tx.set()" in inspect.getsource(isotp.TransportLayer.stop_sending),
+               "can-isotp", "TransportLayer._read_relay_queue(timeout) (the main thread's read), rx_state/"
+               "tx_state (RxState/TxState.IDLE) and stop_sending() setting events.reset_tx",
+               user + ": an idle main thread waits IDLE_WAIT, woken by reset_tx/reset_rx")
+        relies(queue_calls(isotp.protocol, "self.rx_relay_queue", "self.rx_queue")
+               <= {"put", "get", "get_nowait", "empty"}, "can-isotp",
+               "TransportLayer.rx_relay_queue and rx_queue (only put, get, get_nowait, empty)",
+               user + ": both are SimpleQueues")
         relies(callable(getattr(stack, "txfn", None)), "can-isotp", "TransportLayerLogic.txfn (sends a frame)",
                "bench/sim/isotp_server.py (EcuStack: when an answer's first frame goes on the bus)")
     finally:

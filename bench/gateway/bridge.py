@@ -4,9 +4,12 @@ Two python-can buses (two virtual channels on the virtual bench, two adapter cha
 rack); one thread a direction receives a frame, takes it through the fault pipeline and sends
 it on the other side. With no fault armed and nothing queued a frame goes straight across (one
 ``can.Message`` copy, no other allocation); on the bench's virtual bus it does so in the thread
-that sent it, with no hop to the gateway's thread (``BenchVirtualBus.deliver_to``), and a frame
-that arrives while a fault is armed or frames wait goes through the thread as on a rack. Frames
-go only to the other side, never back.
+that sent it, with no hop to the gateway's thread (``BenchVirtualBus.deliver_to``). There a
+frame also goes through the fault pipeline in the sender's thread while the armed faults send
+what they pass at once (drop, corrupt, duplicate, partition, bus-off): the faults see every
+frame, in order, as in the thread. A frame that arrives while a fault that holds frames (delay,
+reorder) is armed, or while frames wait, goes through the thread as on a rack, which sends
+them when they are due. Frames go only to the other side, never back.
 
 What ``bus_off`` models, honestly: for its duration no frame crosses either way — the ECU side
 is cut off, and every ECU on it with it. It does not model what a real bus-off is made of: no
@@ -18,7 +21,6 @@ still acknowledge frames on each side, so senders see no ACK errors.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -129,7 +131,7 @@ class Gateway:
 
     # -- running -----------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[GatewayEvent], None]) -> None:
-        """Call ``callback`` for every event, from a forwarding thread: keep it short."""
+        """Call ``callback`` for every event, from a forwarding thread or a frame's sender: keep it short."""
         self._subscribers.append(callback)
 
     def counters(self) -> dict[str, dict[str, int]]:
@@ -179,14 +181,19 @@ class Gateway:
     def _arrive(self, lane: _Lane, direction: str, source: BenchVirtualBus, target: can.BusABC,
                 msg: can.Message) -> None:
         """A frame on a virtual side, in its sender's thread: straight across when nothing is
-        armed and nothing waits before it, else queued for the forwarding thread."""
+        armed and nothing waits before it, through the pipeline when no armed fault holds frames,
+        else queued for the forwarding thread."""
         with lane.lock:
-            if not lane.waiting and not lane.held and not self.pipeline.armed and not msg.is_error_frame:
-                # the fast path; the bench's virtual bus sends a copy of its own anyway
-                self._send(target, direction, msg if isinstance(target, BenchVirtualBus) else forward_copy(msg))
-                return
+            if not lane.waiting and not lane.held and not msg.is_error_frame:
+                if not self.pipeline.armed:
+                    # the fast path; the bench's virtual bus sends a copy of its own anyway
+                    self._send(target, direction, msg if isinstance(target, BenchVirtualBus) else forward_copy(msg))
+                    return
+                if not self.pipeline.holds:  # what the faults pass goes at once: no thread to wait for
+                    self._step(msg, direction, target, lane.held, timed=False)
+                    return
             lane.waiting += 1
-            queue.Queue.put(source.queue, msg)  # for the thread, past the bus's listener
+            source.queue_for_recv(msg)  # for the thread, past the bus's listener
 
     def _forward(self, lane: _Lane, direction: str, source: can.BusABC, target: can.BusABC) -> None:
         pipeline, stopping, clock, held = self.pipeline, self._stopping, time.monotonic, lane.held

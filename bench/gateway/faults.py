@@ -34,6 +34,8 @@ _LINK_DOWN = {"partition": "partitioned", "bus_off": "bus-off"}
 _ACTION = {"drop": "dropped", "drop_ratio": "dropped", "reorder": "reordered", "corrupt": "corrupted",
            "duplicate": "duplicated", "delay": "delayed"}
 COUNTERS = ("dropped", "corrupted", "duplicated", "delayed", "reordered")
+_HOLDING = ("delay", "reorder")
+"""Faults whose frames are sent later than they arrive."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class FaultPipeline:
         self.clock = clock
         self.armed = False
         """Anything to do (a fault armed or a frame held): the gateway's fast-path test, read unlocked."""
+        self.holds = False
+        """A fault that holds frames (delay, reorder) is armed or a frame is held: only then does a
+        frame need the forwarding thread, to be sent later (read unlocked)."""
         self._lock = threading.Lock()
         self._faults: list[FaultHandle] = []
         self._events: list[GatewayEvent] = []
@@ -113,7 +118,7 @@ class FaultPipeline:
             handle = FaultHandle(self, kind, f"{kind}({', '.join(shown)})", direction=direction, match=match,
                                  count=count, expires_at=None if duration is None else now + duration, params=params)
             self._faults.append(handle)
-            self.armed = True
+            self._refresh()
         return handle
 
     def remove(self, handle: FaultHandle) -> None:
@@ -225,7 +230,9 @@ class FaultPipeline:
         fault._done.set()
 
     def _refresh(self) -> None:
-        self.armed = bool(self._faults) or any(held is not None for held in self._held.values())
+        held = any(held is not None for held in self._held.values())
+        self.armed = bool(self._faults) or held
+        self.holds = held or any(fault.kind in _HOLDING for fault in self._faults)
 
     def _record(self, direction: str, action: str, msg: can.Message, now: float, detail: str) -> None:
         self._counts[direction][action if action in COUNTERS else "dropped"] += 1

@@ -10,6 +10,15 @@ Give the monitor a bus handle of its own: a second python-can ``virtual`` bus on
 channel, or a second handle of the adapter. A shared handle would steal frames from the tester.
 Flow-control frames are not handed to the stacks: a listener has no transmission they could
 pace, and can-isotp would only log them as unexpected.
+
+Decoding waits until someone needs it (issue 17: it was a third ISO-TP reassembly of every frame,
+5 to 8 % of a catalog sample's profile, for a transcript a passed scenario never shows). While
+nobody is subscribed or waiting, the thread only keeps each frame with the moment it arrived; the
+first ``subscribe``, ``wait_for``, ``events``, ``render`` or ``errors`` decodes what was kept, in
+arrival order and with those moments as the events' times, then subscribers and waiters are
+served live as before. A consecutive-frame timeout the idle thread would have reported between
+two kept frames is reported from their arrival times (``_Stream.timed_out``), at the moment the
+live check would have seen it at the earliest.
 """
 
 from __future__ import annotations
@@ -40,6 +49,9 @@ logging.getLogger(ISOTP_LOGGER).setLevel(logging.ERROR)
 FLOW_CONTROL = 0x3
 POLL = 0.02
 """Seconds ``bus.recv`` waits; also how late a consecutive-frame timeout may be reported."""
+KEEP_AT_MOST = 50_000
+"""Frames kept undecoded at most (a long session on a rack that nobody asks about): the thread
+decodes the backlog then, so memory stays what a transcript takes."""
 
 Callback = Callable[[UdsEvent], None]
 
@@ -58,6 +70,15 @@ class _Stream:
         self.frames: deque[isotp.CanMessage] = deque()
         self.stack = isotp.TransportLayerLogic(rxfn=self._next_frame, txfn=self._transmit, address=addr,
                                                error_handler=lambda error: on_error(self, error), params=params)
+        self.last_arrival = 0.0
+        """When the latest frame handed to the stack arrived (``time.monotonic()``)."""
+
+    def timed_out(self, now: float) -> float | None:
+        """When a message being received timed out (N_Cr after its latest frame), if it did by ``now``."""
+        if not self.stack.is_rx_active():
+            return None
+        due = self.last_arrival + self.stack.params.rx_consecutive_frame_timeout / 1000
+        return due if due < now else None
 
     def _next_frame(self, timeout: float) -> isotp.CanMessage | None:
         return self.frames.popleft() if self.frames else None
@@ -74,8 +95,7 @@ class BusMonitor:
                  name: str = "monitor", max_frame_size: int = 0x10000) -> None:
         self.bus = bus
         self.name = name
-        self.errors: list[str] = []
-        """ISO-TP errors in the stream (unexpected consecutive frame, timeout...) and bus read errors."""
+        self._errors: list[str] = []
         self.callback_errors: list[str] = []  # exceptions raised by subscribers (logged; the monitor carried on)
         self.frames_seen = 0
         self._conversations = {ecu: Conversation(ecu) for ecu in ecus}
@@ -94,6 +114,19 @@ class BusMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started: float | None = None
+        self._decoding = threading.RLock()
+        """Held to decode: by the thread for a live frame, by a caller catching up (reentrant: a
+        subscriber may unsubscribe from inside its callback)."""
+        self._kept: deque[tuple[can.Message, float]] = deque()
+        """Frames not decoded yet, with the ``time.monotonic()`` of their arrival."""
+        self._followed = False
+        """Someone waited for an event: decode live from then on."""
+        self._live = False
+        """Decode each frame as it arrives (subscribers, or someone waited); else keep it."""
+        self._decoding_at: float | None = None
+        """The arrival time of the kept frame being decoded: the clock of what it reports."""
+        self._stopped_at: float | None = None
+        """When the thread stopped: the live thread reported no timeout after that."""
 
     def _route(self, can_id: int, extended: bool, kind: Kind, functional: bool, ecu: str,
                addr: isotp.Address, params: dict[str, object]) -> None:
@@ -112,6 +145,7 @@ class BusMonitor:
         if self._thread is not None:
             raise RuntimeError(f"bus monitor {self.name!r} is already running")
         self._started = time.monotonic()
+        self._stopped_at = None
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"bus-monitor-{self.name}", daemon=True)
         self._thread.start()
@@ -123,8 +157,9 @@ class BusMonitor:
             return
         self._stop.set()
         thread.join(timeout=5.0)
+        self._stopped_at = time.monotonic()
         if thread.is_alive():
-            self.errors.append("monitor thread did not stop within 5 s")
+            self._errors.append("monitor thread did not stop within 5 s")
 
     def __enter__(self) -> Self:
         self.start()
@@ -138,13 +173,25 @@ class BusMonitor:
     def subscribe(self, callback: Callback) -> None:
         """Call ``callback(event)`` for every later event, in the monitor thread, in order, before
         the event enters the transcript. Keep it short: the monitor reads no frame meanwhile."""
-        with self._changed:
-            self._callbacks = (*self._callbacks, callback)
+        with self._decoding:
+            self._catch_up()  # what arrived before: decoded without the new subscriber
+            with self._changed:
+                self._callbacks = (*self._callbacks, callback)
+            self._live = True
 
     def unsubscribe(self, callback: Callback) -> None:
         """Stop calling ``callback`` (no-op if it is not subscribed); safe from inside a callback."""
-        with self._changed:
-            self._callbacks = tuple(c for c in self._callbacks if c is not callback)
+        with self._decoding:
+            with self._changed:
+                self._callbacks = tuple(c for c in self._callbacks if c is not callback)
+            self._live = bool(self._callbacks) or self._followed
+
+    @property
+    def errors(self) -> list[str]:
+        """ISO-TP errors in the stream (unexpected consecutive frame, timeout...) and bus read errors."""
+        with self._decoding:
+            self._catch_up()
+        return self._errors
 
     @property
     def transcript(self) -> list[UdsEvent]:
@@ -152,6 +199,8 @@ class BusMonitor:
 
     def events(self) -> list[UdsEvent]:
         """A snapshot of the transcript (safe while the monitor runs)."""
+        with self._decoding:
+            self._catch_up()
         with self._changed:
             return list(self._transcript)
 
@@ -165,6 +214,9 @@ class BusMonitor:
         """The first event from transcript index ``since`` on that satisfies ``predicate``."""
         deadline = time.monotonic() + timeout
         checked = since
+        with self._decoding:
+            self._catch_up()
+            self._followed = self._live = True
         with self._changed:
             while True:
                 for event in self._transcript[checked:]:
@@ -178,15 +230,15 @@ class BusMonitor:
                 self._changed.wait(remaining)
         tail = "\n".join(self.render().splitlines()[-10:])
         raise TimeoutError(f"{self.name}: no matching UDS event within {timeout} s "
-                           f"(errors: {self.errors or 'none'}); last events:\n{tail}")
+                           f"(errors: {self._errors or 'none'}); last events:\n{tail}")
 
     # -- the monitor thread ----------------------------------------------------------------
 
     def feed(self, frame: can.Message) -> None:
-        """Decode one frame now (replaying a trace); only while the monitor thread is not running."""
+        """Take one frame as arrived now (replaying a trace); only while the monitor thread is not running."""
         if self._thread is not None:
             raise RuntimeError("feed() would race the monitor thread; stop() the monitor first")
-        self._process(frame)
+        self._arrived(frame)
 
     def _run(self) -> None:
         while True:
@@ -195,38 +247,74 @@ class BusMonitor:
                 frame = self.bus.recv(timeout=0 if stopping else POLL)
             except Exception as exc:  # adapter gone, bus shut down: nothing more will come
                 log.exception("%s: reading the bus failed; monitor stopped", self.name)
-                self.errors.append(f"{self._clock()} bus: {type(exc).__name__}: {exc}; monitor stopped")
+                self._errors.append(f"{self._clock()} bus: {type(exc).__name__}: {exc}; monitor stopped")
                 break
             if frame is not None:
-                self._process(frame)
+                self._arrived(frame)
             elif stopping:
                 break
-            else:
-                self._check_timeouts()
+            elif self._live:
+                with self._decoding:
+                    self._check_timeouts()
         with self._changed:
             self._changed.notify_all()
 
-    def _process(self, frame: can.Message) -> None:
+    def _arrived(self, frame: can.Message) -> None:
         if frame.is_error_frame or frame.is_remote_frame:
             return
         self.frames_seen += 1
+        now = time.monotonic()
+        with self._decoding:
+            if self._live:
+                self._process(frame, now)
+            else:
+                self._kept.append((frame, now))
+                if len(self._kept) >= KEEP_AT_MOST:
+                    self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Decode the kept frames, in order, at their arrival times (with ``_decoding`` held)."""
+        if self._live:
+            return  # nothing is kept; the thread reports timeouts itself
+        try:
+            while self._kept:
+                frame, arrived = self._kept.popleft()
+                self._report_timeouts(arrived)
+                self._decoding_at = arrived
+                self._process(frame, arrived)
+            running = self._thread is not None and self._thread.is_alive()
+            self._report_timeouts(time.monotonic() if running or self._stopped_at is None else self._stopped_at)
+        finally:
+            self._decoding_at = None
+
+    def _report_timeouts(self, now: float) -> None:
+        """What the live thread's idle check would have reported by ``now`` between kept frames."""
+        for stream in self._routes.values():
+            due = stream.timed_out(now)
+            if due is not None:
+                self._decoding_at = due
+                self._stream_error(stream, isotp.errors.ConsecutiveFrameTimeoutError(
+                    "Reception of CONSECUTIVE_FRAME timed out."))
+                stream.stack.reset()
+
+    def _process(self, frame: can.Message, arrived: float) -> None:
         stream = self._routes.get((frame.arbitration_id, frame.is_extended_id))
         if stream is None or (frame.data and frame.data[0] >> 4 == FLOW_CONTROL):
             return
+        stream.last_arrival = arrived
         stream.frames.append(isotp.CanMessage(arbitration_id=frame.arbitration_id, dlc=frame.dlc, data=frame.data,
                                               extended_id=frame.is_extended_id, is_fd=frame.is_fd,
                                               bitrate_switch=frame.bitrate_switch))
         stream.stack.process()
         while (payload := stream.stack.recv()) is not None:
-            self._publish(stream, bytes(payload), frame.timestamp)
+            self._publish(stream, bytes(payload), frame.timestamp, arrived)
 
     def _check_timeouts(self) -> None:
         for stream in self._routes.values():
             if stream.stack.is_rx_active():
                 stream.stack.process()  # nothing queued: only reports a consecutive-frame timeout
 
-    def _publish(self, stream: _Stream, payload: bytes, can_time: float) -> None:
-        now = time.monotonic()
+    def _publish(self, stream: _Stream, payload: bytes, can_time: float, now: float) -> None:
         for ecu in stream.ecus:
             event = self._conversations[ecu].event(payload, stream.kind, functional=stream.functional,
                                                    time=now, can_time=can_time)
@@ -242,8 +330,9 @@ class BusMonitor:
                 self._changed.notify_all()
 
     def _stream_error(self, stream: _Stream, error: Exception) -> None:
-        self.errors.append(f"{self._clock()} {stream.label()}: {type(error).__name__}: {error}")
+        self._errors.append(f"{self._clock()} {stream.label()}: {type(error).__name__}: {error}")
 
     def _clock(self) -> str:
-        origin = self._started if self._started is not None else time.monotonic()
-        return f"{time.monotonic() - origin:9.3f}"
+        now = time.monotonic() if self._decoding_at is None else self._decoding_at
+        origin = self._started if self._started is not None else now
+        return f"{now - origin:9.3f}"

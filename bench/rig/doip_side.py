@@ -13,7 +13,6 @@ from bench.config.models import BenchConfig, EcuConfig, EcuProfile
 from bench.doip import CanRoute, DoipGateway, NodeRoute
 from bench.errors import ConfigError, UsageError
 from bench.ethernet import DoipRelay
-from bench.ethernet.pcapng import write_pcapng
 from bench.rig.closing import collect
 from bench.sim.ports import DoipNode
 from bench.transport.doip_link import DoipLink, DoipSession
@@ -115,5 +114,7 @@ class DoipSide:
 
 
 def _capture(name: str, relay: DoipRelay, directory: Path) -> Path:
+    from bench.ethernet.pcapng import write_pcapng  # scapy: 0.2 s of CPU to import, only for a relay
+
     # copies: the relay may still add
     return write_pcapng(list(relay.events), directory / f"doip-{name}.pcapng", list(relay.datagrams))

@@ -95,17 +95,43 @@ def untap(channel: object, frames: list[can.Message]) -> None:
 
 class _FilteredQueue(queue.Queue):
     """A receiver's queue that knows the receiver's acceptance filters; with a ``listener`` it
-    hands each frame to it in the sender's thread instead of queueing it (``deliver_to``)."""
+    hands each frame to it in the sender's thread instead of queueing it (``deliver_to``).
+
+    Unbounded (python-can's default ``rx_queue_size=0``), the frames wait in a C ``SimpleQueue``:
+    python-can's virtual bus only puts and gets (with a timeout), and that needs none of
+    ``queue.Queue``'s Python-level lock and conditions (a put and a get: 0.2 µs instead of 1.4)."""
 
     filters: list[tuple[int, int, bool | None]] | None = None
     listener: Callable[[can.Message], None] | None = None
 
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._unbounded: queue.SimpleQueue[can.Message] | None = queue.SimpleQueue() if maxsize <= 0 else None
+
     def put(self, item: can.Message, block: bool = True, timeout: float | None = None) -> None:
         listener = self.listener
-        if listener is None:
-            super().put(item, block, timeout)
-        else:
+        if listener is not None:
             listener(item)
+        else:
+            self.put_for_recv(item, block, timeout)
+
+    def put_for_recv(self, item: can.Message, block: bool = True, timeout: float | None = None) -> None:
+        """Queue ``item`` for ``recv``, past the listener."""
+        if self._unbounded is not None:
+            self._unbounded.put(item)
+        else:
+            super().put(item, block, timeout)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> can.Message:
+        if self._unbounded is not None:
+            return self._unbounded.get(block, timeout)
+        return super().get(block, timeout)
+
+    def qsize(self) -> int:
+        return self._unbounded.qsize() if self._unbounded is not None else super().qsize()
+
+    def empty(self) -> bool:
+        return self._unbounded.empty() if self._unbounded is not None else super().empty()
 
     def accepts(self, msg: can.Message) -> bool:
         if self.filters is None:
@@ -145,6 +171,12 @@ class BenchVirtualBus(virtual.VirtualBus):
         """Hand every frame this bus receives to ``listener``, called by the sending thread,
         instead of queueing it for ``recv``; ``None`` queues again (``DirectNotifier``)."""
         self.queue.listener = listener
+
+    def queue_for_recv(self, msg: can.Message) -> None:
+        """Queue ``msg`` for ``recv`` even while a listener takes this bus's frames (``deliver_to``)."""
+        own = self.queue
+        assert isinstance(own, _FilteredQueue)  # swapped in by __init__
+        own.put_for_recv(msg)
 
     def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
         msg, _ = super()._recv_internal(timeout)
