@@ -105,8 +105,9 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
     counts: dict[str, int] = {}
 
     def park() -> None:
+        parked = time.monotonic()  # before: the master may hear it, and go on, before park() returns
         vehicle.park()
-        run.unsafe[-1] = (run.unsafe[-1][0], time.monotonic())
+        run.unsafe[-1] = (run.unsafe[-1][0], parked)
 
     parking = threading.Timer(scenario.parks_after or 0.0, park)
     parking.daemon = True
@@ -115,7 +116,7 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
         nonlocal dead
         run.faults.append((scenario.fault, time.monotonic()))
         if scenario.fault == "moving_vehicle":
-            vehicle.drive_off()
+            vehicle.drive_off()  # returns once the master can know it (on the bus: its listener heard it)
             run.unsafe.append((time.monotonic(), None))
             if scenario.parks_after is not None:
                 parking.start()

@@ -10,8 +10,8 @@ those buses check them before they erase, as a car's ECUs do.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -68,7 +68,10 @@ class Vehicle:
 
 class BusVehicle:
     """The vehicle state on the bus (``vehicle: bus``): set through the rig's rest-bus, read by the
-    master's listener."""
+    master's listener. ``drive_off`` and ``park`` return once the master's listener has heard the
+    new state: the moment a fault changes the vehicle is the moment the master can know it (a
+    frame on the bus reaches a receiver's application a little later, on a loaded host up to tens
+    of milliseconds, and a master is not to be judged on that)."""
 
     def __init__(self, rig: Bench, conditions: BusConditions) -> None:
         assert rig.vehicle is not None  # the runner brings the bench up with its rest-bus
@@ -77,9 +80,22 @@ class BusVehicle:
 
     def drive_off(self) -> None:
         self._state.speed, self._state.gear, self._state.parking_brake = 12.0, "D", "released"
+        self._until_heard(lambda state: state.speed == 12.0 and state.gear == "D" and not state.parking_brake)
 
     def park(self) -> None:
         self._state.speed, self._state.gear, self._state.parking_brake = 0.0, "P", "applied"
+        self._until_heard(lambda state: state.speed == 0.0 and state.gear == "P" and state.parking_brake)
+
+    def _until_heard(self, heard: Callable[[VehicleState], bool]) -> None:
+        deadline = time.monotonic() + HEARD_WITHIN
+        while True:
+            with suppress(VehicleStateUnknown):
+                if heard(self.conditions.read()):
+                    return
+            if time.monotonic() > deadline:
+                raise BenchFault(f"the master's listener did not hear the vehicle state set on the bus within "
+                                 f"{HEARD_WITHIN:g} s")
+            time.sleep(0.002)
 
 
 def with_restbus(config: BenchConfig, ecus: list[str]) -> BenchConfig:
