@@ -263,8 +263,8 @@ def test_nobody_asking_decodes_later_the_same_events_at_their_arrival_times(pair
         for counter in (1, 2, 3):
             stacks.exchange(bytes([0x36, counter]) + bytes(range(40)), bytes([0x76, counter]))
         live.wait_for(lambda e: e.kind == "response" and e.block_index == 3, timeout=3)
+        lazy.stop()  # its thread joined: every frame it kept arrived before now (its own thread may lag the live one)
         asked = time.monotonic()
-        lazy.stop()
         assert lazy.frames_seen > 0 and not lazy._transcript  # kept, not decoded: nobody asked
         events = lazy.events()
     finally:
