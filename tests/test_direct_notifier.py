@@ -119,7 +119,7 @@ def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_that_holds_fra
             send(data)
         assert heard == [b"\x01", b"\x13"]  # the drop saw the next frame, the corruption the one after: at once
         gateway.clear()
-        gateway.delay(0.05, direction="to_ecu")
+        gateway.delay(0.5, direction="to_ecu")  # long enough that a starved test thread still looks first
         send(b"\x04")
         assert heard == [b"\x01", b"\x13"]  # a delay holds the frame: the forwarding thread sends it later
         deadline = threading.Event()
