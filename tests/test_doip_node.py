@@ -55,7 +55,8 @@ def test_a_power_cut_mid_download_leaves_the_old_bank_running_and_the_next_flash
     assert entity.activations == 2, "the power cut closed the entity's socket: the tester activated routing again"
 
 
-def test_a_uds_trigger_strikes_the_ecu_on_ethernet_from_inside_it(bench, ecu, flasher, power, firmware) -> None:  # noqa: ANN001
+def test_a_uds_trigger_strikes_the_ecu_on_ethernet_from_inside_it(
+        bench, ecu, flasher, power, firmware) -> None:  # noqa: ANN001
     """No bus to monitor: the trigger hears the virtual ECU's own request tap."""
     injector = FaultInjector(bench)
     try:
