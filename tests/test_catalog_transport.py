@@ -70,6 +70,13 @@ def test_over_can_an_ecu_the_bench_file_routes_through_doip_is_reached_on_its_bu
     assert own == "central-gateway" and over_doip is config
 
 
+def test_an_ecu_on_ethernet_only_cannot_be_reached_over_can() -> None:
+    config = load_bench(REPO / "fixtures" / "benches" / "doip-hpc.yaml")
+    assert over_transport(config, "hpc", "doip") == (config, "zone-hpc")
+    with pytest.raises(ConfigError, match="ECU 'hpc' is on Ethernet only .* need transport: doip"):
+        over_transport(config, "hpc", "can")
+
+
 def test_a_power_cut_over_doip_is_resumed_through_the_gateway_and_captured(tmp_path: Path) -> None:
     (scenario,) = load(tmp_path, """\
         matrix: {ecu: bms, fault: power_cut, at: "block:3", transport: doip}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bench.config.doip_models import DoipConfig, DoipEntityConfig
 from bench.config.models import BenchConfig
+from bench.errors import ConfigError
 
 TRANSPORTS = ("can", "doip")
 SCENARIO_ENTITY = "scenario-gateway"
@@ -30,6 +31,9 @@ def over_transport(config: BenchConfig, ecu: str, transport: str) -> tuple[Bench
     reaches it through (None over CAN)."""
     entry = config.ecus[ecu]
     if transport == "can":
+        if entry.bus is None:
+            raise ConfigError(f"ECU {ecu!r} is on Ethernet only (no CAN bus in bench {config.name!r}): its catalog "
+                             "cases need transport: doip", file=str(config.source or ""))
         if entry.via is None:
             return config, None
         return config.model_copy(update={"ecus": {**config.ecus, ecu: entry.model_copy(update={"via": None})}}), None
