@@ -50,6 +50,10 @@ class SerialConsole:
         self._fault: str | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._log_lock = threading.Lock()
+        self._lifecycle = threading.Lock()
+        """Held by reconnect() and close(): a reconnect a fault's timer runs as the bench closes
+        either finishes before the close or finds the console closed and does nothing."""
+        self._closed = False
         self._log_ends_line = True
         self._port: serial.SerialBase | None = None
         self._reader: threading.Thread | None = None
@@ -105,18 +109,22 @@ class SerialConsole:
             self._mark(DISCONNECTED)
 
     def reconnect(self) -> None:
-        """Reopen the port and read again, also after it was lost (``BenchFault`` if it cannot be opened)."""
-        if not self.connected:
-            self._stop_reading()
-            port = self._open_port()
-            self._mark(RECONNECTED)
-            self._start(port)
+        """Reopen the port and read again, also after it was lost (``BenchFault`` if it cannot be opened).
+        Once the console is closed, nothing."""
+        with self._lifecycle:
+            if not self.connected and not self._closed:
+                self._stop_reading()
+                port = self._open_port()
+                self._mark(RECONNECTED)
+                self._start(port)
 
     def close(self) -> None:
         """Stop reading, close the port and the log. Idempotent."""
-        self._stop_reading()
-        with self._log_lock:
-            self._log.close()
+        with self._lifecycle:
+            self._closed = True
+            self._stop_reading()
+            with self._log_lock:
+                self._log.close()
 
     def __enter__(self) -> Self:
         return self

@@ -125,6 +125,15 @@ def test_disconnect_and_reconnect_are_marked_in_the_log(console: SerialConsole, 
     assert log == f"before, no newline\n{DISCONNECTED}\n{RECONNECTED}\nafter\n"
 
 
+def test_a_reconnect_after_the_close_does_nothing(console: SerialConsole, pty: Pty) -> None:
+    """A fault's timer may reconnect as the bench closes the console: nothing is opened or written."""
+    console.disconnect()
+    console.close()
+    console.reconnect()
+    assert not console.connected
+    assert console.log_path.read_text() == f"{DISCONNECTED}\n"
+
+
 def test_disconnect_over_a_socket(listener: socket.socket, tmp_path: Path) -> None:
     with SerialConsole("bcm", socket_url(listener), log_path=tmp_path / "bcm.log") as console:
         first, _ = listener.accept()
