@@ -15,6 +15,7 @@ transport they speak over.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -31,7 +32,10 @@ from udsoncan.exceptions import TimeoutException
 
 from bench.config.doip_models import DoipConfig, DoipEntityConfig
 from bench.config.models import EcuProfile
-from bench.transport.uds_client import TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, functional_answer
+from bench.transport.uds_client import (TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, answers,
+                                        functional_answer)
+
+logger = logging.getLogger(__name__)
 
 NackCode = DiagnosticMessageNegativeAcknowledgement.NackCodes
 """ISO 13400-2 diagnostic message negative acknowledge codes (doipclient's table)."""
@@ -190,8 +194,15 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
         self.unpowered = threading.Event()
         self.missed_answers: list[str] = []
         """For the bench's host-load report: a TCP tester has no ISO-TP stack to miss answers in."""
+        self._service: int | None = None
+        """The service of the request awaiting its answer."""
+
+    def request_sent(self, service: int | None) -> None:
+        """A request of ``service`` went out (physically, or functionally by ``DoipLink``): only its answer counts."""
+        self._service = service
 
     def specific_send(self, payload: bytes) -> None:
+        self.request_sent(payload[0] if payload else None)
         self.session.send(self.logical_address, payload, acknowledged=True)
 
     def specific_wait_frame(self, timeout: float | None = 2) -> bytes:
@@ -203,8 +214,14 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
             if remaining <= 0:
                 raise TimeoutException(f"no DoIP diagnostic message in time (timeout={timeout} sec)")
             answer = self.session.receive(self.logical_address, remaining)
-            if answer is not None:
-                return answer
+            if answer is None:
+                continue
+            if self._service is not None and not answers(answer, self._service):
+                # ISO 14229-2: the client takes only a response to its own request (a late answer to an
+                # earlier one, held by a stalled connection, is not it)
+                logger.info("ignored %s while awaiting the answer to service %#04x", answer.hex(" "), self._service)
+                continue
+            return answer
 
     def empty_rxqueue(self) -> None:
         self.session.drop(self.logical_address)
@@ -236,6 +253,7 @@ class DoipLink(PoweredLink):
         if answer_within > 0:
             self.connection.empty_rxqueue()
         self.connection.session.send(self._functional_address, payload, acknowledged=True)
+        self.connection.request_sent(payload[0])
         answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
         return answer
 

@@ -29,7 +29,7 @@ N_AS = 1.0
 logger = logging.getLogger(__name__)
 
 
-def _answers(response: bytes, service: int) -> bool:
+def answers(response: bytes, service: int) -> bool:
     """Whether ``response`` is an answer to ``service``: its positive response SID or 7F and it."""
     return response[:2] == bytes([0x7F, service]) if response[:1] == b"\x7f" else response[:1] == bytes([service + 0x40])
 
@@ -188,7 +188,7 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
             frame = self.isotp_layer.recv(block=True, timeout=remaining)
             if frame is None:
                 continue
-            if self._service is not None and not _answers(bytes(frame), self._service):
+            if self._service is not None and not answers(bytes(frame), self._service):
                 # ISO 14229-2: the client takes only a response to its own request
                 logger.info("ignored %s while awaiting the answer to service %#04x", bytes(frame).hex(" "),
                             self._service)
@@ -210,7 +210,7 @@ def functional_answer(client: SessionTimedClient, payload: bytes, answer_within:
             return None, pending_seen
         if answer is None:
             return None, pending_seen
-        if not _answers(answer, payload[0]):
+        if not answers(answer, payload[0]):
             # a late answer to an earlier request (e.g. its 0x78, sent after the tester moved on):
             # ISO 14229-2 has the client take only a response to its own request
             logger.info("ignored %s while awaiting the answer to functional %s", answer.hex(" "), payload.hex(" "))
