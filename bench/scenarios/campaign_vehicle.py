@@ -80,21 +80,24 @@ class BusVehicle:
 
     def drive_off(self) -> None:
         self._state.speed, self._state.gear, self._state.parking_brake = 12.0, "D", "released"
-        self._until_heard(lambda state: state.speed == 12.0 and state.gear == "D" and not state.parking_brake)
+        self.until_heard(lambda state: state.speed == 12.0 and state.gear == "D" and not state.parking_brake,
+                         what="the vehicle driving off")
 
     def park(self) -> None:
         self._state.speed, self._state.gear, self._state.parking_brake = 0.0, "P", "applied"
-        self._until_heard(lambda state: state.speed == 0.0 and state.gear == "P" and state.parking_brake)
+        self.until_heard(lambda state: state.speed == 0.0 and state.gear == "P" and state.parking_brake,
+                         what="the vehicle parked")
 
-    def _until_heard(self, heard: Callable[[VehicleState], bool]) -> None:
+    def until_heard(self, heard: Callable[[VehicleState], bool], *, what: str) -> None:
+        """Return once the master's listener reads a state ``heard`` accepts (the listener has no
+        event to wait on: it is read every 2 ms); a BenchFault naming ``what`` past ``HEARD_WITHIN``."""
         deadline = time.monotonic() + HEARD_WITHIN
         while True:
             with suppress(VehicleStateUnknown):
                 if heard(self.conditions.read()):
                     return
             if time.monotonic() > deadline:
-                raise BenchFault(f"the master's listener did not hear the vehicle state set on the bus within "
-                                 f"{HEARD_WITHIN:g} s")
+                raise BenchFault(f"the master's listener did not hear {what} within {HEARD_WITHIN:g} s")
             time.sleep(0.002)
 
 
@@ -104,14 +107,6 @@ def with_restbus(config: BenchConfig, ecus: list[str]) -> BenchConfig:
         return config
     buses = sorted({config.ecus[name].bus for name in ecus})
     return config.model_copy(update={"restbus": RestBusConfig(buses=buses)})
-
-
-def listener_knows(conditions: VehicleConditions) -> bool:
-    try:
-        conditions.read()
-    except VehicleStateUnknown:
-        return False
-    return True
 
 
 @contextmanager
@@ -130,12 +125,7 @@ def scenario_vehicle(rig: Bench, source: VehicleSource) -> Iterator[ScenarioVehi
         assert rig.vehicle is not None
         rig.vehicle.speed = rig.vehicle.speed  # each vehicle message sent now (a value set is), not at its
         rig.vehicle.battery_voltage = rig.vehicle.battery_voltage  # next cycle
-        deadline = time.monotonic() + HEARD_WITHIN
-        while not listener_knows(vehicle.conditions):
-            if time.monotonic() > deadline:
-                raise BenchFault(f"the rest-bus's vehicle messages were not heard on bus {name} within "
-                                 f"{HEARD_WITHIN:g} s")
-            time.sleep(0.01)
+        vehicle.until_heard(lambda state: True, what=f"the rest-bus's vehicle messages on bus {name}")
         yield vehicle
     finally:
         notifier.stop()

@@ -90,9 +90,10 @@ class EcuCore:
         self._clock = clock
         self._voltage = voltage
         self._programming_voltage = programming_voltage
-        self._vehicle_violations = vehicle_violations
+        self.vehicle_violations = vehicle_violations
         """Why the vehicle state heard on the bus forbids programming, asked when the bootloader
-        checks its preconditions (empty: it allows it, or no vehicle state is sent where the ECU is)."""
+        checks its preconditions (empty: it allows it, or no vehicle state is sent where the ECU is;
+        each call a check that is recorded)."""
         self.session = DEFAULT
         self.communication_control = (0x00, 0x00)
         """(controlType, communicationType) of the last CommunicationControl."""
@@ -196,10 +197,6 @@ class EcuCore:
     def _require_unlocked(self) -> None:
         if not self.security.unlocked:
             raise Nrc(RC.SecurityAccessDenied)
-
-    def vehicle_violations(self) -> list[Violation]:
-        """What the vehicle state heard on the bus forbids (each call a check that is recorded)."""
-        return self._vehicle_violations()
 
     def _require_safe_vehicle(self) -> None:
         """The bench's bootloaders check the vehicle state where a rest-bus sends it before they
