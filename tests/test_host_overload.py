@@ -199,6 +199,27 @@ def test_a_functional_request_that_came_first_is_served_first_though_its_stack_i
         assert response.positive
 
 
+def test_a_functional_request_is_on_the_bus_before_the_tester_goes_on(tmp_path) -> None:
+    """The tester's functional stack thread puts ``10 83`` on the bus late (a loaded host): the
+    tester sends its next, physical request only after it, so the ECU sees them in the order the
+    tester meant (else ``10 02`` overtakes it and draws 0x7E, not supported in the default session)."""
+    from bench.rig import Bench
+
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    with Bench(config, workdir=tmp_path, ecus=["bcm"], gateway=False) as rig:
+        link = rig.ecu("bcm").link
+        stack = link._functional
+        transmit = stack.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
+
+        def late(frame: isotp.CanMessage) -> None:
+            time.sleep(0.3)
+            transmit(frame)
+
+        stack.txfn = late
+        link.functional_request(bytes([0x10, 0x83]), answer_within=0.0)
+        assert rig.ecu("bcm").uds.change_session(2).positive
+
+
 def test_a_suppressed_functional_request_answered_after_a_response_pending_is_no_ecu_failure(
         monkeypatch, tmp_path) -> None:
     """A virtual ECU slowed past half its P2server (a loaded host) sends 0x78 to ``10 83`` and

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Protocol, Self
 
 import can
+import isotp
 import udsoncan
 from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpV2Connection
@@ -269,6 +270,15 @@ class TesterLink(PoweredLink):
         self.client = SessionTimedClient(self.connection, profile)
         self.response_pending_seen = False
         """The ECU answered the last functional request with 0x78 first (``functional_request``)."""
+        self._functional_lock = threading.Lock()
+        self._functional_out = threading.Event()
+        transmit = self._functional.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
+
+        def transmit_and_tell(frame: isotp.CanMessage) -> None:
+            transmit(frame)
+            self._functional_out.set()
+
+        self._functional.txfn = transmit_and_tell
 
     def open(self) -> TesterLink:
         self.client.open()
@@ -299,16 +309,23 @@ class TesterLink(PoweredLink):
         self.response_pending_seen = False
         if answer_within > 0:  # an earlier exchange's late answer must not be taken for this one's
             self._physical.clear_rx_queue()
-        self._functional.send(payload)
+        if not self._send_functional(payload):
+            raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
         self.connection.request_sent(payload[0])
-        sent_by = time.monotonic() + N_AS
-        while self._functional.transmitting():  # a single frame: done within N_As
-            if time.monotonic() > sent_by:
-                raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
-            time.sleep(0.001)
         answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
         return answer
 
     def tester_present_functional(self) -> None:
         """3E 80 to the functional address: keeps every ECU's session alive, no response."""
-        self._functional.send(TESTER_PRESENT_SUPPRESSED)
+        self._send_functional(TESTER_PRESENT_SUPPRESSED)
+
+    def _send_functional(self, payload: bytes) -> bool:
+        """A single frame to the functional address, on the bus when this returns True (False: not
+        within N_As). So a physical request sent next cannot overtake it on a loaded host. can-isotp
+        completes a single frame's send request before it hands the frame to the bus, so neither its
+        ``transmitting()`` nor the request's completion says the frame is there; the frame sender
+        does, with one functional message in flight at a time."""
+        with self._functional_lock:
+            self._functional_out.clear()
+            self._functional.send(payload)
+            return self._functional_out.wait(N_AS)
