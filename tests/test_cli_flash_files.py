@@ -48,7 +48,7 @@ def test_software_outside_an_ecus_one_application_region_is_a_user_error_not_a_r
 
 @pytest.mark.parametrize("args, message", [
     (["--file", "app.bin@nowhere"], "is not an address"),
-    (["--file", str(EPS_2), "--resume"], "--resume and --delta-from apply to --image"),
+    (["--file", str(EPS_2), "--delta-from", "base.yaml"], "--delta-from applies to --image"),
     (["--file", str(EPS_2), "--image", "x.yaml"], "not allowed with argument"),
 ])
 def test_argument_mistakes_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,12 @@
 """``ota-bench flash --bench FILE --ecu NAME --image X`` (the bench's image) or ``--file app.hex
 [--file cal.s19 ...]`` (software files, flashed as the ECU's flash specification says): flash one
-ECU by hand and print the timeline."""
+ECU by hand and print the timeline. ``--resume`` continues where an earlier run stopped: an image
+from the ECU's journal, software files from the tester's progress record (``--progress``)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +18,17 @@ from udsoncan.exceptions import (InvalidResponseException, NegativeResponseExcep
 from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK, EXIT_USER_ERROR, ecu_config, error
 from bench.config import BenchConfig, load_bench
 from bench.errors import BenchFault, ConfigError, FlashError, UsageError
+from bench.flash import FlashResult
 from bench.flash.block_plan import memory_map
+from bench.flash.progress_record import ProgressRecord
 from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLayout, build_image,
                          create_delta_package, load_private_key, load_recipe)
 from bench.image.software import load_software
 from bench.report.progress import terminal_progress
 from bench.rig import Bench, EcuHandle
+
+CACHE_HINT = "$XDG_CACHE_HOME (or ~/.cache)/ota-bench/flash-progress/BENCH/NAME.json"
+"""Where the progress record of a real ECU's flash is kept by default (``progress_file``)."""
 
 
 def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
@@ -46,7 +53,15 @@ def register(commands: argparse._SubParsersAction, bench_file: argparse.Argument
                             "from it to --image (a recipe, whose key signs the package) when the ECU runs exactly "
                             "that, else the full image")
     flash.add_argument("--resume", action="store_true",
-                       help="continue an interrupted download from the ECU's journal when it holds this image")
+                       help="--image: continue an interrupted download from the ECU's journal when it holds this "
+                            "image; --file: as the ECU's flash specification says (restart_block: at the logical "
+                            "block the last run stopped in, from the progress record)")
+    flash.add_argument("--progress", type=Path, metavar="FILE",
+                       help="with --file: the tester's progress record of the flash (which logical blocks are "
+                            "done), written after every block, read by --resume (default: "
+                            "DIR/flash-progress/NAME.json with --workdir DIR or where the ECU's flash is in the "
+                            "work folder (a virtual ECU, a program without its own nvm), else "
+                            f"{CACHE_HINT})")
     flash.add_argument("--workdir", type=Path, metavar="DIR",
                        help="keep the virtual ECUs' flash and EEPROM in DIR/nvm, so a later run (--resume) "
                             "sees them (default: a temporary folder; every virtual ECU starts from its "
@@ -65,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
                                                     for name, ecu in config.ecus.items()}})
     if args.file:
         return _run_files(args, config)
+    if args.progress is not None:
+        raise ConfigError("--progress applies to --file: the bench's images resume from the ECU's journal")
     image = load_image(args.image)
     delta = _delta_package(config, args.ecu, args.delta_from, args.image, image) if args.delta_from else None
     with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
@@ -109,32 +126,32 @@ def _software_argument(text: str) -> tuple[Path, int | None]:
 
 def _run_files(args: argparse.Namespace, config: BenchConfig) -> int:
     """Flash software files with the ECU's flash specification, as ``run`` flashes an image."""
-    if args.resume or args.delta_from:
-        raise ConfigError("--resume and --delta-from apply to --image; a flash of software files that a "
-                          "power cut stopped is resumed by flashing them again (the flash specification "
-                          "says where the ECU starts again)")
+    if args.delta_from:
+        raise ConfigError("--delta-from applies to --image: software files are flashed as they are")
     profile = config.profiles[config.ecus[args.ecu].profile]
     ranges = [(region.address, region.size) for region in memory_map(profile)] or None
     software = [load_software(path, base_address=address, memory_map=ranges) for path, address in args.file]
     with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
         handle = rig.ecu(args.ecu)
+        handle.flasher.record = ProgressRecord(progress_file(args, config, workdir))
         print(f"{args.ecu}: flashing {', '.join(f'{s.path.name} ({s.format}, {len(s.blocks)} blocks, {s.size} B)' for s in software)} "
               f"with flash specification {profile.flash_spec.name!r}", flush=True)
         failure: str | None = None
         try:
             with terminal_progress("flash") as progress:
-                result = handle.flasher.flash_software(software, progress=progress,
+                result = handle.flasher.flash_software(software, resume=args.resume, progress=progress,
                                                        expect_version=args.expect_version)
         except FlashError as exc:
             if exc.result is not None:
-                print(exc.result.timeline.render())  # type: ignore[attr-defined]
+                _print_flash(exc.result, args.resume)  # type: ignore[arg-type]
             failure = str(exc)
-        except UsageError as exc:  # the spec refused the ECU (hardware number, bootloader version...)
-            print(handle.flasher.results[-1].timeline.render())
+        except UsageError as exc:  # the spec refused the ECU (hardware number...), or a broken progress record
+            if handle.flasher.results:
+                print(handle.flasher.results[-1].timeline.render())
             error(str(exc))
             return EXIT_USER_ERROR
         else:
-            print(result.timeline.render())
+            _print_flash(result, args.resume)
             print(f"{args.ecu}: version {result.version_after}")
         if failure:
             failure = _state_after(handle, failure)
@@ -145,6 +162,29 @@ def _run_files(args: argparse.Namespace, config: BenchConfig) -> int:
         error(f"ECU failure: {failure}")
         return EXIT_ECU_FAILED
     return EXIT_OK
+
+
+def _print_flash(result: FlashResult, resume: bool) -> None:
+    print(result.timeline.render())
+    if resume and result.resume_note:
+        print(result.resume_note)  # "resumed at logical block 1 (calibration 0x00080000): ..." or why not
+
+
+def progress_file(args: argparse.Namespace, config: BenchConfig, workdir: Path) -> Path:
+    """Where the ECU's flash progress is kept: ``--progress``; else in the work folder when given
+    (``--workdir``) or when the ECU's flash is there (a virtual ECU served by this process, a program
+    the bench starts with no ``nvm`` folder of its own: flash and record go together with a
+    temporary work folder, so a fresh ECU is never resumed in the middle); else, for a real ECU,
+    whose flash outlives any run (and the next run may come after the tester restarted), in the
+    user's cache, per bench and ECU."""
+    if args.progress is not None:
+        return args.progress
+    ecu = config.ecus[args.ecu]
+    program = config.power[ecu.power].process if ecu.power in config.power else None
+    if args.workdir is not None or ecu.virtual is not None or (program is not None and program.nvm is None):
+        return workdir / "flash-progress" / f"{args.ecu}.json"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "ota-bench" / "flash-progress" / config.name / f"{args.ecu}.json"
 
 
 ANSWERS_WITHIN = 2.0

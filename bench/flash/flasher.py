@@ -40,9 +40,11 @@ from bench.config.models import BudgetedStep, EcuProfile
 from bench.errors import ConfigError, FlashError, FlashRolledBack, UsageError
 from bench.flash.bank_switch import BankSwitch
 from bench.flash.block_plan import memory_map, plan_blocks, plan_digest
+from bench.flash.block_resume import BlockResume, identity_dids
 from bench.flash.diagnostics import EcuDiagnostics, version_text
 from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
+from bench.flash.progress_record import ProgressRecord
 from bench.flash.result import FlashResult, Progress
 from bench.flash.spec_flasher import SpecFlash, SpecSettings
 from bench.flash.refusals import explain, routine_refusal
@@ -67,7 +69,8 @@ class _Download:
 
 class Flasher:
     def __init__(self, name: str, link: TesterLink, profile: EcuProfile, *, block_retries: int = 3,
-                 boot_timeout: float = 5.0, diagnostics: EcuDiagnostics | None = None) -> None:
+                 boot_timeout: float = 5.0, diagnostics: EcuDiagnostics | None = None,
+                 record: ProgressRecord | None = None) -> None:
         self.name = name
         self.link = link
         self.profile = profile
@@ -77,6 +80,9 @@ class Flasher:
         self.boot_timeout = boot_timeout
         self.results: list[FlashResult] = []
         """Every flash attempt of this flasher, failed ones included (evidence for reports)."""
+        self.record = record
+        """The tester's progress record of flashes of software files (``bench.flash.progress_record``):
+        kept up to date by every such flash, read by a resumed one this flasher has no attempt of."""
 
     @property
     def client(self):  # noqa: ANN201 - udsoncan Client
@@ -153,7 +159,8 @@ class Flasher:
                        expect_version: str | None = None, tester_serial: str | None = None) -> FlashResult:
         """Flash software files (Intel HEX, S-record, binary...) as the ECU's flash specification says,
         block by block (``bench.flash.spec_flasher``). ``resume``: as the spec's ``resume`` says (start
-        the logical block a failed attempt of this flasher stopped in again, or start over).
+        the logical block a failed attempt stopped in again, or start over): this flasher's last attempt
+        at the same software says which, else its progress ``record`` (``bench.flash.block_resume``).
         ``expect_version``: the version the ECU must run afterwards (else any completed sequence passes).
         FlashError (with ``.result``) if the ECU does not complete a step."""
         spec = self.profile.flash_spec
@@ -161,30 +168,44 @@ class Flasher:
         digest = plan_digest(blocks)
         named = expect_version or " + ".join(file.path.name for file in software)  # what reports say it flashed
         result = FlashResult(self.name, named, Timeline(), software=digest)
-        first_block = self._first_block(spec.resume, digest, result) if resume and self.profile.resume else 0
+        start = BlockResume(self.name, digest, blocks, identity_dids(self.profile), record=self.record)
+        if resume:
+            self._resume(start, spec.resume)
         self.results.append(result)
         settings = SpecSettings(fingerprint, tester_serial or spec.tester_serial, datetime.datetime.now(
             datetime.timezone.utc).date(), self.block_retries, self.boot_timeout, progress)
         run = SpecFlash(self.name, self.link, self.profile, self.diagnostics, settings)
         with self._failures(result):
             with TesterPresentKeepalive(self.link.tester_present_functional, self.profile.timing.s3 / 2.5):
-                run.run(result, blocks, first_block)
+                run.run(result, blocks, start)
+            start.completed()
             if expect_version is not None:
                 self._judge_version(result)
         return result
 
-    def _first_block(self, resume: str, digest: str, result: FlashResult) -> int:
+    def _resume(self, resuming: BlockResume, resume: str) -> None:
         """Where a resumed flash by specification starts: the logical block the last failed attempt of
-        this software stopped in (``restart_block``), or the first (``from_start``)."""
+        this software stopped in (``restart_block``), or the first (``from_start``). The progress record
+        is read now, so a broken one is refused before anything is sent."""
+        if not self.profile.resume:
+            resuming.why = "the ECU's profile says it does not resume (resume: false)"
+            return
         if resume == "journal":
             raise UsageError(f"{self.name}: flash specification {self.profile.flash_spec.name!r} resumes from "
                              "the bench's download journal, which holds the bench's images: resume an image "
                              "with flash(image, resume=True)")
-        last = next((r for r in reversed(self.results) if r.software == digest), None)
-        if resume == "from_start" or last is None or last.failure is None:
-            return 0
-        result.resumed_block = last.blocks_done + (last.resumed_block or 0)
-        return result.resumed_block
+        last = next((r for r in reversed(self.results) if r.software == resuming.software), None)
+        if resume == "from_start":
+            resuming.why = f"flash specification {self.profile.flash_spec.name!r} resumes from the first block"
+        elif last is not None and last.failure is None:
+            resuming.why = "this flasher's last flash of this software completed"
+        elif last is not None:
+            resuming.first_block, resuming.resumed = last.blocks_done + (last.resumed_block or 0), True
+            resuming.why = f"this flasher's last attempt stopped after {resuming.first_block} logical blocks"
+        elif self.record is not None:
+            resuming.first_block, resuming.earlier = None, self.record.read()
+        else:
+            resuming.why = "no earlier attempt of this software, and no progress record"
 
     def _choose(self, image: FirmwareImage, delta: DeltaPackage | None, result: FlashResult) -> _Download:
         """The package when the ECU takes deltas and runs its base, else the full image."""

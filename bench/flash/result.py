@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from bench.flash.timeline import Timeline
@@ -41,3 +41,8 @@ class FlashResult:
     """Logical blocks this attempt programmed and checked (a flash by specification)."""
     resumed_block: int | None = None
     """The logical block (by position) a resumed flash by specification started again from."""
+    resume_note: str = ""
+    """Where a flash by specification started its logical blocks, and why when it resumed or was asked to
+    (``bench.flash.block_resume``)."""
+    dids_read: dict[int, str] = field(default_factory=dict)
+    """What the flash specification's ``read_did`` steps read (DID: value as the step decodes it)."""

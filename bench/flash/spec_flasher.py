@@ -34,6 +34,7 @@ from bench.config.key_functions import resolve_key_function, resolve_security_ke
 from bench.config.models import EcuProfile
 from bench.errors import FlashError, UsageError
 from bench.flash.block_plan import PlannedBlock
+from bench.flash.block_resume import BlockResume
 from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.network import send_functional
 from bench.flash.records import BlockRecordValues, option_record, write_record
@@ -68,7 +69,8 @@ class SpecFlash:
         self.client = link.client
         self.spec: FlashSpec = profile.flash_spec
 
-    def run(self, result: FlashResult, blocks: Sequence[PlannedBlock], first_block: int = 0) -> None:
+    def run(self, result: FlashResult, blocks: Sequence[PlannedBlock], start: BlockResume) -> None:
+        """Every step of the spec; the logical blocks from the one ``start`` chooses, each on its record."""
         handlers: dict[type, Callable[[Any, FlashResult], None]] = {
             SessionStep: self._session, DtcSettingStep: self._dtc_setting,
             CommunicationControlStep: self._communication_control, ClearDtcsStep: self._clear_dtcs,
@@ -85,7 +87,7 @@ class SpecFlash:
             self._p3 = None if following is None else \
                 self.client.server_p2 + (self.client.floor.network_margin if depends else 0.0)
             if isinstance(step, LogicalBlocksStep):
-                self._logical_blocks(step, result, blocks, first_block)
+                self._logical_blocks(step, result, blocks, start)
             else:
                 handlers[type(step)](step, result)
 
@@ -166,6 +168,7 @@ class SpecFlash:
                 raise FlashError(f"{self.name}: {timed.name}: the answer {raw.hex(' ')} is not for DID {step.did:#06x}")
             value = raw[2:].decode("ascii", "replace").rstrip("\0 ") if step.decode == "ascii" else raw[2:].hex()
             timed.detail = repr(value)
+            result.dids_read[step.did] = value
         if step.record_as is not None:
             setattr(result, step.record_as, value)
             self.diagnostics.versions_read.add(value)
@@ -217,7 +220,8 @@ class SpecFlash:
     # -- the logical blocks ------------------------------------------------------------------------
 
     def _logical_blocks(self, step: LogicalBlocksStep, result: FlashResult, blocks: Sequence[PlannedBlock],
-                        first_block: int) -> None:
+                        start: BlockResume) -> None:
+        first_block = start.start(result)
         total = sum(len(block.data) for block in blocks)
         done = sum(len(block.data) for block in blocks[:first_block])
         for block in blocks[first_block:]:
@@ -230,6 +234,7 @@ class SpecFlash:
                                     result)
             done += len(block.data)
             result.blocks_done += 1
+            start.block_done(result)
 
     def _block_routine(self, routine: BlockRoutine, default_name: str, budget: str, block: PlannedBlock,
                        names: dict[str, object], result: FlashResult) -> None:

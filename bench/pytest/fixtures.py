@@ -39,7 +39,7 @@ def bench_config(request: pytest.FixtureRequest) -> BenchConfig:
 @pytest.fixture
 def bench(bench_config: BenchConfig, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Bench]:
     label_bench(bench_config.name)
-    with Bench(bench_config, workdir=tmp_path) as rig:
+    with Bench(bench_config, workdir=tmp_path, flash_progress=request.config.getoption("flash_progress")) as rig:
         request.node.stash[STATE_BEFORE] = rig.ecu_states()
         yield rig
         if request.node.stash.get(SETUP_FAILED, False):  # no test body ran: its evidence is recorded here

@@ -40,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--scenario-sample", metavar="N", type=int, default=None,
                     help="run a reproducible random subset of N catalog scenarios (with --seed)")
     group.addoption("--seed", metavar="S", type=int, default=0, help="seed of --scenario-sample (default 0)")
+    group.addoption("--flash-progress", metavar="DIR", type=Path, default=None,
+                    help="keep the flasher's progress records of software-file flashes in DIR (one <ECU>.json "
+                         "each), so flash_software(..., resume=True) in a later run starts at the logical block "
+                         "the last one stopped in (default: none kept; a flasher resumes its own attempts)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

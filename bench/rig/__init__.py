@@ -56,9 +56,11 @@ class Bench:
     """
 
     def __init__(self, config: BenchConfig, *, workdir: Path, isolate: bool = True,
-                 ecus: Iterable[str] | None = None, gateway: bool = True) -> None:
+                 ecus: Iterable[str] | None = None, gateway: bool = True, flash_progress: Path | None = None) -> None:
         self.config = config
         self.workdir = workdir
+        self.flash_progress = flash_progress
+        """Folder of the ECUs' flash progress records (``EcuHandle.flash_progress``); None: none kept."""
         self._token = uuid.uuid4().hex[:8] if isolate else ""
         self.ecu_names = list(config.ecus) if ecus is None else list(ecus)
         unknown = [name for name in self.ecu_names if name not in config.ecus]
@@ -224,7 +226,7 @@ class Bench:
         if name not in self._handles:
             ecu = self.config.ecus[name]
             self._handles[name] = EcuHandle(name, ecu, self.profile(name), self.supplies.get(ecu.power or ""),
-                                            self.sims.get(name), self._open_link)
+                                            self.sims.get(name), self._open_link, self.flash_progress)
         return self._handles[name]
 
     def handles(self) -> dict[str, EcuHandle]:

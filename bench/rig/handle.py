@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from bench.config.models import EcuConfig, EcuProfile
 from bench.errors import BenchFault
 from bench.flash import EcuDiagnostics, Flasher, FlashResult
+from bench.flash.progress_record import ProgressRecord
 from bench.power import PowerSupply
 from bench.sim.ecu import VirtualEcu
 from bench.transport.doip_link import DoipLink
@@ -40,6 +42,10 @@ class EcuHandle:
     power: PowerSupply | None
     sim: VirtualEcu | None
     _open_link: Callable[[EcuHandle], TesterLink | DoipLink] = field(repr=False)
+    flash_progress: Path | None = None
+    """Folder of the flasher's progress records (``<ECU>.json``, ``bench.flash.progress_record``): a
+    flash of software files resumed in a later process starts at the block the last one stopped in.
+    None: no record; a flasher resumes only its own attempts."""
     _diagnostics: EcuDiagnostics | None = field(default=None, init=False, repr=False)
     _flasher: Flasher | None = field(default=None, init=False, repr=False)
 
@@ -60,7 +66,8 @@ class EcuHandle:
     @property
     def flasher(self) -> Flasher:
         if self._flasher is None:
-            self._flasher = Flasher(self.name, self.link, self.profile, diagnostics=self.diagnostics)
+            record = ProgressRecord(self.flash_progress / f"{self.name}.json") if self.flash_progress else None
+            self._flasher = Flasher(self.name, self.link, self.profile, diagnostics=self.diagnostics, record=record)
         return self._flasher
 
     def unpowered(self) -> str | None:
