@@ -29,6 +29,9 @@ BUILTIN_SERIAL_DRIVERS = frozenset({"scpi", "relay"})
 BOTH = frozenset({"single_bank", "ab"})
 SIGNED_IMAGE_BOOTLOADERS = BOTH
 """The bench's own bootloader dialects: they take its signed images (a virtual one needs ``trusted_key``)."""
+COMMITTING_BOOTLOADERS = BOTH
+"""Bootloaders with the routine ``commit_bank``: their anti-rollback counter moves when an update is
+committed (``bench.sim.boot``); the HIS dialect models no counter and has no such routine."""
 
 MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "switch_before_verify": BOTH,

@@ -62,7 +62,7 @@ class _SwitchBeforeVerifyDownload(DownloadManager):
             header, _payload = self._boot.read_image(bank)
         except VerificationFailed:
             return status  # not even a header: the switch would have had nothing to record
-        self._accept(bank, header, raise_anti_rollback=False)
+        self._accept(bank, header)
         return status
 
 
