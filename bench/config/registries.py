@@ -39,6 +39,7 @@ MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "forget_journal": BOTH,
     "no_trial_rollback": frozenset({"ab"}),
     "ignore_anti_rollback": BOTH,
+    "early_anti_rollback": BOTH,
     "torn_page_ok": BOTH,
     "late_programming_session": BOTH,
     "his_crc_not_checked": frozenset({"his"}),
