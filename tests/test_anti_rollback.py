@@ -6,7 +6,9 @@ status 0x04)."""
 
 from __future__ import annotations
 
+from bench.config.models import DeltaSupport
 from sim_factory import REGION, SimEcu, erase, h, install, recipe
+from test_delta_ecu import STAGE, STAGE_SIZE, arm, package
 
 COMMIT = "31 01 02 11"
 ACCEPTED, BELOW_COUNTER = h("71 01 FF 01 00"), h("71 01 FF 01 04")
@@ -57,6 +59,17 @@ def test_ab_writing_the_fallback_bank_again_commits_the_running_update(ab: SimEc
     assert ab.send(erase(REGION, 0x1000)) == h("71 01 FF 00 00")     # bank A, the previous software
     record = ab.record
     assert (record.anti_rollback, record.fallback_bank) == (2, None)
+
+
+def test_ab_delta_job_into_the_fallback_bank_commits_the_running_update(make_ecu) -> None:
+    ecu = make_ecu("ab", delta=DeltaSupport(address=STAGE, size=STAGE_SIZE))
+    assert install(ecu, recipe("app-2.0.0")) == ACCEPTED
+    assert running(ecu) == b"2.0.0"
+    arm(ecu, package(ecu, base="app-2.0.0", target="app-2.1.0"))    # patches bank A at the next start
+    assert ecu.record.anti_rollback == 1                            # armed, nothing written yet
+    assert running(ecu) == b"2.1.0"
+    record = ecu.record
+    assert (record.anti_rollback, record.fallback_bank) == (2, 1)   # 2.0.0 committed; bank B the new fallback
 
 
 def test_ab_update_failing_its_trial_never_moves_the_counter(ab: SimEcu) -> None:
