@@ -52,3 +52,22 @@ def test_refused_image_never_runs(ecu, firmware, recipe, make):
     else:
         assert version is None  # erased for the download; the bootloader stays resident
         assert ecu.diagnostics.read_boot_status().mode == BootMode.BOOTLOADER
+
+
+@BOTH_ECUS
+@pytest.mark.requirements("R156-7.2.2.1.1", "R156-7.2.1.1")
+def test_previous_software_goes_back_until_the_update_is_committed(ecu, firmware):
+    """The anti-rollback counter moves at the commit, not at the install: an update that raised the
+    security version (1.0.0 -> 2.0.0) can still be undone, as an update master rolling back a
+    campaign must (A/B: a bank switch; single bank: a re-flash); once committed it cannot."""
+    ecu.flasher.flash(firmware("app-2.0.0"))
+    if ecu.profile.bootloader == "ab":
+        ecu.flasher.switch_back("1.0.0")
+    else:
+        ecu.flasher.flash(firmware("app-1.0.0"))
+    assert ecu.diagnostics.read_version() == "1.0.0"
+
+    ecu.flasher.flash(firmware("app-2.0.0"))
+    ecu.flasher.commit_update()
+    with pytest.raises(FlashError, match="check"):
+        ecu.flasher.flash(firmware("app-1.0.0"))

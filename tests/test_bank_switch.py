@@ -61,10 +61,13 @@ def test_switch_back_is_refused_without_a_previous_update_or_when_that_bank_was_
     assert ecu.send("22 F1 89") == h("62 F1 89") + b"1.1.0"
 
 
-def test_switch_back_below_the_anti_rollback_counter_is_refused(ab: SimEcu) -> None:
+def test_switch_back_to_a_lower_security_version_until_commit(ab: SimEcu) -> None:
     ecu = updated(ab, "app-2.0.0")                                 # security version 2 > 1 of bank A
     extended_unlocked(ecu)
-    assert ecu.send(SWITCH) == h("7F 31 22")
+    assert ecu.send(SWITCH) == h("71 01 02 10 00")                 # the counter waits for the commit
+    ecu.power_on()
+    assert ecu.send("22 F1 89") == h("62 F1 89") + b"1.0.0"
+    assert ecu.record.anti_rollback == 1
 
 
 def test_switch_back_needs_security_access_and_is_not_offered_by_a_single_bank_ecu(ab: SimEcu,

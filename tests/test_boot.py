@@ -101,7 +101,7 @@ def test_ab_new_bank_runs_confirmed_after_reset(ab: SimEcu) -> None:
     assert ab.send("22 FD 02") == CONFIRMED_B
     assert version(ab) == h("62 F1 89") + b"2.0.0"
     record = ab.record
-    assert (record.active_bank, record.pending_bank, record.anti_rollback) == (1, None, 2)
+    assert (record.active_bank, record.pending_bank, record.anti_rollback) == (1, None, 1)  # until committed
 
 
 def test_ab_anti_rollback_refuses_the_old_version_after_confirmation(ab: SimEcu) -> None:

@@ -15,7 +15,8 @@ from bench.errors import FlashError
 from bench.flash import FlashResult
 from bench.flash.timeline import Timeline
 from bench.rig import Bench
-from bench.scenarios.campaign_oracles import RollbackMisreported, check_report, check_rollbacks
+from bench.scenarios.campaign_oracles import (CounterMoved, RollbackMisreported, check_counters, check_report,
+                                              check_rollbacks)
 from bench.vehicle.report import CampaignReport, EcuStatus
 from campaigns import make_master, read_manifest, virtual_bench, write_campaign
 
@@ -80,3 +81,25 @@ def test_the_oracle_catches_a_rollback_the_bus_contradicts(tmp_path: Path) -> No
     with pytest.raises(RollbackMisreported, match="bcm re-flashed"):
         check_rollbacks(manifest, report("reflash", "reflash"), flashes)
     check_rollbacks(manifest, report("reflash", "bank_switch"), flashes)
+
+
+def test_a_committed_campaign_moves_every_counter_to_the_new_security_version(rig: Bench, tmp_path: Path) -> None:
+    raised = {name: (("1.0.0", "app-1.0.0"), ("2.0.0", "app-2.0.0")) for name in ("bms", "bcm")}
+    report = make_master(rig, tmp_path).run(write_campaign(tmp_path / "cloud", targets=raised, after={"bcm": ["bms"]}))
+    assert report.outcome == "committed", report.reason
+    counters = {}
+    for name in raised:
+        sim = rig.ecu(name).sim
+        assert sim is not None
+        counters[name] = sim.anti_rollback_counter()
+    assert counters == {"bms": 2, "bcm": 2}   # single bank too: the master sent commit_bank to both
+
+
+def test_the_counter_oracle_catches_a_counter_moved_before_the_commit_or_kept_by_a_rollback() -> None:
+    start = {"bcm": 1, "bms": 1}
+    check_counters("committed", {"start": start, "confirmed": start, "end": {"bcm": 2, "bms": 2}})
+    check_counters("rolled_back", {"start": start, "end": start})
+    with pytest.raises(CounterMoved, match="before the master committed the campaign .*: bms 1 -> 2$"):
+        check_counters("committed", {"start": start, "confirmed": {"bcm": 1, "bms": 2}, "end": {"bcm": 2, "bms": 2}})
+    with pytest.raises(CounterMoved, match="although the campaign ended rolled_back: bcm 1 -> 2$"):
+        check_counters("rolled_back", {"start": start, "end": {"bcm": 2, "bms": 1}})

@@ -5,7 +5,9 @@ For each mutant, scenarios taken from ``testcases/scenarios`` by their ids are r
 ECU they must fail with an ECU finding, against the reference ECU they must pass. A scenario
 that passed both would mean the catalog misses that defect (tests/test_mutants.py does the same
 for the Python OTA suites of testcases/). Both go through ``bench.scenarios.runner.play``, the
-runner ``pytest testcases/scenarios`` uses.
+runner ``pytest testcases/scenarios`` uses. A defect that only shows across a campaign is proven
+the same way with the vehicle campaign catalogs (``bench.scenarios.campaign_runner``): the mutant
+on one target, the campaign's counter oracle must name it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import pytest
 
 from bench.config import BenchConfig, load_bench
 from bench.image.builders import firmware_builder
-from bench.scenarios.campaign_catalog import ecu_catalogs
+from bench.scenarios.campaign_catalog import ecu_catalogs, load_campaign_catalog, package_sources
+from bench.scenarios.campaign_oracles import CounterMoved
 from bench.scenarios.catalog import Scenario, load_catalog
 from bench.scenarios.oracles import OutcomeViolation
 from bench.scenarios.runner import play
 from bench.sim.mutants import MUTANTS
+from bench.vehicle.master import UpdateMaster
+from campaigns import play as play_campaign
 
 REPO = Path(__file__).resolve().parents[1]
 CATALOGS = REPO / "testcases" / "scenarios"
@@ -48,6 +53,12 @@ CAUGHT_BY = {  # mutant -> catalog scenarios (campaign, id) that must catch it
     "late_programming_session": [("power-loss", "bcm-full-power_cut@page:77"),
                                  ("power-loss", "bms-full-power_cut@block:2"),
                                  ("doip", "bms-doip-full-power_cut@block:3")],
+}
+CAMPAIGN_CAUGHT_BY = {  # mutant -> campaign catalog scenarios (campaign, id, the target given the mutant)
+    # committed: the counter moved at bms's confirmation, before the master committed
+    "early_anti_rollback": [("campaign-anti-rollback", "master_reset@confirmed", "bms"),
+                            # rolled back late: bcm's counter moved at its install, its old software refused
+                            ("campaign-anti-rollback", "moving_vehicle@installed:bms", "bcm")],
 }
 CONFORMANCE_ONLY = {
     # A tester that follows the HIS sequence erases a block before every download of it, also when
@@ -93,5 +104,21 @@ def test_the_catalog_scenario_catches_the_mutant_and_passes_the_reference(
     assert run(with_mutant(virtual_bench, scenario.ecu, None), scenario, tmp_path / "reference") is None
 
 
+CAMPAIGN_CASES = [(mutant, *case) for mutant, cases in CAMPAIGN_CAUGHT_BY.items() for case in cases]
+
+
+@pytest.mark.parametrize(("mutant", "campaign", "scenario_id", "ecu"), CAMPAIGN_CASES,
+                         ids=[f"{m}-{c}[{s}]-{e}" for m, c, s, e in CAMPAIGN_CASES])
+def test_the_campaign_scenario_catches_the_mutant_and_passes_the_reference(
+        mutant: str, campaign: str, scenario_id: str, ecu: str, virtual_bench, tmp_path: Path) -> None:
+    scenarios = {s.id: s for s in load_campaign_catalog(CATALOGS / f"{campaign}.yaml", ecus=set(virtual_bench.ecus),
+                                                        sources=package_sources(REPO))}
+    scenario = scenarios[scenario_id]
+    with pytest.raises(CounterMoved, match=ecu):
+        play_campaign(with_mutant(virtual_bench, ecu, mutant), scenario, tmp_path / "mutant", UpdateMaster)
+    play_campaign(with_mutant(virtual_bench, ecu, None), scenario, tmp_path / "reference", UpdateMaster)
+
+
 def test_every_mutant_is_caught_by_some_catalog_scenario() -> None:
-    assert set(CAUGHT_BY) | set(CONFORMANCE_ONLY) == set(MUTANTS) and not set(CAUGHT_BY) & set(CONFORMANCE_ONLY)
+    proven = [set(CAUGHT_BY), set(CAMPAIGN_CAUGHT_BY), set(CONFORMANCE_ONLY)]
+    assert set.union(*proven) == set(MUTANTS) and sum(map(len, proven)) == len(MUTANTS)

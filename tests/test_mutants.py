@@ -40,6 +40,8 @@ CAUGHT_BY = {  # mutant -> (the ECU it runs on, the tests of testcases/ that mus
     "no_trial_rollback": ("bms", ["testcases/test_rollback_and_refusal.py::"
                                   "test_image_failing_its_trial_boot_is_rolled_back"]),
     "ignore_anti_rollback": ("bms", [f"{REFUSED}[downgrade-bms]"]),
+    "early_anti_rollback": ("bms", ["testcases/test_rollback_and_refusal.py::"
+                                    "test_previous_software_goes_back_until_the_update_is_committed[bms]"]),
     "torn_page_ok": ("bcm", [f"{RESUME}[130-bcm]", f"{PHASES}[mid-page-program-bcm]"]),
     "his_crc_not_checked": ("eps", [f"{HIS}::test_a_block_with_a_wrong_crc_stays_invalid_and_the_ecu_in_its_bootloader"]),
     "his_erases_wrong_block": ("eps", [f"{HIS}::test_every_block_by_hand_with_compressed_downloads",
@@ -138,7 +140,7 @@ def test_unknown_mutant_is_a_config_error_listing_the_known_ones(tmp_path: Path)
 
 
 def test_unknown_mutant_set_without_validation_is_refused_when_the_bench_starts(virtual_bench, tmp_path) -> None:
-    with pytest.raises(ConfigError, match="unknown mutant 'nope'; known: forget_journal"), \
+    with pytest.raises(ConfigError, match="unknown mutant 'nope'; known: early_anti_rollback, forget_journal"), \
             Bench(with_mutant(virtual_bench, "bcm", "nope"), workdir=tmp_path):
         pass
 

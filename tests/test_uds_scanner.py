@@ -93,8 +93,8 @@ def test_data_identifiers(scanner: Scanner) -> None:
 def test_routines(scanner: Scanner) -> None:
     routines = scanner.profile.routines
     declared = {routines.erase, routines.check_memory, routines.check_dependencies}
-    # an A/B bootloader's fallback bank: switched back to, or committed, in either session
-    bank = {routines.switch_bank, routines.commit_bank} if scanner.profile.bootloader == "ab" else set()
+    # the update committed (both), or an A/B bootloader's fallback bank switched back to, in either session
+    bank = {routines.commit_bank} | ({routines.switch_bank} if scanner.profile.bootloader == "ab" else set())
     for session in (EXTENDED, PROGRAMMING):
         scanner.enter(session)
         found = set()

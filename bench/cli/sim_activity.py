@@ -32,9 +32,10 @@ class SimActivity:
         self.ecu, self.say = ecu, say
         self.routines = {profile.routines.erase: "erase", profile.routines.check_memory: "check memory",
                          profile.routines.check_dependencies: "check programming dependencies"}
+        if profile.bootloader in ("single_bank", "ab"):
+            self.routines[profile.routines.commit_bank] = "commit the update"
         if profile.bootloader == "ab":
-            self.routines |= {profile.routines.switch_bank: "switch back to the previous bank",
-                              profile.routines.commit_bank: "commit the update"}
+            self.routines[profile.routines.switch_bank] = "switch back to the previous bank"
         self.download: str | None = None
         """What the last accepted RequestDownload asked for, until its transfer exit."""
         self.blocks = self.bytes = 0

@@ -176,7 +176,8 @@ class RoutineIds(Strict):
     """A/B bootloaders only: start the previous bank again at the next reset, while the update
     that replaced it is not committed (``bench.sim.boot``); 0x22 when there is none to go back to."""
     commit_bank: Identifier = 0x0211
-    """A/B bootloaders only: commit the running update (its previous bank is no longer a fallback)."""
+    """The bench's bootloaders (A/B and single bank): commit the running update: the anti-rollback
+    counter rises to its security version, and on A/B its previous bank is no longer a fallback."""
 
 
 class DidIds(Strict):

@@ -29,6 +29,9 @@ BUILTIN_SERIAL_DRIVERS = frozenset({"scpi", "relay"})
 BOTH = frozenset({"single_bank", "ab"})
 SIGNED_IMAGE_BOOTLOADERS = BOTH
 """The bench's own bootloader dialects: they take its signed images (a virtual one needs ``trusted_key``)."""
+COMMITTING_BOOTLOADERS = BOTH
+"""Bootloaders with the routine ``commit_bank``: their anti-rollback counter moves when an update is
+committed (``bench.sim.boot``); the HIS dialect models no counter and has no such routine."""
 
 MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "switch_before_verify": BOTH,
@@ -36,6 +39,7 @@ MUTANT_BOOTLOADERS: dict[str, frozenset[str]] = {
     "forget_journal": BOTH,
     "no_trial_rollback": frozenset({"ab"}),
     "ignore_anti_rollback": BOTH,
+    "early_anti_rollback": BOTH,
     "torn_page_ok": BOTH,
     "late_programming_session": BOTH,
     "his_crc_not_checked": frozenset({"his"}),

@@ -1,5 +1,5 @@
-"""An A/B ECU's update undone or made final without a download: the routines ``switch_bank``
-and ``commit_bank`` of its profile (``bench.sim.boot`` documents the virtual bootloader's).
+"""An update undone (A/B) or made final without a download: the routines ``switch_bank`` and
+``commit_bank`` of the ECU's profile (``bench.sim.boot`` documents the virtual bootloader's).
 
 Switching back: extended session, security access, RoutineControl switch_bank, a hard reset,
 and the version read back once the ECU runs again; it must be the one the bank held before. The

@@ -21,8 +21,9 @@ downloads the package to the ECU's staging area instead of the image (same seque
 patches at the reset); otherwise it flashes the full image. ``FlashResult.package`` and the
 timeline's first step say which and why.
 
-An A/B ECU's update is undone without a download by ``switch_back`` and made final by
-``commit_update`` (``bench.flash.bank_switch``).
+An A/B ECU's update is undone without a download by ``switch_back``; an update is made final
+(the anti-rollback counter moves) by ``commit_update`` (``bench.flash.bank_switch``); ``flash``
+alone never commits.
 """
 
 from __future__ import annotations
@@ -126,8 +127,8 @@ class Flasher:
         return result
 
     def commit_update(self) -> Timeline:
-        """A/B: the running update is final (its previous bank no longer a fallback); FlashError
-        when the ECU refuses."""
+        """The running update is final (routine ``commit_bank``: the anti-rollback counter moves;
+        A/B: the previous bank is no longer a fallback); FlashError when the ECU refuses."""
         timeline = Timeline()
         with self._failures(FlashResult(self.name, "commit", timeline)):
             self._banks().commit(timeline)

@@ -127,13 +127,24 @@ def write_timeline_png(run: CampaignRun, flashes: list[tuple[str, int, FlashResu
     figure.savefig(path, dpi=100)
 
 
+def counter_history(run: CampaignRun, name: str) -> str:
+    """``name``'s anti-rollback counter at the start, when every target confirmed, at the end
+    (``1 > 1 > 2``; ``-`` where not read), or why it was not checked."""
+    if name in run.counters_unchecked:
+        return f"not checked: {run.counters_unchecked[name]}"
+    read = [run.counters.get(moment, {}).get(name) for moment in ("start", "confirmed", "end")]
+    return " > ".join("-" if counter is None else str(counter) for counter in read)
+
+
 def version_table(run: CampaignRun) -> str:
-    lines = [f"{'ECU':<6} {'from':<10} {'to':<10} {'runs now':<10} {'report':<24}"]
+    lines = [f"{'ECU':<6} {'from':<10} {'to':<10} {'runs now':<10} {'report':<24} "
+             "anti-rollback (start > confirmed > end)"]
     for name, (old, new, running) in run.versions.items():
         status = run.report.ecus[name] if run.report and name in run.report.ecus else None
         reported = "-" if status is None else status.status + (f" ({status.rollback.replace('_', ' ')})"
                                                                if status.rollback else "")
-        lines.append(f"{name:<6} {old:<10} {new:<10} {running or 'nothing':<10} {reported:<24}")
+        lines.append(f"{name:<6} {old:<10} {new:<10} {running or 'nothing':<10} {reported:<24} "
+                     f"{counter_history(run, name)}")
     lines.append(f"outcome: {run.outcome or 'unfinished'}" + (f" ({run.report.reason})" if run.report and
                                                              run.report.reason else ""))
     return "\n".join(lines)

@@ -5,7 +5,9 @@ ECUs that means the campaign's targets run the old set of versions or the new on
 no ECU's update begins while the vehicle breaks the preconditions;
 the master's report says what the ECUs say (and how it brought each back: a bank switch
 downloads nothing, a re-flash downloads the old software); an ECU is flashed only after the ECUs
-it depends on have finished. A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
+it depends on have finished; no ECU's anti-rollback counter moves before the master commits the
+campaign, and a campaign not committed leaves every counter where it was (else the previous
+software could not come back). A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
 """
 
 from __future__ import annotations
@@ -119,3 +121,28 @@ def install_flashes(manifest: CampaignManifest, flashes: Sequence[tuple[str, int
             for name, _, result in flashes
             if name in manifest.targets and result.version == manifest.targets[name].to.version
             and result.timeline.steps]
+
+
+class CounterMoved(OutcomeViolation):
+    """An ECU's anti-rollback counter moved before the master committed the campaign."""
+
+
+COUNTER_MOMENTS = {"confirmed": "before the master committed the campaign (every target had confirmed, "
+                                "no commit sent yet)",
+                   "end": "although the campaign ended {outcome}"}
+"""When the counters are read after the start, and what a counter moved by then means."""
+
+
+def check_counters(outcome: str, counters: Mapping[str, Mapping[str, int]]) -> None:
+    """``counters``: moment (``start``, ``confirmed``: the master's point once every target
+    confirmed, before it commits; ``end``) -> ECU -> anti-rollback counter, for the ECUs whose
+    counter the bench reads. None moved by ``confirmed``; by the end only if the campaign was committed."""
+    start = counters.get("start", {})
+    for moment, meaning in COUNTER_MOMENTS.items():
+        if moment not in counters or (moment == "end" and outcome == "committed"):
+            continue
+        moved = [f"{ecu} {start[ecu]} -> {value}" for ecu, value in sorted(counters[moment].items())
+                 if ecu in start and value != start[ecu]]
+        if moved:
+            raise CounterMoved(f"anti-rollback counter moved {meaning.format(outcome=outcome or 'unfinished')}: "
+                               + ", ".join(moved))

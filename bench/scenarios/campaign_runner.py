@@ -8,7 +8,9 @@ judge: the outcome is one the catalog allows; a refused campaign flashed nothing
 answers and runs the campaign's old set or its new set; no ECU's update began while the vehicle
 broke the preconditions; the master's report says what the ECUs say, and how it brought each ECU
 back (a bank switch or a re-flash) is what the bench saw; each ECU was installed only after the
-ECUs it depends on. A violation is an
+ECUs it depends on; no anti-rollback counter moved before the master committed (the virtual ECUs'
+counters read from their EEPROM at the start, at the master's point ``confirmed`` and at the end;
+an ECU whose counter the bench cannot read is listed as not checked). A violation is an
 ``OutcomeViolation``. What happened, on a time axis, is returned or handed to ``record``.
 """
 
@@ -28,8 +30,9 @@ from bench.image.signing import load_private_key, load_public_key
 from bench.rig import Bench
 from bench.errors import UsageError
 from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
-from bench.scenarios.campaign_oracles import (check_nothing_started_while_unsafe, check_old_or_new_set, check_order,
-                                              check_refused_untouched, check_report, check_rollbacks, install_flashes)
+from bench.scenarios.campaign_oracles import (check_counters, check_nothing_started_while_unsafe, check_old_or_new_set,
+                                              check_order, check_refused_untouched, check_report, check_rollbacks,
+                                              install_flashes)
 from bench.scenarios.campaign_vehicle import ScenarioVehicle, scenario_vehicle, with_restbus
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
@@ -64,6 +67,10 @@ class CampaignRun:
     """ECU -> (campaign's from version, to version, running now)."""
     unsafe: list[tuple[float, float | None]] = field(default_factory=list)
     """When the vehicle broke the preconditions: (from, until; None: to the end)."""
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Moment (``start``, ``confirmed``, ``end``) -> ECU -> its anti-rollback counter then."""
+    counters_unchecked: dict[str, str] = field(default_factory=dict)
+    """ECU -> why the bench cannot read its anti-rollback counter (not checked)."""
 
 
 Record = Callable[[Bench, CampaignRun], None]
@@ -139,6 +146,8 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
                 strike()
             return
         run.points.append((point, time.monotonic()))
+        if point == "confirmed" and point not in run.counters:  # every target confirmed, nothing committed
+            run.counters[point] = _counters(rig, run)
         if point == scenario.at and counts[point] == 1:
             strike()
 
@@ -152,6 +161,7 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
 
     trusted = load_public_key(root / DEV_PUB)
     nvm = rig.workdir / "master-nvm"
+    run.counters["start"] = _counters(rig, run)
     try:
         if scenario.at == "start" and scenario.fault in TIMED:
             strike()
@@ -182,6 +192,8 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
                          f"{run.scenario.at!r}: the scenario tested nothing (a download with fewer blocks?)")
     installs = install_flashes(manifest, rig.flash_results())
     check_nothing_started_while_unsafe(installs, run.unsafe)  # the cause first, before the outcome it may spoil
+    run.counters["end"] = _counters(rig, run)
+    check_counters(run.outcome, run.counters)
     if run.outcome not in run.scenario.expect:
         raise UnexpectedOutcome(f"the campaign ended {run.outcome}, the catalog expects "
                                 f"{' or '.join(run.scenario.expect)}" + (f" ({run.report.reason})" if run.report else ""))
@@ -193,6 +205,21 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
         check_report(run.report, running)
         check_rollbacks(manifest, run.report, rig.flash_results())
     check_order(manifest, installs)
+
+
+def _counters(rig: Bench, run: CampaignRun) -> dict[str, int]:
+    """The targets' anti-rollback counters the bench can read (virtual ECUs whose bootloader keeps
+    one); the others are noted in ``run.counters_unchecked``."""
+    counters = {}
+    for name in run.scenario.targets:
+        sim = rig.ecu(name).sim
+        counter = sim.anti_rollback_counter() if sim is not None else None
+        if counter is not None:
+            counters[name] = counter
+        else:
+            run.counters_unchecked[name] = ("not a virtual ECU: its counter cannot be read" if sim is None else
+                                            f"its {sim.profile.bootloader} bootloader models no counter")
+    return counters
 
 
 def _running(rig: Bench, name: str) -> str | None:

@@ -14,6 +14,16 @@ switch back to it (routine ``switch_bank``, then a reset), as an update master d
 campaign back without a download. A fallback bank written again, or below the anti-rollback
 counter, is no longer one.
 
+Anti-rollback: images are checked against the committed counter, and the counter moves only
+when an update is committed, so that an update master can still bring back the previous
+software of a campaign it rolls back. It rises to the running software's security version at
+the routine ``commit_bank`` (single bank and A/B) and, on A/B, when a download or a delta job
+starts writing the fallback bank: the previous software is gone then, so the update is final
+(and the old image downloaded there fails its check). A single-bank bootloader keeps the
+security version of the installed, uncommitted software in its bank record: a re-flash of the
+previous software is accepted until ``commit_bank``, and a tester that never commits (the
+standalone flasher) never moves the counter.
+
 Delta: a checked delta package armed in EEPROM (``bench.sim.staging``) is applied at the next
 start, before anything else is decided, and at every start after until it is done; a power
 loss in the middle only delays it (``bench.sim.patching``). The patched bank then goes the way
@@ -237,6 +247,7 @@ class BootManager:
             rec.clear_patch()
             self._store.save()
             return
+        self.overwriting(bank)
         if rec.banks[bank].valid:  # from here the bank holds neither image until it verifies
             rec.banks[bank].valid = False
             if rec.pending_bank == bank:
@@ -259,7 +270,7 @@ class BootManager:
             self._store.save()
             return
         rec.clear_patch()
-        self.mark_valid(bank, header, raise_anti_rollback=self._layout.bank_count == 1)
+        self.mark_valid(bank, header)
         self._store.save()
         self._log(f"BOOT: delta applied, bank {'AB'[bank]} holds {header.version}")
 
@@ -286,19 +297,25 @@ class BootManager:
             raise VerificationFailed(str(exc), CHECK_SIGNATURE) from exc
         return package
 
-    def mark_valid(self, bank: int, header: ImageHeader, *, raise_anti_rollback: bool) -> None:
-        """A verified image is in ``bank``: valid, and pending its trial boot on A/B (the caller saves)."""
+    def mark_valid(self, bank: int, header: ImageHeader) -> None:
+        """A verified image is in ``bank``: valid, and pending its trial boot on A/B (the caller
+        saves). Its security version is recorded with it; the counter waits for the commit."""
         rec = self.record
         rec.banks[bank].valid = True
         rec.banks[bank].version = header.version
         rec.banks[bank].security_version = header.security_version
         if self._layout.bank_count == 2:
             rec.pending_bank = bank
-            if rec.fallback_bank == bank:  # written again: it no longer holds the previous software
-                rec.fallback_bank = None
-        if raise_anti_rollback:
-            rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         rec.boot_attempts = 0
+
+    def overwriting(self, bank: int) -> None:
+        """``bank`` is about to be written (erase or delta job). On A/B, when it holds the previous
+        software the running update is final from here: it is committed (saved) first."""
+        if self._layout.bank_count == 2 and self.record.fallback_bank == bank:
+            self._commit_running()
+            self._store.save()
+            self._log(f"BOOT: bank {'AB'[bank]} written again: update committed, anti-rollback counter "
+                      f"{self.record.anti_rollback}")
 
     def _confirm(self, bank: int, header: ImageHeader) -> None:
         """The application confirms its healthy start: the bank becomes the active one."""
@@ -309,7 +326,6 @@ class BootManager:
         rec.active_bank = bank
         rec.pending_bank = None
         rec.boot_attempts = 0
-        rec.anti_rollback = max(rec.anti_rollback, header.security_version)
         self._store.save()
         self.running = RunningSoftware(BootMode.APPLICATION, bank, BootState.CONFIRMED, header.version)
         self._log(f"APP {header.version}: confirmed bank {'AB'[bank]}")
@@ -341,11 +357,21 @@ class BootManager:
         return fallback
 
     def commit(self) -> None:
-        """A/B, routine ``commit_bank``: the running update is final, its fallback is given up."""
-        if self.record.fallback_bank is not None:
-            self.record.fallback_bank = None
+        """Routine ``commit_bank``: the installed update is final. The anti-rollback counter rises
+        to its security version; on A/B the fallback is given up. Idempotent."""
+        if self._commit_running():
             self._store.save()
-            self._log("BOOT: update committed, previous bank given up")
+            self._log(f"BOOT: update committed, anti-rollback counter {self.record.anti_rollback}")
+
+    def _commit_running(self) -> bool:
+        """The commit in the record (the caller saves): True when it changed something."""
+        rec = self.record
+        active = rec.banks[rec.active_bank]
+        counter = max(rec.anti_rollback, active.security_version) if active.valid else rec.anti_rollback
+        if (counter, rec.fallback_bank) == (rec.anti_rollback, None):
+            return False
+        rec.anti_rollback, rec.fallback_bank = counter, None
+        return True
 
     def _roll_back(self, bank: int) -> None:
         rec = self.record

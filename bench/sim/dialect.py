@@ -61,6 +61,8 @@ class SimDialect:
     """(flash, store, layout, software): end-of-line programming of a fresh ECU."""
     nvm_problems: Callable[[Any, Any, Any, Any, Any], list[str]]
     """(profile, layout, flash, store, trusted_key) -> where flash and EEPROM contradict each other."""
+    anti_rollback: Callable[[Any], int] | None = None
+    """record -> its anti-rollback counter; None: the dialect models no counter."""
 
 
 def dialect_of(bootloader: str) -> SimDialect:

@@ -90,6 +90,7 @@ class DownloadManager:
         rec = self._store.record
         if area == BANK:
             bank = self._boot.target_bank()
+            self._boot.overwriting(bank)
             rec.banks[bank].valid = False
             if rec.pending_bank == bank:
                 rec.pending_bank = None
@@ -228,13 +229,13 @@ class DownloadManager:
         except VerificationFailed as exc:
             self._reject()
             return exc.code
-        self._accept(bank, header, raise_anti_rollback=self._layout.bank_count == 1)
+        self._accept(bank, header)
         return CHECK_OK
 
-    def _accept(self, bank: int, header: ImageHeader, *, raise_anti_rollback: bool) -> None:
+    def _accept(self, bank: int, header: ImageHeader) -> None:
         """Mark the bank valid (A/B: pending its trial boot); the download is done with."""
         self._store.record.clear_journal()
-        self._boot.mark_valid(bank, header, raise_anti_rollback=raise_anti_rollback)
+        self._boot.mark_valid(bank, header)
         self._store.save()
 
     def _arm_delta(self, length: int) -> int:

@@ -113,6 +113,13 @@ class VirtualEcu:
     def open_store(self, power_lost: threading.Event):  # noqa: ANN201 - the dialect's record store
         return self.dialect.store(Eeprom(self.eeprom_path, power_lost=power_lost), self.layout)
 
+    def anti_rollback_counter(self) -> int | None:
+        """The anti-rollback counter as the EEPROM holds it now (read from outside the ECU, powered
+        or not); None when the dialect models no counter."""
+        if self.dialect.anti_rollback is None:
+            return None
+        return self.dialect.anti_rollback(self.open_store(threading.Event()).record)
+
     # -- power ---------------------------------------------------------------------------
 
     @property

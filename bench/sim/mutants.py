@@ -62,7 +62,7 @@ class _SwitchBeforeVerifyDownload(DownloadManager):
             header, _payload = self._boot.read_image(bank)
         except VerificationFailed:
             return status  # not even a header: the switch would have had nothing to record
-        self._accept(bank, header, raise_anti_rollback=False)
+        self._accept(bank, header)
         return status
 
 
@@ -153,6 +153,23 @@ class _IgnoreAntiRollbackBoot(BootManager):
         return super().verify(bank, check_rollback=False)
 
 
+# -- early_anti_rollback ------------------------------------------------------------------------
+
+class _EarlyAntiRollbackBoot(BootManager):
+    """Raises the anti-rollback counter as soon as the new software is in place, not when the update
+    is committed: single bank when CheckProgrammingDependencies accepts the image, A/B when the
+    application confirms its start. The previous software can then no longer come back."""
+
+    def mark_valid(self, bank: int, header: ImageHeader) -> None:
+        super().mark_valid(bank, header)
+        if self._layout.bank_count == 1:  # saved by the caller
+            self.record.anti_rollback = max(self.record.anti_rollback, header.security_version)
+
+    def _confirm(self, bank: int, header: ImageHeader) -> None:
+        self.record.anti_rollback = max(self.record.anti_rollback, header.security_version)  # saved by the confirmation
+        super()._confirm(bank, header)
+
+
 # -- torn_page_ok -------------------------------------------------------------------------------
 
 class _CommitBeforeProgramDownload(DownloadManager):
@@ -187,6 +204,11 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("ignore_anti_rollback",
            "the security version is never compared with the anti-rollback counter: signed downgrades install",
            BOTH, boot=_IgnoreAntiRollbackBoot, download=DownloadManager),
+    Mutant("early_anti_rollback",
+           "the anti-rollback counter rises when the new software is installed (single bank) or confirms its "
+           "start (A/B), before the update is committed: a campaign rolled back late cannot bring the previous "
+           "software back",
+           BOTH, boot=_EarlyAntiRollbackBoot, download=DownloadManager),
     Mutant("torn_page_ok",
            "the journal commits each TransferData block before programming it, so a resume after a power cut "
            "skips the torn block and the image ends up with unprogrammed pages",

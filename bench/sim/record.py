@@ -29,6 +29,8 @@ class BootloaderRecord:
     boot_attempts: int = 0
     """Starts of the image on trial (A/B) or of a failing application (single bank)."""
     anti_rollback: int = 0
+    """The committed security version: images below it are refused. It moves only when an update
+    is committed (``bench.sim.boot``); an uncommitted one's is its bank's ``security_version``."""
     journal_digest: str = ""
     journal_total: int = 0
     journal_committed: int = 0

@@ -339,7 +339,7 @@ class EcuCore:
     def _routine_control(self, request: Request) -> bytes:
         rid, data = self._started_routine(request)
         routines = self.profile.routines
-        if rid in (routines.switch_bank, routines.commit_bank) and self.profile.bootloader == "ab":
+        if rid == routines.commit_bank or (rid == routines.switch_bank and self.profile.bootloader == "ab"):
             return self._bank_routine(rid, data)
         if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
             raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
@@ -361,8 +361,9 @@ class EcuCore:
         return bytes([0x01]) + data[:2] + bytes([status])
 
     def _bank_routine(self, rid: int, data: bytes) -> bytes:
-        """switch_bank / commit_bank, in the extended or programming session, unlocked; the switch
-        takes effect at the next reset. 0x22 when there is no previous software to switch to."""
+        """switch_bank (A/B) / commit_bank (A/B and single bank), in the extended or programming
+        session, unlocked; the switch takes effect at the next reset. 0x22 when there is no
+        previous software to switch to."""
         self._require_unlocked()
         if len(data) != 2:
             raise Nrc(RC.IncorrectMessageLengthOrInvalidFormat, f"routine {rid:#06x} takes no option record")

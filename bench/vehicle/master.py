@@ -15,8 +15,10 @@ waves, a version read back wrong) rolls every target back to the version it ran:
 ``switch_bank``, nothing downloaded), and is re-flashed only when it has no valid previous bank
 to go back to; any other ECU is re-flashed with the software the master kept. The journal and
 the report say which (``rollback``: ``bank_switch`` or ``reflash``). Once every target runs its
-new version, the A/B ECUs commit it (routine ``commit_bank``: their previous bank is no longer
-a fallback), then the campaign is committed.
+new version, every target with a bootloader of the bench's own (``single_bank``, ``ab``) commits
+it (routine ``commit_bank``: its anti-rollback counter rises to the new software's security
+version, and an A/B ECU's previous bank is no longer a fallback), then the campaign is committed.
+Before that no counter has moved, so the previous software of every target can still go back.
 
 Every step is journaled in the master's NVM (``bench.vehicle.journal``) before it is taken, so
 a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
@@ -43,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
                                  UnexpectedResponseException)
 
+from bench.config.registries import COMMITTING_BOOTLOADERS
 from bench.errors import FlashError, FlashRolledBack, UsageError
 from bench.image import FirmwareImage
 from bench.rig import Bench
@@ -125,7 +128,7 @@ class UpdateMaster:
                 self._side_by_side(groups, manifest, record)
             self._confirm(manifest)
             self._probe("confirmed")
-            self._commit_banks(manifest)
+            self._commit_updates(manifest)
         except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
             record.failure = str(exc)
             return self._roll_back(manifest, record)
@@ -182,10 +185,11 @@ class UpdateMaster:
                 raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
                                      f"not {target.to.version}")
 
-    def _commit_banks(self, manifest: CampaignManifest) -> None:
-        """Every A/B target makes its new version final (again, after a reset: it is idempotent)."""
+    def _commit_updates(self, manifest: CampaignManifest) -> None:
+        """Every target whose bootloader has a commit routine makes its new version final (again,
+        after a reset: it is idempotent)."""
         for name in manifest.targets:
-            if self._switches_banks(name):
+            if self._rig.profile(name).bootloader in COMMITTING_BOOTLOADERS:
                 self._rig.ecu(name).flasher.commit_update()
 
     def plan(self, manifest: CampaignManifest) -> list[list[list[str]]]:

@@ -56,7 +56,8 @@ def nvm_problems(profile: EcuProfile, layout: BankLayout, flash: FlashMemory, st
 
 def _dialect(name: str) -> SimDialect:
     return SimDialect(name, layout=BankLayout, store=open_store, reference=REFERENCE, core=EcuCore,
-                      load_factory=build_image, factory_program=factory_program, nvm_problems=nvm_problems)
+                      load_factory=build_image, factory_program=factory_program, nvm_problems=nvm_problems,
+                      anti_rollback=lambda record: record.anti_rollback)
 
 
 SINGLE_BANK = _dialect("single_bank")
