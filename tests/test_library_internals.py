@@ -143,6 +143,25 @@ def test_pytest_internals(pytestconfig: pytest.Config) -> None:
            "bench/pytest/collect.py (a scenario's working folder)")
 
 
+def test_pytest_assertion_rewriting_left_to_tests() -> None:
+    import sys
+
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    import bench.scenarios.runner
+
+    user = "bench/pytest/rewrite_scope.py"
+    hooks = [finder for finder in sys.meta_path if isinstance(finder, AssertionRewritingHook)]
+    relies(len(hooks) == 1, "pytest", "its AssertionRewritingHook in sys.meta_path", user)
+    hook = hooks[0]
+    relies(isinstance(getattr(hook, "_must_rewrite", None), set)
+           and isinstance(getattr(hook, "_marked_for_rewrite_cache", None), dict), "pytest",
+           "AssertionRewritingHook._must_rewrite (a set) and _marked_for_rewrite_cache (a dict)", user)
+    assert "bench" not in hook._must_rewrite and "hypothesis" not in hook._must_rewrite
+    assert bench.scenarios.runner.__spec__.loader is not hook  # compiled as a plain module
+    assert sys.modules[__name__].__spec__.loader is hook  # a test module: its asserts rewritten
+
+
 # -- bincopy: bench/image/software/record_file.py decodes records one line at a time ---------------
 
 def test_bincopy_record_decoders() -> None:
