@@ -60,6 +60,24 @@ def test_python_can_virtual_bus_channels_and_queues() -> None:
            user + " (_FilteredQueue)")
 
 
+
+def test_python_can_message_fields_and_can_isotp_sender() -> None:
+    from bench.transport.virtual_bus import _received
+
+    user = "bench/transport/virtual_bus.py (_received sets a frame's fields slot by slot)"
+    fields = {"arbitration_id", "bitrate_switch", "channel", "data", "dlc", "error_state_indicator", "is_error_frame",
+              "is_extended_id", "is_fd", "is_remote_frame", "is_rx", "timestamp"}
+    relies(set(can.Message.__slots__) - {"__weakref__"} == fields, "python-can", "can.Message.__slots__ (its fields)",
+           user)
+    frame = _received(0x7E0, b"\x02\x10\x03", False, False, False, "ch")
+    assert frame.equals(can.Message(arbitration_id=0x7E0, data=b"\x02\x10\x03", is_extended_id=False, channel="ch",
+                                    timestamp=frame.timestamp))
+    source = inspect.getsource(isotp.protocol.python_can_tx_canbus_3plus)
+    relies(all(f"{name}=msg.{name}" in source for name in ("arbitration_id", "data", "is_extended_id", "is_fd",
+                                                           "bitrate_switch")),
+           "can-isotp", "python_can_tx_canbus_3plus (a frame's fields as a can.Message to bus.send)",
+           "bench/transport/isotp_link.py (AddressedStack sends with BenchVirtualBus.send_isotp_frame instead)")
+
 def queue_calls(module: object, *queues: str) -> set[str]:
     """The methods a library's source calls on the expressions ``queues`` (``self.queue``)."""
     names = "|".join(re.escape(name) for name in queues)
