@@ -2,11 +2,12 @@
 
 Loaded with ``-p cpu_probe`` (``benchmarks/`` on ``PYTHONPATH``) into a run of any revision of
 the bench, so it touches only what every revision has: a scenario item's ``scenario`` and the
-virtual bus's ``send``. Per scenario it appends one JSON line to ``$CPU_PROBE_OUT``: the item's
-id, catalog, fault kind, outcome, the process's CPU time (user + sys, all threads) spent in
-the test's call phase, and the frames sent on virtual buses meanwhile (each hop counts: the
-tester's frame and the gateway's copy of it are two). The call phase is bring-up, the
-scenario and teardown; a worker runs one test at a time, so the process's CPU is the test's.
+virtual bus's ``send`` (and ``send_isotp_frame``, by which the ISO-TP stacks send since f4113fb).
+Per scenario it appends one JSON line to ``$CPU_PROBE_OUT``: the item's id, catalog, fault kind,
+outcome, the process's CPU time (user + sys, all threads) spent in the test's call phase, and
+the frames sent on virtual buses meanwhile (each hop counts: the tester's frame and the
+gateway's copy of it are two). The call phase is bring-up, the scenario and teardown; a worker
+runs one test at a time, so the process's CPU is the test's.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ _frames = itertools.count()  # next() is atomic under the GIL: senders on many t
 
 
 def _counting(send):  # noqa: ANN001, ANN202
-    def send_and_count(self, msg, timeout=None):  # noqa: ANN001, ANN202
+    def send_and_count(self, msg, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         next(_frames)
-        return send(self, msg, timeout)
+        return send(self, msg, *args, **kwargs)
     return send_and_count
 
 
@@ -35,6 +36,8 @@ def _sent() -> int:
 def pytest_configure(config: pytest.Config) -> None:
     from bench.transport.virtual_bus import BenchVirtualBus
     BenchVirtualBus.send = _counting(BenchVirtualBus.send)
+    if hasattr(BenchVirtualBus, "send_isotp_frame"):  # since f4113fb the ISO-TP stacks' frames go this way
+        BenchVirtualBus.send_isotp_frame = _counting(BenchVirtualBus.send_isotp_frame)
 
 
 @pytest.hookimpl(hookwrapper=True)

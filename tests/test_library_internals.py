@@ -60,6 +60,24 @@ def test_python_can_virtual_bus_channels_and_queues() -> None:
            user + " (_FilteredQueue)")
 
 
+
+def test_python_can_message_fields_and_can_isotp_sender() -> None:
+    from bench.transport.virtual_bus import _received
+
+    user = "bench/transport/virtual_bus.py (_received sets a frame's fields slot by slot)"
+    fields = {"arbitration_id", "bitrate_switch", "channel", "data", "dlc", "error_state_indicator", "is_error_frame",
+              "is_extended_id", "is_fd", "is_remote_frame", "is_rx", "timestamp"}
+    relies(set(can.Message.__slots__) - {"__weakref__"} == fields, "python-can", "can.Message.__slots__ (its fields)",
+           user)
+    frame = _received(0x7E0, b"\x02\x10\x03", False, False, False, "ch")
+    assert frame.equals(can.Message(arbitration_id=0x7E0, data=b"\x02\x10\x03", is_extended_id=False, channel="ch",
+                                    timestamp=frame.timestamp))
+    source = inspect.getsource(isotp.protocol.python_can_tx_canbus_3plus)
+    relies(all(f"{name}=msg.{name}" in source for name in ("arbitration_id", "data", "is_extended_id", "is_fd",
+                                                           "bitrate_switch")),
+           "can-isotp", "python_can_tx_canbus_3plus (a frame's fields as a can.Message to bus.send)",
+           "bench/transport/isotp_link.py (AddressedStack sends with BenchVirtualBus.send_isotp_frame instead)")
+
 def queue_calls(module: object, *queues: str) -> set[str]:
     """The methods a library's source calls on the expressions ``queues`` (``self.queue``)."""
     names = "|".join(re.escape(name) for name in queues)
@@ -141,6 +159,25 @@ def test_pytest_internals(pytestconfig: pytest.Config) -> None:
     factory = getattr(pytestconfig, "_tmp_path_factory", None)
     relies(isinstance(factory, pytest.TempPathFactory), "pytest", "Config._tmp_path_factory",
            "bench/pytest/collect.py (a scenario's working folder)")
+
+
+def test_pytest_assertion_rewriting_left_to_tests() -> None:
+    import sys
+
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    import bench.scenarios.runner
+
+    user = "bench/pytest/rewrite_scope.py"
+    hooks = [finder for finder in sys.meta_path if isinstance(finder, AssertionRewritingHook)]
+    relies(len(hooks) == 1, "pytest", "its AssertionRewritingHook in sys.meta_path", user)
+    hook = hooks[0]
+    relies(isinstance(getattr(hook, "_must_rewrite", None), set)
+           and isinstance(getattr(hook, "_marked_for_rewrite_cache", None), dict), "pytest",
+           "AssertionRewritingHook._must_rewrite (a set) and _marked_for_rewrite_cache (a dict)", user)
+    assert "bench" not in hook._must_rewrite and "hypothesis" not in hook._must_rewrite
+    assert bench.scenarios.runner.__spec__.loader is not hook  # compiled as a plain module
+    assert sys.modules[__name__].__spec__.loader is hook  # a test module: its asserts rewritten
 
 
 # -- bincopy: bench/image/software/record_file.py decodes records one line at a time ---------------

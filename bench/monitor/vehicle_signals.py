@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import cantools
 
@@ -53,8 +54,14 @@ class VehicleSignals:
             values[name] = str(signal.choices[raw]) if signal.choices else float(signal.conversion.raw_to_scaled(raw))
         return values
 
+    @cached_property
+    def _by_frame_id(self) -> dict[int, cantools.database.can.Message]:
+        return {message.frame_id: message for message in self.messages.values()}
+
     def message_of(self, frame_id: int) -> cantools.database.can.Message | None:
-        return next((message for message in self.messages.values() if message.frame_id == frame_id), None)
+        """The vehicle message sent with ``frame_id``: asked for every frame a listener hears (the
+        ISO-TP frames of a flash too), so a dictionary's look-up."""
+        return self._by_frame_id.get(frame_id)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class EcuStack(AddressedStack):
         super().__init__(*args, **kwargs)
         self._functional = functional
         self._fd_bus = fd_bus
+        self._rx_prefix = self.address.get_rx_prefix_size()
         self.answer_sent: Callable[[], None] | None = None
         transmit = self.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
 
@@ -96,10 +97,9 @@ class EcuStack(AddressedStack):
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]
             return
-        admitted = admit(msg, functional=self._functional, fd_bus=self._fd_bus,
-                         prefix=self.address.get_rx_prefix_size())
+        admitted = admit(msg, functional=self._functional, fd_bus=self._fd_bus, prefix=self._rx_prefix)
         if admitted is not None:
-            super()._on_message_received(admitted)
+            self._take(admitted)
 
 
 def make_ecu_stack(bus: can.BusABC, notifier: can.Notifier, addr: isotp.Address, bus_config: BusConfig, *,

@@ -12,6 +12,7 @@ import isotp
 
 from bench.config.models import BusConfig, EcuConfig, Timing
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.virtual_bus import BenchVirtualBus
 
 PADDING = 0xAA
 IDLE_WAIT = 1.0
@@ -97,6 +98,8 @@ class AddressedStack(isotp.NotifierBasedCanStack):
                 wake_main_thread(request)
 
         self.post_send_callback = remember
+        if isinstance(self.bus, BenchVirtualBus):  # can-isotp's sender would build a can.Message for send()
+            self.txfn = self.bus.send_isotp_frame
 
     def sending(self) -> bool:
         """True until the last message given to ``send`` is on the bus or abandoned (N_Bs).
@@ -121,15 +124,19 @@ class AddressedStack(isotp.NotifierBasedCanStack):
             self.tx_queue.get_nowait().complete(False)
 
     def _on_message_received(self, msg: can.Message) -> None:
+        if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
+            self._take(msg)
+
+    def _take(self, msg: can.Message) -> None:
+        """Queue a frame addressed to this stack for its main thread."""
         if self.buffered_reader is None or msg.is_error_frame or msg.is_remote_frame:
             return  # stopped, or what can-isotp's callback drops as well
-        if self.address.is_for_me(msg):  # type: ignore[arg-type] - python-can frames carry the same fields
-            self.last_frame_at = now = time.monotonic()
-            if msg.data and msg.data[0] >> 4 <= 1:  # a single or first frame (normal addressing)
-                self.last_message_at = now
-            self.rx_relay_queue.put(isotp.CanMessage(arbitration_id=msg.arbitration_id, data=msg.data,
-                                                     extended_id=msg.is_extended_id, is_fd=msg.is_fd,
-                                                     bitrate_switch=msg.bitrate_switch))
+        self.last_frame_at = now = time.monotonic()
+        if msg.data and msg.data[0] >> 4 <= 1:  # a single or first frame (normal addressing)
+            self.last_message_at = now
+        self.rx_relay_queue.put(isotp.CanMessage(arbitration_id=msg.arbitration_id, data=msg.data,
+                                                 extended_id=msg.is_extended_id, is_fd=msg.is_fd,
+                                                 bitrate_switch=msg.bitrate_switch))
 
     def _wake_main_thread(self) -> None:
         self.rx_relay_queue.put(None)  # as can-isotp's own wake-ups: a read that returns no frame
