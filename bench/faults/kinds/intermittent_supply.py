@@ -8,6 +8,8 @@ of them.
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
@@ -46,12 +48,24 @@ class IntermittentSupply(FaultKind):
             seed: int) -> Injection:
         supply = supply_of(ecu)
 
+        # off, on, off, on...: each timer runs every switch up to its own that has not run yet, so
+        # on a loaded host a late timer cannot switch out of order (and leave the supply off)
+        switches = [supply.on if index % 2 else supply.off for index in range(2 * params.dropouts)]
+        done = 0
+        lock = threading.Lock()
+
+        def switch_up_to(last: int) -> None:
+            nonlocal done
+            with lock:
+                while done <= last:
+                    switches[done]()
+                    done += 1
+
         def act() -> str:
-            supply.off()
-            for number in range(1, params.dropouts):
-                when.later(number * params.period, supply.off)
-            for number in range(params.dropouts):
-                when.later(number * params.period + params.off_for, supply.on)
+            switch_up_to(0)
+            for index in range(1, len(switches)):
+                when.later(index // 2 * params.period + index % 2 * params.off_for,
+                           functools.partial(switch_up_to, index))
             return (f"supply {supply.name}: {params.dropouts} dropout(s) of {params.off_for:.3f} s "
                     f"every {params.period:.3f} s")
 
