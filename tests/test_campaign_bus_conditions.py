@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import can
 import pytest
 
 from bench.config.models import RestBusConfig
@@ -16,9 +15,8 @@ from bench.monitor.vehicle_listener import VehicleListener
 from bench.monitor.vehicle_signals import VehicleSignals
 from bench.rig import Bench
 from bench.sim.factory import load_dbc
-from bench.transport.can_bus import open_bus
 from bench.vehicle.acceptance import CampaignRefused
-from bench.vehicle.bus_conditions import BusConditions
+from bench.vehicle.bus_conditions import BusConditions, listening
 from campaigns import make_master, running_versions, virtual_bench, write_campaign
 
 CAPACITY_WH = 600.0
@@ -35,14 +33,8 @@ def rig(tmp_path: Path) -> Iterator[Bench]:
 @pytest.fixture
 def conditions(rig: Bench) -> Iterator[BusConditions]:
     """The master's node on the body bus: a listener of the vehicle messages."""
-    bus = open_bus("body", rig.config.buses["body"], channel=rig.channel("body"))
-    listener = VehicleListener(VehicleSignals.from_dbc(load_dbc(rig.config)))
-    notifier = can.Notifier(bus, [listener], timeout=0.01)
-    try:
-        yield BusConditions(listener, capacity_wh=CAPACITY_WH)
-    finally:
-        notifier.stop()
-        bus.shutdown()
+    with listening(rig.config, "body", capacity_wh=CAPACITY_WH, channel=rig.channel("body")) as conditions:
+        yield conditions
 
 
 def settle(rig: Bench) -> None:

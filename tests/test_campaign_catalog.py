@@ -188,3 +188,17 @@ def test_campaign_items_are_tests_of_their_own_in_allure_with_labels(suite: pyte
         "fault": "master_reset", "trigger": "confirmed", "bench": "virtual-bench"}
     assert {(parameter["name"], parameter["value"]) for parameter in confirmed["parameters"]} == {
         ("fault", "master_reset"), ("trigger", "confirmed")}
+
+
+def test_a_campaign_refused_against_the_catalogs_expectation_says_why(bench_config: BenchConfig,
+                                                                      tmp_path: Path) -> None:
+    """The `to` version a catalog names is not the one its recipe builds: the master refuses the
+    package, and the verdict says so rather than only "ended refused"."""
+    path = catalog(tmp_path, """\
+        scenarios:
+          - {fault: refused_package, ecu: bcm, to: ["2.0.0", app-2.0.0-selftest-fail], expect: rolled_back}
+        """)
+    [scenario] = load_campaign_catalog(path, ecus=ECUS, sources=package_sources(REPO))
+    with pytest.raises(OutcomeViolation, match=r"the campaign ended refused, the catalog expects rolled_back "
+                                               r"\(campaign refused \(package\): bcm: .* holds version 2\.0\.0-bad"):
+        play(bench_config, scenario, tmp_path / "run", UpdateMaster)

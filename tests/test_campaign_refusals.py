@@ -16,7 +16,7 @@ from bench.image import load_private_key
 from bench.rig import Bench
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.master import UpdateMaster
-from bench.vehicle.signature import sign_manifest
+from bench.vehicle.signature import sign_manifest, signature_path
 from campaigns import NOW, PARKED, ROOT, UPDATE, Vehicle, make_master, virtual_bench, write_campaign
 
 
@@ -47,6 +47,8 @@ def image_swapped(path: Path) -> None:
 REFUSALS: dict[str, tuple[str, Callable[[Path], None], dict[str, object], str]] = {
     "tampered": ("signature", tampered, {}, "bad signature: the manifest was not signed by the trusted key"),
     "foreign key": ("signature", foreign_signed, {}, "unknown key id"),
+    "never signed": ("signature", lambda path: signature_path(path).unlink(), {},
+                     r"campaign\.yaml\.sig: cannot read the manifest or its signature: No such file"),
     "image swapped": ("digest", image_swapped, {}, "bcm: SHA-256 of app-1.1.0.img is"),
     "image of another version": ("package", lambda path: None,
                                  {"targets": {**UPDATE, "bcm": (UPDATE["bcm"][0], ("1.1.0", "app-2.1.0"))}},

@@ -138,3 +138,15 @@ def test_sim_serves_until_sigterm_then_exits_cleanly(tmp_path: Path) -> None:
     assert b"bcm: stopped" in out
     assert b"Traceback" not in err
 
+
+
+def test_udsoncans_negative_response_lines_show_with_verbose_only_and_bench_warnings_always() -> None:
+    """A command decodes the negative responses it meets; udsoncan's own error line for each is noise
+    (it followed the report of a recovered campaign), the bench's warnings are not."""
+    script = ("import logging, sys\nfrom bench.cli import configure_logging\nconfigure_logging(int(sys.argv[1]))\n"
+              "logging.getLogger('UdsClient[bcm]').error('[NegativeResponseException] : ConditionsNotCorrect')\n"
+              "logging.getLogger('bench.power.process').warning('the ECU program stopped by itself')\n")
+    quiet, verbose = (subprocess.run([sys.executable, "-c", script, level], capture_output=True, text=True,
+                                     cwd=REPO, timeout=60) for level in ("0", "1"))
+    assert quiet.stderr == "ota-bench: bench.power.process: the ECU program stopped by itself\n"
+    assert "[NegativeResponseException] : ConditionsNotCorrect" in verbose.stderr

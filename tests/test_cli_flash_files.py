@@ -54,3 +54,12 @@ def test_software_outside_an_ecus_one_application_region_is_a_user_error_not_a_r
 def test_argument_mistakes_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert flash(*args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_image_for_an_ecu_that_takes_software_files_exits_2_saying_use_file(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flash", "--bench", BENCH, "--ecu", "eps", "--image",
+                 str(ROOT / "fixtures" / "firmware" / "app-2.1.0.yaml")]) == 2
+    captured = capsys.readouterr()
+    assert "--image: ECU 'eps' is flashed by flash specification 'his', which takes software files" in captured.err
+    assert "Traceback" not in captured.err and "flashing" not in captured.out

@@ -156,6 +156,8 @@ def test_sim_serves_several_ecus_at_once_through_one_tester_bench_file(tmp_path:
         assert set(tester_config.ecus) == {"bcm", "eps"}
         assert tester_config.buses["body"].channel == urls.pop()
         flash = next(line for line in start if line.startswith("next: ota-bench flash") and "--ecu bcm" in line)
+        assert f"next: ota-bench flash --bench {tester} --ecu eps --file APP.hex" in start  # HIS: software files
+        assert f"next: ota-bench campaign --bench {tester} --manifest M.yaml --key PUB.pem --nvm DIR" in start
 
         assert main(shlex.split(flash.removeprefix("next: "))[1:]) == 0
         with Bench(tester_config, workdir=tmp_path / "tester") as rig:
@@ -174,8 +176,9 @@ def test_sim_serves_several_ecus_at_once_through_one_tester_bench_file(tmp_path:
 def test_sim_refuses_to_serve_a_can_fd_bus_over_slcan_naming_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "--bench", str(BENCH), "--all", "--nvm", str(tmp_path), "--slcan", "127.0.0.1:0"]) == 2
-    assert "--slcan: ECU 'bms' is on CAN FD bus 'powertrain'; SLCAN carries classic CAN only" \
-           in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "--slcan: ECU 'bms' is on CAN FD bus 'powertrain'; SLCAN carries classic CAN only" in error
+    assert "or make the bus classic CAN in the bench file: drop its fd and data_bitrate" in error
 
 
 @pytest.mark.parametrize("choice", [[], ["--all", "--ecu", "bcm"]])

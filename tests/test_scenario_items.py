@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -84,9 +85,30 @@ expect: {outcome: unchanged}
     assert "'" not in result.stdout.str().split("expected outcome", 1)[1].split("\n", 1)[0]  # no Python repr
 
 
+VOID = "bench.errors.HostOverloaded"
+"""A scenario's run the host's load voided (the simulator did not get the CPU in time): no verdict."""
+
+
+def verdicts(suite: pytest.Pytester, *options: str) -> dict[str, str]:
+    """Each scenario's verdict from the run's JUnit XML: ``passed``, ``failed`` (a finding about the
+    ECU) or the bench fault's type (an ``<error>``). A run the host voided is run again, twice at most,
+    as a nightly does (``--bench-fault-retries``); its last attempt is the one reported."""
+    xml = suite.path / f"junit{len(options)}.xml"
+    suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q", "--bench-fault-retries", "2",
+                    "--junitxml", str(xml), *options)
+    result: dict[str, str] = {}
+    for case in ElementTree.parse(xml).getroot().iter("testcase"):
+        error, failure = case.find("error"), case.find("failure")
+        result[case.get("name", "")] = ("failed" if failure is not None else
+                                        "passed" if error is None else error.get("message", "").split(":", 1)[0])
+    return result
+
+
 def test_xdist_gives_the_same_verdicts_as_a_serial_run(suite: pytest.Pytester) -> None:
+    """Two workers judge every scenario as one process does. A run the loaded host voided (a
+    HostOverloaded bench fault, never an ECU verdict) even after its retries is left out of the
+    comparison: this test asserts verdicts, not that the CI host has CPU to spare."""
     write(suite, CATALOG)
-    serial = suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q")
-    parallel = suite.runpytest("--bench", str(BENCH), "-p", "no:cacheprovider", "-q", "-n", "2")
-    serial.assert_outcomes(passed=6)
-    parallel.assert_outcomes(passed=6)
+    serial, parallel = verdicts(suite), verdicts(suite, "-n", "2")
+    assert len(serial) == 6 and parallel.keys() == serial.keys()
+    assert set(serial.values()) | set(parallel.values()) <= {"passed", VOID}, (serial, parallel)

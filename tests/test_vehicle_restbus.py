@@ -225,10 +225,17 @@ def test_no_update_while_driving(vehicle, ecu):  # the README's example
 """
 
 
+def readme_example() -> str:
+    """The test of the README's section "Vehicle state on the bus", as a reader copies it."""
+    section = (REPO / "README.md").read_text().split("## Vehicle state on the bus", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def test_the_vehicle_fixture(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(VEHICLE_TEST)
+    (pytester.path / "fixtures").symlink_to(REPO / "fixtures")
+    pytester.makepyfile(test_vehicle=VEHICLE_TEST, test_readme=readme_example())
     result = pytester.runpytest("--bench", str(vehicle_rack(pytester.path)), "-p", "no:xdist")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
 def test_the_vehicle_fixture_on_a_bench_without_restbus_is_a_usage_error(pytester: pytest.Pytester) -> None:

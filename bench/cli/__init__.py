@@ -14,8 +14,8 @@ One module per command, each with ``register(commands, bench_file)`` and ``run(a
 command is a new module and one entry in ``COMMANDS``.
 
 Exit codes: 0 success, 1 the ECU failed (``FlashError``; for ``evidence verify``: the archive does
-not match its manifest), 2 a user error (``ConfigError``, bad
-arguments), 3 a fault of the bench (``BenchFault``), 130 interrupted.
+not match its manifest), 2 a user error (``UsageError``, ``ConfigError``,
+bad arguments), 3 a fault of the bench (``BenchFault``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.cli import campaign, evidence, flash, image, list_bench, sim
 from bench.cli.common import EXIT_BENCH_FAULT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER_ERROR, error
-from bench.errors import BenchFault, ConfigError
+from bench.errors import BenchFault, UsageError
 
 COMMANDS = (list_bench, sim, flash, image, evidence, campaign)
 
@@ -39,12 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2): return it, never exit from here
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    if args.verbose:
-        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
-                            format="%(relativeCreated)8.0f ms %(levelname)-7s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         return args.command(args)
-    except ConfigError as exc:
+    except UsageError as exc:  # a ConfigError too
         error(str(exc))
         return EXIT_USER_ERROR
     except BenchFault as exc:
@@ -53,6 +51,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED
+
+
+class _DecodedByTheCommand(logging.Filter):
+    """udsoncan logs each negative response as an error (``[NegativeResponseException] : ...``);
+    the commands expect some (a version read while an ECU is in its bootloader) and say in words
+    what the others mean, so those lines are shown with -v only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("UdsClient")
+
+
+def configure_logging(verbose: int) -> None:
+    """-v: what the libraries do (-vv: every request); else warnings of the bench only, on stderr."""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(relativeCreated)8.0f ms %(levelname)-7s %(name)s: %(message)s")
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(_DecodedByTheCommand())
+    logging.basicConfig(level=logging.WARNING, format="ota-bench: %(name)s: %(message)s", handlers=[handler])
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,29 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import can
 
 from bench.cli.common import EXIT_ECU_FAILED, EXIT_OK
 from bench.config import BenchConfig, load_bench
 from bench.errors import ConfigError
 from bench.image import load_public_key
-from bench.monitor.vehicle_listener import VehicleListener
-from bench.monitor.vehicle_signals import SIGNALS, VehicleSignals
 from bench.rig import Bench
-from bench.sim.factory import load_dbc
-from bench.transport.can_bus import open_bus
 from bench.vehicle.acceptance import CampaignRefused
-from bench.vehicle.bus_conditions import BusConditions
+from bench.vehicle.bus_conditions import BATTERY_WH, listening
 from bench.vehicle.master import UpdateMaster
-
-LISTEN_POLL = 0.05
-"""Seconds between looks at what the master heard while it listens at start."""
-
 
 def register(commands: argparse._SubParsersAction, bench_file: argparse.ArgumentParser) -> None:
     campaign = commands.add_parser(
@@ -59,9 +46,9 @@ def register(commands: argparse._SubParsersAction, bench_file: argparse.Argument
                           help="the master's own NVM: its journal and the software it keeps for a rollback")
     campaign.add_argument("--vehicle-bus", metavar="BUS",
                           help="bus carrying the vehicle state (the DBC's VCU messages); default: the first bus")
-    campaign.add_argument("--battery-wh", type=float, default=600.0, metavar="WH",
+    campaign.add_argument("--battery-wh", type=float, default=BATTERY_WH, metavar="WH",
                           help="the 12 V battery's capacity: available energy is the state of charge times it "
-                               "(default: 600)")
+                               f"(default: {BATTERY_WH:g})")
     campaign.add_argument("--listen", type=float, default=5.0, metavar="SECONDS",
                           help="how long to listen at start for every vehicle signal before judging the "
                                "preconditions (a woken master has heard nothing yet; default: 5)")
@@ -90,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="ota-master-") as workdir, \
             Bench(config, workdir=Path(workdir), isolate=False) as rig, \
-            _bus_conditions(config, vehicle_bus, args.battery_wh, args.listen) as conditions:
+            listening(config, vehicle_bus, capacity_wh=args.battery_wh, wait=args.listen) as conditions:
         master = UpdateMaster(rig, args.nvm, key, conditions, probe=announce)
         unfinished = master.campaign if master.campaign is not None and not master.campaign.finished else None
         if unfinished is not None:
@@ -115,20 +102,3 @@ def _emit(report: dict[str, object], path: Path | None) -> int:
             raise ConfigError(f"--report: cannot write the report: {exc.strerror or exc}", file=str(path)) from None
     return EXIT_OK if report["outcome"] == "committed" else EXIT_ECU_FAILED
 
-
-@contextmanager
-def _bus_conditions(config: BenchConfig, bus_name: str, capacity_wh: float,
-                    listen: float) -> Iterator[BusConditions]:
-    """The master's own node on ``bus_name`` listening to the vehicle messages (a handle of its own),
-    once every signal was heard or ``listen`` seconds passed (then the master finds it unknown)."""
-    bus = open_bus(bus_name, config.buses[bus_name])
-    listener = VehicleListener(VehicleSignals.from_dbc(load_dbc(config)))
-    notifier = can.Notifier(bus, [listener], timeout=0.01)
-    try:
-        deadline = time.monotonic() + listen
-        while len(listener.state()) < len(SIGNALS) and time.monotonic() < deadline:
-            time.sleep(LISTEN_POLL)
-        yield BusConditions(listener, capacity_wh=capacity_wh)
-    finally:
-        notifier.stop()
-        bus.shutdown()

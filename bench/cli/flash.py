@@ -82,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
         return _run_files(args, config)
     if args.progress is not None:
         raise ConfigError("--progress applies to --file: the bench's images resume from the ECU's journal")
+    spec = config.profiles[config.ecus[args.ecu].profile].flash_spec
+    if spec.resume != "journal":
+        raise ConfigError(f"--image: ECU {args.ecu!r} is flashed by flash specification {spec.name!r}, which takes "
+                          "software files, not the bench's images: give them with --file (e.g. --file app.hex)",
+                          file=str(config.source))
     image = load_image(args.image)
     delta = _delta_package(config, args.ecu, args.delta_from, args.image, image) if args.delta_from else None
     with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:

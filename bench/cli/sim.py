@@ -116,7 +116,8 @@ def _run_many(config: BenchConfig, args: argparse.Namespace, names: list[str]) -
         fd = [name for name in names if config.buses[config.ecus[name].bus].fd]
         if fd:
             raise ConfigError(f"--slcan: ECU {fd[0]!r} is on CAN FD bus {config.ecus[fd[0]].bus!r}; SLCAN carries "
-                              "classic CAN only (serve the ECUs of classic CAN buses with --ecu NAME ...)",
+                              "classic CAN only (serve the ECUs of classic CAN buses with --ecu NAME ..., or make the bus classic "
+                              "CAN in the bench file: drop its fd and data_bitrate)",
                               file=str(config.source))
         if args.slcan[1] != 0 and len(buses) > 1:
             raise ConfigError(f"--slcan: {len(buses)} buses need a port each; give port 0 (a free port per bus)",
@@ -138,7 +139,8 @@ def _run_many(config: BenchConfig, args: argparse.Namespace, names: list[str]) -
             write_tester_bench(args.write_bench, config, names, urls)
             say(f"wrote the tester's bench file {args.write_bench} with ECUs {', '.join(names)}")
             for name in names:
-                say(f"next: ota-bench flash --bench {args.write_bench} --ecu {name} --image {example_recipe()}")
+                say(f"next: ota-bench flash --bench {args.write_bench} --ecu {name} {flash_arguments(config, name)}")
+            say(f"next: ota-bench campaign --bench {args.write_bench} --manifest M.yaml --key PUB.pem --nvm DIR")
         say(f"serving {len(names)} virtual ECUs: {', '.join(names)}; Ctrl-C or SIGTERM stops them")
         while not stop.wait(0.2) and all(sim.fault is None for sim, _ in served):
             for sim, activity in served:
@@ -188,7 +190,7 @@ def say(line: str) -> None:
 
 def next_steps(config: BenchConfig, args: argparse.Namespace, slcan_url: str | None) -> list[str]:
     """How a tester in another process reaches the ECU: the bench file and the flash command."""
-    image = f"--image {example_recipe()}"
+    image = flash_arguments(config, args.ecu)
     if args.write_bench is not None:
         urls = {config.ecus[args.ecu].bus: slcan_url} if slcan_url else {}
         write_tester_bench(args.write_bench, config, [args.ecu], urls)
@@ -204,6 +206,13 @@ def next_steps(config: BenchConfig, args: argparse.Namespace, slcan_url: str | N
         return [f"next: add --write-bench tester.yaml for a ready bench file (a bus of interface slcan, channel "
                 f"{slcan_url}), then: ota-bench flash --bench tester.yaml --ecu {args.ecu} {image}"]
     return [f"next: ota-bench flash --bench {args.bench} --ecu {args.ecu} --no-sim {image}"]
+
+
+def flash_arguments(config: BenchConfig, ecu: str) -> str:
+    """What ``ota-bench flash`` takes for ``ecu``: the bench's image (a recipe), or software files
+    when its flash specification keeps no journal (``his``: Intel HEX, S-record, VBF)."""
+    spec = config.profiles[config.ecus[ecu].profile].flash_spec
+    return f"--image {example_recipe()}" if spec.resume == "journal" else "--file APP.hex"
 
 
 def example_recipe() -> str:

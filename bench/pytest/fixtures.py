@@ -27,6 +27,10 @@ from bench.report.labels import label_bench, label_ecu
 from bench.rig import Bench, EcuHandle
 from bench.sim.ecu import VirtualEcu
 from bench.sim.vehicle_state import VehicleState
+from bench.vehicle.bus_conditions import BATTERY_WH, BusConditions, listening
+
+VEHICLE_HEARD_WITHIN = 5.0
+"""Seconds ``vehicle_conditions`` waits for its listener to hear the vehicle messages sent at its start."""
 
 
 @pytest.fixture
@@ -111,6 +115,19 @@ def vehicle(bench: Bench) -> VehicleState:
         raise UsageError(f"bench {bench.config.name!r} ({bench.config.source}) sends no vehicle state: "
                          "add a rest-bus to its bench file (restbus: {buses: [BUS, ...]})")
     return bench.vehicle
+
+
+@pytest.fixture
+def vehicle_conditions(bench: Bench, vehicle: VehicleState) -> Iterator[BusConditions]:
+    """The vehicle as an update master reads it (``UpdateMaster(bench, nvm, key, vehicle_conditions)``):
+    its own listener on the rest-bus's first bus, a battery of ``BATTERY_WH`` (600 Wh); returned
+    once it heard every vehicle signal (both messages are sent at once), else it finds them unknown."""
+    assert bench.config.restbus is not None  # the vehicle fixture asked for it
+    vehicle.speed, vehicle.battery_voltage = vehicle.speed, vehicle.battery_voltage  # sent now, not next cycle
+    name = bench.config.restbus.buses[0]
+    with listening(bench.config, name, capacity_wh=BATTERY_WH, channel=bench.channel(name),
+                   wait=VEHICLE_HEARD_WITHIN) as conditions:
+        yield conditions
 
 
 @pytest.fixture(scope="session")

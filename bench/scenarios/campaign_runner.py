@@ -63,6 +63,8 @@ class CampaignRun:
     faults: list[tuple[str, float]] = field(default_factory=list)
     outcome: str = ""
     report: CampaignReport | None = None
+    refusal: str = ""
+    """Why the master refused the campaign (``CampaignRefused``), when it did."""
     versions: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
     """ECU -> (campaign's from version, to version, running now)."""
     unsafe: list[tuple[float, float | None]] = field(default_factory=list)
@@ -168,7 +170,7 @@ def _run(rig: Bench, run: CampaignRun, manifest_path: Path, kind: type[UpdateMas
         run.report = Probed(rig, nvm, trusted, vehicle.conditions, probe=probe).run(manifest_path)
     except CampaignRefused as refusal:
         run.points.append((f"refused: {refusal}", time.monotonic()))
-        run.outcome = "refused"
+        run.outcome, run.refusal = "refused", str(refusal)
         return
     except MasterReset:
         for supply in rig.supplies.values():
@@ -195,8 +197,9 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     run.counters["end"] = _counters(rig, run)
     check_counters(run.outcome, run.counters)
     if run.outcome not in run.scenario.expect:
+        why = run.report.reason if run.report is not None else run.refusal
         raise UnexpectedOutcome(f"the campaign ended {run.outcome}, the catalog expects "
-                                f"{' or '.join(run.scenario.expect)}" + (f" ({run.report.reason})" if run.report else ""))
+                                f"{' or '.join(run.scenario.expect)}" + (f" ({why})" if why else ""))
     if run.outcome == "refused":
         check_refused_untouched(rig.flash_results())
     running = {name: _running(rig, name) for name in manifest.targets}

@@ -15,25 +15,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import can
-
 from bench.config.models import BenchConfig, RestBusConfig
 from bench.errors import BenchFault
-from bench.monitor.vehicle_listener import VehicleListener
-from bench.monitor.vehicle_signals import VehicleSignals
 from bench.rig import Bench
 from bench.scenarios.campaign_catalog import VehicleSource
-from bench.sim.factory import load_dbc
-from bench.transport.can_bus import open_bus
-from bench.vehicle.bus_conditions import BusConditions
+from bench.vehicle.bus_conditions import BATTERY_WH, BusConditions, listening
 from bench.vehicle.preconditions import VehicleConditions, VehicleState, VehicleStateUnknown
 
 PARKED = VehicleState(speed=0.0, gear="P", ignition="on", parking_brake=True, battery_voltage=12.6,
                       available_energy_wh=500.0)
 HEARD_WITHIN = 5.0
 """Seconds the master's listener may take to hear every vehicle message once they are sent."""
-BATTERY_WH = 600.0
-"""The 12 V battery's capacity the master assumes on the bus (energy: state of charge times it)."""
 
 
 class ScenarioVehicle(Protocol):
@@ -117,16 +109,10 @@ def scenario_vehicle(rig: Bench, source: VehicleSource) -> Iterator[ScenarioVehi
         return
     assert rig.config.restbus is not None
     name = rig.config.restbus.buses[0]
-    bus = open_bus(name, rig.config.buses[name], channel=rig.channel(name))
-    listener = VehicleListener(VehicleSignals.from_dbc(load_dbc(rig.config)))
-    notifier = can.Notifier(bus, [listener], timeout=0.01)
-    try:
-        vehicle = BusVehicle(rig, BusConditions(listener, capacity_wh=BATTERY_WH))
+    with listening(rig.config, name, capacity_wh=BATTERY_WH, channel=rig.channel(name)) as conditions:
+        vehicle = BusVehicle(rig, conditions)
         assert rig.vehicle is not None
         rig.vehicle.speed = rig.vehicle.speed  # each vehicle message sent now (a value set is), not at its
         rig.vehicle.battery_voltage = rig.vehicle.battery_voltage  # next cycle
         vehicle.until_heard(lambda state: True, what=f"the rest-bus's vehicle messages on bus {name}")
         yield vehicle
-    finally:
-        notifier.stop()
-        bus.shutdown()

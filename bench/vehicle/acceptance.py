@@ -35,7 +35,7 @@ def read_signed(path: Path, public_key: Ed25519PublicKey) -> tuple[CampaignManif
         text = path.read_bytes()
         signature = signature_path(path).read_text()
     except OSError as exc:
-        raise CampaignRefused("signature", f"{path}: cannot read the manifest or its signature: "
+        raise CampaignRefused("signature", f"{exc.filename or path}: cannot read the manifest or its signature: "
                                            f"{exc.strerror or exc}") from None
     try:
         verify_manifest(text, signature, public_key)
