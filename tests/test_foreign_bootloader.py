@@ -5,7 +5,7 @@ three logical blocks, a 4-byte maxNumberOfBlockLength, 0x78 during erase, 0x21 b
 first version read after a start, a RequestTransferExit answer with a parameter record), started by ``driver: process`` and reached over SLCAN over TCP. Its flash spec
 and bench file were written from the README alone; the only Python is the key function. Flashed from
 Intel HEX and S-record by ``ota-bench flash`` and by the ``flasher`` fixture, cut (SIGKILL) in the
-middle and flashed again, and cut at steps of a scenario catalog."""
+middle and flashed again, and cut or disturbed at steps of its scenario catalogs."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
 FOREIGN = ROOT / "fixtures" / "foreign"
 BENCH = FOREIGN / "orion-bench.yaml"
-CATALOG = FOREIGN / "scenarios" / "orion-power-loss.yaml"
+CATALOGS = FOREIGN / "scenarios"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,11 +60,13 @@ def test_ota_bench_flash_flashes_the_software_file(software: str) -> None:
 
 
 def test_the_flasher_fixture_and_power_cuts_of_the_catalog() -> None:
-    """flash_orion.py (the flasher fixture: HEX, S-record, a cut in the middle and the next flash) and
-    catalog points whose requests are Orion's own (fingerprint 0xF184, erase and check by block index)."""
+    """flash_orion.py (the flasher fixture: HEX, S-record, a cut in the middle and the next flash),
+    catalog points whose requests are Orion's own (fingerprint 0xF184, erase and check by block index)
+    and corrupted frames of a check request through the bench's CAN gateway."""
     points = ("fingerprint", "erase@1", "block:3@0", "check_block@2", "check")
-    ids = [f"{CATALOG}::orion-power-loss[orion-full-power_cut@{at}]" for at in points]
+    ids = [f"{CATALOGS}/orion-power-loss.yaml::orion-power-loss[orion-full-power_cut@{at}]" for at in points]
+    ids.append(f"{CATALOGS}/orion-network.yaml::orion-network[orion-full-corruption@check_block@2-s0]")
     done = run("-m", "pytest", str(FOREIGN / "flash_orion.py"), *ids, "--bench", str(BENCH),
                "-p", "no:randomly", "-p", "no:cacheprovider", "-q")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "9 passed" in done.stdout
+    assert "10 passed" in done.stdout
