@@ -138,7 +138,8 @@ class SecurityConfig(Strict):
     """Bytes of the key buffer the library writes into (its ``maxKeySize``)."""
     max_attempts: int = Field(3, ge=1)
     lockout_delay: float = Field(10.0, ge=0)
-    """Seconds after exceededNumberOfAttempts during which requestSeed answers 0x37."""
+    """The ECU's security delay timer: seconds during which requestSeed answers 0x37 (the virtual ECU:
+    after exceededNumberOfAttempts). A flash by a flash spec waits up to this long for a seed."""
 
     @field_validator("level")
     @classmethod
