@@ -2,7 +2,8 @@
 written outside the bench that imports nothing of it, in a dialect of its own (erase 0xFF00 by a 1-byte
 block index, check 0x0202 with the block index and a CRC-32, fingerprint DID 0xF184 before any erase,
 three logical blocks, a 4-byte maxNumberOfBlockLength, 0x78 during erase, 0x21 busyRepeatRequest to the
-first version read after a start, a RequestTransferExit answer with a parameter record), started by ``driver: process`` and reached over SLCAN over TCP. Its flash spec
+first version read after a start, 0x37 to requestSeed for 1 s after a start (its security delay timer),
+a RequestTransferExit answer with a parameter record), started by ``driver: process`` and reached over SLCAN over TCP. Its flash spec
 and bench file were written from the README alone; the only Python is the key function. Flashed from
 Intel HEX and S-record by ``ota-bench flash`` and by the ``flasher`` fixture, cut (SIGKILL) in the
 middle and flashed again, and cut or disturbed at steps of its scenario catalogs."""
