@@ -365,8 +365,27 @@ def test_a_his_profile_loads_with_its_logical_blocks(tmp_path: Path) -> None:
         ("application", 0x10000, 0x30000), ("calibration", 0x80000, 0x8000)]
 
 
+def test_a_his_profile_takes_its_logical_blocks_and_version_did_from_its_flash_spec(tmp_path: Path) -> None:
+    """Written once, in the spec: an outsider's ECU (README walkthrough) needs no copy in the profile."""
+    spec = tmp_path / "orion.yaml"
+    spec.write_text("name: orion\nresume: restart_block\nmemory_map:\n"
+                    "  - {name: application, address: 0x8004000, size: 0x8000}\n"
+                    "  - {name: parameters, address: 0x8070000, size: 0x400}\n"
+                    "  - {name: calibration, address: 0x8040000, size: 0x1000}\n"
+                    "steps:\n  - {do: logical_blocks, erase: {routine_id: 0xFF00, option_record: [block_index]}}\n"
+                    "  - {do: read_did, did: 0xF195, record_as: version_after}\n")
+    profile = "  his:\n    bootloader: his\n    flash_spec: orion.yaml\n    memory: {address_bytes: 3}\n"
+    loaded = load_bench(write(tmp_path, edit("profiles:\n", "profiles:\n" + profile))).profiles["his"]
+    assert [(b.name, b.address, b.size) for b in loaded.memory.blocks] == [
+        ("application", 0x8004000, 0x8000), ("calibration", 0x8040000, 0x1000), ("parameters", 0x8070000, 0x400)]
+    assert loaded.memory.address_bytes == 3 and loaded.dids.version == 0xF195
+    given = profile + "    dids: {version: 0xF189}\n"
+    assert load_bench(write(tmp_path, edit("profiles:\n", "profiles:\n" + given))).profiles["his"].dids.version == 0xF189
+
+
 @pytest.mark.parametrize(("profile", "words"), [
-    ("  his:\n    bootloader: his\n    flash_spec: his\n", "a his bootloader needs memory.blocks"),
+    ("  his:\n    bootloader: his\n    flash_spec: his\n", "a his bootloader needs its logical blocks (name, address, "
+                                                       "size): memory.blocks, or the memory_map of its flash_spec"),
     (HIS_PROFILE.replace("0x80000", "0x20000"), "logical block 'calibration' at 0x20000 is not after block "
                                                 "'application'"),
     (HIS_PROFILE.replace("bootloader: his\n    flash_spec: his", "bootloader: single_bank"), "memory.blocks are logical blocks of a "

@@ -185,3 +185,12 @@ def test_a_his_bootloader_left_on_the_bench_spec_is_refused(tmp_path: Path) -> N
     bench.write_text(bench.read_text().replace("    flash_spec: his ", "    # no flash_spec "))
     with pytest.raises(ConfigError, match="a his bootloader does not keep: name its own spec"):
         load_bench(bench)
+
+
+def test_scenario_phases_name_what_the_flash_spec_sends() -> None:
+    """The catalog points preconditions, fingerprint, check_block and check are the spec's requests (the
+    runner falls back on the profile's routines where a spec has none)."""
+    his, bench = shipped_spec("his"), shipped_spec("bench")
+    assert (his.preconditions_routine, his.fingerprint_did, his.check_block_routine, his.dependencies_routine) \
+        == (0x0203, 0xF15A, 0x0202, 0xFF01)
+    assert (bench.preconditions_routine, bench.check_block_routine, bench.dependencies_routine) == (None, None, 0xFF01)

@@ -366,6 +366,31 @@ class FlashSpec(Strict):
     def blocks(self) -> LogicalBlocksStep:
         return next(s for s in self.steps if isinstance(s, LogicalBlocksStep))
 
+    @property
+    def preconditions_routine(self) -> int | None:
+        """The first routine before the logical blocks (check programming preconditions), if any."""
+        return next((s.routine_id for s in self._before_blocks if isinstance(s, RoutineStep)), None)
+
+    @property
+    def fingerprint_did(self) -> int | None:
+        """The first DID written before the logical blocks (the fingerprint), if any."""
+        return next((s.did for s in self._before_blocks if isinstance(s, WriteDidStep)), None)
+
+    @property
+    def check_block_routine(self) -> int | None:
+        """The routine that checks each logical block (None: the spec checks in a routine after them)."""
+        return self.blocks.check.routine_id if self.blocks.check is not None else None
+
+    @property
+    def dependencies_routine(self) -> int | None:
+        """The last routine after the logical blocks (check programming dependencies), if any."""
+        after = self.steps[self.steps.index(self.blocks) + 1:]
+        return next((s.routine_id for s in reversed(after) if isinstance(s, RoutineStep)), None)
+
+    @property
+    def _before_blocks(self) -> list[Step]:
+        return self.steps[:self.steps.index(self.blocks)]
+
 
 def shipped_names() -> list[str]:
     return sorted(path.stem for path in SHIPPED.glob("*.yaml"))

@@ -33,7 +33,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from bench.config.doip_models import DoipConfig
-from bench.config.flash_spec import FlashSpec, shipped_spec
+from bench.config.flash_spec import FlashSpec, ReadDidStep, shipped_spec
 from bench.config.power_models import PowerConfig
 from bench.config.strict import Strict
 
@@ -138,7 +138,8 @@ class SecurityConfig(Strict):
     """Bytes of the key buffer the library writes into (its ``maxKeySize``)."""
     max_attempts: int = Field(3, ge=1)
     lockout_delay: float = Field(10.0, ge=0)
-    """Seconds after exceededNumberOfAttempts during which requestSeed answers 0x37."""
+    """The ECU's security delay timer: seconds during which requestSeed answers 0x37 (the virtual ECU:
+    after exceededNumberOfAttempts). A flash by a flash spec waits up to this long for a seed."""
 
     @field_validator("level")
     @classmethod
@@ -295,10 +296,38 @@ class EcuProfile(Strict):
         """A name is a shipped spec (the loader has already read a file named here)."""
         return shipped_spec(value) if isinstance(value, str) else value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _what_the_spec_says(cls, data: object) -> object:
+        """What the flash spec says, the user writes once: a his profile without ``memory.blocks`` has the
+        spec's ``memory_map`` as its logical blocks, and a profile without ``dids.version`` reads the version
+        from the DID the spec reads as ``version_after`` (the oracles read the profile's)."""
+        if not isinstance(data, dict):
+            return data
+        try:
+            spec = data.get("flash_spec")
+            spec = shipped_spec(spec) if isinstance(spec, str) else FlashSpec.model_validate(spec) \
+                if isinstance(spec, dict) else spec
+        except ValueError:  # pydantic's ValidationError too
+            return data  # the field's own validation names the mistake where it is
+        if not isinstance(spec, FlashSpec):
+            return data
+        memory, dids = data.get("memory", {}), data.get("dids", {})
+        if data.get("bootloader") == "his" and isinstance(memory, dict) and not memory.get("blocks") \
+                and spec.memory_map:
+            blocks = [region.model_dump() for region in sorted(spec.memory_map, key=lambda region: region.address)]
+            data = {**data, "memory": {**memory, "blocks": blocks}}
+        version = next((step.did for step in spec.steps
+                        if isinstance(step, ReadDidStep) and step.record_as == "version_after"), None)
+        if isinstance(dids, dict) and "version" not in dids and version is not None:
+            data = {**data, "dids": {**dids, "version": version}}
+        return data
+
     @model_validator(mode="after")
     def _his_blocks(self) -> EcuProfile:
         if self.bootloader == "his" and not self.memory.blocks:
-            raise ValueError("a his bootloader needs memory.blocks: its logical blocks (name, address, size)")
+            raise ValueError("a his bootloader needs its logical blocks (name, address, size): memory.blocks, "
+                             "or the memory_map of its flash_spec")
         if self.bootloader != "his" and self.memory.blocks:
             raise ValueError(f"memory.blocks are logical blocks of a his bootloader, not of a {self.bootloader} one")
         return self

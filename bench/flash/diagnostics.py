@@ -60,6 +60,16 @@ class EcuDiagnostics:
     def read_boot_status(self) -> BootStatus:
         return BootStatus.parse(self.read_did(self.profile.dids.boot_state))
 
+    def read_boot_status_if_kept(self) -> BootStatus | None:
+        """The boot status, or None from an ECU that keeps none: one whose bootloader is not the bench's
+        answers its DID (0xFD02) with 0x31 requestOutOfRange, as ISO 14229-1 says of an unsupported DID."""
+        try:
+            return self.read_boot_status()
+        except NegativeResponseException as exc:
+            if exc.response.code == 0x31:
+                return None
+            raise
+
     def read_journal(self) -> DownloadJournal:
         return DownloadJournal.parse(self.read_did(self.profile.dids.journal))
 
@@ -69,10 +79,12 @@ class EcuDiagnostics:
         from one). Never raises."""
         try:
             version = self.read_version()
-            status = self.read_boot_status()
+            status = self.read_boot_status_if_kept()
             journal = self.read_journal() if self.profile.flash_spec.resume == "journal" else None
         except Exception as exc:  # noqa: BLE001 - a silent or broken ECU must still be described
             return f"ECU state unreadable ({type(exc).__name__}: {exc})"
+        if status is None:
+            return f"ECU state: version {version or 'none (no valid application)'}, no boot status DID"
         return (f"ECU state: version {version or 'none'}, {status.mode.name.lower()}, bank {status.bank_name}, "
                 f"{status.state.name.lower()}, {status.boot_attempts} unconfirmed start(s), "
                 + (f"journal {journal.committed:#x}/{journal.total_length:#x}" if journal else "no journal"))

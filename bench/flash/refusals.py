@@ -22,7 +22,8 @@ NRC_MEANINGS = {
     0x33: "the ECU is locked: security access is needed first",
     0x35: "the security key is wrong",
     0x36: "too many wrong security keys: the ECU is locked out",
-    0x37: "the lockout delay after wrong security keys has not expired",
+    0x37: "the ECU's security delay timer has not expired (it runs after wrong keys, in many bootloaders "
+          "after every start too; a flash waits up to the profile's security.lockout_delay)",
     0x70: "the ECU does not accept the download (memory, format or state)",
     0x71: "the ECU stopped the transfer (the data or its memory is at fault)",
     0x72: "erasing or programming the ECU's flash failed",

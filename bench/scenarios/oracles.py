@@ -75,14 +75,18 @@ bootloader, reprogrammable (an A/B ECU always runs one of its banks)."""
 
 def version_is_old_or_new(ecu: EcuHandle, old: str, new: str) -> str | None:
     """The running version, which must be ``old`` or ``new``; None when a single-bank (or HIS-style)
-    ECU waits in its bootloader with no valid application (a safe, reprogrammable state)."""
+    ECU waits in its bootloader with no valid application (a safe, reprogrammable state). An ECU that
+    keeps no boot status DID (a bootloader not of the bench's dialect) waits there when it answers
+    the version DID with 0x22, as ``read_version`` reads it."""
     version = ecu.diagnostics.read_version()
     if version in (old, new):
         return version
-    status = ecu.diagnostics.read_boot_status()
-    if version is None and status.mode == BootMode.BOOTLOADER and ecu.profile.bootloader in SINGLE_COPY:
+    status = ecu.diagnostics.read_boot_status_if_kept()
+    in_bootloader = status.mode == BootMode.BOOTLOADER if status is not None else version is None
+    if version is None and in_bootloader and ecu.profile.bootloader in SINGLE_COPY:
         return None
-    raise WrongVersion(f"{ecu.name} reports {version_text(version)} ({status}); only {old} or {new} "
+    state = status if status is not None else "no boot status DID"
+    raise WrongVersion(f"{ecu.name} reports {version_text(version)} ({state}); only {old} or {new} "
                        "are allowed" + ("" if ecu.profile.bootloader in SINGLE_COPY
                                         else ", and an A/B ECU must always run one of them"))
 

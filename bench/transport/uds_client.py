@@ -15,7 +15,7 @@ import isotp
 import udsoncan
 from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpV2Connection
-from udsoncan.exceptions import TimeoutException
+from udsoncan.exceptions import NegativeResponseException, TimeoutException
 
 from bench.config.key_functions import resolve_security_key
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
@@ -24,6 +24,7 @@ from bench.transport.isotp_link import AddressedStack, address, make_stack
 
 TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
 RESPONSE_PENDING = b"\x78"
+BUSY_REPEAT_REQUEST = 0x21
 N_AS = 1.0
 """ISO 15765-2 N_As timeout (seconds): a frame not on the bus by then is lost."""
 
@@ -91,6 +92,20 @@ class SessionTimedClient(Client):
         """P2server_max of the session the ECU is in (seconds): announced, or the profile's floor."""
         self.server_p2_star = self.floor.p2_star
         """P2*server_max of that session (seconds)."""
+
+    def send_request(self, request: udsoncan.Request, timeout: int = -1):  # noqa: ANN201 - udsoncan's Response
+        """ISO 14229-1 busyRepeatRequest (NRC 0x21): the server is temporarily too busy and the client
+        repeats the identical request; here after the session's P2server_max, for at most its
+        P2*server_max in all (an ECU busy longer than it may keep a request pending: the 0x21 stands)."""
+        give_up = time.monotonic() + self.server_p2_star
+        while True:
+            try:
+                return super().send_request(request, timeout)
+            except NegativeResponseException as exc:
+                if exc.response.code != BUSY_REPEAT_REQUEST or time.monotonic() >= give_up:
+                    raise
+            logger.info("the ECU is busy (0x21): repeating %s", request.get_payload().hex(" "))
+            time.sleep(self.server_p2)
 
     def change_session(self, newsession: int):  # noqa: ANN201 - udsoncan's interpreted response
         response = super().change_session(newsession)
