@@ -194,15 +194,15 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
         self.unpowered = threading.Event()
         self.missed_answers: list[str] = []
         """For the bench's host-load report: a TCP tester has no ISO-TP stack to miss answers in."""
-        self._service: int | None = None
-        """The service of the request awaiting its answer."""
+        self._request: bytes | None = None
+        """The request awaiting its answer."""
 
-    def request_sent(self, service: int | None) -> None:
-        """A request of ``service`` went out (physically, or functionally by ``DoipLink``): only its answer counts."""
-        self._service = service
+    def request_sent(self, request: bytes | None) -> None:
+        """``request`` went out (physically, or functionally by ``DoipLink``): only its answer counts."""
+        self._request = request or None
 
     def specific_send(self, payload: bytes) -> None:
-        self.request_sent(payload[0] if payload else None)
+        self.request_sent(payload)
         self.session.send(self.logical_address, payload, acknowledged=True)
 
     def specific_wait_frame(self, timeout: float | None = 2) -> bytes:
@@ -216,10 +216,10 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
             answer = self.session.receive(self.logical_address, remaining)
             if answer is None:
                 continue
-            if self._service is not None and not answers(answer, self._service):
+            if self._request is not None and not answers(answer, self._request):
                 # ISO 14229-2: the client takes only a response to its own request (a late answer to an
                 # earlier one, held by a stalled connection, is not it)
-                logger.info("ignored %s while awaiting the answer to service %#04x", answer.hex(" "), self._service)
+                logger.info("ignored %s while awaiting the answer to %s", answer.hex(" "), self._request[:4].hex(" "))
                 continue
             return answer
 
@@ -253,7 +253,7 @@ class DoipLink(PoweredLink):
         if answer_within > 0:
             self.connection.empty_rxqueue()
         self.connection.session.send(self._functional_address, payload, acknowledged=True)
-        self.connection.request_sent(payload[0])
+        self.connection.request_sent(payload)
         answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
         return answer
 

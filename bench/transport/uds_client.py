@@ -31,9 +31,30 @@ N_AS = 1.0
 logger = logging.getLogger(__name__)
 
 
-def answers(response: bytes, service: int) -> bool:
-    """Whether ``response`` is an answer to ``service``: its positive response SID or 7F and it."""
-    return response[:2] == bytes([0x7F, service]) if response[:1] == b"\x7f" else response[:1] == bytes([service + 0x40])
+SUB_FUNCTION_SERVICES = frozenset({0x10, 0x11, 0x19, 0x27, 0x28, 0x31, 0x3E, 0x85})
+"""Services whose first parameter byte is a sub-function with the suppressPosRspMsgIndicationBit (bit 7)."""
+
+ECHOED = {0x10: 1, 0x11: 1, 0x19: 1, 0x27: 1, 0x28: 1, 0x3E: 1, 0x85: 1, 0x31: 3, 0x22: 2, 0x2E: 2, 0x2F: 2,
+          0x36: 1}
+"""Services whose positive response repeats the request's first parameter bytes (ISO 14229-1): the
+sub-function (bit 7 cleared), a routine's control type and identifier, the (first) DID, and
+TransferData's blockSequenceCounter."""
+
+
+def answers(response: bytes, request: bytes) -> bool:
+    """Whether ``response`` answers ``request``: 7F and its SID, or its positive response SID with
+    what that response repeats of the request (``ECHOED``). A late answer to an earlier request of
+    the same service (``50 03`` while ``10 02`` waits, TransferData's ``76 05`` while block 6
+    waits) is not an answer; a negative one repeats only the SID, so it cannot be told apart."""
+    service = request[0]
+    if response[:1] == b"\x7f":
+        return response[:2] == bytes([0x7F, service])
+    if response[:1] != bytes([service + 0x40]):
+        return False
+    echo = bytearray(request[1:1 + ECHOED.get(service, 0)])
+    if echo and service in SUB_FUNCTION_SERVICES:
+        echo[0] &= 0x7F
+    return response[1:1 + len(echo)] == echo
 
 
 class RawDid(udsoncan.DidCodec):
@@ -165,18 +186,17 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
         single or first frame) in time: the tester's threads did not get the CPU (a loaded host),
         not a silent ECU."""
         self._sent_at = float("inf")
-        self._service: int | None = None
-        """The service of the request awaiting its answer: an answer to another one is an earlier
-        request's, late (its final answer after a 0x78 the tester no longer waited for)."""
+        self._request: bytes | None = None
+        """The request awaiting its answer: an answer to another one is an earlier request's, late
+        (its final answer after a 0x78 the tester no longer waited for)."""
 
-    def request_sent(self, service: int | None = None) -> None:
-        """A request of ``service`` went out (physically, or functionally by ``TesterLink``): answers
-        count from now."""
+    def request_sent(self, request: bytes | None = None) -> None:
+        """``request`` went out (physically, or functionally by ``TesterLink``): answers count from now."""
         self._sent_at = time.monotonic()
-        self._service = service
+        self._request = request or None
 
     def specific_send(self, payload: bytes, timeout: float | None = None) -> None:
-        self.request_sent(payload[0] if payload else None)
+        self.request_sent(payload)
         super().specific_send(payload, timeout)
 
     def specific_wait_frame(self, timeout: float | None = None) -> bytes:
@@ -204,10 +224,10 @@ class BenchAwareConnection(PythonIsoTpV2Connection):
             frame = self.isotp_layer.recv(block=True, timeout=remaining)
             if frame is None:
                 continue
-            if self._service is not None and not answers(bytes(frame), self._service):
+            if self._request is not None and not answers(bytes(frame), self._request):
                 # ISO 14229-2: the client takes only a response to its own request
-                logger.info("ignored %s while awaiting the answer to service %#04x", bytes(frame).hex(" "),
-                            self._service)
+                logger.info("ignored %s while awaiting the answer to %s", bytes(frame).hex(" "),
+                            self._request[:4].hex(" "))
                 continue
             return bytes(frame)
 
@@ -226,7 +246,7 @@ def functional_answer(client: SessionTimedClient, payload: bytes, answer_within:
             return None, pending_seen
         if answer is None:
             return None, pending_seen
-        if not answers(answer, payload[0]):
+        if not answers(answer, payload):
             # a late answer to an earlier request (e.g. its 0x78, sent after the tester moved on):
             # ISO 14229-2 has the client take only a response to its own request
             logger.info("ignored %s while awaiting the answer to functional %s", answer.hex(" "), payload.hex(" "))
@@ -326,7 +346,7 @@ class TesterLink(PoweredLink):
             self._physical.clear_rx_queue()
         if not self._send_functional(payload):
             raise TimeoutException(f"functional request {payload.hex(' ')} not sent within N_As ({N_AS} s)")
-        self.connection.request_sent(payload[0])
+        self.connection.request_sent(payload)
         answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
         return answer
 
