@@ -1,0 +1,118 @@
+"""Host overload over DoIP: a message the relay or the DoIP entity held because its thread did not get
+the CPU makes a failure meanwhile ``HostOverloaded``; a TCP fault's own holding does not count, and an
+ECU that answers late by itself is still the ECU's finding."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.config import load_bench
+from bench.doip.gateway import DoipGateway
+from bench.errors import HostOverloaded
+from bench.ethernet import relay as relay_module
+from bench.ethernet.direction import Direction
+from bench.image.builders import firmware_builder
+from bench.scenarios.catalog import Scenario, load_catalog
+from bench.scenarios.oracles import OutcomeViolation
+from bench.scenarios.runner import play
+from bench.transport.hop_lag import HopLag
+from tests.test_catalog_mutants import with_mutant
+
+REPO = Path(__file__).resolve().parents[1]
+ECUS = {"bcm": "single_bank", "bms": "ab"}
+STARVED = 2.5
+"""Seconds a starved hop holds RequestTransferExit or its answer: past the tester's P2 and its wait for
+the entity's acknowledgement (A_PROCESSING_TIME), so the update fails."""
+
+
+def scenario(tmp_path: Path, ecu: str, fault: str, at: str) -> Scenario:
+    path = tmp_path / "demo.yaml"
+    path.write_text("campaign: demo\ndefaults: {to: app-2.0.0}\n" + textwrap.dedent(f"""\
+        matrix: {{ecu: {ecu}, fault: {fault}, at: "{at}", transport: doip}}
+        """))
+    (found,) = load_catalog(path, ecus=ECUS)
+    return found
+
+
+def starve_relay(monkeypatch: pytest.MonkeyPatch, direction: Direction, service: int) -> None:
+    """The relay's thread of ``direction`` gets no CPU for ``STARVED`` s once the message of ``service``
+    (or its positive answer) is in."""
+    forward = relay_module._Connection._forward
+
+    def starved(self, way, message, arrived):  # noqa: ANN001, ANN202
+        data = message[relay_module.HEADER.size + relay_module.DIAGNOSTIC_ADDRESSES:]
+        if way is direction and data[:1] in (bytes([service]), bytes([service + 0x40])):
+            time.sleep(STARVED)
+        return forward(self, way, message, arrived)
+
+    monkeypatch.setattr(relay_module._Connection, "_forward", starved)
+
+
+def starve_entity(monkeypatch: pytest.MonkeyPatch, service: int) -> None:
+    """The DoIP entity's socket thread gets no CPU for ``STARVED`` s once a request of ``service`` is in."""
+    handle = DoipGateway._handle
+
+    def starved(self, connection, payload_type, payload, ready):  # noqa: ANN001, ANN202
+        if payload_type == relay_module.DIAGNOSTIC_MESSAGE and payload[4:5] == bytes([service]):
+            time.sleep(STARVED)
+        return handle(self, connection, payload_type, payload, ready)
+
+    monkeypatch.setattr(DoipGateway, "_handle", starved)
+
+
+@pytest.mark.parametrize(("starve", "hop"), [
+    (lambda mp: starve_relay(mp, Direction.TO_ENTITY, 0x37), "DoIP relay to scenario-gateway, tester->entity"),
+    (lambda mp: starve_relay(mp, Direction.TO_TESTER, 0x37), "DoIP relay to scenario-gateway, entity->tester"),
+    (lambda mp: starve_entity(mp, 0x37), "DoIP entity scenario-gateway, tester->ECU"),
+], ids=["relay-to-entity", "relay-to-tester", "entity"])
+def test_a_doip_hop_starved_past_p2_makes_the_failure_the_hosts(monkeypatch, tmp_path, starve, hop) -> None:
+    starve(monkeypatch)
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    with pytest.raises(HostOverloaded) as verdict:
+        play(config, scenario(tmp_path, "bms", "power_cut", "block:2"), firmware_builder(REPO),
+             workdir=tmp_path / "run")
+    # the messages queued behind the starved one are late too; or the failure came while it was held
+    assert re.search(rf"{hop}: (\d+ message\(s\) passed on more than 100 ms after they arrived|a message in hand for)", str(verdict.value))
+
+
+@pytest.mark.parametrize("fault", ["tcp_stall", "tcp_delay"])
+def test_what_a_tcp_fault_holds_on_purpose_is_not_host_load(monkeypatch, tmp_path, fault) -> None:
+    """A stall of 1 s and +50 ms on every message for 0.5 s hold messages far past the bound: not counted."""
+    from bench.rig import Bench
+
+    seen: list[list[str]] = []
+    close = Bench.close
+
+    def closing(self):  # noqa: ANN001, ANN202
+        seen.append(self.host_overload())
+        return close(self)
+
+    monkeypatch.setattr(Bench, "close", closing)
+    config = load_bench(REPO / "fixtures" / "benches" / "virtual.yaml")
+    outcome = play(config, scenario(tmp_path, "bms", fault, "block:3"), firmware_builder(REPO),
+                   workdir=tmp_path / "run")
+    assert outcome.attempts[-1].failure is None
+    assert seen == [[]]
+
+
+def test_an_ecu_answering_after_p2_over_doip_is_still_the_ecus_finding(tmp_path) -> None:
+    """The mutant answers 10 02 300 ms late by design: no DoIP hop counts that wait as the host's."""
+    config = with_mutant(load_bench(REPO / "fixtures" / "benches" / "virtual.yaml"), "bcm", "late_programming_session")
+    with pytest.raises(OutcomeViolation, match="DiagnosticSessionControl programming failed: .*P2 timeout"):
+        play(config, scenario(tmp_path, "bcm", "power_cut", "block:3"), firmware_builder(REPO),
+             workdir=tmp_path / "run")
+
+
+def test_a_hop_counts_only_messages_it_held_past_the_bound() -> None:
+    lag = HopLag("hop")
+    lag.note(0.02)
+    assert lag.describe() is None
+    lag.note(0.3)
+    lag.note(0.15)
+    assert lag.describe() == ("hop: 2 message(s) passed on more than 100 ms after they arrived, the latest 300 ms: "
+                              "its thread did not get the CPU")
