@@ -13,6 +13,7 @@ import pytest
 
 from bench.config import load_bench
 from bench.doip.gateway import DoipGateway
+from bench.doip.header import DIAGNOSTIC_MESSAGE, HEADER
 from bench.errors import HostOverloaded
 from bench.ethernet import relay as relay_module
 from bench.ethernet.direction import Direction
@@ -45,7 +46,7 @@ def starve_relay(monkeypatch: pytest.MonkeyPatch, direction: Direction, service:
     forward = relay_module._Connection._forward
 
     def starved(self, way, message, arrived):  # noqa: ANN001, ANN202
-        data = message[relay_module.HEADER.size + relay_module.DIAGNOSTIC_ADDRESSES:]
+        data = message[HEADER.size + relay_module.DIAGNOSTIC_ADDRESSES:]
         if way is direction and data[:1] in (bytes([service]), bytes([service + 0x40])):
             time.sleep(STARVED)
         return forward(self, way, message, arrived)
@@ -58,7 +59,7 @@ def starve_entity(monkeypatch: pytest.MonkeyPatch, service: int) -> None:
     handle = DoipGateway._handle
 
     def starved(self, connection, payload_type, payload, ready):  # noqa: ANN001, ANN202
-        if payload_type == relay_module.DIAGNOSTIC_MESSAGE and payload[4:5] == bytes([service]):
+        if payload_type == DIAGNOSTIC_MESSAGE and payload[4:5] == bytes([service]):
             time.sleep(STARVED)
         return handle(self, connection, payload_type, payload, ready)
 
@@ -77,7 +78,8 @@ def test_a_doip_hop_starved_past_p2_makes_the_failure_the_hosts(monkeypatch, tmp
         play(config, scenario(tmp_path, "bms", "power_cut", "block:2"), firmware_builder(REPO),
              workdir=tmp_path / "run")
     # the messages queued behind the starved one are late too; or the failure came while it was held
-    assert re.search(rf"{hop}: (\d+ message\(s\) passed on more than 100 ms after they arrived|a message in hand for)", str(verdict.value))
+    late = r"\d+ message\(s\) passed on more than 100 ms after they arrived|a message in hand for"
+    assert re.search(rf"{hop}: ({late})", str(verdict.value))
 
 
 @pytest.mark.parametrize("fault", ["tcp_stall", "tcp_delay"])
@@ -102,7 +104,8 @@ def test_what_a_tcp_fault_holds_on_purpose_is_not_host_load(monkeypatch, tmp_pat
 
 def test_an_ecu_answering_after_p2_over_doip_is_still_the_ecus_finding(tmp_path) -> None:
     """The mutant answers 10 02 300 ms late by design: no DoIP hop counts that wait as the host's."""
-    config = with_mutant(load_bench(REPO / "fixtures" / "benches" / "virtual.yaml"), "bcm", "late_programming_session")
+    config = with_mutant(load_bench(REPO / "fixtures" / "benches" / "virtual.yaml"), "bcm",
+                         "late_programming_session")
     with pytest.raises(OutcomeViolation, match="DiagnosticSessionControl programming failed: .*P2 timeout"):
         play(config, scenario(tmp_path, "bcm", "power_cut", "block:3"), firmware_builder(REPO),
              workdir=tmp_path / "run")
@@ -116,3 +119,60 @@ def test_a_hop_counts_only_messages_it_held_past_the_bound() -> None:
     lag.note(0.15)
     assert lag.describe() == ("hop: 2 message(s) passed on more than 100 ms after they arrived, the latest 300 ms: "
                               "its thread did not get the CPU")
+
+
+def test_a_tester_timeout_with_the_answer_already_at_its_socket_is_the_hosts(monkeypatch, tmp_path) -> None:
+    """The tester's thread gets no CPU for 0.5 s once it waits for the answer to TesterPresent: P2
+    expires with the answer in the socket, which the link reports as missed."""
+    from udsoncan.exceptions import TimeoutException
+
+    from bench.rig import Bench
+    from bench.transport.doip_link import DoipSession
+
+    receive, starving = DoipSession.receive, []
+
+    def starved(self, source, timeout):  # noqa: ANN001, ANN202
+        if starving and starving.pop():
+            time.sleep(0.5)
+            return None
+        return receive(self, source, timeout)
+
+    monkeypatch.setattr(DoipSession, "receive", starved)
+    with Bench(load_bench(REPO / "fixtures" / "benches" / "doip.yaml"), workdir=tmp_path, ecus=["bms"]) as rig:
+        link = rig.ecu("bms").link
+        assert link.client.tester_present().positive and link.connection.missed_answers == []
+        starving.append(True)
+        with pytest.raises(TimeoutException):
+            link.client.tester_present()
+        (missed,) = link.connection.missed_answers
+        assert "the tester's threads did not get the CPU" in missed
+        assert rig.host_overload() == [f"ECU bms: {missed}"]
+
+
+def test_an_acknowledgement_at_the_socket_the_tester_took_too_late_is_the_hosts(monkeypatch, tmp_path) -> None:
+    """The tester's thread gets no CPU past its wait for the entity's acknowledgement (shortened to
+    0.3 s here), which has reached its socket meanwhile: the host's, reported with the entity."""
+    from udsoncan.exceptions import TimeoutException
+
+    from bench.rig import Bench
+    from bench.transport import doip_link
+
+    read, starving = doip_link.DoipSession._read, []
+
+    def starved(self, timeout):  # noqa: ANN001, ANN202
+        if starving and starving.pop():
+            time.sleep(0.5)
+            return False
+        return read(self, timeout)
+
+    monkeypatch.setattr(doip_link.DoipSession, "_read", starved)
+    monkeypatch.setattr(doip_link, "A_PROCESSING_TIME", 0.3)
+    with Bench(load_bench(REPO / "fixtures" / "benches" / "doip.yaml"), workdir=tmp_path, ecus=["bms"]) as rig:
+        link = rig.ecu("bms").link
+        assert link.client.tester_present().positive and rig.host_overload() == []
+        starving.append(True)
+        with pytest.raises(TimeoutException, match="did not acknowledge"):
+            link.client.tester_present()
+        (overload,) = rig.host_overload()
+        assert overload.startswith("tester's connection to central-gateway: the entity's acknowledgement")
+        assert "did not get the CPU to take it within 300 ms" in overload

@@ -38,7 +38,8 @@ from doipclient.messages import (
 from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
 from bench.doip.activation import Activation, TcpSocket, silent_sockets
-from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
+from bench.doip.header import (DIAGNOSTIC_MESSAGE, HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame,
+                               header_nack, judge)
 from bench.doip.nacks import NackCode, NackInjection, NackInjections
 from bench.doip.routes import Route
 from bench.transport.hop_lag import HopLag, recv_stamped, stamp_arrivals
@@ -252,15 +253,19 @@ class DoipGateway:
                         break
                     connection.version = header.version
                     payload, buffer = buffer[HEADER.size:end], buffer[end:]
-                    ready = self.requests_lag.holding = max(arrived, free_since)
-                    if not self._handle(connection, header.payload_type, payload, ready):
-                        return
+                    ready = max(arrived, free_since)
+                    if header.payload_type == DIAGNOSTIC_MESSAGE:  # others may wait on purpose (alive checks)
+                        self.requests_lag.holding = ready
+                    carry_on = self._handle(connection, header.payload_type, payload, ready)
                     free_since, self.requests_lag.holding = time.time(), None
+                    if not carry_on:
+                        return
         except OSError:
             pass
         except Exception as exc:  # a bug of the gateway: a bench fault, not the ECU's
             self.fault = exc
         finally:
+            self.requests_lag.holding = None
             self._drop(connection)
 
     def _drop(self, connection: TcpSocket) -> None:

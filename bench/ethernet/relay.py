@@ -13,10 +13,10 @@ version, inverse, payload type, payload length) and forwards whole messages. A f
 
 ``delay`` holds every message that long before forwarding it. Each direction's ``HopLag``
 (``lags``) counts messages forwarded late from their arrival (kernel timestamp) though nothing of
-the relay's meant to hold them: its thread did not get the CPU (``Bench.host_overload``). Every forwarded chunk, FIN and RST is
-kept as a ``TcpEvent`` for the pcapng evidence (``bench/ethernet/pcapng.py``). UDP_DISCOVERY
-datagrams to the relay's port (the same number, UDP) are relayed too and kept in ``datagrams``
-(``bench/ethernet/udp_relay.py``); faults apply to TCP only.
+the relay's meant to hold them: its thread did not get the CPU (``Bench.host_overload``). Every
+forwarded chunk, FIN and RST is kept as a ``TcpEvent`` for the pcapng evidence
+(``bench/ethernet/pcapng.py``). UDP_DISCOVERY datagrams to the relay's port (the same number, UDP)
+are relayed too and kept in ``datagrams`` (``bench/ethernet/udp_relay.py``); faults apply to TCP only.
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from bench.doip.header import HEADER
+from bench.doip.header import DIAGNOSTIC_MESSAGE, HEADER
 from bench.ethernet.direction import Direction
 from bench.ethernet.udp_relay import UdpEvent, UdpRelay
 from bench.errors import BenchFault, UsageError
 from bench.transport.hop_lag import HopLag, recv_stamped, stamp_arrivals
 
-DIAGNOSTIC_MESSAGE = 0x8001
 DIAGNOSTIC_ADDRESSES = 4
 """Source and target address ahead of the UDS data in a diagnostic message."""
 POLL = 0.05
@@ -136,11 +135,14 @@ class _Connection:
             buffer += chunk
             for message in split_messages(buffer):
                 lag.holding = arrived if arrived > self.held_until[direction] else None
-                if not self._forward(direction, message, arrived):
+                forwarded = self._forward(direction, message, arrived)
+                lag.holding = None
+                if not forwarded:
                     return
 
     def _forward(self, direction: Direction, message: bytes, arrived: float) -> bool:
-        """``message`` (whose last bytes reached the host at ``arrived``) sent on, unless a fault stops it."""
+        """``message`` (whose last bytes reached the host at ``arrived``) sent on, unless a fault stops
+        it; noted in the direction's lag if it is ``holding`` it (nothing held it on purpose)."""
         lag = self.relay.lags[direction]
         fault = self.relay._fault_for(direction, message)
         held = fault is not None
@@ -170,7 +172,6 @@ class _Connection:
             self.held_until[direction] = now
         elif lag.holding is not None:
             lag.note(now - arrived)
-        lag.holding = None
         return True
 
     def shut_direction(self, direction: Direction) -> None:

@@ -101,7 +101,9 @@ class DoipSide:
 
     def late_hops(self) -> list[str]:
         """What the host's load held in the entities and relays (``bench.transport.hop_lag``)."""
-        return ([text for gateway in self.gateways.values() for text in gateway.late_hops()]
+        return ([f"tester's connection to {name}: {missed}" for name, session in self._sessions.items()
+                 for missed in session.missed_acks]
+                + [text for gateway in self.gateways.values() for text in gateway.late_hops()]
                 + [text for relay in self.relays.values() for lag in relay.lags.values()
                    if (text := lag.describe()) is not None])
 
