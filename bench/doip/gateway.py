@@ -113,6 +113,8 @@ class DoipGateway:
 
     def add_route(self, route: Route) -> None:
         self.routes[route.logical_address] = route
+        if route.lag is not None:
+            route.lag.hop = f"DoIP entity {self.name}, {route.lag.hop}"
 
     def start(self, *, powered: bool = True) -> None:
         """Routes and threads started; ``powered``: the entity serves at once (else at ``power_on``)."""
