@@ -7,7 +7,9 @@ activation 0x0005/0x0006; a socket in the way of an activation is alive-checked 
 ``bench.doip.activation``), answers alive checks, and passes diagnostic messages (0x8001) to the
 ECU behind it over ISO-TP after a positive ACK (0x8002), or refuses them with a NACK (0x8003).
 ``power_off``/``power_on`` (and ``reset``) drop every socket and activation: a tester must connect
-and activate routing again.
+and activate routing again. ``late_hops`` tells what the host's load held in the entity: diagnostic
+messages handed to their route late from their arrival (kernel timestamp) or from the end of the
+message before them, and answers its CAN routes took late.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from doipclient.messages import (
@@ -35,9 +38,11 @@ from doipclient.messages import (
 from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
 from bench.doip.activation import Activation, TcpSocket, silent_sockets
-from bench.doip.header import HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame, header_nack, judge
+from bench.doip.header import (DIAGNOSTIC_MESSAGE, HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame,
+                               header_nack, judge)
 from bench.doip.nacks import NackCode, NackInjection, NackInjections
 from bench.doip.routes import Route
+from bench.transport.hop_lag import HopLag, recv_stamped, stamp_arrivals
 
 MAX_PAYLOAD = 0x10005
 """Largest payload a socket buffers (bytes): a diagnostic message of 64 KiB of UDS data and its addresses."""
@@ -89,6 +94,8 @@ class DoipGateway:
         """Routing activations accepted since the gateway started (a tester's reconnections show here)."""
         self.fault: Exception | None = None
         """What broke a socket's thread, if anything did (``Bench.faults`` reports it)."""
+        self.requests_lag = HopLag(f"DoIP entity {name}, tester->ECU")
+        """Diagnostic messages handed to their route late because the socket's thread did not get the CPU."""
         self.announce_to = list(announce_to)
         """Where the vehicle announcement (0x0004) is sent at each power on, over UDP: a loopback bench
         has no broadcast domain, so its listeners are named."""
@@ -99,8 +106,15 @@ class DoipGateway:
         host, port = self._tcp.getsockname()[:2]
         return host, port
 
+    def late_hops(self) -> list[str]:
+        """For ``Bench.host_overload``: each hop of the entity that passed messages on late."""
+        lags = [self.requests_lag, *(route.lag for route in self.routes.values() if route.lag is not None)]
+        return [text for lag in lags if (text := lag.describe()) is not None]
+
     def add_route(self, route: Route) -> None:
         self.routes[route.logical_address] = route
+        if route.lag is not None:
+            route.lag.hop = f"DoIP entity {self.name}, {route.lag.hop}"
 
     def start(self, *, powered: bool = True) -> None:
         """Routes and threads started; ``powered``: the entity serves at once (else at ``power_on``)."""
@@ -214,11 +228,14 @@ class DoipGateway:
     def _serve(self, connection: TcpSocket) -> None:
         sock = connection.sock
         sock.settimeout(POLL)
+        stamp_arrivals(sock)
         buffer = b""
+        free_since = 0.0
+        """When (``time.time()``) the message before was done with: one behind it waits for it, not the host."""
         try:
             while not self._stop.is_set() and self._open(connection):
                 try:
-                    chunk = sock.recv(0x10000)
+                    chunk, arrived = recv_stamped(sock, 0x10000)
                 except TimeoutError:
                     continue
                 if not chunk:
@@ -238,13 +255,19 @@ class DoipGateway:
                         break
                     connection.version = header.version
                     payload, buffer = buffer[HEADER.size:end], buffer[end:]
-                    if not self._handle(connection, header.payload_type, payload):
+                    ready = max(arrived, free_since)
+                    if header.payload_type == DIAGNOSTIC_MESSAGE:  # others may wait on purpose (alive checks)
+                        self.requests_lag.holding = ready
+                    carry_on = self._handle(connection, header.payload_type, payload, ready)
+                    free_since, self.requests_lag.holding = time.time(), None
+                    if not carry_on:
                         return
         except OSError:
             pass
         except Exception as exc:  # a bug of the gateway: a bench fault, not the ECU's
             self.fault = exc
         finally:
+            self.requests_lag.holding = None
             self._drop(connection)
 
     def _drop(self, connection: TcpSocket) -> None:
@@ -259,8 +282,9 @@ class DoipGateway:
         with self._state:
             return connection in self._sockets
 
-    def _handle(self, connection: TcpSocket, payload_type: int, payload: bytes) -> bool:
-        """Act on one message; False when the socket is to be closed."""
+    def _handle(self, connection: TcpSocket, payload_type: int, payload: bytes, ready: float) -> bool:
+        """Act on one message, there to be taken since ``ready`` (``time.time()``); False when the
+        socket is to be closed."""
         message = decode(payload_type, payload)
         if isinstance(message, RoutingActivationRequest):
             return self._activate(connection, message.source_address, payload[2])
@@ -268,7 +292,7 @@ class DoipGateway:
             connection.send(AliveCheckResponse(connection.source or 0x0000))
             return True
         if isinstance(message, DiagnosticMessage):
-            return self._diagnostic(connection, message)
+            return self._diagnostic(connection, message, ready)
         connection.alive.set()  # an alive check response: the socket is alive, nothing to answer
         return True
 
@@ -315,7 +339,7 @@ class DoipGateway:
         """Forget every injection that has not refused all its messages yet."""
         self._injections.clear()
 
-    def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage) -> bool:
+    def _diagnostic(self, connection: TcpSocket, message: DiagnosticMessage, ready: float) -> bool:
         """Refused with a NACK (the socket closed after 0x02), or acknowledged once sent on to the ECU."""
         source, target, data = message.source_address, message.target_address, bytes(message.user_data)
         code, routes = self._refusal(connection, source, target, data)
@@ -325,6 +349,8 @@ class DoipGateway:
                 for route in routes:
                     exchanges.enter_context(route.exchange)
                     self._clients[route.logical_address] = source
+                self.requests_lag.note(time.time() - ready)
+                self.requests_lag.holding = None  # what follows is the bus's time, not the host's
                 if all([route.send(data, functional=functional) for route in routes]):
                     connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
                     return True

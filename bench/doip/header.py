@@ -20,6 +20,8 @@ PROTOCOL_VERSIONS = frozenset({0x02, 0x03})
 """ISO 13400-2:2012 (0x02) and :2019 (0x03)."""
 DEFAULT_VERSION = 0xFF
 """Allowed in vehicle identification requests only: the client does not know the entity's version."""
+DIAGNOSTIC_MESSAGE = 0x8001
+"""ISO 13400-2 payload type of a diagnostic message (UDS data between two logical addresses)."""
 
 PAYLOAD_LENGTHS: dict[int, frozenset[int] | int] = {
     0x0001: frozenset({0}), 0x0002: frozenset({6}), 0x0003: frozenset({17}),

@@ -3,12 +3,14 @@ gateway (``CanRoute``), or the ECU the entity itself is (``NodeRoute``, an ECU o
 
 Each route is the bench's tester-side ISO-TP stack (``bench.transport.isotp_link``) on the tester
 channel of the ECU's bus, so frames pass the bench's CAN gateway and its network faults as a CAN
-tester's would. A thread per route hands every answer of the ECU to the gateway.
+tester's would. A thread per route hands every answer of the ECU to the gateway, and notes in the
+route's ``lag`` how long after its last frame it did (``bench.transport.hop_lag``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -16,6 +18,7 @@ import can
 
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.hop_lag import HopLag
 from bench.transport.isotp_link import AddressedStack, address, make_stack
 
 N_AS_TIMEOUT = 1.0
@@ -31,6 +34,8 @@ class Route(Protocol):
     """The CAN network (bench bus) of the ECU; None for the ECU the entity itself is."""
     exchange: threading.Lock
     """Held while a request is sent and acknowledged: an answer is passed on only after the ACK."""
+    lag: HopLag | None
+    """Answers the route's thread took late (None: the route has no thread of its own)."""
 
     def start(self) -> None: ...
 
@@ -47,6 +52,8 @@ class NodeRoute:
     through ``answered``."""
 
     network = None
+    lag = None
+    """Answers come back in the ECU's own thread (its answer timing judges them)."""
 
     def __init__(self, name: str, logical_address: int, max_request: int,
                  deliver: Callable[..., bool], answer: Callable[[NodeRoute, bytes], None]) -> None:
@@ -91,6 +98,7 @@ class CanRoute:
         self._answer = answer
         self.exchange = threading.Lock()
         """Held while a request is sent and acknowledged: an answer is passed on only after the ACK."""
+        self.lag = HopLag(f"route to {name}, ECU->tester")
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, name=f"doip-route-{name}", daemon=True)
 
@@ -121,5 +129,7 @@ class CanRoute:
             data = self._physical.recv(block=True, timeout=RECV_POLL)
             if data is None:
                 continue
+            # from its last frame; waiting for the exchange after it is ordering, not the host's load
+            self.lag.note(time.monotonic() - self._physical.last_frame_at)
             with self.exchange:
                 self._answer(self, bytes(data))

@@ -11,10 +11,12 @@ version, inverse, payload type, payload length) and forwards whole messages. A f
 - ``half_open``: the entity-to-tester direction is shut (the tester gets a FIN, reads nothing more)
   while the tester's messages still reach the entity.
 
-``delay`` holds every message that long before forwarding it. Every forwarded chunk, FIN and RST is
-kept as a ``TcpEvent`` for the pcapng evidence (``bench/ethernet/pcapng.py``). UDP_DISCOVERY
-datagrams to the relay's port (the same number, UDP) are relayed too and kept in ``datagrams``
-(``bench/ethernet/udp_relay.py``); faults apply to TCP only.
+``delay`` holds every message that long before forwarding it. Each direction's ``HopLag``
+(``lags``) counts messages forwarded late from their arrival (kernel timestamp) though nothing of
+the relay's meant to hold them: its thread did not get the CPU (``Bench.host_overload``). Every
+forwarded chunk, FIN and RST is kept as a ``TcpEvent`` for the pcapng evidence
+(``bench/ethernet/pcapng.py``). UDP_DISCOVERY datagrams to the relay's port (the same number, UDP)
+are relayed too and kept in ``datagrams`` (``bench/ethernet/udp_relay.py``); faults apply to TCP only.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from bench.doip.header import HEADER
+from bench.doip.header import DIAGNOSTIC_MESSAGE, HEADER
 from bench.ethernet.direction import Direction
 from bench.ethernet.udp_relay import UdpEvent, UdpRelay
 from bench.errors import BenchFault, UsageError
+from bench.transport.hop_lag import HopLag, recv_stamped, stamp_arrivals
 
-DIAGNOSTIC_MESSAGE = 0x8001
 DIAGNOSTIC_ADDRESSES = 4
 """Source and target address ahead of the UDS data in a diagnostic message."""
 POLL = 0.05
@@ -104,13 +106,18 @@ class _Connection:
         self.reset = False
         self.closed = False
         self.shut: set[Direction] = set()
+        self.held_until = dict.fromkeys(Direction, 0.0)
+        """Per direction, when (``time.time()``) a fault or the delay last held it: a message that
+        arrived before was held on purpose, not by the host."""
 
     def source(self, direction: Direction) -> socket.socket:
         return self.sockets[Direction.TO_TESTER if direction is Direction.TO_ENTITY else Direction.TO_ENTITY]
 
     def pump(self, direction: Direction) -> None:
         buffer = bytearray()
+        lag = self.relay.lags[direction]
         source = self.source(direction)
+        stamp_arrivals(source)
         while True:
             try:
                 # a socket closed while another thread blocks in its recv stays open in the kernel
@@ -119,7 +126,7 @@ class _Connection:
                     if self.reset or self.closed:
                         return
                     continue
-                chunk = source.recv(65536)
+                chunk, arrived = recv_stamped(source, 65536)
             except (OSError, ValueError):  # closed meanwhile: fileno -1
                 chunk = b""
             if not chunk:
@@ -127,13 +134,22 @@ class _Connection:
                 return
             buffer += chunk
             for message in split_messages(buffer):
-                if not self._forward(direction, message):
+                lag.holding = arrived if arrived > self.held_until[direction] else None
+                forwarded = self._forward(direction, message, arrived)
+                lag.holding = None
+                if not forwarded:
                     return
 
-    def _forward(self, direction: Direction, message: bytes) -> bool:
+    def _forward(self, direction: Direction, message: bytes, arrived: float) -> bool:
+        """``message`` (whose last bytes reached the host at ``arrived``) sent on, unless a fault stops
+        it; noted in the direction's lag if it is ``holding`` it (nothing held it on purpose)."""
+        lag = self.relay.lags[direction]
         fault = self.relay._fault_for(direction, message)
+        held = fault is not None
         if self.relay.delay > 0:
+            lag.holding = None
             time.sleep(self.relay.delay)
+            held = True
         if fault is not None and fault.kind == "reset":
             self.abort()
             return False
@@ -141,7 +157,7 @@ class _Connection:
             self.relay._stall_until = time.monotonic() + fault.seconds
         if fault is not None and fault.kind == "half_open":
             self.shut_direction(Direction.TO_TESTER)
-        self.relay._wait_stall()
+        held = self.relay._wait_stall(lag) or held
         with self.lock:
             if self.reset:
                 return False
@@ -151,7 +167,11 @@ class _Connection:
                 self.sockets[direction].sendall(message)
             except OSError:
                 return False
-            self.relay._record(self, direction, data=message)
+            now = self.relay._record(self, direction, data=message)
+        if held:
+            self.held_until[direction] = now
+        elif lag.holding is not None:
+            lag.note(now - arrived)
         return True
 
     def shut_direction(self, direction: Direction) -> None:
@@ -195,8 +215,11 @@ class _Connection:
 class DoipRelay:
     """Listens on ``host`` (an ephemeral port unless given) and relays each connection to ``upstream``."""
 
-    def __init__(self, upstream: tuple[str, int], *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, upstream: tuple[str, int], *, host: str = "127.0.0.1", port: int = 0,
+                 name: str = "DoIP relay") -> None:
         self.upstream = upstream
+        self.lags = {direction: HopLag(f"{name}, {direction.value}") for direction in Direction}
+        """Messages each direction forwarded late because its thread did not get the CPU."""
         self.faults: list[RelayFault] = []
         self.delay = 0.0
         """Seconds every message is held before it is forwarded."""
@@ -298,14 +321,21 @@ class DoipRelay:
                     return fault
         return None
 
-    def _wait_stall(self) -> None:
-        """Until the stall ends, or is cleared (looked at every POLL)."""
+    def _wait_stall(self, lag: HopLag) -> bool:
+        """Until the stall ends, or is cleared (looked at every POLL); whether there was one to wait
+        for (then the message ``lag`` is ``holding`` is held on purpose)."""
+        stalled = False
         while (remaining := self._stall_until - time.monotonic()) > 0:
+            stalled, lag.holding = True, None
             time.sleep(min(remaining, POLL))
+        return stalled
 
-    def _record(self, connection: _Connection, direction: Direction, *, data: bytes = b"", flag: str = "") -> None:
+    def _record(self, connection: _Connection, direction: Direction, *, data: bytes = b"", flag: str = "") -> float:
+        """The event kept; when (``time.time()``)."""
+        now = time.time()
         with self._lock:
-            self.events.append(TcpEvent(time.time(), connection.number, direction, connection.address, data, flag))
+            self.events.append(TcpEvent(now, connection.number, direction, connection.address, data, flag))
+        return now
 
     def stop(self) -> None:
         self._udp.stop()

@@ -33,12 +33,13 @@ import can
 
 from bench.errors import BenchFault, ConfigError
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.hop_lag import LATE_HOP
 from bench.transport.virtual_bus import BenchVirtualBus
 from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeline, GatewayEvent, Match
 
 log = logging.getLogger(__name__)
 
-LATE_FORWARD = 0.1
+LATE_FORWARD = LATE_HOP
 """Seconds after its sending a frame of the bench's virtual bus counts as late when the gateway
 takes it: the host did not give the forwarding thread the CPU (``Gateway.late_forwards``)."""
 

@@ -330,13 +330,15 @@ class Bench:
         """What the host's load did to the bench so far: answers of virtual ECUs made late because
         the simulator did not get the CPU (``bench.sim.answer_timing``), answers the tester's
         threads took too late (``BenchAwareConnection.missed_answers``), frames the gateway
-        forwarded late. A failure seen meanwhile may be the host's, not the ECU's."""
+        forwarded late, DoIP messages the entities and relays passed on late (``DoipSide.late_hops``).
+        A failure seen meanwhile may be the host's, not the ECU's."""
         return ([late.describe() for sim in self.sims.values() for late in sim.late_answers]
                 + [f"ECU {handle.name}: {missed}" for handle in self._handles.values() if "link" in vars(handle)
                    for missed in handle.link.connection.missed_answers]
                 + [f"gateway of bus {name}: {gateway.late_forwards} frame(s) forwarded more than "
                    f"{LATE_FORWARD * 1000:.0f} ms after they were sent, the latest {gateway.worst_lag * 1000:.0f} ms"
-                   for name, gateway in self.gateways.items() if gateway.late_forwards])
+                   for name, gateway in self.gateways.items() if gateway.late_forwards]
+                + self.doip.late_hops())
 
     def close(self) -> None:
         """Close everything, even after failures. Independent parts stop side by side: each

@@ -70,7 +70,7 @@ class DoipSide:
             entity = self.config.doip.entities[entity_name]
             gateway = self.gateways.get(entity_name)
             upstream = gateway.address if gateway is not None else (entity.host, entity.port)
-            self.relays[entity_name] = DoipRelay(upstream).start()
+            self.relays[entity_name] = DoipRelay(upstream, name=f"DoIP relay to {entity_name}").start()
         return self.relays[entity_name]
 
     def link(self, name: str, config: EcuConfig, profile: EcuProfile) -> DoipLink:
@@ -98,6 +98,14 @@ class DoipSide:
 
     def faults(self) -> list[str]:
         return [f"DoIP entity {name}: {gateway.fault!r}" for name, gateway in self.gateways.items() if gateway.fault]
+
+    def late_hops(self) -> list[str]:
+        """What the host's load held in the entities and relays (``bench.transport.hop_lag``)."""
+        return ([f"tester's connection to {name}: {missed}" for name, session in self._sessions.items()
+                 for missed in session.missed_acks]
+                + [text for gateway in self.gateways.values() for text in gateway.late_hops()]
+                + [text for relay in self.relays.values() for lag in relay.lags.values()
+                   if (text := lag.describe()) is not None])
 
     def write_captures(self, directory: Path) -> list[Path]:
         """Each relay's traffic so far, ``doip-<entity>.pcapng`` in ``directory``."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -32,6 +33,7 @@ from udsoncan.exceptions import TimeoutException
 
 from bench.config.doip_models import DoipConfig, DoipEntityConfig
 from bench.config.models import EcuProfile
+from bench.transport.hop_lag import recv_stamped, stamp_arrivals
 from bench.transport.uds_client import (TESTER_PRESENT_SUPPRESSED, PoweredLink, SessionTimedClient, answers,
                                         functional_answer)
 
@@ -49,6 +51,25 @@ SLICE = 0.02
 RECONNECT_POLL = 0.05
 """Seconds between the tester's attempts to connect and activate routing again after the entity
 closed or reset its socket."""
+CATCH_UP = 16
+"""Messages a timed-out wait reads at most from what already reached the socket (to tell the host's load)."""
+
+
+class StampedSocket:
+    """A TCP socket whose reads keep, in ``arrived``, when (``time.time()``) the kernel received
+    their last bytes; everything else is the socket's."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.arrived = 0.0
+        stamp_arrivals(sock)
+
+    def recv(self, size: int) -> bytes:
+        data, self.arrived = recv_stamped(self._sock, size)
+        return data
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
 
 
 class SlicedDoIPClient(DoIPClient):
@@ -58,11 +79,17 @@ class SlicedDoIPClient(DoIPClient):
     timeout only between reads, so a read for an answer that does not come (a suppressed one) would
     block for 2 s whatever it was asked to wait, and hold the socket from the other links. Its
     ``_connect`` (every connect and reconnect) and ``_tcp_sock`` are internals, checked in
-    tests/test_library_internals.py."""
+    tests/test_library_internals.py. Its socket keeps when what it read arrived (``arrived``)."""
 
     def _connect(self) -> None:
         super()._connect()
         self._tcp_sock.settimeout(SLICE)
+        self._tcp_sock = StampedSocket(self._tcp_sock)
+
+    @property
+    def arrived(self) -> float:
+        """When (``time.time()``) the kernel received the bytes of the last read (0: none yet)."""
+        return getattr(self._tcp_sock, "arrived", 0.0)
 
     def reconnect(self, close_delay: float = RECONNECT_POLL) -> None:
         """doipclient's reconnect (close, wait ``close_delay``, connect, activate routing), which its
@@ -126,6 +153,12 @@ class DoipSession:
         """doipclient reads and writes its socket unguarded: one thread at a time."""
         self._answers: dict[int, deque[bytes]] = defaultdict(deque)
         self._acks: dict[int, deque[object]] = {}
+        self._arrived: dict[int, float] = {}
+        """When the latest diagnostic message from each address reached the host."""
+        self._ack_arrived: dict[int, float] = {}
+        self.missed_acks: list[str] = []
+        """Acknowledgements that reached the host in time but were read too late: the tester's
+        threads did not get the CPU (``Bench.host_overload``)."""
 
     def send(self, target: int, payload: bytes, *, acknowledged: bool) -> None:
         """A diagnostic message to ``target``; ``acknowledged``: wait for the entity's ACK (a NACK raises)."""
@@ -143,9 +176,16 @@ class DoipSession:
                 self._acks.pop(target, None)
 
     def _await_ack(self, target: int, payload: bytes) -> None:
+        sent_at = time.time()
         deadline = time.monotonic() + A_PROCESSING_TIME
         while not self._acks[target]:
             if time.monotonic() > deadline:
+                self._catch_up()
+                if self._acks[target] and self._ack_arrived[target] <= sent_at + A_PROCESSING_TIME:
+                    self.missed_acks.append(
+                        f"the entity's acknowledgement of a diagnostic message to {target:#06x} reached the tester "
+                        f"{(self._ack_arrived[target] - sent_at) * 1000:.0f} ms after it was sent, but the tester's "
+                        f"threads did not get the CPU to take it within {A_PROCESSING_TIME * 1000:.0f} ms")
                 raise TimeoutException(f"DoIP entity did not acknowledge a diagnostic message to {target:#06x} "
                                        f"within {A_PROCESSING_TIME} s")
             self._read(deadline - time.monotonic())
@@ -160,24 +200,45 @@ class DoipSession:
                 self._read(timeout)
             return self._answers[source].popleft() if self._answers[source] else None
 
+    def arrived_since(self, source: int, request: bytes | None, since: float) -> float | None:
+        """For a wait that timed out: when the latest message from ``source`` reached the host, if it
+        came after ``since`` (``time.time()``) and answers ``request``; None if none did. Reads what
+        already reached the socket first."""
+        with self._lock:
+            self._catch_up()
+            queued = self._answers[source]
+            if not queued or self._arrived[source] < since:
+                return None
+            return self._arrived[source] if request is None or answers(queued[-1], request) else None
+
+    def _catch_up(self) -> None:
+        """What already reached the socket, read (at most ``CATCH_UP`` messages)."""
+        for _ in range(CATCH_UP):
+            if not self._read(0.001):
+                return
+
     def drop(self, source: int) -> None:
         with self._lock:
             self._answers[source].clear()
 
-    def _read(self, timeout: float) -> None:
+    def _read(self, timeout: float) -> bool:
+        """One message read, if one comes within ``timeout``; whether one came."""
         try:
             message = self.client.read_doip(timeout=max(timeout, 0.001))
         except TimeoutError:
-            return
+            return False
         except (ConnectionResetError, BrokenPipeError) as error:
             raise ConnectionLost(error) from error
         if isinstance(message, DiagnosticMessage) and message.target_address == self.tester_address:
             self._answers[message.source_address].append(bytes(message.user_data))
+            self._arrived[message.source_address] = self.client.arrived
         elif isinstance(message, (DiagnosticMessagePositiveAcknowledgement,
                                   DiagnosticMessageNegativeAcknowledgement)):
             waiting = self._acks.get(message.source_address)
             if waiting is not None:
                 waiting.append(message)
+                self._ack_arrived[message.source_address] = self.client.arrived
+        return message is not None
 
     def close(self) -> None:
         with self._lock:
@@ -193,12 +254,15 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
         self.session, self.logical_address = session, logical_address
         self.unpowered = threading.Event()
         self.missed_answers: list[str] = []
-        """For the bench's host-load report: a TCP tester has no ISO-TP stack to miss answers in."""
+        """Waits that timed out although the answer had reached the tester's socket in time: the
+        tester's threads did not get the CPU (a loaded host), not a silent ECU."""
         self._request: bytes | None = None
         """The request awaiting its answer."""
+        self._sent_at = float("inf")
 
     def request_sent(self, request: bytes | None) -> None:
         """``request`` went out (physically, or functionally by ``DoipLink``): only its answer counts."""
+        self._sent_at = time.time()
         self._request = request or None
 
     def specific_send(self, payload: bytes) -> None:
@@ -212,6 +276,8 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
                 raise TimeoutException("no answer: the bench has switched the ECU off")
             remaining = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
             if remaining <= 0:
+                assert deadline is not None and timeout is not None
+                self._note_missed(deadline, timeout)
                 raise TimeoutException(f"no DoIP diagnostic message in time (timeout={timeout} sec)")
             answer = self.session.receive(self.logical_address, remaining)
             if answer is None:
@@ -222,6 +288,15 @@ class BenchAwareDoipConnector(DoIPClientUDSConnector):
                 logger.info("ignored %s while awaiting the answer to %s", answer.hex(" "), self._request[:4].hex(" "))
                 continue
             return answer
+
+    def _note_missed(self, deadline: float, timeout: float) -> None:
+        """The wait of ``timeout`` s until ``deadline`` (``time.monotonic()``) timed out: an answer that
+        reached the socket by then, after the request, was the host's to miss."""
+        arrived = self.session.arrived_since(self.logical_address, self._request, self._sent_at)
+        if arrived is not None and arrived <= time.time() - (time.monotonic() - deadline):
+            self.missed_answers.append(
+                f"the tester's socket received an answer {(arrived - self._sent_at) * 1000:.0f} ms after the request, "
+                f"but the tester's threads did not get the CPU to take it within {timeout * 1000:.0f} ms")
 
     def empty_rxqueue(self) -> None:
         self.session.drop(self.logical_address)
