@@ -91,6 +91,7 @@ def test_a_later_flasher_of_the_same_ecu_resumes_at_the_block_on_record(tmp_path
     resumed = resume(config, tmp_path, progress)
     assert resumed.resumed_block == 1 and erased(resumed) == ["RoutineControl erase memory block 1"]
     assert resumed.resume_note.startswith("resumed at logical block 1 (calibration 0x00080000)")
+    assert "identity not checked" not in resumed.resume_note
 
 
 def test_a_swapped_ecu_is_flashed_from_its_first_block(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def test_an_ecu_busy_longer_than_its_p2_star_gets_the_0x21_through(ecu) -> None:
     with pytest.raises(NegativeResponseException) as refused:
         client.read_data_by_identifier(0xF189)
     assert refused.value.response.code == 0x21 and received[-1] == bytes.fromhex("22 F1 89")
+    assert len(received) > 1  # repeated until P2* ran out, not given up at the first 0x21
 
 
 def test_another_negative_response_is_not_repeated(ecu) -> None:
@@ -94,3 +95,4 @@ def test_a_delay_timer_longer_than_the_profiles_lockout_delay_gets_the_0x37_thro
     with pytest.raises(NegativeResponseException) as refused:
         request_seed(client, 0x05, up_to=PROFILE.security.lockout_delay)
     assert refused.value.response.code == 0x37 and received[-1] == SEED_REQUEST
+    assert len(received) > 1  # repeated until the lockout delay ran out, not given up at the first 0x37

@@ -84,7 +84,9 @@ class BlockResume:
         if earlier is not None and (earlier.ecu, earlier.software, earlier.identity) == \
                 (self.ecu, self.software, self._read) and not earlier.complete:
             done = earlier.blocks_done
-            return done, True, f"{where} says {done} of {len(self.blocks)} are done"
+            unchecked = "" if self._read else (" (the ECU's identity not checked: the flash specification reads no "
+                                               "identification DID before the blocks)")
+            return done, True, f"{where} says {done} of {len(self.blocks)} are done{unchecked}"
         if earlier is None:
             why = f"no {where}"
         elif earlier.ecu != self.ecu:
