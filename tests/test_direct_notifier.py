@@ -10,6 +10,7 @@ import can
 import isotp
 import pytest
 
+from bench.errors import BenchFault
 from bench.transport.can_bus import open_notifier
 from bench.transport.direct_notifier import DirectNotifier
 from bench.transport.virtual_bus import BenchVirtualBus
@@ -131,5 +132,28 @@ def test_the_gateway_forwards_in_the_senders_thread_until_a_fault_that_holds_fra
     finally:
         gateway.stop()
         notifier.stop()
+        for bus in (tester, tester_side, ecu_side, ecu):
+            bus.shutdown()
+
+
+def test_a_fault_that_raises_in_the_senders_thread_is_the_gateways_fault_not_the_senders(channel: str) -> None:
+    """A fault's match function that raises, run on the sender's thread (a fault that does not hold
+    frames): the sender (an ECU's or the tester's stack) goes on, and the gateway reports a bench fault."""
+    from bench.gateway import Gateway
+
+    tester, tester_side = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    ecu_side, ecu = BenchVirtualBus(f"{channel}/ecu"), BenchVirtualBus(f"{channel}/ecu")
+    gateway = Gateway(tester_side, ecu_side, name="direct")
+    gateway.start()
+
+    def broken(msg: can.Message) -> bool:
+        raise ValueError("a match function with a bug")
+
+    try:
+        gateway.drop(None, direction="to_ecu", match=broken)
+        tester.send(can.Message(arbitration_id=0x7E0, data=b"\x01", is_extended_id=False))  # does not raise
+        assert isinstance(gateway.fault, BenchFault) and "a match function with a bug" in str(gateway.fault)
+    finally:
+        gateway.stop()
         for bus in (tester, tester_side, ecu_side, ecu):
             bus.shutdown()

@@ -120,7 +120,8 @@ def test_what_a_tcp_fault_holds_on_purpose_is_not_host_load(monkeypatch, tmp_pat
     outcome = play(config, scenario(tmp_path, "bms", fault, "block:3"), firmware_builder(REPO),
                    workdir=tmp_path / "run")
     assert outcome.attempts[-1].failure is None
-    assert seen == [[]]
+    assert len(seen) == 1 and not [line for line in seen[0] if line.startswith("DoIP relay")], seen  # the load of
+    # a busy CI host may still show on other hops: only the relay's deliberate holds are this test's
 
 
 def test_an_ecu_answering_after_p2_over_doip_is_still_the_ecus_finding(tmp_path) -> None:

@@ -345,12 +345,12 @@ class DoipGateway:
         code, routes = self._refusal(connection, source, target, data)
         if code is None:
             functional = target == self.entity.functional_address
+            self.requests_lag.note(time.time() - ready)
+            self.requests_lag.holding = None  # what follows is ordering and the bus's time, not the host's
             with contextlib.ExitStack() as exchanges:
                 for route in routes:
                     exchanges.enter_context(route.exchange)
                     self._clients[route.logical_address] = source
-                self.requests_lag.note(time.time() - ready)
-                self.requests_lag.holding = None  # what follows is the bus's time, not the host's
                 if all([route.send(data, functional=functional) for route in routes]):
                     connection.send(DiagnosticMessagePositiveAcknowledgement(target, source, 0x00, data[:0]))
                     return True

@@ -186,12 +186,17 @@ class Gateway:
         else queued for the forwarding thread."""
         with lane.lock:
             if not lane.waiting and not lane.held and not msg.is_error_frame:
-                if not self.pipeline.armed:
-                    # the fast path; the bench's virtual bus sends a copy of its own anyway
-                    self._send(target, direction, msg if isinstance(target, BenchVirtualBus) else forward_copy(msg))
-                    return
-                if not self.pipeline.holds:  # what the faults pass goes at once: no thread to wait for
-                    self._step(msg, direction, target, lane.held, timed=False)
+                try:
+                    if not self.pipeline.armed:
+                        # the fast path; the bench's virtual bus sends a copy of its own anyway
+                        self._send(target, direction, msg if isinstance(target, BenchVirtualBus) else forward_copy(msg))
+                        return
+                    if not self.pipeline.holds:  # what the faults pass goes at once: no thread to wait for
+                        self._step(msg, direction, target, lane.held, timed=False)
+                        return
+                except Exception as exc:  # as in _forward: the bench's fault, never raised into the sender's thread
+                    log.exception("gateway %s: %s forwarding failed", self.name, direction)
+                    self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding failed: {exc!r}")
                     return
             lane.waiting += 1
             source.queue_for_recv(msg)  # for the thread, past the bus's listener

@@ -327,8 +327,8 @@ class DoipLink(PoweredLink):
         self.response_pending_seen = False
         if answer_within > 0:
             self.connection.empty_rxqueue()
+        self.connection.request_sent(payload)  # before the send, which waits for the entity's ACK
         self.connection.session.send(self._functional_address, payload, acknowledged=True)
-        self.connection.request_sent(payload)
         answer, self.response_pending_seen = functional_answer(self.client, payload, answer_within)
         return answer
 
