@@ -139,7 +139,8 @@ class SecurityConfig(Strict):
     max_attempts: int = Field(3, ge=1)
     lockout_delay: float = Field(10.0, ge=0)
     """The ECU's security delay timer: seconds during which requestSeed answers 0x37 (the virtual ECU:
-    after exceededNumberOfAttempts). A flash by a flash spec waits up to this long for a seed."""
+    after exceededNumberOfAttempts). The flasher's SecurityAccess (an image, software files by the flash
+    spec, a bank switch or commit) waits up to this long for a seed (``bench.flash.security_delay``)."""
 
     @field_validator("level")
     @classmethod

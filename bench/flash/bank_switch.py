@@ -16,6 +16,7 @@ from bench.config.models import EcuProfile
 from bench.errors import FlashError
 from bench.flash.diagnostics import EcuDiagnostics, version_text
 from bench.flash.result import FlashResult
+from bench.flash.security_delay import security_access
 from bench.flash.timeline import Timeline
 from bench.transport.uds_client import TesterLink
 
@@ -55,11 +56,11 @@ class BankSwitch:
             self.link.client.change_session(services.DiagnosticSessionControl.Session.defaultSession)
 
     def _unlock_extended(self, t: Timeline) -> None:
-        c, level = self.link.client, self.profile.security.level
+        c, security = self.link.client, self.profile.security
         with t.step("DiagnosticSessionControl extended"):
             c.change_session(services.DiagnosticSessionControl.Session.extendedDiagnosticSession)
-        with t.step(f"SecurityAccess level {level:#04x}"):
-            c.unlock_security_access(level)
+        with t.step(f"SecurityAccess level {security.level:#04x}") as step:
+            step.detail = security_access(c, security.level, up_to=security.lockout_delay)
 
     def _routine(self, t: Timeline, name: str, routine_id: int) -> None:
         with t.step(name, detail=f"RID {routine_id:#06x}") as step:

@@ -47,6 +47,7 @@ from bench.flash.keepalive import TesterPresentKeepalive
 from bench.flash.network import prepare_network, restore_network
 from bench.flash.progress_record import ProgressRecord
 from bench.flash.result import FlashResult, Progress
+from bench.flash.security_delay import security_access
 from bench.flash.spec_flasher import SpecFlash, SpecSettings
 from bench.flash.refusals import explain, routine_refusal
 from bench.flash.timeline import Timeline
@@ -244,8 +245,8 @@ class Flasher:
         data, address = download.data, download.address
         with t.step("DiagnosticSessionControl programming"):
             c.change_session(services.DiagnosticSessionControl.Session.programmingSession)
-        with t.step(f"SecurityAccess level {p.security.level:#04x}"):
-            c.unlock_security_access(p.security.level)
+        with t.step(f"SecurityAccess level {p.security.level:#04x}") as step:
+            step.detail = security_access(c, p.security.level, up_to=p.security.lockout_delay)
         with t.step("WriteDataByIdentifier fingerprint", detail=f"DID {p.dids.fingerprint:#06x}"):
             c.write_data_by_identifier(p.dids.fingerprint, fingerprint)
         offset = self._resume_offset(download, result) if resume and p.resume else 0

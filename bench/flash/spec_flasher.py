@@ -39,7 +39,7 @@ from bench.flash.diagnostics import EcuDiagnostics
 from bench.flash.network import send_functional
 from bench.flash.records import BlockRecordValues, option_record, write_record
 from bench.flash.result import FlashResult, Progress
-from bench.flash.security_delay import request_seed
+from bench.flash.security_delay import security_access
 from bench.flash.transfer import send_blocks
 from bench.image.download_cipher import encrypt
 from bench.transport.uds_client import TesterLink
@@ -147,13 +147,8 @@ class SpecFlash:
                              f"{step.level:#04x}: {exc}") from None
         params = step.key_params if step.key_params is not None else dict(security.key_params)
         with result.timeline.step(step.name or f"SecurityAccess level {step.level:#04x}") as timed:
-            seed, waited = request_seed(self.client, step.level, up_to=security.lockout_delay)
-            if waited is not None:
-                timed.detail = f"after the ECU's security delay timer (0x37 for {waited:.1f} s)"
-            if not any(seed):  # ISO 14229-1: an all-zero seed means this level is already unlocked
-                timed.detail = "already unlocked"
-                return
-            self.client.send_key(step.level + 1, bytes(key_function(step.level, seed, params)))
+            timed.detail = security_access(self.client, step.level, up_to=security.lockout_delay,
+                                           key_function=key_function, key_params=params)
 
     def _read_did(self, step: ReadDidStep, result: FlashResult) -> None:
         with result.timeline.step(step.name or f"ReadDataByIdentifier {step.did:#06x}") as timed:
