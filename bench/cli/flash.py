@@ -20,7 +20,6 @@ from bench.config import BenchConfig, load_bench
 from bench.errors import BenchFault, ConfigError, FlashError, UsageError
 from bench.flash import FlashResult
 from bench.flash.block_plan import memory_map
-from bench.flash.progress_record import ProgressRecord
 from bench.image import (DeltaPackage, FirmwareImage, ImageFormatError, PatchLayout, build_image,
                          create_delta_package, load_private_key, load_recipe)
 from bench.image.software import load_software
@@ -136,9 +135,9 @@ def _run_files(args: argparse.Namespace, config: BenchConfig) -> int:
     profile = config.profiles[config.ecus[args.ecu].profile]
     ranges = [(region.address, region.size) for region in memory_map(profile)] or None
     software = [load_software(path, base_address=address, memory_map=ranges) for path, address in args.file]
-    with _workdir(args.workdir) as workdir, Bench(config, workdir=workdir) as rig:
+    with _workdir(args.workdir) as workdir, \
+            Bench(config, workdir=workdir, flash_progress={args.ecu: progress_file(args, config, workdir)}) as rig:
         handle = rig.ecu(args.ecu)
-        handle.flasher.record = ProgressRecord(progress_file(args, config, workdir))
         print(f"{args.ecu}: flashing {', '.join(f'{s.path.name} ({s.format}, {len(s.blocks)} blocks, {s.size} B)' for s in software)} "
               f"with flash specification {profile.flash_spec.name!r}", flush=True)
         failure: str | None = None

@@ -10,7 +10,7 @@ Bench its own channel names so tests running side by side never hear each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -56,11 +56,13 @@ class Bench:
     """
 
     def __init__(self, config: BenchConfig, *, workdir: Path, isolate: bool = True,
-                 ecus: Iterable[str] | None = None, gateway: bool = True, flash_progress: Path | None = None) -> None:
+                 ecus: Iterable[str] | None = None, gateway: bool = True,
+                 flash_progress: Path | Mapping[str, Path] | None = None) -> None:
         self.config = config
         self.workdir = workdir
         self.flash_progress = flash_progress
-        """Folder of the ECUs' flash progress records (``EcuHandle.flash_progress``); None: none kept."""
+        """The ECUs' flash progress records (``EcuHandle.progress_record``): a folder of ``<ECU>.json``
+        files, or the file of each ECU by name (an ECU not named keeps none); None: none kept."""
         self._token = uuid.uuid4().hex[:8] if isolate else ""
         self.ecu_names = list(config.ecus) if ecus is None else list(ecus)
         unknown = [name for name in self.ecu_names if name not in config.ecus]
@@ -226,8 +228,14 @@ class Bench:
         if name not in self._handles:
             ecu = self.config.ecus[name]
             self._handles[name] = EcuHandle(name, ecu, self.profile(name), self.supplies.get(ecu.power or ""),
-                                            self.sims.get(name), self._open_link, self.flash_progress)
+                                            self.sims.get(name), self._open_link, self._progress_record(name))
         return self._handles[name]
+
+    def _progress_record(self, ecu: str) -> Path | None:
+        where = self.flash_progress
+        if isinstance(where, Mapping):
+            return where.get(ecu)
+        return None if where is None else Path(where) / f"{ecu}.json"
 
     def handles(self) -> dict[str, EcuHandle]:
         """The handles of the ECUs this test has reached so far (through ``ecu(name)``)."""

@@ -42,10 +42,10 @@ class EcuHandle:
     power: PowerSupply | None
     sim: VirtualEcu | None
     _open_link: Callable[[EcuHandle], TesterLink | DoipLink] = field(repr=False)
-    flash_progress: Path | None = None
-    """Folder of the flasher's progress records (``<ECU>.json``, ``bench.flash.progress_record``): a
-    flash of software files resumed in a later process starts at the block the last one stopped in.
-    None: no record; a flasher resumes only its own attempts."""
+    progress_record: Path | None = None
+    """The file of the flasher's progress record (``bench.flash.progress_record``): a flash of software
+    files resumed in a later process starts at the block the last one stopped in. None: no record; a
+    flasher resumes only its own attempts."""
     _diagnostics: EcuDiagnostics | None = field(default=None, init=False, repr=False)
     _flasher: Flasher | None = field(default=None, init=False, repr=False)
 
@@ -66,7 +66,7 @@ class EcuHandle:
     @property
     def flasher(self) -> Flasher:
         if self._flasher is None:
-            record = ProgressRecord(self.flash_progress / f"{self.name}.json") if self.flash_progress else None
+            record = ProgressRecord(self.progress_record) if self.progress_record else None
             self._flasher = Flasher(self.name, self.link, self.profile, diagnostics=self.diagnostics, record=record)
         return self._flasher
 
