@@ -247,9 +247,8 @@ class BootManager:
             rec.clear_patch()
             self._store.save()
             return
-        self.overwriting(bank)
-        if rec.banks[bank].valid:  # from here the bank holds neither image until it verifies
-            rec.banks[bank].valid = False
+        if self.overwriting(bank) or rec.banks[bank].valid:
+            rec.banks[bank].valid = False  # from here the bank holds neither image until it verifies
             if rec.pending_bank == bank:
                 rec.pending_bank = None
             self._store.save()
@@ -308,14 +307,18 @@ class BootManager:
             rec.pending_bank = bank
         rec.boot_attempts = 0
 
-    def overwriting(self, bank: int) -> None:
+    def overwriting(self, bank: int) -> bool:
         """``bank`` is about to be written (erase or delta job). On A/B, when it holds the previous
-        software the running update is final from here: it is committed (saved) first."""
-        if self._layout.bank_count == 2 and self.record.fallback_bank == bank:
-            self._commit_running()
-            self._store.save()
-            self._log(f"BOOT: bank {'AB'[bank]} written again: update committed, anti-rollback counter "
-                      f"{self.record.anti_rollback}")
+        software the running update is final from here: it is committed in the record (True). The
+        caller saves it with the bank made invalid, in one EEPROM write before the bank is touched:
+        the write is atomic (``bench.sim.nvm.Eeprom``), so a power loss leaves the old record with the
+        fallback intact, or the new one; a save of the commit alone first would add nothing."""
+        if self._layout.bank_count != 2 or self.record.fallback_bank != bank:
+            return False
+        self._commit_running()
+        self._log(f"BOOT: bank {'AB'[bank]} written again: update committed, anti-rollback counter "
+                  f"{self.record.anti_rollback}")
+        return True
 
     def _confirm(self, bank: int, header: ImageHeader) -> None:
         """The application confirms its healthy start: the bank becomes the active one."""
