@@ -138,11 +138,34 @@ def test_the_gateway_counts_frames_it_takes_late_and_not_those_in_time() -> None
         deadline = time.monotonic() + 5
         while gateway.counters()["to_ecu"]["forwarded"] < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert gateway.late_forwards == 1 and gateway.worst_lag >= 0.5
+        late = gateway.lags["to_ecu"]
+        assert late.late == 1 and late.worst >= 0.5
+        assert gateway.late_hops() == [
+            f"CAN lag, tester->ECU: 1 frame(s) passed on more than 100 ms after they arrived, the latest "
+            f"{late.worst * 1000:.0f} ms: its thread did not get the CPU"]
     finally:
         gateway.stop()
         tester.shutdown()
         ecu.shutdown()
+
+
+def test_the_bench_reports_frames_its_gateway_took_late(tmp_path) -> None:
+    """A frame of an id no ECU listens to, queued for the gateway's thread as if sent half a second ago."""
+    import can
+
+    from bench.rig import Bench
+
+    with Bench(load_bench(REPO / "fixtures" / "benches" / "virtual.yaml"), workdir=tmp_path, ecus=["bcm"]) as rig:
+        gateway = rig.gateways["body"]
+        gateway.tester_bus.queue_for_recv(can.Message(timestamp=time.time() - 0.5, arbitration_id=0x123,
+                                                      data=b"\x01", is_extended_id=False))
+        late = gateway.lags["to_ecu"]
+        deadline = time.monotonic() + 30
+        while late.late == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [text for text in rig.host_overload() if "tester->ECU" in text] == [  # the tester sent nothing else
+            f"CAN gateway-body, tester->ECU: 1 frame(s) passed on more than 100 ms after they arrived, the latest "
+            f"{late.worst * 1000:.0f} ms: its thread did not get the CPU"]
 
 
 class StarvedTesterStack(isotp.TransportLayer):

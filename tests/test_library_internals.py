@@ -123,7 +123,8 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "TransportLayer.rx_relay_queue and rx_queue (only put, get, get_nowait, empty)",
                user + ": both are SimpleQueues")
         relies(callable(getattr(stack, "txfn", None)), "can-isotp", "TransportLayerLogic.txfn (sends a frame)",
-               "bench/sim/isotp_server.py (EcuStack: when an answer's first frame goes on the bus)")
+               "bench/sim/isotp_server.py (EcuStack: when an answer's first frame goes on the bus), "
+               "bench/transport/functional_send.py (when a functional frame goes on the bus)")
     finally:
         notifier.stop()
         bus.shutdown()

@@ -42,7 +42,7 @@ from bench.doip.header import (DIAGNOSTIC_MESSAGE, HEADER, TCP_TYPES, UDP_TYPES,
                                header_nack, judge)
 from bench.doip.nacks import NackCode, NackInjection, NackInjections
 from bench.doip.routes import Route
-from bench.transport.hop_lag import HopLag, recv_stamped, stamp_arrivals
+from bench.transport.hop_lag import HopLag, late_hops, recv_stamped, stamp_arrivals
 
 MAX_PAYLOAD = 0x10005
 """Largest payload a socket buffers (bytes): a diagnostic message of 64 KiB of UDS data and its addresses."""
@@ -108,8 +108,7 @@ class DoipGateway:
 
     def late_hops(self) -> list[str]:
         """For ``Bench.host_overload``: each hop of the entity that passed messages on late."""
-        lags = [self.requests_lag, *(route.lag for route in self.routes.values() if route.lag is not None)]
-        return [text for lag in lags if (text := lag.describe()) is not None]
+        return late_hops([self.requests_lag, *(route.lag for route in self.routes.values() if route.lag is not None)])
 
     def add_route(self, route: Route) -> None:
         self.routes[route.logical_address] = route

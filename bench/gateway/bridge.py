@@ -33,16 +33,11 @@ import can
 
 from bench.errors import BenchFault, ConfigError
 from bench.transport.can_bus import RECV_POLL
-from bench.transport.hop_lag import LATE_HOP
+from bench.transport.hop_lag import HopLag, late_hops
 from bench.transport.virtual_bus import BenchVirtualBus
 from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeline, GatewayEvent, Match
 
 log = logging.getLogger(__name__)
-
-LATE_FORWARD = LATE_HOP
-"""Seconds after its sending a frame of the bench's virtual bus counts as late when the gateway
-takes it: the host did not give the forwarding thread the CPU (``Gateway.late_forwards``)."""
-
 
 def forward_copy(msg: can.Message) -> can.Message:
     """The frame as the gateway sends it on: the same frame, none of the receiving side's channel/is_rx."""
@@ -74,10 +69,11 @@ class Gateway:
         self._tx_errors = dict.fromkeys(DIRECTIONS, 0)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.late_forwards = 0
-        """Frames taken more than ``LATE_FORWARD`` after they were sent (virtual buses only: their
-        timestamps are the host's clock); a delay fault's own holding is not counted."""
-        self.worst_lag = 0.0
+        self.lags = {direction: HopLag(f"CAN {name}, {arrow}", what="frame")
+                     for direction, arrow in zip(DIRECTIONS, ("tester->ECU", "ECU->tester"), strict=True)}
+        """Per direction, frames its thread took more than ``LATE_HOP`` after they were sent
+        (virtual buses only: their timestamps are the host's clock); a delay fault's own holding
+        is not counted (``bench.transport.hop_lag``)."""
 
     # -- faults ------------------------------------------------------------------------------
     def drop(self, count: int | None = 1, *, direction: Direction = "both", match: Match | None = None,
@@ -141,6 +137,10 @@ class Gateway:
         for direction in DIRECTIONS:
             counts[direction].update(forwarded=self._forwarded[direction], tx_errors=self._tx_errors[direction])
         return counts
+
+    def late_hops(self) -> list[str]:
+        """For ``Bench.host_overload``: each direction whose thread took frames late."""
+        return late_hops(self.lags.values())
 
     @property
     def running(self) -> bool:
@@ -227,7 +227,7 @@ class Gateway:
         pipeline, clock = self.pipeline, time.monotonic
         if msg is not None and not msg.is_error_frame:
             if timed:
-                self._note_lag(time.time() - msg.timestamp)
+                self.lags[direction].note(time.time() - msg.timestamp)
             frame = forward_copy(msg)
             if not held and not pipeline.armed:
                 self._send(target, direction, frame)
@@ -241,11 +241,6 @@ class Gateway:
             if pipeline.gate(direction, frame, now):
                 self._send(target, direction, frame)
         self._publish(pipeline.take_events())
-
-    def _note_lag(self, lag: float) -> None:
-        if lag > LATE_FORWARD:
-            self.late_forwards += 1
-            self.worst_lag = max(self.worst_lag, lag)
 
     def _send(self, target: can.BusABC, direction: str, frame: can.Message) -> None:
         try:

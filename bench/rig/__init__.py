@@ -23,7 +23,6 @@ from bench.flash import FlashResult
 from bench.doip import DoipGateway
 from bench.ethernet import DoipRelay
 from bench.gateway import Gateway
-from bench.gateway.bridge import LATE_FORWARD
 from bench.instruments.slcan_bridge import SlcanBridge
 from bench.monitor import BusMonitor, ecus_on_bus
 from bench.monitor.vehicle_signals import VehicleSignals
@@ -337,15 +336,13 @@ class Bench:
     def host_overload(self) -> list[str]:
         """What the host's load did to the bench so far: answers of virtual ECUs made late because
         the simulator did not get the CPU (``bench.sim.answer_timing``), answers the tester's
-        threads took too late (``BenchAwareConnection.missed_answers``), frames the gateway
-        forwarded late, DoIP messages the entities and relays passed on late (``DoipSide.late_hops``).
-        A failure seen meanwhile may be the host's, not the ECU's."""
+        threads took too late (``BenchAwareConnection.missed_answers``), frames the CAN gateway
+        forwarded late (``Gateway.late_hops``), DoIP messages the entities and relays passed on late
+        (``DoipSide.late_hops``): each hop's ``bench.transport.hop_lag.HopLag``. A failure seen meanwhile may be the host's, not the ECU's."""
         return ([late.describe() for sim in self.sims.values() for late in sim.late_answers]
                 + [f"ECU {handle.name}: {missed}" for handle in self._handles.values() if "link" in vars(handle)
                    for missed in handle.link.connection.missed_answers]
-                + [f"gateway of bus {name}: {gateway.late_forwards} frame(s) forwarded more than "
-                   f"{LATE_FORWARD * 1000:.0f} ms after they were sent, the latest {gateway.worst_lag * 1000:.0f} ms"
-                   for name, gateway in self.gateways.items() if gateway.late_forwards]
+                + [text for gateway in self.gateways.values() for text in gateway.late_hops()]
                 + self.doip.late_hops())
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from bench.ethernet import DoipRelay
 from bench.rig.closing import collect
 from bench.sim.ports import DoipNode
 from bench.transport.doip_link import DoipLink, DoipSession
+from bench.transport.hop_lag import late_hops
 
 
 class DoipSide:
@@ -104,8 +105,7 @@ class DoipSide:
         return ([f"tester's connection to {name}: {missed}" for name, session in self._sessions.items()
                  for missed in session.missed_acks]
                 + [text for gateway in self.gateways.values() for text in gateway.late_hops()]
-                + [text for relay in self.relays.values() for lag in relay.lags.values()
-                   if (text := lag.describe()) is not None])
+                + late_hops(lag for relay in self.relays.values() for lag in relay.lags.values()))
 
     def write_captures(self, directory: Path) -> list[Path]:
         """Each relay's traffic so far, ``doip-<entity>.pcapng`` in ``directory``."""

@@ -2,8 +2,9 @@
 messages on because the host did not give its thread the CPU (issue 17: host load is never an ECU
 verdict).
 
-A hop reads the clock once per message it passes on and ``HopLag.note``s how long the message waited
-in it; no lock, no logging per message. On TCP the wait counts from the kernel's receive timestamp
+The hops: the DoIP relay, the DoIP entity and its CAN routes, the CAN gateway (its frames wait from
+their sending on the bench's virtual bus). A hop reads the clock once per message it passes on and
+``HopLag.note``s how long the message waited in it; no lock, no logging per message. On TCP the wait counts from the kernel's receive timestamp
 of the bytes (``SO_TIMESTAMPNS``, ``recv_stamped``), so the time the thread waited for the CPU
 before it read the socket counts too.
 """
@@ -14,10 +15,11 @@ import contextlib
 import socket
 import struct
 import time
+from collections.abc import Iterable
 
 LATE_HOP = 0.1
 """Seconds a message may wait in a hop before it counts as late: the host did not give the hop's
-thread the CPU (the CAN gateway's ``LATE_FORWARD`` is this bound)."""
+thread the CPU."""
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 """Linux's socket option for kernel receive timestamps (Python names it on some builds only)."""
 _TIMESPEC = struct.Struct("qq")
@@ -25,10 +27,11 @@ _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class HopLag:
-    """Messages ``hop`` passed on more than ``LATE_HOP`` after they reached it, and the worst wait."""
+    """Messages ``hop`` passed on more than ``LATE_HOP`` after they reached it, and the worst wait
+    (``what`` the hop passes on: "message", "frame")."""
 
-    def __init__(self, hop: str) -> None:
-        self.hop = hop
+    def __init__(self, hop: str, *, what: str = "message") -> None:
+        self.hop, self.what = hop, what
         self.late = 0
         self.worst = 0.0
         self.holding: float | None = None
@@ -45,11 +48,16 @@ class HopLag:
         """For ``Bench.host_overload``: None while no message was late."""
         holding = self.holding
         held = 0.0 if holding is None else time.time() - holding
-        found = [f"{self.late} message(s) passed on more than {LATE_HOP * 1000:.0f} ms after they arrived, "
+        found = [f"{self.late} {self.what}(s) passed on more than {LATE_HOP * 1000:.0f} ms after they arrived, "
                  f"the latest {self.worst * 1000:.0f} ms"] if self.late else []
         if held > LATE_HOP:
-            found.append(f"a message in hand for {held * 1000:.0f} ms, not yet passed on")
+            found.append(f"a {self.what} in hand for {held * 1000:.0f} ms, not yet passed on")
         return f"{self.hop}: {'; '.join(found)}: its thread did not get the CPU" if found else None
+
+
+def late_hops(lags: Iterable[HopLag]) -> list[str]:
+    """``describe`` of each of ``lags`` that saw a late message (``Bench.host_overload``)."""
+    return [text for lag in lags if (text := lag.describe()) is not None]
 
 
 def stamp_arrivals(sock: socket.socket) -> None:

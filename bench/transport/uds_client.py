@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Protocol, Self
 
 import can
-import isotp
 import udsoncan
 from udsoncan.client import Client
 from udsoncan.connections import PythonIsoTpV2Connection
@@ -20,6 +19,7 @@ from udsoncan.exceptions import NegativeResponseException, TimeoutException
 from bench.config.key_functions import resolve_security_key
 from bench.config.models import BusConfig, EcuConfig, EcuProfile
 from bench.errors import BenchFault
+from bench.transport.functional_send import FunctionalSender
 from bench.transport.isotp_link import AddressedStack, address, make_stack
 
 TESTER_PRESENT_SUPPRESSED = b"\x3e\x80"
@@ -305,15 +305,7 @@ class TesterLink(PoweredLink):
         self.client = SessionTimedClient(self.connection, profile)
         self.response_pending_seen = False
         """The ECU answered the last functional request with 0x78 first (``functional_request``)."""
-        self._functional_lock = threading.Lock()
-        self._functional_out = threading.Event()
-        transmit = self._functional.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
-
-        def transmit_and_tell(frame: isotp.CanMessage) -> None:
-            transmit(frame)
-            self._functional_out.set()
-
-        self._functional.txfn = transmit_and_tell
+        self._functional_sender = FunctionalSender(self._functional)
 
     def open(self) -> TesterLink:
         self.client.open()
@@ -356,11 +348,6 @@ class TesterLink(PoweredLink):
 
     def _send_functional(self, payload: bytes) -> bool:
         """A single frame to the functional address, on the bus when this returns True (False: not
-        within N_As). So a physical request sent next cannot overtake it on a loaded host. can-isotp
-        completes a single frame's send request before it hands the frame to the bus, so neither its
-        ``transmitting()`` nor the request's completion says the frame is there; the frame sender
-        does, with one functional message in flight at a time."""
-        with self._functional_lock:
-            self._functional_out.clear()
-            self._functional.send(payload)
-            return self._functional_out.wait(N_AS)
+        within N_As, and then never: ``FunctionalSender``). So a physical request sent next cannot
+        overtake it on a loaded host."""
+        return self._functional_sender.send(payload, N_AS)
