@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import isotp
 import pytest
 
 from bench.config import load_bench
@@ -24,6 +25,8 @@ class LateStack:
     """A functional stack whose thread sends queued messages only when the test says (``run``),
     or as the next message is queued (``on_send``)."""
 
+    address = isotp.Address(txid=0x7DF, rxid=0x7E8)
+
     def __init__(self) -> None:
         self.queued: list[bytes] = []
         self.bus: list[bytes] = []
@@ -38,7 +41,15 @@ class LateStack:
     def run(self, count: int | None = None) -> None:
         """The stack's thread sends the ``count`` oldest queued messages (all: None), one frame each."""
         for _ in range(len(self.queued) if count is None else count):
-            self.txfn(self.queued.pop(0))
+            self.txfn(Frame(self.queued.pop(0)))
+
+
+class Frame(bytes):
+    """A frame as the sender reads it: ``.data``, here a single frame of the payload."""
+
+    @property
+    def data(self) -> bytes:
+        return bytes([len(self)]) + self
 
 
 def test_a_send_is_done_when_its_frame_is_on_the_bus() -> None:
@@ -60,6 +71,22 @@ def test_a_stale_frame_sent_while_the_next_message_waits_neither_completes_it_no
     assert stack.bus == [], "frames the tester was told were not sent went on the bus"
     stack.on_send = stack.run
     assert sender.send(b"\x3e\x80", HOLD) and stack.bus == [b"\x3e\x80"]
+
+
+def test_a_flow_control_the_stack_sends_takes_no_turn() -> None:
+    """A stray first frame on the functional id makes can-isotp answer with a flow control: it goes
+    out, and neither completes a message waiting for its frame nor breaks the next one."""
+    stack = LateStack()
+    sender = FunctionalSender(stack)  # type: ignore[arg-type]
+    flow_control = isotp.CanMessage(arbitration_id=0x7DF, data=b"\x30\x00\x00")
+
+    def flow_control_first() -> None:
+        stack.txfn(flow_control)
+        stack.run()
+
+    stack.on_send = flow_control_first
+    assert sender.send(b"\x3e\x80", HOLD)
+    assert stack.bus == [flow_control, b"\x3e\x80"]
 
 
 def test_a_message_the_stack_refuses_leaves_no_turn_behind() -> None:

@@ -3,8 +3,9 @@
 can-isotp completes a single frame's send request before it hands the frame to the bus, so neither
 its ``transmitting()`` nor the request's completion says the frame is there; the stack's frame
 sender (``txfn``) does. A functional stack sends single frames only (can-isotp refuses longer
-messages in ``send``) and receives nothing it would answer with flow control, so the n-th frame
-through its sender is the n-th message given to ``send``: each message waits on its own turn.
+messages in ``send``), so the n-th single frame through its sender is the n-th message given to
+``send``: each message waits on its own turn. Any other frame (a flow control the stack answers a
+stray first frame on the functional id with) goes out as it is and takes no turn.
 
 A message not on the bus within its time (ISO 15765-2 N_As) is lost, as the standard has it: when
 the stack's thread comes to it later, its frame is dropped. A late frame can neither reach the ECUs
@@ -17,6 +18,10 @@ import threading
 from collections import deque
 
 import isotp
+
+
+SINGLE_FRAME = 0x0
+"""The high nibble of a single frame's first byte (after the address prefix)."""
 
 
 class _Turn:
@@ -43,8 +48,12 @@ class FunctionalSender:
         self._frame_or_give_up = threading.Lock()
         """A frame goes out, or its sender gives it up, never both."""
         transmit = stack.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
+        prefix = len(stack.address.get_tx_payload_prefix())
 
         def transmit_in_turn(frame: isotp.CanMessage) -> None:
+            if len(frame.data) <= prefix or frame.data[prefix] >> 4 != SINGLE_FRAME:
+                transmit(frame)
+                return
             with self._frame_or_give_up:
                 turn = self._turns.popleft()
                 if turn.given_up:
