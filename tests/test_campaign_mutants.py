@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.rig import Bench
-from bench.scenarios.campaign_oracles import (CounterMoved, MixedVersions, OrderBroken, check_counters,
-                                              check_old_or_new_set, check_order)
+from bench.scenarios.campaign_oracles import (CounterMoved, CounterNotCommitted, MixedVersions, OrderBroken,
+                                              check_counters, check_old_or_new_set, check_order)
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.master import UpdateMaster
@@ -92,7 +92,8 @@ def raising_campaign(rig: Bench, tmp_path: Path, kind: type[UpdateMaster]) -> No
     start = anti_rollback_counters(rig, RAISED)
     report = make_master(rig, tmp_path, kind=kind).run(write_campaign(tmp_path / "cloud", targets=RAISED,
                                                                       after={"bms": ["bcm"]}))
-    check_counters(report.outcome, {"start": start, "end": anti_rollback_counters(rig, RAISED)})
+    check_counters(report.outcome, {"start": start, "end": anti_rollback_counters(rig, RAISED)},
+                   dict.fromkeys(RAISED, 2))
 
 
 def commit_refused_once(rig: Bench, tmp_path: Path, kind: type[UpdateMaster]) -> None:
@@ -107,6 +108,7 @@ CAUGHT_BY: dict[str, tuple[Scenario, type[OutcomeViolation]]] = {
     "ignores_order": (dependencies, OrderBroken),
     "forgets_journal": (master_reset, MixedVersions),
     "skips_preconditions": (moving_vehicle, UpdatedUnsafely),
+    "never_commits": (raising_campaign, CounterNotCommitted),
     "rolls_back_after_committing": (commit_refused_once, CounterMoved),
 }
 

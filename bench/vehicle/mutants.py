@@ -45,6 +45,12 @@ class SkipsPreconditions(UpdateMaster):
         return []
 
 
+class NeverCommits(UpdateMaster):
+    def _commit_ecu(self, name: str) -> str:
+        """Journals every ECU committed without sending it ``commit_bank``."""
+        return ""
+
+
 class RollsBackAfterCommitting(UpdateMaster):
     def _commit_ecu(self, name: str) -> str:
         """Sends ``commit_bank`` once, without waiting for a silent ECU."""
@@ -77,6 +83,8 @@ MUTANT_MASTERS = {mutant.name: mutant for mutant in (
                  ForgetsJournal),
     MutantMaster("skips_preconditions", "never reads the vehicle's state: updates a moving car",
                  SkipsPreconditions),
+    MutantMaster("never_commits", "reports the campaign committed without sending commit_bank: the "
+                 "anti-rollback counters stay where they were", NeverCommits),
     MutantMaster("rolls_back_after_committing", "rolls the campaign back when one ECU's commit_bank fails, "
                  "although the ECUs committed before it can no longer take their old software",
                  RollsBackAfterCommitting),
