@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,6 +13,8 @@ import yaml
 
 from bench.config import load_bench
 from bench.config.models import BenchConfig
+from bench.errors import FlashError
+from bench.flash.timeline import Timeline
 from bench.image import build_image, load_private_key, load_public_key
 from bench.image.builders import firmware_builder
 from bench.rig import Bench
@@ -135,3 +137,28 @@ def play(config: BenchConfig, scenario: CampaignScenario, workdir: Path, master:
     return play_campaign(config, scenario, root=ROOT, workdir=workdir, master=master,
                          recipe_bytes=lambda recipe: build(recipe).to_bytes(),
                          record=None if seen is None else lambda rig, run: seen.append((rig, run)))
+
+
+def refuse_commits(rig: Bench, name: str, times: int) -> list[str]:
+    """``name``'s flasher fails its next ``times`` ``commit_update()`` calls as an ECU refusing the
+    routine would (a FlashError, nothing sent), then commits; the list it returns grows by
+    ``refused`` or ``sent`` at each call."""
+    flasher = rig.ecu(name).flasher
+    send = flasher.commit_update
+    calls: list[str] = []
+
+    def commit_update() -> Timeline:
+        if calls.count("refused") < times:
+            calls.append("refused")
+            raise FlashError(f"{name}: RoutineControl commit bank failed: ConditionsNotCorrect (0x22)")
+        calls.append("sent")
+        return send()
+
+    setattr(flasher, "commit_update", commit_update)
+    return calls
+
+
+def anti_rollback_counters(rig: Bench, names: Iterable[str]) -> dict[str, int]:
+    """The anti-rollback counters of ``names`` (the virtual ECUs keeping one) as their EEPROM holds them."""
+    return {name: counter for name in names
+            if (sim := rig.ecu(name).sim) is not None and (counter := sim.anti_rollback_counter()) is not None}

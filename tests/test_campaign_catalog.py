@@ -32,6 +32,8 @@ CAUGHT_BY = {  # mutant master -> shipped campaign scenario (catalog, id) that c
     "ignores_order": ("campaign-power-loss", "vehicle_power_loss@committed"),
     "forgets_journal": ("campaign-power-loss", "master_reset@installed:bcm"),
     "skips_preconditions": ("campaign-refusals", "moving_vehicle@start"),
+    "never_commits": ("campaign-anti-rollback", "master_reset@confirmed"),
+    "rolls_back_after_committing": ("campaign-commit", "bus_partition@committing:bms-lasting-6s"),
 }
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from bench.rig import Bench
-from bench.scenarios.campaign_oracles import MixedVersions, OrderBroken, check_old_or_new_set, check_order
+from bench.scenarios.campaign_oracles import (CounterMoved, CounterNotCommitted, MixedVersions, OrderBroken,
+                                              check_counters, check_old_or_new_set, check_order)
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.master import UpdateMaster
 from bench.vehicle.mutants import MUTANT_MASTERS
-from campaigns import (PARKED, UPDATE, MasterReset, Vehicle, flash_times, make_master, read_manifest,
-                       running_versions, virtual_bench, write_campaign)
+from campaigns import (PARKED, UPDATE, MasterReset, Vehicle, anti_rollback_counters, flash_times, make_master,
+                       read_manifest, refuse_commits, running_versions, virtual_bench, write_campaign)
 
 
 class UpdatedUnsafely(OutcomeViolation):
@@ -82,12 +83,33 @@ def moving_vehicle(rig: Bench, tmp_path: Path, kind: type[UpdateMaster]) -> None
     refused_before_flashing(rig, lambda: make_master(rig, tmp_path, vehicle, kind=kind).run(manifest))
 
 
+RAISED = {name: (("1.0.0", "app-1.0.0"), ("2.0.0", "app-2.0.0")) for name in ("bcm", "bms")}
+"""bcm, then bms, raise their security version 1 -> 2 (fixtures/firmware/app-2.0.0.yaml)."""
+
+
+def raising_campaign(rig: Bench, tmp_path: Path, kind: type[UpdateMaster]) -> None:
+    """Committed or not, the counters are where the campaign's outcome says."""
+    start = anti_rollback_counters(rig, RAISED)
+    report = make_master(rig, tmp_path, kind=kind).run(write_campaign(tmp_path / "cloud", targets=RAISED,
+                                                                      after={"bms": ["bcm"]}))
+    check_counters(report.outcome, {"start": start, "end": anti_rollback_counters(rig, RAISED)},
+                   dict.fromkeys(RAISED, 2))
+
+
+def commit_refused_once(rig: Bench, tmp_path: Path, kind: type[UpdateMaster]) -> None:
+    """bms refuses its first commit_bank, once bcm committed (its counter at 2, its old software gone)."""
+    refuse_commits(rig, "bms", 1)
+    raising_campaign(rig, tmp_path, kind)
+
+
 CAUGHT_BY: dict[str, tuple[Scenario, type[OutcomeViolation]]] = {
     "activates_before_all_verified": (bad_package_last, UpdatedUnsafely),
     "commits_before_confirmed": (unconfirmed_ecu, MixedVersions),
     "ignores_order": (dependencies, OrderBroken),
     "forgets_journal": (master_reset, MixedVersions),
     "skips_preconditions": (moving_vehicle, UpdatedUnsafely),
+    "never_commits": (raising_campaign, CounterNotCommitted),
+    "rolls_back_after_committing": (commit_refused_once, CounterMoved),
 }
 
 

@@ -15,8 +15,8 @@ from bench.errors import FlashError
 from bench.flash import FlashResult
 from bench.flash.timeline import Timeline
 from bench.rig import Bench
-from bench.scenarios.campaign_oracles import (CounterMoved, RollbackMisreported, check_counters, check_report,
-                                              check_rollbacks)
+from bench.scenarios.campaign_oracles import (CounterMoved, CounterNotCommitted, RollbackMisreported, check_counters,
+                                              check_report, check_rollbacks)
 from bench.vehicle.report import CampaignReport, EcuStatus
 from campaigns import make_master, read_manifest, virtual_bench, write_campaign
 
@@ -96,10 +96,22 @@ def test_a_committed_campaign_moves_every_counter_to_the_new_security_version(ri
 
 
 def test_the_counter_oracle_catches_a_counter_moved_before_the_commit_or_kept_by_a_rollback() -> None:
-    start = {"bcm": 1, "bms": 1}
-    check_counters("committed", {"start": start, "confirmed": start, "end": {"bcm": 2, "bms": 2}})
-    check_counters("rolled_back", {"start": start, "end": start})
+    start, new = {"bcm": 1, "bms": 1}, {"bcm": 2, "bms": 2}
+    check_counters("committed", {"start": start, "confirmed": start, "end": {"bcm": 2, "bms": 2}}, new)
+    check_counters("rolled_back", {"start": start, "end": start}, {})
     with pytest.raises(CounterMoved, match="before the master committed the campaign .*: bms 1 -> 2$"):
-        check_counters("committed", {"start": start, "confirmed": {"bcm": 1, "bms": 2}, "end": {"bcm": 2, "bms": 2}})
+        check_counters("committed", {"start": start, "confirmed": {"bcm": 1, "bms": 2}, "end": {"bcm": 2, "bms": 2}},
+                       new)
     with pytest.raises(CounterMoved, match="although the campaign ended rolled_back: bcm 1 -> 2$"):
-        check_counters("rolled_back", {"start": start, "end": {"bcm": 2, "bms": 1}})
+        check_counters("rolled_back", {"start": start, "end": {"bcm": 2, "bms": 1}}, {})
+
+
+def test_the_counter_oracle_wants_a_committed_campaign_to_have_raised_every_counter() -> None:
+    start = {"bcm": 1, "bms": 3}
+    check_counters("committed", {"start": start, "end": {"bcm": 2, "bms": 3}}, {"bcm": 2, "bms": 2})  # never down
+    check_counters("committing", {"start": start, "end": {"bcm": 2, "bms": 3}}, {})  # unfinished: not a counter fault
+    with pytest.raises(CounterNotCommitted, match=r"committed, but .*: bcm 1 -> 1 \(its new software's security "
+                                                  r"version is 2\)$"):
+        check_counters("committed", {"start": start, "end": {"bcm": 1, "bms": 3}}, {"bcm": 2, "bms": 2})
+    with pytest.raises(CounterNotCommitted, match=r"bms 3 -> 4 "):
+        check_counters("committed", {"start": start, "end": {"bcm": 2, "bms": 4}}, {"bcm": 2, "bms": 2})

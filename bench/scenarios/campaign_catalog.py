@@ -31,8 +31,9 @@ gets the package ``to`` instead, which it refuses or fails with); ``tampered_pac
 new package is changed after the manifest was signed). A timed fault may also take ``ecu`` and
 ``to``: that ECU gets the package ``to``, so the campaign rolls back and the fault can strike the
 rollback (``at: "restored:eps"``). ``at``: ``start``, or a point the master journals
-(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``,
-``suspended``, ``resumed``, ``retrying:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth block of
+(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committing:<ecu>`` (before that ECU's
+``commit_bank``), ``committed``, ``restored:<ecu>``, ``suspended``, ``resumed``,
+``retrying:<ecu>``) or ``downloading:<ecu>#N`` (after the Nth block of
 that ECU's download). ``expect``: the outcomes allowed (``committed``, ``rolled_back``,
 ``refused``; default committed or rolled_back). Whatever the outcome, the campaign oracles
 judge every scenario (bench.scenarios.campaign_runner). Every mistake is reported at once as
@@ -64,7 +65,7 @@ VehicleSource = Literal["object", "bus"]
 TIMED: tuple[str, ...] = ("vehicle_power_loss", "master_reset", "moving_vehicle", "bus_partition")
 """Faults that strike at a point (``at``); the others change a package."""
 _POINT = re.compile(r"start|accepted|confirmed|committed|suspended|resumed"
-                    r"|(installed|restored|retrying):(?P<ecu>[a-z0-9_]+)"
+                    r"|(installed|committing|restored|retrying):(?P<ecu>[a-z0-9_]+)"
                     r"|downloading:(?P<dl>[a-z0-9_]+)#(?P<n>[1-9][0-9]*)")
 _NAME = r"^[a-z0-9-]+$"
 
@@ -204,7 +205,8 @@ def load_campaign_catalog(path: Path, *, ecus: set[str], sources: set[str],
             named = match and (match.group("ecu") or match.group("dl"))
             if match is None:
                 problems.append((at_path, f"unknown point {at!r} (start, accepted, installed:<ecu>, "
-                                          "downloading:<ecu>#N, confirmed, committed, restored:<ecu>)"))
+                                          "downloading:<ecu>#N, confirmed, committing:<ecu>, committed, "
+                                          "restored:<ecu>)"))
             elif at == "start" and entry.fault in ("vehicle_power_loss", "master_reset"):
                 problems.append((at_path, f"{entry.fault} strikes at a point the master reaches, not at 'start'"))
             elif entry.fault == "bus_partition" and not named:

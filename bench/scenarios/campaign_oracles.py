@@ -6,8 +6,11 @@ no ECU's update begins while the vehicle breaks the preconditions;
 the master's report says what the ECUs say (and how it brought each back: a bank switch
 downloads nothing, a re-flash downloads the old software); an ECU is flashed only after the ECUs
 it depends on have finished; no ECU's anti-rollback counter moves before the master commits the
-campaign, and a campaign not committed leaves every counter where it was (else the previous
-software could not come back). A violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
+campaign, a campaign rolled back leaves every counter where it was (else the previous software
+could not come back), and a committed one leaves each at its new software's security version (a
+master that never commits leaves the old software installable); the master finishes what it
+began: a campaign it leaves ``committing`` (an ECU that would not commit) is its failure. A
+violation is an ``OutcomeViolation`` (``bench.scenarios.oracles``), a finding.
 """
 
 from __future__ import annotations
@@ -127,22 +130,51 @@ class CounterMoved(OutcomeViolation):
     """An ECU's anti-rollback counter moved before the master committed the campaign."""
 
 
+class CounterNotCommitted(OutcomeViolation):
+    """A committed campaign left an ECU's anti-rollback counter below (or beyond) its new software's."""
+
+
+class CampaignUnfinished(OutcomeViolation):
+    """The master left the campaign ``committing``: an ECU runs its new software uncommitted."""
+
+
 COUNTER_MOMENTS = {"confirmed": "before the master committed the campaign (every target had confirmed, "
                                 "no commit sent yet)",
                    "end": "although the campaign ended {outcome}"}
 """When the counters are read after the start, and what a counter moved by then means."""
+COMMITTING = ("committed", "committing")
+"""Outcomes after the master's point of no return: the counters may have moved by the end."""
 
 
-def check_counters(outcome: str, counters: Mapping[str, Mapping[str, int]]) -> None:
+def check_counters(outcome: str, counters: Mapping[str, Mapping[str, int]], security_versions: Mapping[str, int]
+                   ) -> None:
     """``counters``: moment (``start``, ``confirmed``: the master's point once every target
     confirmed, before it commits; ``end``) -> ECU -> anti-rollback counter, for the ECUs whose
-    counter the bench reads. None moved by ``confirmed``; by the end only if the campaign was committed."""
+    counter the bench reads; ``security_versions``: ECU -> its new software's security version (the
+    image's header). None moved by ``confirmed``; by the end only once the master began committing,
+    and a committed campaign leaves each at its new software's security version (or where it was,
+    if that was higher: the counter never goes down)."""
     start = counters.get("start", {})
     for moment, meaning in COUNTER_MOMENTS.items():
-        if moment not in counters or (moment == "end" and outcome == "committed"):
+        if moment not in counters or (moment == "end" and outcome in COMMITTING):
             continue
         moved = [f"{ecu} {start[ecu]} -> {value}" for ecu, value in sorted(counters[moment].items())
                  if ecu in start and value != start[ecu]]
         if moved:
             raise CounterMoved(f"anti-rollback counter moved {meaning.format(outcome=outcome or 'unfinished')}: "
                                + ", ".join(moved))
+    if outcome != "committed" or "end" not in counters:
+        return
+    wrong = [f"{ecu} {start[ecu]} -> {value} (its new software's security version is {security_versions[ecu]})"
+             for ecu, value in sorted(counters["end"].items())
+             if ecu in start and ecu in security_versions and value != max(start[ecu], security_versions[ecu])]
+    if wrong:
+        raise CounterNotCommitted("the campaign ended committed, but not every anti-rollback counter is at its "
+                                  "new software's security version: " + ", ".join(wrong))
+
+
+def check_finished(outcome: str, reason: str) -> None:
+    """The master finished the campaign it began: not left ``committing`` (an ECU that would not commit)."""
+    if outcome == "committing":
+        raise CampaignUnfinished("the master left the campaign committing (every target runs its new software, "
+                                 f"not every one committed it): {reason}")

@@ -8,9 +8,11 @@ judge: the outcome is one the catalog allows; a refused campaign flashed nothing
 answers and runs the campaign's old set or its new set; no ECU's update began while the vehicle
 broke the preconditions; the master's report says what the ECUs say, and how it brought each ECU
 back (a bank switch or a re-flash) is what the bench saw; each ECU was installed only after the
-ECUs it depends on; no anti-rollback counter moved before the master committed (the virtual ECUs'
-counters read from their EEPROM at the start, at the master's point ``confirmed`` and at the end;
-an ECU whose counter the bench cannot read is listed as not checked). A violation is an
+ECUs it depends on; no anti-rollback counter moved before the master committed, and a committed
+campaign raised each to its new image's security version (the virtual ECUs' counters read from
+their EEPROM at the start, at the master's point ``confirmed`` and at the end; an ECU whose counter
+the bench cannot read is listed as not checked); the master did not leave the campaign
+``committing``. A violation is an
 ``OutcomeViolation``. What happened, on a time axis, is returned or handed to ``record``.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,18 +28,19 @@ from udsoncan.exceptions import (InvalidResponseException, NegativeResponseExcep
                                  UnexpectedResponseException)
 
 from bench.config.models import BenchConfig
+from bench.image import FirmwareImage
 from bench.image.signing import load_private_key, load_public_key
 from bench.rig import Bench
 from bench.errors import UsageError
 from bench.scenarios.campaign_catalog import TIMED, CampaignScenario
-from bench.scenarios.campaign_oracles import (check_counters, check_nothing_started_while_unsafe, check_old_or_new_set,
-                                              check_order, check_refused_untouched, check_report, check_rollbacks,
-                                              install_flashes)
+from bench.scenarios.campaign_oracles import (check_counters, check_finished, check_nothing_started_while_unsafe,
+                                              check_old_or_new_set, check_order, check_refused_untouched, check_report,
+                                              check_rollbacks, install_flashes)
 from bench.scenarios.campaign_vehicle import ScenarioVehicle, scenario_vehicle, with_restbus
 from bench.scenarios.oracles import OutcomeViolation
 from bench.vehicle.acceptance import CampaignRefused
 from bench.vehicle.campaign_files import SOFTWARE_DIR, CampaignFiles, PackageSource
-from bench.vehicle.manifest import parse_manifest
+from bench.vehicle.manifest import CampaignManifest, parse_manifest
 from bench.vehicle.master import UpdateMaster
 from bench.vehicle.report import CampaignReport
 
@@ -195,9 +198,11 @@ def _judge(rig: Bench, run: CampaignRun, manifest_path: Path) -> None:
     installs = install_flashes(manifest, rig.flash_results())
     check_nothing_started_while_unsafe(installs, run.unsafe)  # the cause first, before the outcome it may spoil
     run.counters["end"] = _counters(rig, run)
-    check_counters(run.outcome, run.counters)
+    committed = run.outcome == "committed"
+    check_counters(run.outcome, run.counters, _security_versions(manifest, run.counters["start"]) if committed else {})
+    why = run.report.reason if run.report is not None else run.refusal
+    check_finished(run.outcome, why)
     if run.outcome not in run.scenario.expect:
-        why = run.report.reason if run.report is not None else run.refusal
         raise UnexpectedOutcome(f"the campaign ended {run.outcome}, the catalog expects "
                                 f"{' or '.join(run.scenario.expect)}" + (f" ({why})" if why else ""))
     if run.outcome == "refused":
@@ -223,6 +228,13 @@ def _counters(rig: Bench, run: CampaignRun) -> dict[str, int]:
             run.counters_unchecked[name] = ("not a virtual ECU: its counter cannot be read" if sim is None else
                                             f"its {sim.profile.bootloader} bootloader models no counter")
     return counters
+
+
+def _security_versions(manifest: CampaignManifest, names: Iterable[str]) -> dict[str, int]:
+    """The security version of each named target's new image (an ECU that keeps a counter takes the
+    bench's signed images), as its header says."""
+    return {name: FirmwareImage.from_bytes(manifest.targets[name].to.image.read_bytes()).header.security_version
+            for name in names}
 
 
 def _running(rig: Bench, name: str) -> str | None:

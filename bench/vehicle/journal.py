@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Phase = Literal["installing", "rolling_back", "committed", "rolled_back", "rollback_failed"]
-EcuProgress = Literal["pending", "flashing", "installed", "restoring", "restored", "rollback_failed"]
+Phase = Literal["installing", "committing", "rolling_back", "committed", "rolled_back", "rollback_failed"]
+"""``committing``: every target confirmed its new version and the commits began; never rolled back from there."""
+EcuProgress = Literal["pending", "flashing", "installed", "committed", "restoring", "restored", "rollback_failed"]
 Rollback = Literal["bank_switch", "reflash"]
 """How an ECU is brought back: its previous bank started again (A/B), or the kept software re-flashed."""
 FINISHED = ("committed", "rolled_back", "rollback_failed")

@@ -8,28 +8,32 @@ ECU activating its new software at the flasher's reset (the preconditions read a
 wave and each ECU: broken, the manifest's ``on_violation`` says whether the campaign fails or is
 suspended, nothing new started, until the vehicle is fine again within ``resume_within``; under
 ``suspend`` the rollback too waits up to ``resume_within`` for them before it touches an ECU, then
-goes on whatever the vehicle does); confirm that every target runs its new
-version, and commit. Any failure (an ECU refusing its package, a precondition broken between
-waves, a version read back wrong) rolls every target back to the version it ran: an A/B ECU
+goes on whatever the vehicle does); confirm that every target runs its new version, and commit.
+Any failure before the commit (an ECU refusing its package, a precondition broken between waves, a
+version read back wrong) rolls every target back to the version it ran: an A/B ECU
 (profile ``bootloader: ab``) that runs something else starts its previous bank again (routine
 ``switch_bank``, nothing downloaded), and is re-flashed only when it has no valid previous bank
 to go back to; any other ECU is re-flashed with the software the master kept. The journal and
 the report say which (``rollback``: ``bank_switch`` or ``reflash``). Once every target runs its
-new version, every target with a bootloader of the bench's own (``single_bank``, ``ab``) commits
-it (routine ``commit_bank``: its anti-rollback counter rises to the new software's security
-version, and an A/B ECU's previous bank is no longer a fallback), then the campaign is committed.
-Before that no counter has moved, so the previous software of every target can still go back.
+new version, the master journals the campaign ``committing`` (the point of no return: before it
+no counter has moved, after it a committed ECU refuses its old software, so it is never rolled
+back), then every target with a bootloader of the bench's own (``single_bank``, ``ab``) commits
+it, each journaled once done (routine ``commit_bank``: its anti-rollback counter rises to the new
+software's security version, an A/B ECU's previous bank is no longer a fallback). A commit that
+fails is sent again, ``COMMIT_ATTEMPTS`` times in all, each once the ECU answers; still failing,
+the campaign stays ``committing`` (the ECU ``uncommitted`` in the report) for ``recover()``.
 
 Every step is journaled in the master's NVM (``bench.vehicle.journal``) before it is taken, so
 a master that loses power comes back with ``recover()``: an installing campaign resumes (an ECU
-that was being flashed resumes its download) and a rolling-back one goes on rolling back; it
-never starts a campaign over blind. ``probe(point)`` is called at each journaled point
-(``accepted``, ``installed:<ecu>``, ``confirmed``, ``committed``, ``restored:<ecu>``), when it
-suspends and resumes a campaign (``suspended``, ``resumed``), before it tries a failed flash again
-(``retrying:<ecu>``, as many times as the manifest's ``install.retries``, each once the ECU
-answers again), and after
-every block of a download (``downloading:<ecu>``): a test stops the master there as a power
-loss would.
+that was being flashed resumes its download), a committing one commits the ECUs not yet
+committed (``commit_bank`` is idempotent: an ECU committed whose answer was lost commits again)
+and a rolling-back one goes on rolling back; it never starts a campaign over blind.
+``probe(point)`` is called at each journaled point (``accepted``, ``installed:<ecu>``,
+``confirmed``, ``committing:<ecu>`` before that ECU's commit, ``committed``, ``restored:<ecu>``),
+when it suspends and resumes a campaign (``suspended``, ``resumed``), before it tries a failed
+flash again (``retrying:<ecu>``, as many times as the manifest's ``install.retries``, each once the
+ECU answers again), and after every block of a download (``downloading:<ecu>``): a test stops the
+master there as a power loss would.
 """
 
 from __future__ import annotations
@@ -59,11 +63,14 @@ Probe = Callable[[str], None]
 SUSPENDED_POLL = 0.05
 """Seconds between two reads of the vehicle's state while a campaign is suspended."""
 RESTORE_WAIT = 30.0
-"""Seconds the master waits for a silent ECU (its bus cut, its supply dipping) before rolling it back."""
+"""Seconds the master waits for a silent ECU (its bus cut, its supply dipping) before rolling it
+back or committing it."""
+COMMIT_ATTEMPTS = 3
+"""How many times the master sends an ECU ``commit_bank`` before it leaves the campaign ``committing``."""
 
 
 class CampaignFailed(Exception):
-    """The campaign cannot be completed: the master rolls it back."""
+    """The campaign cannot be completed: the master rolls it back (before ``committing`` only)."""
 
 
 def _utc_now() -> datetime.datetime:
@@ -109,14 +116,16 @@ class UpdateMaster:
         return self._install(manifest, self._nvm.record.campaign)
 
     def recover(self) -> CampaignReport | None:
-        """At start-up: finish the campaign the journal holds unfinished (resume it, or go on
-        rolling it back); None when there is none."""
+        """At start-up: finish the campaign the journal holds unfinished (resume it, go on
+        committing it, or go on rolling it back); None when there is none."""
         record = self._nvm.record.campaign
         if record is None or record.finished:
             return None
         manifest = parse_text(record.manifest_text, Path(record.manifest_path))
         if record.phase == "rolling_back":
             return self._roll_back(manifest, record)
+        if record.phase == "committing":
+            return self._commit(manifest, record)
         return self._install(manifest, record)
 
     # -- installing ----------------------------------------------------------------------------
@@ -128,13 +137,11 @@ class UpdateMaster:
                 self._side_by_side(groups, manifest, record)
             self._confirm(manifest)
             self._probe("confirmed")
-            self._commit_updates(manifest)
         except (CampaignFailed, CampaignRefused, FlashError, UsageError) as exc:
             record.failure = str(exc)
             return self._roll_back(manifest, record)
-        self._set(record, phase="committed")
-        self._probe("committed")
-        return self._report(manifest, record)
+        self._set(record, phase="committing")
+        return self._commit(manifest, record)
 
     def _verify_packages(self, manifest: CampaignManifest) -> None:
         """Every package of the campaign, new and kept, is the one the manifest names, before any is flashed."""
@@ -184,13 +191,6 @@ class UpdateMaster:
             if running != target.to.version:
                 raise CampaignFailed(f"{name} runs {running or 'no application'} after its update, "
                                      f"not {target.to.version}")
-
-    def _commit_updates(self, manifest: CampaignManifest) -> None:
-        """Every target whose bootloader has a commit routine makes its new version final (again,
-        after a reset: it is idempotent)."""
-        for name in manifest.targets:
-            if self._rig.profile(name).bootloader in COMMITTING_BOOTLOADERS:
-                self._rig.ecu(name).flasher.commit_update()
 
     def plan(self, manifest: CampaignManifest) -> list[list[list[str]]]:
         """How the campaign is installed: waves one after the other (dependencies), each wave's
@@ -244,6 +244,44 @@ class UpdateMaster:
         self._set(record, ecu=(name, "installed"))
         self._probe(f"installed:{name}")
 
+    # -- committing: from here never rolled back -------------------------------------------------
+
+    def _commit(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
+        """Every target whose bootloader has a commit routine makes its new version final, those the
+        journal does not hold committed yet; committed once all are, else left ``committing``."""
+        for name in manifest.targets:
+            if record.ecus[name] == "committed" or not self._commits(name):
+                continue
+            self._probe(f"committing:{name}")
+            failure = self._commit_ecu(name)
+            if failure:
+                return self._commit_failed(manifest, record, f"{name} not committed: {failure}")
+            self._set(record, ecu=(name, "committed"))
+        record.failure = ""  # a commit that failed before the last start: done now
+        self._set(record, phase="committed")
+        self._probe("committed")
+        return self._report(manifest, record)
+
+    def _commit_ecu(self, name: str) -> str:
+        """Nothing ("") once ``name`` has committed its update, else why its last attempt failed.
+        Each attempt waits for the ECU to answer (a bus cut, a restart) and opens the session and
+        security access the routine needs (``bench.flash.bank_switch``)."""
+        failure = ""
+        for attempt in range(COMMIT_ATTEMPTS):
+            self._answers(name, RESTORE_WAIT)
+            try:
+                self._rig.ecu(name).flasher.commit_update()
+                return ""
+            except FlashError as exc:
+                failure = f"attempt {attempt + 1} of {COMMIT_ATTEMPTS}: {exc}"
+        return failure
+
+    def _commit_failed(self, manifest: CampaignManifest, record: CampaignRecord, failure: str) -> CampaignReport:
+        """An ECU did not commit: the campaign stays ``committing`` (journaled why), for ``recover()``."""
+        record.failure = failure
+        self._save()
+        return self._report(manifest, record)
+
     # -- rolling back --------------------------------------------------------------------------
 
     def _roll_back(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
@@ -292,6 +330,10 @@ class UpdateMaster:
         self._flash(name, package, source.version, resume=resume)
 
     # -- the ECUs ------------------------------------------------------------------------------
+
+    def _commits(self, name: str) -> bool:
+        """Whether the ECU's bootloader has the routine ``commit_bank`` (it keeps a counter to raise)."""
+        return self._rig.profile(name).bootloader in COMMITTING_BOOTLOADERS
 
     def _switches_banks(self, name: str) -> bool:
         """Whether the ECU's bootloader keeps its previous software in a bank of its own (A/B)."""
@@ -349,9 +391,10 @@ class UpdateMaster:
         self._nvm.save()
 
     def _report(self, manifest: CampaignManifest, record: CampaignRecord) -> CampaignReport:
-        """What the finished campaign did, with the versions the ECUs report now."""
+        """What the finished (or still committing) campaign did, with the versions the ECUs report now."""
         ecus = {name: EcuStatus(target.from_.version, target.to.version, self._version(name),
-                                _ECU_OUTCOMES[record.ecus[name]],
+                                "uncommitted" if record.phase == "committing" and record.ecus[name] == "installed"
+                                and self._commits(name) else _ECU_OUTCOMES[record.ecus[name]],
                                 record.failure if record.ecus[name] == "rollback_failed" else "",
                                 record.rollbacks.get(name, "") if record.ecus[name] != "installed" else "")
                 for name, target in manifest.targets.items()}
@@ -359,8 +402,8 @@ class UpdateMaster:
 
 
 _OUTCOMES: dict[Phase, Outcome] = {"committed": "committed", "rolled_back": "rolled_back",
-                                   "rollback_failed": "rollback_failed"}
-"""A finished campaign's outcome, by its last phase."""
-_ECU_OUTCOMES: dict[EcuProgress, EcuOutcome] = {"installed": "updated", "restored": "restored",
+                                   "rollback_failed": "rollback_failed", "committing": "committing"}
+"""A campaign's outcome, by its last phase (``committing``: an ECU would not commit, ``recover()`` goes on)."""
+_ECU_OUTCOMES: dict[EcuProgress, EcuOutcome] = {"installed": "updated", "committed": "updated", "restored": "restored",
                                                 "pending": "untouched", "rollback_failed": "rollback_failed"}
 """What happened to an ECU, by its progress when the campaign finished."""

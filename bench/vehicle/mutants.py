@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.errors import FlashRolledBack
+from bench.errors import FlashError, FlashRolledBack
 from bench.vehicle.acceptance import Loaded
 from bench.vehicle.manifest import CampaignManifest
+from bench.vehicle.journal import CampaignRecord
 from bench.vehicle.master import UpdateMaster
+from bench.vehicle.report import CampaignReport
 
 
 class ActivatesBeforeAllVerified(UpdateMaster):
@@ -43,6 +45,27 @@ class SkipsPreconditions(UpdateMaster):
         return []
 
 
+class NeverCommits(UpdateMaster):
+    def _commit_ecu(self, name: str) -> str:
+        """Journals every ECU committed without sending it ``commit_bank``."""
+        return ""
+
+
+class RollsBackAfterCommitting(UpdateMaster):
+    def _commit_ecu(self, name: str) -> str:
+        """Sends ``commit_bank`` once, without waiting for a silent ECU."""
+        try:
+            self._rig.ecu(name).flasher.commit_update()
+        except FlashError as exc:
+            return str(exc)
+        return ""
+
+    def _commit_failed(self, manifest: CampaignManifest, record: CampaignRecord, failure: str) -> CampaignReport:
+        """One failed ``commit_bank`` rolls the whole campaign back, the ECUs already committed too."""
+        record.failure = failure
+        return self._roll_back(manifest, record)
+
+
 @dataclass(frozen=True)
 class MutantMaster:
     name: str
@@ -60,5 +83,10 @@ MUTANT_MASTERS = {mutant.name: mutant for mutant in (
                  ForgetsJournal),
     MutantMaster("skips_preconditions", "never reads the vehicle's state: updates a moving car",
                  SkipsPreconditions),
+    MutantMaster("never_commits", "reports the campaign committed without sending commit_bank: the "
+                 "anti-rollback counters stay where they were", NeverCommits),
+    MutantMaster("rolls_back_after_committing", "rolls the campaign back when one ECU's commit_bank fails, "
+                 "although the ECUs committed before it can no longer take their old software",
+                 RollsBackAfterCommitting),
 )}
 """Mutant update masters by name."""

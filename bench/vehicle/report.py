@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Outcome = Literal["committed", "rolled_back", "rollback_failed"]
-EcuOutcome = Literal["updated", "restored", "untouched", "rollback_failed"]
+Outcome = Literal["committed", "committing", "rolled_back", "rollback_failed"]
+"""``committing``: every target runs its new version, but an ECU did not commit it (the master
+finishes the commits at its next start, never rolls back)."""
+EcuOutcome = Literal["updated", "uncommitted", "restored", "untouched", "rollback_failed"]
+"""``uncommitted``: runs its new version, the campaign ``committing``, its ``commit_bank`` not done yet."""
 Rollback = Literal["", "bank_switch", "reflash"]
 
 
