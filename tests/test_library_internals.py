@@ -8,6 +8,7 @@ upper bounds in pyproject.toml are the versions this passed on; raise one after 
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import queue
@@ -127,6 +128,22 @@ def test_can_isotp_notifier_stack_internals() -> None:
     finally:
         notifier.stop()
         bus.shutdown()
+
+
+def test_can_isotp_consecutive_frame_paths_as_steady_frames_mirrors_them() -> None:
+    """SteadyFrames repeats what can-isotp 2.0.7 does with a consecutive frame; its own test
+    (tests/test_isotp_steady.py) compares the two frame by frame on the installed version. Any
+    change to these sources needs that comparison re-read, not only re-run."""
+    protocol, tools = isotp.protocol, isotp.tools
+    mirrored = [protocol.TransportLayerLogic.process, protocol.TransportLayerLogic._process_tx,
+                protocol.TransportLayerLogic._process_rx, protocol.TransportLayerLogic._start_rx_cf_timer,
+                protocol.TransportLayerLogic._make_tx_msg, protocol.PDU.__init__, protocol.RateLimiter.allowed_bytes,
+                protocol.RateLimiter.inform_byte_sent, tools.Timer, tools.FiniteByteGenerator]
+    digest = hashlib.sha256("".join(inspect.getsource(code) for code in mirrored).encode()).hexdigest()[:16]
+    relies(digest == "15745b2dd5cd1a74", "can-isotp",
+           "TransportLayerLogic.process/_process_tx/_process_rx/_start_rx_cf_timer/_make_tx_msg, PDU, RateLimiter, "
+           "Timer or FiniteByteGenerator (the consecutive-frame paths)",
+           "bench/transport/isotp_steady.py (SteadyFrames; then update this digest)")
 
 
 # -- udsoncan: the tester's connection, the monitor's decoder, the simulator's speed-up --------

@@ -12,6 +12,7 @@ import isotp
 
 from bench.config.models import BusConfig, EcuConfig, Timing
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.isotp_steady import SteadyFrames
 from bench.transport.virtual_bus import BenchVirtualBus
 
 PADDING = 0xAA
@@ -55,7 +56,7 @@ def address(ecu: EcuConfig, *, server: bool, functional: bool = False) -> isotp.
     return isotp.Address(mode, txid=request, rxid=ecu.response_id)
 
 
-class AddressedStack(isotp.NotifierBasedCanStack):
+class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
     """A notifier-fed stack whose thread wakes only for frames addressed to it, one hop per frame.
 
     Several stacks share one bus and notifier; can-isotp hands each of them every frame and
