@@ -19,7 +19,9 @@ steady states of a transfer off that path, and leaves everything else to the lib
   same state changes as the library's (N_Cr restarted, sequence number, data appended, the
   message queued when complete, a flow control requested at the block size), without the
   ``PDU`` object. Any other frame (first, single, flow control, a wrong sequence number, a
-  changed RX_DL) goes to the library's ``_process_rx``.
+  changed RX_DL) goes to the library's ``_process_rx``;
+* **the N_Cr check before every received frame** (``_check_timeouts_rx``): the timer's test
+  inline; the library reports and stops the reception when it has run out.
 
 The frames on the bus, their order, the messages received, the errors reported and the states
 left behind are the library's: ``tests/test_isotp_steady.py`` drives a plain can-isotp stack
@@ -112,6 +114,12 @@ class SteadyFrames(TransportLayerLogic):
             immediate_rx = True
             self._start_rx_fc_timer()
         return self.ProcessTxReport(msg=last, immediate_rx_required=immediate_rx)
+
+    def _check_timeouts_rx(self) -> None:
+        timer = self.timer_rx_cf  # Timer.is_timed_out(), without its two calls a frame
+        started = timer.start_time
+        if started is not None and (time.perf_counter_ns() - started > timer.timeout or timer.timeout == 0):
+            super()._check_timeouts_rx()
 
     def _process_rx(self, msg: isotp.CanMessage) -> TransportLayerLogic.ProcessRxReport:
         if self.rx_state != _WAIT_CF:
