@@ -4,6 +4,7 @@ real can-isotp stacks on an isolated virtual bus for what a flash does not show 
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections import Counter
@@ -20,16 +21,20 @@ from bench.image import build_image
 from bench.monitor import BusMonitor, UdsEvent, ecus_on_bus
 from bench.rig import Bench
 from bench.transport.isotp_link import address, stack_params
+from bench.transport.virtual_bus import BenchVirtualBus
 
 ROOT = Path(__file__).resolve().parent.parent
 CAN20 = BusConfig(interface="virtual", channel="unused")
 ECU = EcuConfig(bus="test", request_id=0x7E0, response_id=0x7E8, functional_id=0x7DF, profile="p")
 
 
-def listener(channel: str | int, fd: bool) -> can.BusABC:
-    """A bus handle of the monitor's own that fails the test if anything ever sends on it."""
+def listener(channel: str | int, fd: bool, kind: str = "python-can") -> can.BusABC:
+    """A bus handle of the monitor's own that fails the test if anything ever sends on it:
+    python-can's virtual bus (read by the monitor's thread) or the bench's (frames handed over
+    by the senders)."""
     protocol = can.CanProtocol.CAN_FD if fd else can.CanProtocol.CAN_20
-    bus = can.Bus(interface="virtual", channel=channel, protocol=protocol)
+    bus = (BenchVirtualBus(channel=channel, protocol=protocol) if kind == "bench"
+           else can.Bus(interface="virtual", channel=channel, protocol=protocol))
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"the monitor transmitted: {args}")
@@ -153,12 +158,13 @@ class Pair:
             bus.shutdown()
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[Pair, BusMonitor, can.BusABC]]:
-    """Tester and ECU stacks, a started monitor of their bus, and a raw bus to inject frames."""
+@pytest.fixture(params=["python-can", "bench"])
+def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Pair, BusMonitor, can.BusABC]]:
+    """Tester and ECU stacks, a started monitor of their bus (on python-can's virtual bus or the
+    bench's), and a raw bus to inject frames."""
     channel = f"monitor-test-{uuid.uuid4().hex[:8]}"
     stacks = Pair(channel)
-    monitor = BusMonitor(listener(channel, fd=False), CAN20, {"ecu": ECU})
+    monitor = BusMonitor(listener(channel, fd=False, kind=request.param), CAN20, {"ecu": ECU})
     injector = can.Bus(interface="virtual", channel=channel)
     monitor.start()
     yield stacks, monitor, injector
@@ -256,7 +262,8 @@ def test_nobody_asking_decodes_later_the_same_events_at_their_arrival_times(pair
     stacks, live, _ = pair
     seen: list[UdsEvent] = []
     live.subscribe(seen.append)
-    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False, kind="bench" if isinstance(live.bus, BenchVirtualBus)
+                               else "python-can"), CAN20, {"ecu": ECU}, name="lazy")
     lazy.start()
     try:
         stacks.exchange(bytes.fromhex("34 00 44 00 08 00 00 00 00 10 00"), bytes.fromhex("74 20 00 0e"))
@@ -279,7 +286,8 @@ def test_nobody_asking_decodes_later_the_same_events_at_their_arrival_times(pair
 def test_a_timeout_between_kept_frames_is_reported_as_the_live_monitor_does(pair) -> None:
     stacks, live, injector = pair
     live.subscribe(lambda event: None)
-    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False, kind="bench" if isinstance(live.bus, BenchVirtualBus)
+                               else "python-can"), CAN20, {"ecu": ECU}, name="lazy")
     lazy.start()
     try:
         injector.send(can.Message(arbitration_id=0x7E0, data=bytes.fromhex("10 0a 36 01 00 00 00 00"),
@@ -304,7 +312,8 @@ def test_a_long_backlog_nobody_asks_for_is_decoded_so_memory_stays_bounded(pair,
 
     stacks, live, _ = pair
     monkeypatch.setattr(bus_monitor, "KEEP_AT_MOST", 10)
-    lazy = BusMonitor(listener(live.bus.channel_id, fd=False), CAN20, {"ecu": ECU}, name="lazy")
+    lazy = BusMonitor(listener(live.bus.channel_id, fd=False, kind="bench" if isinstance(live.bus, BenchVirtualBus)
+                               else "python-can"), CAN20, {"ecu": ECU}, name="lazy")
     lazy.start()
     try:
         for counter in (1, 2, 3):  # 40 data bytes: 6 frames, a flow control and a single frame each
@@ -316,3 +325,34 @@ def test_a_long_backlog_nobody_asks_for_is_decoded_so_memory_stays_bounded(pair,
     finally:
         lazy.stop()
         lazy.bus.shutdown()
+
+
+def test_on_the_bench_bus_kept_frames_never_wake_the_thread_and_keep_their_order(pair, monkeypatch) -> None:
+    """Frames nobody decodes live are kept by the sending thread; frames queued for the thread
+    while someone subscribed are still kept before the ones after, when the subscriber leaves."""
+    stacks, monitor, _ = pair
+    if not isinstance(monitor.bus, BenchVirtualBus):
+        pytest.skip("python-can's virtual bus has no sender-side delivery: every frame goes through the thread")
+    taken_by = []
+    arrived = monitor._arrived
+
+    def record(frame: can.Message, **kwargs: object) -> None:
+        taken_by.append(threading.current_thread().name)
+        arrived(frame, **kwargs)
+
+    monkeypatch.setattr(monitor, "_arrived", record)
+    stacks.exchange(bytes.fromhex("22 F1 89"), bytes.fromhex("62 F1 89 31 2E 30"))
+    assert taken_by and monitor.name not in " ".join(taken_by)  # no frame through the monitor's thread
+    seen: list[UdsEvent] = []
+    subscriber = seen.append  # the same object to unsubscribe
+    monitor.subscribe(subscriber)
+    stacks.exchange(bytes([0x36, 1]) + bytes(range(40)), bytes([0x76, 1]))
+    deadline = time.monotonic() + 5
+    while len(seen) < 2 and time.monotonic() < deadline:  # the thread decodes them live, in its own time
+        time.sleep(0.01)
+    monitor.unsubscribe(subscriber)
+    stacks.exchange(bytes([0x36, 2]) + bytes(range(40)), bytes([0x76, 2]))
+    events = monitor.events()
+    assert [e.payload[:2] for e in events] == [b"\x22\xf1", b"\x62\xf1", b"\x36\x01", b"\x76\x01", b"\x36\x02",
+                                               b"\x76\x02"]
+    assert monitor.errors == [] and len(seen) == 2

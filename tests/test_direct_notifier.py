@@ -157,3 +157,60 @@ def test_a_fault_that_raises_in_the_senders_thread_is_the_gateways_fault_not_the
         gateway.stop()
         for bus in (tester, tester_side, ecu_side, ecu):
             bus.shutdown()
+
+
+class KeyedListener:
+    """A listener whose owner says which frames it takes, as the bench's ISO-TP stacks do."""
+
+    def __init__(self, key: tuple[int, bool] | None) -> None:
+        self.key, self.heard = key, []
+
+    def frame_key(self) -> tuple[int, bool] | None:
+        return self.key
+
+    def take(self, msg: can.Message) -> None:
+        self.heard.append(msg.arbitration_id)
+
+
+def test_a_listener_with_a_frame_key_gets_only_the_frames_of_its_key(channel: str) -> None:
+    sender, receiver = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    notifier = open_notifier(receiver)
+    physical, functional, extended = KeyedListener((0x7E0, False)), KeyedListener((0x7DF, False)), \
+        KeyedListener((0x7E0, True))
+    everything, order = KeyedListener(None), []
+    try:
+        for listener in (physical, functional, extended, everything):
+            notifier.add_listener(listener.take)
+        notifier.add_listener(lambda msg: order.append("last"))
+        for arbitration_id, is_extended in ((0x7E0, False), (0x7DF, False), (0x7E0, True), (0x123, False)):
+            sender.send(can.Message(arbitration_id=arbitration_id, data=b"\x01", is_extended_id=is_extended))
+        assert (physical.heard, functional.heard, extended.heard) == ([0x7E0], [0x7DF], [0x7E0])
+        assert everything.heard == [0x7E0, 0x7DF, 0x7E0, 0x123] and len(order) == 4
+        notifier.remove_listener(physical.take)
+        sender.send(can.Message(arbitration_id=0x7E0, data=b"\x02", is_extended_id=False))
+        assert physical.heard == [0x7E0] and everything.heard[-1] == 0x7E0
+    finally:
+        notifier.stop()
+        sender.shutdown()
+        receiver.shutdown()
+
+
+def test_the_bench_stacks_key_their_frames_by_normal_addressing_only() -> None:
+    from bench.transport.isotp_link import AddressedStack
+
+    bus = BenchVirtualBus(f"keys-{uuid.uuid4().hex[:8]}")
+    notifier = open_notifier(bus)
+    try:
+        normal = AddressedStack(bus, notifier, address=isotp.Address(isotp.AddressingMode.Normal_29bits, txid=0x18DA10F1,
+                                                                      rxid=0x18DAF110))
+        functional = AddressedStack(bus, notifier, address=isotp.AsymmetricAddress(
+            tx_addr=isotp.Address(txid=0x7DF, tx_only=True), rx_addr=isotp.Address(rxid=0x7DF, rx_only=True)))
+        extended = AddressedStack(bus, notifier, address=isotp.Address(isotp.AddressingMode.Extended_11bits, txid=0x6F1,
+                                                                        rxid=0x612, source_address=0xF1,
+                                                                        target_address=0x12))
+        assert normal.frame_key() == (0x18DAF110, True)
+        assert functional.frame_key() == (0x7DF, False)
+        assert extended.frame_key() is None  # its address byte is in the data: it gets every frame
+    finally:
+        notifier.stop()
+        bus.shutdown()

@@ -3,6 +3,7 @@ flow control with a reserved STmin (used as 127 ms, not an abort)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -151,3 +152,16 @@ def test_reserved_stmin_is_used_as_127_ms_not_an_abort(body, stmin: int) -> None
     consecutive = answers(body, 0x7E8, quiet=1.0, first_within=PATIENCE)  # three frames, 127 ms apart
     assert [data[0] for data in consecutive] == [0x21, 0x22, 0x23]
     assert expected[:6] + b"".join(data[1:] for data in consecutive)[:len(expected) - 6] == expected
+
+
+def test_frames_ignored_while_idle_are_logged_once_a_message(body, caplog: pytest.LogCaptureFixture) -> None:
+    """A download cut short leaves the rest of its consecutive frames to an idle stack: one line
+    for them, not one per frame (can-isotp's own warning per frame is not emitted)."""
+    caplog.set_level(logging.WARNING)
+    for _ in range(2):
+        for seqnum in range(30):
+            body.send(frame(0x7E0, bytes([0x20 | (seqnum + 1) & 0xF]) + bytes(7)))
+        still_answers(body)  # the stack took the frames before this message (it takes them in order)
+    ignored = [record for record in caplog.records if "while reception was idle" in record.getMessage()]
+    assert len(ignored) == 2, [record.getMessage() for record in ignored]
+    assert all(record.name == "bench.sim.isotp_server" and "0x7E0" in record.getMessage() for record in ignored)

@@ -8,6 +8,7 @@ upper bounds in pyproject.toml are the versions this passed on; raise one after 
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import queue
@@ -49,6 +50,8 @@ def test_python_can_virtual_bus_channels_and_queues() -> None:
                "python-can", "VirtualBus.channel_id and the registry of channels", user)
         relies(hasattr(bus, "receive_own_messages") and callable(getattr(bus, "_check_if_open", None)),
                "python-can", "VirtualBus.receive_own_messages and _check_if_open()", user)
+        relies(bus._open and "if not self._open:" in inspect.getsource(virtual.VirtualBus._check_if_open),
+               "python-can", "VirtualBus._open (what _check_if_open() tests)", user + ": send_isotp_frame tests it itself")
     finally:
         bus.shutdown()
     relies(list(inspect.signature(can.BusABC._apply_filters).parameters) == ["self", "filters"], "python-can",
@@ -118,6 +121,15 @@ def test_can_isotp_notifier_stack_internals() -> None:
                "can-isotp", "TransportLayer._read_relay_queue(timeout) (the main thread's read), rx_state/"
                "tx_state (RxState/TxState.IDLE) and stop_sending() setting events.reset_tx",
                user + ": an idle main thread waits IDLE_WAIT, woken by reset_tx/reset_rx")
+        normal = isotp.Address(txid=0x7E0, rxid=0x7E8)
+        relies(normal.is_for_me.__func__ is isotp.Address._is_for_me_normal
+               and "return msg.arbitration_id == self._rxid" in inspect.getsource(isotp.Address._is_for_me_normal),
+               "can-isotp", "Address.is_for_me bound to _is_for_me_normal for normal addressing (the CAN id alone)",
+               user + ".frame_key (bench/transport/direct_notifier.py routes frames by it)")
+        read = inspect.getsource(isotp.TransportLayer._read_relay_queue)
+        relies("return self.rx_relay_queue.get(block=True, timeout=timeout)" in read and "except queue.Empty:" in read
+               and "return None" in read, "can-isotp", "TransportLayer._read_relay_queue (a get with the timeout, "
+               "None when empty)", user + " (its own _read_relay_queue does the same get)")
         relies(queue_calls(isotp.protocol, "self.rx_relay_queue", "self.rx_queue")
                <= {"put", "get", "get_nowait", "empty"}, "can-isotp",
                "TransportLayer.rx_relay_queue and rx_queue (only put, get, get_nowait, empty)",
@@ -128,6 +140,22 @@ def test_can_isotp_notifier_stack_internals() -> None:
     finally:
         notifier.stop()
         bus.shutdown()
+
+
+def test_can_isotp_consecutive_frame_paths_as_steady_frames_mirrors_them() -> None:
+    """SteadyFrames repeats what can-isotp 2.0.7 does with a consecutive frame; its own test
+    (tests/test_isotp_steady.py) compares the two frame by frame on the installed version. Any
+    change to these sources needs that comparison re-read, not only re-run."""
+    protocol, tools = isotp.protocol, isotp.tools
+    mirrored = [protocol.TransportLayerLogic.process, protocol.TransportLayerLogic._process_tx,
+                protocol.TransportLayerLogic._process_rx, protocol.TransportLayerLogic._start_rx_cf_timer,
+                protocol.TransportLayerLogic._make_tx_msg, protocol.PDU.__init__, protocol.RateLimiter.allowed_bytes,
+                protocol.RateLimiter.inform_byte_sent, tools.Timer, tools.FiniteByteGenerator]
+    digest = hashlib.sha256("".join(inspect.getsource(code) for code in mirrored).encode()).hexdigest()[:16]
+    relies(digest == "15745b2dd5cd1a74", "can-isotp",
+           "TransportLayerLogic.process/_process_tx/_process_rx/_start_rx_cf_timer/_make_tx_msg, PDU, RateLimiter, "
+           "Timer or FiniteByteGenerator (the consecutive-frame paths)",
+           "bench/transport/isotp_steady.py (SteadyFrames; then update this digest)")
 
 
 # -- udsoncan: the tester's connection, the monitor's decoder, the simulator's speed-up --------

@@ -1,5 +1,5 @@
-"""The response-code name memo gives udsoncan's own answers, is installed by starting a bench,
-and importing the bench's modules changes nothing in udsoncan."""
+"""The response-code name and service look-up memos give udsoncan's own answers, are installed by
+starting a bench, and importing the bench's modules changes nothing in udsoncan."""
 
 import subprocess
 import sys
@@ -29,12 +29,34 @@ def test_importing_the_bench_patches_nothing_and_starting_a_bench_installs_the_m
 import pathlib
 import bench.rig, bench.sim.server, bench.transport.uds_client, bench.pytest.plugin, bench.cli
 from udsoncan.ResponseCode import ResponseCode
-print(hasattr(ResponseCode.get_name, "__wrapped__"))
+from udsoncan.BaseService import BaseService
+print(hasattr(ResponseCode.get_name, "__wrapped__"), hasattr(BaseService.from_request_id, "__wrapped__"))
 from bench.config import load_bench
 with bench.rig.Bench(load_bench({str(REPO / "fixtures/benches/virtual.yaml")!r}), workdir=pathlib.Path({str(tmp_path)!r}),
                      ecus=["bcm"], gateway=False):
-    print(hasattr(ResponseCode.get_name, "__wrapped__"))
+    print(hasattr(ResponseCode.get_name, "__wrapped__"), hasattr(BaseService.from_request_id, "__wrapped__"))
 """
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=REPO, timeout=60).stdout.split()
-    assert lines == ["False", "True"]
+    assert lines == ["False", "False", "True", "True"]
+
+
+def test_service_look_ups_are_udsoncans_and_see_a_service_defined_later() -> None:
+    from udsoncan.BaseService import BaseService
+    from udsoncan.services import ReadDataByIdentifier
+
+    udsoncan_speedup.install()
+    udsoncan_speedup.install()
+    for name in ("from_request_id", "from_response_id"):
+        memo, lookup = getattr(BaseService, name), getattr(BaseService, name).__wrapped__
+        assert getattr(memo, "__wrapped__", None) is lookup  # one memo, not a memo of a memo
+        for sid in range(256):
+            assert memo(sid) is lookup(BaseService, sid)
+    assert BaseService.from_request_id(0x22) is ReadDataByIdentifier
+    assert BaseService.from_request_id(0xBA) is None
+
+    class OemService(BaseService):  # a custom service defined after the answers were kept
+        _sid = 0xBA
+
+    assert BaseService.from_request_id(0xBA) is OemService
+    assert BaseService.from_response_id(0xFA) is OemService

@@ -11,6 +11,10 @@ channel, or a second handle of the adapter. A shared handle would steal frames f
 Flow-control frames are not handed to the stacks: a listener has no transmission they could
 pace, and can-isotp would only log them as unexpected.
 
+On the bench's virtual bus the frames the monitor keeps undecoded never wake its thread: the
+sending thread appends each to the backlog (``BenchVirtualBus.deliver_to``), and only frames to
+decode live (or queued behind such frames, to keep their order) are queued for the thread.
+
 Decoding waits until someone needs it (issue 17: it was a third ISO-TP reassembly of every frame,
 5 to 8 % of a catalog sample's profile, for a transcript a passed scenario never shows). While
 nobody is subscribed or waiting, the thread only keeps each frame with the moment it arrived; the
@@ -39,6 +43,7 @@ from bench.errors import ConfigError
 from bench.monitor.decode import Conversation, Kind
 from bench.monitor.events import UdsEvent
 from bench.transport.isotp_link import address, stack_params
+from bench.transport.virtual_bus import BenchVirtualBus
 
 log = logging.getLogger(__name__)
 ISOTP_LOGGER = f"{__name__}.isotp"
@@ -127,6 +132,8 @@ class BusMonitor:
         """The arrival time of the kept frame being decoded: the clock of what it reports."""
         self._stopped_at: float | None = None
         """When the thread stopped: the live thread reported no timeout after that."""
+        self._queued = 0
+        """Frames the senders queued for the thread and it has not taken yet (``_heard``)."""
 
     def _route(self, can_id: int, extended: bool, kind: Kind, functional: bool, ecu: str,
                addr: isotp.Address, params: dict[str, object]) -> None:
@@ -147,6 +154,11 @@ class BusMonitor:
         self._started = time.monotonic()
         self._stopped_at = None
         self._stop.clear()
+        if isinstance(self.bus, BenchVirtualBus):
+            with self._decoding:  # senders wait in _heard until what came before is taken, in order
+                self.bus.deliver_to(self._heard)
+                while (frame := self.bus.recv(0)) is not None:
+                    self._arrived(frame)
         self._thread = threading.Thread(target=self._run, name=f"bus-monitor-{self.name}", daemon=True)
         self._thread.start()
 
@@ -155,6 +167,8 @@ class BusMonitor:
         thread, self._thread = self._thread, None
         if thread is None:
             return
+        if isinstance(self.bus, BenchVirtualBus):
+            self.bus.deliver_to(None)
         self._stop.set()
         thread.join(timeout=5.0)
         self._stopped_at = time.monotonic()
@@ -250,7 +264,7 @@ class BusMonitor:
                 self._errors.append(f"{self._clock()} bus: {type(exc).__name__}: {exc}; monitor stopped")
                 break
             if frame is not None:
-                self._arrived(frame)
+                self._arrived(frame, queued=True)
             elif stopping:
                 break
             elif self._live:
@@ -259,12 +273,27 @@ class BusMonitor:
         with self._changed:
             self._changed.notify_all()
 
-    def _arrived(self, frame: can.Message) -> None:
+    def _heard(self, frame: can.Message) -> None:
+        """A frame on the virtual bus, in the sender's thread: kept at once, or queued for the
+        thread when it is to be decoded live or frames are still queued ahead of it."""
+        with self._decoding:
+            if not self._live and not self._queued:
+                self._arrived(frame)
+                return
+            self._queued += 1
+        self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
+
+    def _arrived(self, frame: can.Message, *, queued: bool = False) -> None:
         if frame.is_error_frame or frame.is_remote_frame:
+            if queued:
+                with self._decoding:
+                    self._queued = max(0, self._queued - 1)
             return
         self.frames_seen += 1
         now = time.monotonic()
         with self._decoding:
+            if queued:
+                self._queued = max(0, self._queued - 1)
             if self._live:
                 self._process(frame, now)
             else:

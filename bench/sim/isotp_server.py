@@ -14,10 +14,16 @@ frame, what an ECU must not process (ISO 15765-2:2016):
 The hook is can-isotp's notifier callback ``_on_message_received`` (as for
 ``bench.transport.isotp_link.AddressedStack``); ``tests/test_isotp_server.py`` fails if the
 library stops calling it.
+
+What goes wrong in reception is logged once per kind and message (``EcuStack.isotp_error``): the
+library warns for every frame it ignores, and when the power or the cable comes back in the middle
+of a download, that is every remaining consecutive frame of the message (a thousand log records in
+one scenario, each formatted by every log capture, for one event).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import can
@@ -26,6 +32,12 @@ import isotp
 from bench.config.models import BusConfig, Timing
 from bench.transport.can_bus import RECV_POLL
 from bench.transport.isotp_link import AddressedStack, stack_params
+
+log = logging.getLogger(__name__)
+ISOTP_LOGGER = f"{__name__}.can_isotp"
+"""can-isotp's own logger for the virtual ECUs' stacks, quiet below ERROR: ``EcuStack.isotp_error``
+reports what it would have warned about."""
+logging.getLogger(ISOTP_LOGGER).setLevel(logging.ERROR)
 
 SINGLE_FRAME, FIRST_FRAME, CONSECUTIVE_FRAME, FLOW_CONTROL = 0x0, 0x1, 0x2, 0x3
 LONGEST_STMIN = 0x7F
@@ -85,6 +97,10 @@ class EcuStack(AddressedStack):
         self._fd_bus = fd_bus
         self._rx_prefix = self.address.get_rx_prefix_size()
         self.answer_sent: Callable[[], None] | None = None
+        self.error_handler = self.isotp_error
+        self._reported: set[tuple[type, float]] = set()
+        kind = "functional" if functional else "physical"
+        self._label = f"virtual ECU, {kind} address 0x{self.address.get_rx_arbitration_id():X}"
         transmit = self.txfn  # can-isotp's frame sender (tests/test_library_internals.py)
 
         def transmit_and_tell(frame: isotp.CanMessage) -> None:
@@ -93,6 +109,19 @@ class EcuStack(AddressedStack):
                 self.answer_sent()
 
         self.txfn = transmit_and_tell
+
+    def isotp_error(self, error: Exception) -> None:
+        """Log a reception or transmission error of can-isotp once per kind and message: the
+        first frame ignored while idle says so, the next ones of the same message do not."""
+        key = (type(error), self.last_message_at)
+        if key in self._reported:
+            return
+        if len(self._reported) > 64:
+            self._reported.clear()
+        self._reported.add(key)
+        repeats = isinstance(error, isotp.errors.UnexpectedConsecutiveFrameError)
+        log.warning("%s: %s%s", self._label, error,
+                    " (the next ones before a new message are not logged)" if repeats else "")
 
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]
@@ -107,4 +136,5 @@ def make_ecu_stack(bus: can.BusABC, notifier: can.Notifier, addr: isotp.Address,
     """The ECU's physical or functional stack, reading through ``notifier``; not started yet."""
     return EcuStack(bus, notifier, address=addr, read_timeout=RECV_POLL, functional=functional,
                     fd_bus=bus_config.fd,
-                    params=stack_params(bus_config, max_frame_size=max_frame_size, timing=timing))
+                    params={**stack_params(bus_config, max_frame_size=max_frame_size, timing=timing),
+                            "logger_name": ISOTP_LOGGER})

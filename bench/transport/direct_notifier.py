@@ -11,11 +11,18 @@ pays a queue put per receiver, and a thread hop per frame is saved.
 The bus delivers to the listeners in the order frames are sent; frames of two senders that
 race reach a listener in either order, as they would through a queue. A listener that raises
 is logged and left out of that frame only: the sender's ``send`` never fails because of it.
+
+A listener that is the method of an object with ``frame_key()`` (the bench's ISO-TP stacks: a
+tester's or an ECU's physical and functional stacks share one bus handle) gets only the frames
+of that (CAN id, 29-bit) key, which are the only ones it would not drop at once; the others get
+every frame. Listeners come and go through ``add_listener``/``remove_listener`` (python-can's
+API, as can-isotp's stacks use it), which keep the routes.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 import can
@@ -37,10 +44,32 @@ class DirectNotifier(can.Notifier):
         self.exception = None
         self._stopped = False
         self._readers = []
+        self._changing = threading.Lock()
+        self._routes: dict[tuple[int, bool], tuple[can.typechecking.MessageRecipient, ...]] = {}
+        self._anyone: tuple[can.typechecking.MessageRecipient, ...] = ()
+        self._route()
         bus.deliver_to(self._deliver)
 
+    def add_listener(self, listener: can.typechecking.MessageRecipient) -> None:
+        with self._changing:
+            self.listeners.append(listener)
+            self._route()
+
+    def remove_listener(self, listener: can.typechecking.MessageRecipient) -> None:
+        with self._changing:
+            self.listeners.remove(listener)
+            self._route()
+
+    def _route(self) -> None:
+        """Who gets a frame of each key (in the order they were added); ``_anyone`` the rest."""
+        keys = [_frame_key(listener) for listener in self.listeners]
+        self._routes = {key: tuple(listener for listener, its in zip(self.listeners, keys, strict=True)
+                                   if its is None or its == key)
+                        for key in set(keys) if key is not None}
+        self._anyone = tuple(listener for listener, its in zip(self.listeners, keys, strict=True) if its is None)
+
     def _deliver(self, msg: can.Message) -> None:
-        for listener in tuple(self.listeners):  # add/remove_listener may run on other threads
+        for listener in self._routes.get((msg.arbitration_id, msg.is_extended_id), self._anyone):
             try:
                 listener(msg)
             except Exception:
@@ -57,3 +86,9 @@ class DirectNotifier(can.Notifier):
         for listener in self.listeners:
             if hasattr(listener, "stop"):
                 listener.stop()
+
+
+def _frame_key(listener: can.typechecking.MessageRecipient) -> tuple[int, bool] | None:
+    """The (CAN id, 29-bit) of the frames ``listener`` takes, if its owner says (``frame_key()``)."""
+    key = getattr(getattr(listener, "__self__", None), "frame_key", None)
+    return key() if callable(key) else None

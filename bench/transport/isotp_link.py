@@ -12,6 +12,7 @@ import isotp
 
 from bench.config.models import BusConfig, EcuConfig, Timing
 from bench.transport.can_bus import RECV_POLL
+from bench.transport.isotp_steady import SteadyFrames
 from bench.transport.virtual_bus import BenchVirtualBus
 
 PADDING = 0xAA
@@ -55,7 +56,7 @@ def address(ecu: EcuConfig, *, server: bool, functional: bool = False) -> isotp.
     return isotp.Address(mode, txid=request, rxid=ecu.response_id)
 
 
-class AddressedStack(isotp.NotifierBasedCanStack):
+class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
     """A notifier-fed stack whose thread wakes only for frames addressed to it, one hop per frame.
 
     Several stacks share one bus and notifier; can-isotp hands each of them every frame and
@@ -100,6 +101,15 @@ class AddressedStack(isotp.NotifierBasedCanStack):
         self.post_send_callback = remember
         if isinstance(self.bus, BenchVirtualBus):  # can-isotp's sender would build a can.Message for send()
             self.txfn = self.bus.send_isotp_frame
+
+    def frame_key(self) -> tuple[int, bool] | None:
+        """The (CAN id, 29-bit) of every frame this stack takes (normal addressing: ``Address.is_for_me``
+        compares just these), for a notifier that routes frames (``DirectNotifier``); None when
+        the address puts more in the frame (extended, mixed, normal fixed addressing)."""
+        receiving = self.address.rx_addr if isinstance(self.address, isotp.AsymmetricAddress) else self.address
+        if getattr(receiving.is_for_me, "__func__", None) is not isotp.Address._is_for_me_normal:
+            return None
+        return receiving.get_rx_arbitration_id(), receiving.is_rx_29bits()
 
     def sending(self) -> bool:
         """True until the last message given to ``send`` is on the bus or abandoned (N_Bs).
@@ -146,7 +156,10 @@ class AddressedStack(isotp.NotifierBasedCanStack):
         if timeout and self.rx_state == self.RxState.IDLE and self.tx_state == self.TxState.IDLE \
                 and self.tx_queue.empty():
             timeout = IDLE_WAIT
-        return super()._read_relay_queue(timeout)
+        try:  # can-isotp's own read (tests/test_library_internals.py), one call less a frame
+            return self.rx_relay_queue.get(block=True, timeout=timeout)
+        except queue.Empty:
+            return None
 
     def _rx_canbus(self, timeout: float) -> None:
         """The relay thread's read: nothing comes this way; wait until the stack stops."""

@@ -1,27 +1,61 @@
-"""A memo for udsoncan's response-code names, which it looks up on every response.
+"""Memos for two look-ups udsoncan repeats on every request and response.
 
-``udsoncan.ResponseCode.get_name`` scans the class with ``inspect.getmembers`` each time a
-``Response`` is parsed or built, a good part of the CPU a virtual bench spends per request
-(tester and virtual ECUs both go through it). The names are class constants, so the first
-answer for a code is the answer forever: ``install()`` wraps the lookup in a cache, same
-results, once per process.
+* ``udsoncan.ResponseCode.get_name`` scans the class with ``inspect.getmembers`` each time a
+  ``Response`` is parsed or built. The names are class constants, so the first answer for a code
+  is the answer forever.
+* ``BaseService.from_request_id`` and ``from_response_id`` (every ``Request``/``Response`` parsed:
+  the tester's client, the virtual ECUs' servers, the monitor's decoder) walk the whole tree of
+  ``BaseService`` subclasses each time to find the service of an id. The tree only changes when a
+  new service class is defined, so the answers are kept until then: a class defined later (a
+  custom or OEM service, which udsoncan lets subclass a standard one) clears them, and the next
+  look-up walks the tree again and finds it as udsoncan would.
 
-It changes udsoncan for the whole process, so importing this module does nothing: one place
-installs it, ``bench.rig.Bench.start`` (every bench of a test, a scenario, ``ota-bench flash``
-and the benchmarks), where a tester and virtual ECUs exchange thousands of responses. Code that
-drives udsoncan without a ``Bench`` runs with udsoncan's own lookup.
+A good part of the CPU a virtual bench spends per request went there (tester and virtual ECUs
+both). These change udsoncan for the whole process, so importing this module does nothing: one
+place installs them, ``bench.rig.Bench.start`` (every bench of a test, a scenario, ``ota-bench
+flash`` and the benchmarks), where a tester and virtual ECUs exchange thousands of requests. Code
+that drives udsoncan without a ``Bench`` runs with udsoncan's own look-ups.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
+from udsoncan.BaseService import BaseService
 from udsoncan.ResponseCode import ResponseCode
+
+_services: dict[tuple[str, type, int], type[BaseService] | None] = {}
+"""(look-up, class asked, id) -> the service udsoncan found; emptied when a service class is defined."""
 
 
 def install() -> None:
-    """Memoize ``ResponseCode.get_name`` (idempotent)."""
-    if getattr(ResponseCode.get_name, "__wrapped__", None) is not None:
-        return
-    lookup = ResponseCode.get_name.__func__  # type: ignore[attr-defined]
-    ResponseCode.get_name = classmethod(functools.lru_cache(maxsize=None)(lookup))  # type: ignore[method-assign]
+    """Memoize ``ResponseCode.get_name`` and the service look-ups (idempotent)."""
+    if getattr(ResponseCode.get_name, "__wrapped__", None) is None:
+        lookup = ResponseCode.get_name.__func__  # type: ignore[attr-defined]
+        ResponseCode.get_name = classmethod(functools.lru_cache(maxsize=None)(lookup))  # type: ignore[method-assign]
+    if getattr(BaseService.from_request_id, "__wrapped__", None) is None:
+        BaseService.__init_subclass__ = classmethod(_new_service)  # type: ignore[assignment]
+        for name in ("from_request_id", "from_response_id"):
+            setattr(BaseService, name, classmethod(_remembered(name, getattr(BaseService, name).__func__)))
+
+
+def _new_service(cls: type[BaseService], **kwargs: Any) -> None:
+    _services.clear()
+    super(BaseService, cls).__init_subclass__(**kwargs)
+
+
+def _remembered(name: str, lookup: Callable[[type, int], type[BaseService] | None]) -> Callable[..., Any]:
+    @functools.wraps(lookup)
+    def remembered(cls: type, given_id: int) -> type[BaseService] | None:
+        if type(given_id) is not int:
+            return lookup(cls, given_id)
+        key = (name, cls, given_id)
+        try:
+            return _services[key]
+        except KeyError:
+            found = _services[key] = lookup(cls, given_id)
+            return found
+
+    return remembered

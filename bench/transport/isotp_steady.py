@@ -1,0 +1,157 @@
+"""can-isotp's consecutive frames without its per-frame overhead (issue 17).
+
+A catalog scenario moves thousands of consecutive frames (CF) through can-isotp, and the
+library's state machine spends most of the bench's CPU on them: per frame it parses a ``PDU``
+object, builds a new N_Cr ``Timer``, returns a frozen report dataclass, reads the message byte
+by byte through a generator and re-checks the whole transmit state (flow control, rate limiter,
+timers, standby frames) before it emits the next one.
+
+``SteadyFrames`` is a mixin for ``isotp.TransportLayerLogic`` subclasses that takes the two
+steady states of a transfer off that path, and leaves everything else to the library:
+
+* **sending CFs** (``TxState.TRANSMIT_CF``, STmin 0, no rate limit, no flow control pending):
+  the library emits one CF per ``_process_tx`` call, and its ``process`` loop calls it again at
+  once, without reading the bus in between, until the message ends or the receiver's block
+  size asks for a flow control. Here one call consumes those bytes at once and sends the
+  frames; the last one is returned to ``process`` as the library would return it, so it goes
+  on the bus after the request is marked complete, exactly as before;
+* **receiving the expected CF** (``RxState.WAIT_CF``, the right sequence number and RX_DL): the
+  same state changes as the library's (N_Cr restarted, sequence number, data appended, the
+  message queued when complete, a flow control requested at the block size), without the
+  ``PDU`` object. Any other frame (first, single, flow control, a wrong sequence number, a
+  changed RX_DL) goes to the library's ``_process_rx``;
+* **the N_Cr check before every received frame** (``_check_timeouts_rx``): the timer's test
+  inline; the library reports and stops the reception when it has run out.
+
+The frames on the bus, their order, the messages received, the errors reported and the states
+left behind are the library's: ``tests/test_isotp_steady.py`` drives a plain can-isotp stack
+and a ``SteadyFrames`` one through the same frames and sends (including broken sequences) and
+compares everything; ``tests/test_library_internals.py`` checks the internals read here.
+With the stack's logger at DEBUG (which logs every frame in ``process``) the library's own path
+runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from copy import copy
+
+import isotp
+from isotp.protocol import TransportLayerLogic
+
+_TRANSMIT_CF = TransportLayerLogic.TxState.TRANSMIT_CF
+_WAIT_FC = TransportLayerLogic.TxState.WAIT_FC
+_WAIT_CF = TransportLayerLogic.RxState.WAIT_CF
+_CONTINUE = isotp.protocol.PDU.FlowStatus.ContinueToSend
+_RX_REPORTS = {(immediate, complete): TransportLayerLogic.ProcessRxReport(immediate_tx_required=immediate,
+                                                                           frame_received=complete)
+               for immediate in (False, True) for complete in (False, True)}
+"""can-isotp's reports are frozen: one of each kind serves every frame."""
+
+
+class SteadyFrames(TransportLayerLogic):
+    """Mix in before the can-isotp class: ``class Stack(SteadyFrames, isotp.NotifierBasedCanStack)``."""
+
+    def _process_tx(self) -> TransportLayerLogic.ProcessTxReport:
+        if self._streaming():
+            return self._send_consecutive_frames()
+        return super()._process_tx()
+
+    def _streaming(self) -> bool:
+        """The library would now emit CFs back to back: nothing but the next frame to do."""
+        stmin = self.timer_tx_stmin
+        return (self.tx_state == _TRANSMIT_CF and not self.pending_flow_control_tx
+                and self.last_flow_control_frame is None
+                and stmin.timeout == 0 and stmin.start_time is not None and self.timer_rx_fc.start_time is None
+                and self.tx_standby_msg is None and self.active_send_request is not None
+                and not self.active_send_request.generator.depleted()
+                and not self.logger.isEnabledFor(logging.DEBUG))
+
+    def _send_consecutive_frames(self) -> TransportLayerLogic.ProcessTxReport:
+        """The CFs up to the end of the message or of the receiver's block; the last one returned."""
+        generator = self.active_send_request.generator  # type: ignore[union-attr] - checked by _streaming
+        prefix = bytes(self.address.get_tx_payload_prefix())
+        room = self.params.tx_data_length - 1 - len(prefix)
+        remaining = generator.remaining_size()
+        frames = -(-remaining // room)
+        if self.remote_blocksize:
+            frames = min(frames, self.remote_blocksize - self.tx_block_counter)
+        limiter = self.rate_limiter
+        allowed = limiter.allowed_bytes()  # less each frame by the frame's length, as the library counts
+        frame_length = len(prefix) + 1 + room  # a full CF needs no padding (tx_data_length bytes)
+        if limiter.enabled:
+            full = max(0, (allowed - room) // frame_length + 1) if allowed >= room else 0
+            frames = min(frames, full + (1 if frames > full and allowed - full * frame_length >= remaining - full * room
+                                         else 0))
+        payload = generator.consume(min(remaining, frames * room), enforce_exact=False)
+        arbitration_id = self.address.get_tx_arbitration_id()
+        extended, fd, switch = self.address.is_tx_29bits(), self.params.can_fd, self.params.bitrate_switch
+        full_dlc = self._get_dlc(bytes(frame_length), validate_tx=True)
+        send, seqnum, last = self.txfn, self.tx_seqnum, None
+        for start in range(0, len(payload), room):
+            if last is not None:
+                send(last)
+            piece = payload[start:start + room]
+            data = prefix + bytes((0x20 | seqnum,)) + piece
+            last = (isotp.CanMessage(arbitration_id, full_dlc, data, extended, fd, switch) if len(piece) == room
+                    else self._make_tx_msg(arbitration_id, data))
+            seqnum = (seqnum + 1) & 0xF
+            self.tx_block_counter += 1
+            limiter.inform_byte_sent(len(last.data))
+        self.tx_seqnum = seqnum
+        if last is not None:
+            self.timer_tx_stmin.start()
+        immediate_rx = False
+        if generator.depleted():
+            if generator.remaining_size() > 0:
+                self._trigger_error(isotp.errors.BadGeneratorError("Generator depleted before reaching specified size"))
+                self._stop_sending(success=False)
+            else:
+                self._stop_sending(success=True)
+        elif self.remote_blocksize != 0 and self.tx_block_counter >= self.remote_blocksize:
+            self.tx_state = _WAIT_FC
+            immediate_rx = True
+            self._start_rx_fc_timer()
+        return self.ProcessTxReport(msg=last, immediate_rx_required=immediate_rx)
+
+    def _check_timeouts_rx(self) -> None:
+        timer = self.timer_rx_cf  # Timer.is_timed_out(), without its two calls a frame
+        started = timer.start_time
+        if started is not None and (time.perf_counter_ns() - started > timer.timeout or timer.timeout == 0):
+            super()._check_timeouts_rx()
+
+    def _process_rx(self, msg: isotp.CanMessage) -> TransportLayerLogic.ProcessRxReport:
+        if self.rx_state != _WAIT_CF:
+            return super()._process_rx(msg)
+        data = msg.data
+        start = self.address.get_rx_prefix_size()
+        can_dl = len(data)
+        if can_dl <= start or data[start] >> 4 != 2 or data[start] & 0xF != (self.last_seqnum + 1) & 0xF:
+            return super()._process_rx(msg)
+        missing = self.rx_frame_length - len(self.rx_buffer)
+        rx_dl = can_dl if can_dl > 8 else 8
+        if rx_dl != self.actual_rxdl and rx_dl < missing:
+            return super()._process_rx(msg)  # a changed RX_DL: the library reports it
+        # _start_rx_cf_timer(), on the timer in place instead of a new one
+        timer = self.timer_rx_cf
+        timer.timeout = int(float(self.params.rx_consecutive_frame_timeout) / 1000 * 1e9)
+        timer.start_time = time.perf_counter_ns()
+        self.last_seqnum = data[start] & 0xF
+        buffer = self.rx_buffer
+        buffer.extend(data[start + 1:start + 1 + missing])
+        complete = immediate = False
+        if len(buffer) >= self.rx_frame_length:
+            complete = True
+            self.rx_queue.put(copy(buffer))
+            self._stop_receiving()
+        else:
+            self.rx_block_counter += 1
+            blocksize = self.params.blocksize
+            if blocksize > 0 and self.rx_block_counter % blocksize == 0:
+                self._request_tx_flowcontrol(_CONTINUE)
+                timer.stop()
+                immediate = True
+        if self.pending_flow_control_tx:
+            immediate = True
+        return _RX_REPORTS[(immediate, complete)]
