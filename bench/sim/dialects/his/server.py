@@ -31,7 +31,8 @@ from udsoncan.ResponseCode import ResponseCode as RC
 from bench.dids import BootMode, BootStatus
 from bench.monitor.vehicle_signals import IGNITION, LOW_BATTERY, MOVING, NOT_PARKED
 from bench.sim.nrc import Nrc
-from bench.sim.server import DEFAULT, EXTENDED, PROGRAMMING, EcuCore
+from bench.sim.server import EcuCore
+from bench.sim.sessions import DEFAULT, EXTENDED, PROGRAMMING
 
 FINGERPRINT_LENGTH = 9
 """Tester serial number (6 bytes) and programming date (YY MM DD, BCD)."""
