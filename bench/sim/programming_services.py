@@ -71,11 +71,7 @@ class ProgrammingServices:
         routines = self.profile.routines
         if rid == routines.commit_bank or (rid == routines.switch_bank and self.profile.bootloader == "ab"):
             return self._bank_routine(rid, data)
-        if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
-            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
-        if self.session != PROGRAMMING:
-            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} only in the programming session")
-        self._require_unlocked()
+        self._require_flash_routine(rid)
         if rid == routines.erase:
             address, size = self._memory_location(data[2:])
             self._require_programming_voltage()
@@ -89,6 +85,16 @@ class ProgrammingServices:
         else:
             status = self.download.check_programming_dependencies()
         return bytes([0x01]) + data[:2] + bytes([status])
+
+    def _require_flash_routine(self, rid: int) -> None:
+        """``rid`` is a flash routine (erase, check memory, check dependencies), started in the
+        programming session with security unlocked: else 0x31 or 0x33, in that order."""
+        routines = self.profile.routines
+        if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
+            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
+        if self.session != PROGRAMMING:
+            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} only in the programming session")
+        self._require_unlocked()
 
     def _bank_routine(self, rid: int, data: bytes) -> bytes:
         """switch_bank (A/B) / commit_bank (A/B and single bank), in the extended or programming
