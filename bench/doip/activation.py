@@ -21,6 +21,10 @@ from doipclient.messages import AliveCheckRequest
 
 from bench.doip.header import frame
 
+CLIENT_ADDRESSES = range(0x0E00, 0x1000)
+"""ISO 13400-2 logical addresses of external test equipment: the source addresses routing activation accepts."""
+ACTIVATION_TYPES = frozenset({0x00, 0x01})
+"""Default and WWH-OBD; central security (0xE0) and OEM types are not supported (code 0x06)."""
 T_TCP_ALIVE_CHECK = 0.5
 """ISO 13400-2 T_TCP_Alive_Check (s): how long the entity waits for an alive check response."""
 ALIVE_POLL = 0.01
@@ -62,6 +66,24 @@ class TcpSocket:
     def send_raw(self, data: bytes) -> None:
         with self.lock, contextlib.suppress(OSError):
             self.sock.sendall(data)
+
+
+def activation_code(connection: TcpSocket, others: Sequence[TcpSocket], source: int, kind: int, *,
+                    max_sockets: int) -> int:
+    """The response code an activation of ``source`` (activation type ``kind``) on ``connection`` earns,
+    ``others`` being the entity's other sockets, in the order of the routing activation handler;
+    registering it on SUCCESS is the caller's (under the lock that guards the sockets)."""
+    if source not in CLIENT_ADDRESSES:
+        return Activation.UNKNOWN_SOURCE
+    if kind not in ACTIVATION_TYPES:
+        return Activation.UNSUPPORTED_TYPE
+    if connection.source is not None and connection.source != source:
+        return Activation.DIFFERENT_SOURCE
+    if any(other.source == source for other in others):
+        return Activation.SOURCE_ACTIVE_ELSEWHERE
+    if connection.source is None and sum(other.source is not None for other in others) >= max_sockets:
+        return Activation.ALL_SOCKETS_REGISTERED
+    return Activation.SUCCESS
 
 
 def silent_sockets(sockets: Sequence[TcpSocket], within: float = T_TCP_ALIVE_CHECK) -> list[TcpSocket]:

@@ -26,30 +26,21 @@ from doipclient.messages import (
     DiagnosticMessage,
     DiagnosticMessageNegativeAcknowledgement,
     DiagnosticMessagePositiveAcknowledgement,
-    DiagnosticPowerModeResponse,
-    EntityStatusResponse,
     RoutingActivationRequest,
     RoutingActivationResponse,
-    VehicleIdentificationRequestWithEID,
-    VehicleIdentificationRequestWithVIN,
-    VehicleIdentificationResponse,
 )
 
 from bench.config.doip_models import DoipEntityConfig
 from bench.errors import BenchFault
-from bench.doip.activation import Activation, TcpSocket, silent_sockets
-from bench.doip.header import (DIAGNOSTIC_MESSAGE, HEADER, TCP_TYPES, UDP_TYPES, Header, HeaderNack, decode, frame,
-                               header_nack, judge)
+from bench.doip.activation import Activation, TcpSocket, activation_code, silent_sockets
+from bench.doip.discovery import VehicleDiscovery
+from bench.doip.header import DIAGNOSTIC_MESSAGE, HEADER, TCP_TYPES, Header, answer_version, decode, header_nack, judge
 from bench.doip.nacks import NackCode, NackInjection, NackInjections
 from bench.doip.routes import Route
 from bench.transport.hop_lag import HopLag, late_hops, recv_stamped, stamp_arrivals
 
 MAX_PAYLOAD = 0x10005
 """Largest payload a socket buffers (bytes): a diagnostic message of 64 KiB of UDS data and its addresses."""
-CLIENT_ADDRESSES = range(0x0E00, 0x1000)
-"""ISO 13400-2 logical addresses of external test equipment: the source addresses routing activation accepts."""
-ACTIVATION_TYPES = frozenset({0x00, 0x01})
-"""Default and WWH-OBD; central security (0xE0) and OEM types are not supported (code 0x06)."""
 POLL = 0.05
 
 
@@ -88,8 +79,10 @@ class DoipGateway:
         self._tcp, self._udp = tcp, udp
         self._tcp.settimeout(POLL)
         self._udp.settimeout(POLL)
+        self._discovery = VehicleDiscovery(entity, udp, powered=self._powered, stop=self._stop,
+                                           status=self._entity_status, max_payload=MAX_PAYLOAD)
         self._threads = [threading.Thread(target=self._accept, name=f"doip-{name}-tcp", daemon=True),
-                         threading.Thread(target=self._discovery, name=f"doip-{name}-udp", daemon=True)]
+                         threading.Thread(target=self._discovery.serve, name=f"doip-{name}-udp", daemon=True)]
         self.activations = 0
         """Routing activations accepted since the gateway started (a tester's reconnections show here)."""
         self.fault: Exception | None = None
@@ -137,10 +130,7 @@ class DoipGateway:
     # -- power ---------------------------------------------------------------------------------
     def power_on(self) -> None:
         self._powered.set()
-        announcement = frame(self._identification())
-        for target in self.announce_to:
-            with contextlib.suppress(OSError):
-                self._udp.sendto(announcement, target)
+        self._discovery.announce(self.announce_to)
 
     def power_off(self) -> None:
         """Every TCP socket is closed and every activation forgotten, as at a power loss."""
@@ -163,49 +153,12 @@ class DoipGateway:
         self.power_off()
         self.power_on()
 
-    # -- UDP: vehicle identification -----------------------------------------------------------
-    def _identification(self) -> VehicleIdentificationResponse:
-        entity = self.entity
-        return VehicleIdentificationResponse(entity.vin, entity.logical_address,
-                                             entity.eid.to_bytes(6, "big"), entity.eid.to_bytes(6, "big"), 0x00, 0x00)
-
-    def _discovery(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, sender = self._udp.recvfrom(0x10000)
-            except (TimeoutError, OSError):
-                continue
-            if self._powered.is_set():
-                answer = self._udp_answer(data)
-                if answer is not None:
-                    with contextlib.suppress(OSError):
-                        self._udp.sendto(answer, sender)
-
-    def _udp_answer(self, data: bytes) -> bytes | None:
-        if len(data) < HEADER.size:
-            return None
-        header = Header.parse(data)
-        verdict = judge(header, accepted=UDP_TYPES, max_length=MAX_PAYLOAD)
-        version = _answer_version(header)
-        if verdict.nack is not None:
-            return header_nack(verdict.nack, version)
-        if header.length != len(data) - HEADER.size:  # one message per datagram, whole
-            return header_nack(HeaderNack.INVALID_PAYLOAD_LENGTH, version)
-        request = decode(header.payload_type, data[HEADER.size:HEADER.size + header.length])
-        entity = self.entity
-        if isinstance(request, VehicleIdentificationRequestWithVIN) and request.vin != entity.vin:
-            return None
-        if isinstance(request, VehicleIdentificationRequestWithEID) and request.eid != entity.eid.to_bytes(6, "big"):
-            return None
-        if header.payload_type == 0x4001:
-            with self._state:
-                open_sockets = len(self._sockets)
-            node = bool(self.routes) and all(route.network is None for route in self.routes.values())
-            return frame(EntityStatusResponse(0x01 if node else 0x00, entity.max_sockets, open_sockets, MAX_PAYLOAD),
-                         version)
-        if header.payload_type == 0x4003:
-            return frame(DiagnosticPowerModeResponse(0x01), version)
-        return frame(self._identification(), version)
+    # -- UDP: vehicle identification (``bench.doip.discovery``) ---------------------------------
+    def _entity_status(self) -> tuple[int, bool]:
+        """(open TCP sockets, whether the entity is a DoIP node: every route the ECU it is itself)."""
+        with self._state:
+            open_sockets = len(self._sockets)
+        return open_sockets, bool(self.routes) and all(route.network is None for route in self.routes.values())
 
     # -- TCP_DATA ------------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -244,7 +197,7 @@ class DoipGateway:
                     header = Header.parse(buffer)
                     verdict = judge(header, accepted=TCP_TYPES, max_length=MAX_PAYLOAD)
                     if verdict.nack is not None:
-                        connection.send_raw(header_nack(verdict.nack, _answer_version(header)))
+                        connection.send_raw(header_nack(verdict.nack, answer_version(header)))
                         if verdict.close:
                             return
                         buffer = _skip(sock, buffer, HEADER.size + header.length)
@@ -313,20 +266,11 @@ class DoipGateway:
         """The activation's response code; on success ``source`` is registered on ``connection``."""
         with self._state:
             others = [other for other in self._sockets if other is not connection]
-            if source not in CLIENT_ADDRESSES:
-                return Activation.UNKNOWN_SOURCE
-            if kind not in ACTIVATION_TYPES:
-                return Activation.UNSUPPORTED_TYPE
-            if connection.source is not None and connection.source != source:
-                return Activation.DIFFERENT_SOURCE
-            if any(other.source == source for other in others):
-                return Activation.SOURCE_ACTIVE_ELSEWHERE
-            if connection.source is None and sum(other.source is not None for other in others) \
-                    >= self.entity.max_sockets:
-                return Activation.ALL_SOCKETS_REGISTERED
-            connection.source = source
-            self.activations += 1
-            return Activation.SUCCESS
+            code = activation_code(connection, others, source, kind, max_sockets=self.entity.max_sockets)
+            if code == Activation.SUCCESS:
+                connection.source = source
+                self.activations += 1
+            return code
 
     def inject_nack(self, code: int, *, service: int | None = None, nth: int = 1, count: int = 1,
                     target: int | None = None) -> NackInjection:
@@ -386,10 +330,6 @@ class DoipGateway:
             targets = [connection for connection in self._sockets if client is not None and connection.source == client]
         for connection in targets:
             connection.send(DiagnosticMessage(route.logical_address, client, data))
-
-
-def _answer_version(header: Header) -> int:
-    return header.version if header.version in (0x02, 0x03) else 0x02
 
 
 def _skip(sock: socket.socket, buffer: bytes, count: int) -> bytes:

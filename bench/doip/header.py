@@ -94,3 +94,8 @@ def header_nack(code: HeaderNack, version: int = 0x02) -> bytes:
 def decode(payload_type: int, payload: bytes) -> object:
     """The payload as doipclient's message class of that type."""
     return payload_type_to_message[payload_type].unpack(payload, len(payload))
+
+
+def answer_version(header: Header) -> int:
+    """The protocol version an answer to ``header`` carries: the request's, unless it is not one of ours."""
+    return header.version if header.version in (0x02, 0x03) else 0x02

@@ -46,14 +46,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from udsoncan.exceptions import (InvalidResponseException, NegativeResponseException, TimeoutException,
-                                 UnexpectedResponseException)
 
-from bench.config.registries import COMMITTING_BOOTLOADERS
 from bench.errors import FlashError, FlashRolledBack, UsageError
-from bench.image import FirmwareImage
 from bench.rig import Bench
-from bench.vehicle.acceptance import CampaignRefused, Loaded, check_campaign, load_package, parse_text, read_signed
+from bench.vehicle.acceptance import CampaignRefused, check_campaign, load_package, parse_text, read_signed
+from bench.vehicle.campaign_ecus import CampaignEcus
 from bench.vehicle.journal import CampaignRecord, EcuProgress, MasterNvm, Phase, Rollback
 from bench.vehicle.manifest import CampaignManifest, Package, install_order
 from bench.vehicle.preconditions import VehicleConditions, VehicleStateUnknown, unmet
@@ -77,7 +74,7 @@ def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class UpdateMaster:
+class UpdateMaster(CampaignEcus):
     def __init__(self, rig: Bench, nvm: Path, trusted_key: Ed25519PublicKey, conditions: VehicleConditions, *,
                  clock: Callable[[], datetime.datetime] = _utc_now, probe: Probe = lambda point: None) -> None:
         self._rig = rig
@@ -328,51 +325,6 @@ class UpdateMaster:
         kept = source.model_copy(update={"image": self._nvm.kept(name, source.image)})
         package = load_package(name, kept, bench_image=self._takes_bench_images(name))
         self._flash(name, package, source.version, resume=resume)
-
-    # -- the ECUs ------------------------------------------------------------------------------
-
-    def _commits(self, name: str) -> bool:
-        """Whether the ECU's bootloader has the routine ``commit_bank`` (it keeps a counter to raise)."""
-        return self._rig.profile(name).bootloader in COMMITTING_BOOTLOADERS
-
-    def _switches_banks(self, name: str) -> bool:
-        """Whether the ECU's bootloader keeps its previous software in a bank of its own (A/B)."""
-        return self._rig.profile(name).bootloader == "ab"
-
-    def _takes_bench_images(self, name: str) -> bool:
-        """Whether the ECU's flash specification downloads the bench's image (else software files)."""
-        return self._rig.profile(name).flash_spec.resume == "journal"
-
-    def _flash(self, name: str, package: Loaded, version: str, *, resume: bool) -> None:
-        flasher = self._rig.ecu(name).flasher
-
-        def progress(done: int, total: int) -> None:
-            self._probe(f"downloading:{name}")
-
-        if isinstance(package, FirmwareImage):
-            flasher.flash(package, resume=resume, progress=progress)
-        else:
-            flasher.flash_software([package], resume=resume, expect_version=version, progress=progress)
-
-    def _answers(self, name: str, within: float) -> bool:
-        """Whether ``name`` answers (TesterPresent) within ``within`` seconds."""
-        try:
-            self._rig.ecu(name).diagnostics.wait_responsive(within)
-        except TimeoutException:
-            return False
-        return True
-
-    def _version(self, name: str) -> str | None:
-        """The version ``name`` runs; None when it runs no application or does not answer."""
-        try:
-            return self._rig.ecu(name).diagnostics.read_version()
-        except (NegativeResponseException, TimeoutException, InvalidResponseException, UnexpectedResponseException):
-            return None
-
-    def _named_ecus(self, manifest: CampaignManifest) -> list[str]:
-        """The targets and every other ECU of the bench a released version set names."""
-        named = dict.fromkeys([*manifest.targets, *(ecu for released in manifest.version_sets for ecu in released)])
-        return [name for name in named if name in self._rig.ecu_names]
 
     # -- journal and report --------------------------------------------------------------------
 

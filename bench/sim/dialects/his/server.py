@@ -31,7 +31,8 @@ from udsoncan.ResponseCode import ResponseCode as RC
 from bench.dids import BootMode, BootStatus
 from bench.monitor.vehicle_signals import IGNITION, LOW_BATTERY, MOVING, NOT_PARKED
 from bench.sim.nrc import Nrc
-from bench.sim.server import DEFAULT, EXTENDED, PROGRAMMING, EcuCore
+from bench.sim.server import EcuCore
+from bench.sim.sessions import DEFAULT, EXTENDED, PROGRAMMING
 
 FINGERPRINT_LENGTH = 9
 """Tester serial number (6 bytes) and programming date (YY MM DD, BCD)."""
@@ -79,11 +80,7 @@ class HisCore(EcuCore):
         routines = self.profile.routines
         if rid == routines.check_preconditions:
             return bytes([0x01]) + data[:2] + self._check_preconditions(data[2:])
-        if rid not in (routines.erase, routines.check_memory, routines.check_dependencies):
-            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} not supported")
-        if self.session != PROGRAMMING:
-            raise Nrc(RC.RequestOutOfRange, f"routine {rid:#06x} only in the programming session")
-        self._require_unlocked()
+        self._require_flash_routine(rid)
         if rid == routines.erase:
             status = self._erase(data[2:])
         elif rid == routines.check_memory:
