@@ -156,7 +156,7 @@ class BusMonitor:
         self._stop.clear()
         if isinstance(self.bus, BenchVirtualBus):
             with self._decoding:  # senders wait in _heard until what came before is taken, in order
-                self.bus.deliver_to(self._heard)
+                self.bus.deliver_to(self._heard, self._heard_many)
                 while (frame := self.bus.recv(0)) is not None:
                     self._arrived(frame)
         self._thread = threading.Thread(target=self._run, name=f"bus-monitor-{self.name}", daemon=True)
@@ -282,6 +282,17 @@ class BusMonitor:
                 return
             self._queued += 1
         self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
+
+    def _heard_many(self, frames: list[can.Message]) -> None:
+        """Frames sent together (a block of consecutive frames), as ``_heard`` of each."""
+        with self._decoding:
+            if not self._live and not self._queued:
+                for frame in frames:
+                    self._arrived(frame)
+                return
+            self._queued += len(frames)
+        for frame in frames:
+            self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
 
     def _arrived(self, frame: can.Message, *, queued: bool = False) -> None:
         if frame.is_error_frame or frame.is_remote_frame:

@@ -123,6 +123,11 @@ class EcuStack(AddressedStack):
         log.warning("%s: %s%s", self._label, error,
                     " (the next ones before a new message are not logged)" if repeats else "")
 
+    def take_frames(self, msgs: list[can.Message]) -> None:
+        admitted = [taken for msg in msgs
+                    if (taken := admit(msg, functional=self._functional, fd_bus=self._fd_bus, prefix=self._rx_prefix))]
+        super().take_frames(admitted)
+
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]
             return
