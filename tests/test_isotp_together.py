@@ -144,3 +144,46 @@ def test_a_broken_run_of_frames_taken_together_is_reported_as_can_isotp_reports_
     assert library.errors, "the run was not broken"
     assert errors == library.errors
     assert messages == expected_messages
+
+
+@pytest.mark.parametrize("armed", [False, True])
+def test_a_block_crosses_the_gateway_together_unless_a_fault_is_armed(armed: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.gateway import Gateway
+
+    calls = []
+    take = AddressedStack.take_frames
+
+    def counted(self: AddressedStack, msgs: list[can.Message]) -> None:
+        calls.append(len(msgs))
+        take(self, msgs)
+
+    monkeypatch.setattr(AddressedStack, "take_frames", counted)
+    tester_side, ecu_side = (f"gw-{side}-{uuid.uuid4().hex[:8]}" for side in ("tester", "ecu"))
+    buses = [BenchVirtualBus(tester_side), BenchVirtualBus(tester_side), BenchVirtualBus(ecu_side),
+             BenchVirtualBus(ecu_side)]
+    notifiers = [open_notifier(buses[0]), open_notifier(buses[3])]
+    sender = AddressedStack(buses[0], notifiers[0], address=isotp.Address(txid=0x7E0, rxid=0x7E8), params=PARAMS)
+    receiver = AddressedStack(buses[3], notifiers[1], address=isotp.Address(txid=0x7E8, rxid=0x7E0), params=PARAMS)
+    gateway = Gateway(buses[1], buses[2], name="together")
+    message = bytes(range(256)) * 16
+    try:
+        gateway.start()
+        handle = gateway.drop(1, direction="to_ecu", match=lambda msg: msg.data[0] == 0x2F) if armed else None
+        sender.start()
+        receiver.start()
+        sender.send(message)
+        received = receiver.recv(block=True, timeout=2.0)  # a dropped frame: N_Cr (1 s) ends the reception
+    finally:
+        gateway.stop()
+        for stack in (sender, receiver):
+            stack.stop()
+        for notifier in notifiers:
+            notifier.stop()
+        for bus in buses:
+            bus.shutdown()
+    if armed:
+        assert received is None and handle is not None and handle.affected == 1  # one frame struck, the rest passed
+        assert max(calls, default=0) <= 1  # every frame through the fault pipeline, one by one
+    else:
+        assert received == message and max(calls) > 500
