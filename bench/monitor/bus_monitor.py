@@ -287,8 +287,8 @@ class BusMonitor:
         """Frames sent together (a block of consecutive frames), as ``_heard`` of each."""
         with self._decoding:
             if not self._live and not self._queued:
-                for frame in frames:
-                    self._arrived(frame)
+                now = time.monotonic()
+                self._keep([(frame, now) for frame in frames if not (frame.is_error_frame or frame.is_remote_frame)])
                 return
             self._queued += len(frames)
         for frame in frames:
@@ -300,17 +300,22 @@ class BusMonitor:
                 with self._decoding:
                     self._queued = max(0, self._queued - 1)
             return
-        self.frames_seen += 1
         now = time.monotonic()
         with self._decoding:
             if queued:
                 self._queued = max(0, self._queued - 1)
             if self._live:
+                self.frames_seen += 1
                 self._process(frame, now)
             else:
-                self._kept.append((frame, now))
-                if len(self._kept) >= KEEP_AT_MOST:
-                    self._catch_up()
+                self._keep([(frame, now)])
+
+    def _keep(self, arrivals: list[tuple[can.Message, float]]) -> None:
+        """Keep frames undecoded, with their arrival times (``_decoding`` held, not live)."""
+        self.frames_seen += len(arrivals)
+        self._kept.extend(arrivals)
+        if len(self._kept) >= KEEP_AT_MOST:
+            self._catch_up()
 
     def _catch_up(self) -> None:
         """Decode the kept frames, in order, at their arrival times (with ``_decoding`` held)."""
