@@ -187,3 +187,25 @@ def test_a_block_crosses_the_gateway_together_unless_a_fault_is_armed(armed: boo
         assert max(calls, default=0) <= 1  # every frame through the fault pipeline, one by one
     else:
         assert received == message and max(calls) > 500
+
+
+def test_a_stack_on_another_bus_sends_its_blocks_frame_by_frame() -> None:
+    """On any bus but the bench's (an adapter, python-can's virtual bus) a block goes through the
+    stack's frame sender one frame at a time."""
+    channel = f"plain-{uuid.uuid4().hex[:8]}"
+    buses = [can.Bus(interface="virtual", channel=channel) for _ in range(2)]
+    notifiers = [can.Notifier(bus, []) for bus in buses]
+    sender = AddressedStack(buses[0], notifiers[0], address=isotp.Address(txid=0x7E0, rxid=0x7E8), params=PARAMS)
+    receiver = AddressedStack(buses[1], notifiers[1], address=isotp.Address(txid=0x7E8, rxid=0x7E0), params=PARAMS)
+    message = bytes(range(256)) * 4
+    try:
+        sender.start()
+        receiver.start()
+        sender.send(message)
+        assert receiver.recv(block=True, timeout=PATIENCE) == message
+    finally:
+        for stack in (sender, receiver):
+            stack.stop()
+        for notifier, bus in zip(notifiers, buses, strict=True):
+            notifier.stop()
+            bus.shutdown()

@@ -164,8 +164,9 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
         self.rx_relay_queue.put(frames)
 
     def _send_frames(self, frames: list[isotp.CanMessage]) -> None:
-        if self.txfn == self.bus.send_isotp_frame:  # straight onto the bench's virtual bus: together
-            self.bus.send_isotp_frames(frames)
+        bus = self.bus
+        if isinstance(bus, BenchVirtualBus) and self.txfn == bus.send_isotp_frame:  # the bench's virtual bus: together
+            bus.send_isotp_frames(frames)
         else:
             super()._send_frames(frames)
 
