@@ -69,6 +69,10 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
     thread, which puts it in the queue its main thread reads. The callback here puts it in that
     last queue itself (as the relay thread would, converted the same way), so the relay thread
     has nothing to relay and sleeps until the stack stops.
+
+    On the bench's virtual bus a block of consecutive frames travels together
+    (``SteadyFrames``): sent with one ``send_isotp_frames``, taken with one ``take_frames``, read
+    by the main thread one frame at a time, the expected ones in a row (``_process_rx``).
     """
 
     last_frame_at = 0.0

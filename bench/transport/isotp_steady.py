@@ -9,12 +9,15 @@ timers, standby frames) before it emits the next one.
 ``SteadyFrames`` is a mixin for ``isotp.TransportLayerLogic`` subclasses that takes the two
 steady states of a transfer off that path, and leaves everything else to the library:
 
-* **sending CFs** (``TxState.TRANSMIT_CF``, STmin 0, no rate limit, no flow control pending):
-  the library emits one CF per ``_process_tx`` call, and its ``process`` loop calls it again at
-  once, without reading the bus in between, until the message ends or the receiver's block
-  size asks for a flow control. Here one call consumes those bytes at once and sends the
-  frames; the last one is returned to ``process`` as the library would return it, so it goes
-  on the bus after the request is marked complete, exactly as before;
+* **sending CFs** (``TxState.TRANSMIT_CF``, STmin 0, no flow control pending): the library emits
+  one CF per ``_process_tx`` call, and its ``process`` loop calls it again at once, without
+  reading the bus in between, until the message ends, the receiver's block size asks for a flow
+  control or the rate limiter (always on in can-isotp 2.0.7) stops it. Here one call consumes
+  those bytes at once (a message given as bytes is sliced, not read byte by byte through the
+  library's generator: ``send``, ``_consume``) and hands the frames to ``_send_frames`` (the
+  frame sender for each, or a bus that takes them together); the last one is returned to
+  ``process`` as the library would return it, so it goes on the bus after the request is
+  marked complete, exactly as before;
 * **receiving the expected CF** (``RxState.WAIT_CF``, the right sequence number and RX_DL): the
   same state changes as the library's (N_Cr restarted, sequence number, data appended, the
   message queued when complete, a flow control requested at the block size), without the
