@@ -43,6 +43,7 @@ from bench.errors import ConfigError
 from bench.monitor.decode import Conversation, Kind
 from bench.monitor.events import UdsEvent
 from bench.transport.isotp_link import address, stack_params
+from bench.transport.isotp_steady import SteadyFrames
 from bench.transport.virtual_bus import BenchVirtualBus
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ def ecus_on_bus(config: BenchConfig, bus: str) -> dict[str, EcuConfig]:
     return {name: ecu for name, ecu in config.ecus.items() if ecu.bus == bus}
 
 
+class _Listener(SteadyFrames, isotp.TransportLayerLogic):
+    """A listen-only can-isotp stack taking the expected consecutive frames on the steady path."""
+
+
 class _Stream:
     """One direction on one CAN id: a listen-only can-isotp stack fed frame by frame."""
 
@@ -73,8 +78,8 @@ class _Stream:
                  params: dict[str, object], on_error: Callable[[_Stream, Exception], None]) -> None:
         self.can_id, self.kind, self.functional, self.ecus = can_id, kind, functional, [ecu]
         self.frames: deque[isotp.CanMessage] = deque()
-        self.stack = isotp.TransportLayerLogic(rxfn=self._next_frame, txfn=self._transmit, address=addr,
-                                               error_handler=lambda error: on_error(self, error), params=params)
+        self.stack = _Listener(rxfn=self._next_frame, txfn=self._transmit, address=addr,
+                               error_handler=lambda error: on_error(self, error), params=params)
         self.last_arrival = 0.0
         """When the latest frame handed to the stack arrived (``time.monotonic()``)."""
 
