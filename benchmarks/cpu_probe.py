@@ -5,7 +5,7 @@ the bench, so it touches only what every revision has: a scenario item's ``scena
 virtual bus's ``send`` (and ``send_isotp_frame``, by which the ISO-TP stacks send since f4113fb).
 Per scenario it appends one JSON line to ``$CPU_PROBE_OUT``: the item's id, catalog, fault kind,
 outcome, the process's CPU time (user + sys, all threads) spent in the test's call phase, and
-the frames sent on virtual buses meanwhile (each hop counts: the tester's frame and the
+the frames sent on virtual buses meanwhile (``send``, ``send_isotp_frame`` and ``send_isotp_frames``; each hop counts: the tester's frame and the
 gateway's copy of it are two). The call phase is bring-up, the scenario and teardown; a worker
 runs one test at a time, so the process's CPU is the test's.
 """
@@ -29,8 +29,19 @@ def _counting(send):  # noqa: ANN001, ANN202
     return send_and_count
 
 
+_together: list[int] = []  # frames sent together: one append a block (list.append is atomic)
+
+
+def _counting_together(send):  # noqa: ANN001, ANN202
+    def send_and_count(self, frames, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if self._clock is None:  # a paced bus sends them one by one through send_isotp_frame
+            _together.append(len(frames))
+        return send(self, frames, *args, **kwargs)
+    return send_and_count
+
+
 def _sent() -> int:
-    return _frames.__reduce__()[1][0]  # the counter's next value, without advancing it
+    return _frames.__reduce__()[1][0] + sum(_together)  # without advancing the counter
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
     BenchVirtualBus.send = _counting(BenchVirtualBus.send)
     if hasattr(BenchVirtualBus, "send_isotp_frame"):  # since f4113fb the ISO-TP stacks' frames go this way
         BenchVirtualBus.send_isotp_frame = _counting(BenchVirtualBus.send_isotp_frame)
+    if hasattr(BenchVirtualBus, "send_isotp_frames"):  # blocks of consecutive frames, together
+        BenchVirtualBus.send_isotp_frames = _counting_together(BenchVirtualBus.send_isotp_frames)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -165,3 +165,32 @@ def test_frames_ignored_while_idle_are_logged_once_a_message(body, caplog: pytes
     ignored = [record for record in caplog.records if "while reception was idle" in record.getMessage()]
     assert len(ignored) == 2, [record.getMessage() for record in ignored]
     assert all(record.name == "bench.sim.isotp_server" and "0x7E0" in record.getMessage() for record in ignored)
+
+
+@pytest.mark.parametrize(("functional", "fd_frame"), [(False, False), (False, True), (True, False)])
+def test_frames_taken_together_are_admitted_as_one_by_one(functional: bool, fd_frame: bool,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.sim.isotp_server import make_ecu_stack
+    from bench.transport.can_bus import open_notifier
+    from bench.transport.isotp_link import AddressedStack, address
+    from bench.transport.virtual_bus import BenchVirtualBus
+    from bench.config.models import BusConfig, EcuConfig
+
+    taken: list[list[can.Message]] = []
+    monkeypatch.setattr(AddressedStack, "take_frames", lambda self, msgs: taken.append(list(msgs)))
+    bus = BenchVirtualBus(f"admit-{functional}-{fd_frame}")
+    notifier = open_notifier(bus)
+    ecu = EcuConfig(bus="b", request_id=0x7E0, response_id=0x7E8, functional_id=0x7DF, profile="p")
+    try:
+        stack = make_ecu_stack(bus, notifier, address(ecu, server=True, functional=functional),
+                               BusConfig(interface="virtual", channel="b"), functional=functional, max_frame_size=4095)
+        frames = [frame(0x7DF if functional else 0x7E0, bytes([0x21 + n]) + bytes(7)) for n in range(4)]
+        if fd_frame:
+            frames[2] = frame(0x7E0, bytes([0x23]) + bytes(11), fd=True)  # not a frame of a classic CAN network
+        stack.take_frames(frames)
+    finally:
+        notifier.stop()
+        bus.shutdown()
+    one_by_one = [msg for msg in frames if admit(msg, functional=functional, fd_bus=False) is msg]
+    assert taken == [one_by_one]
+    assert len(one_by_one) == (0 if functional else 3 if fd_frame else 4)

@@ -203,6 +203,7 @@ BREAKS = ["none", "skip", "repeat", "single", "first", "short", "rx_dl", "flow_c
 def test_every_break_of_a_received_stream_as_can_isotp(how: str, fd: bool) -> None:
     receive(300, fd, "normal", 0, 2, how)
     receive(300, fd, "extended", 4, 3, how)
+    receive(300, fd, "normal", 4, 3, how, listen=True)  # a listener (the bus monitor's stacks)
 
 
 @given(length=st.integers(8, 2500), fd=st.booleans(), addressing=st.sampled_from(sorted(ADDRESSES)),
@@ -212,18 +213,19 @@ def test_receiving_matches_can_isotp(length: int, fd: bool, addressing: str, blo
     receive(length, fd, addressing, blocksize, where, how)
 
 
-def receive(length: int, fd: bool, addressing: str, blocksize: int, where: int, how: str) -> None:
+def receive(length: int, fd: bool, addressing: str, blocksize: int, where: int, how: str, *,
+            listen: bool = False) -> None:
     with frozen_clock() as clock:
-        receive_stream(clock, length, fd, addressing, blocksize, where, how)
+        receive_stream(clock, length, fd, addressing, blocksize, where, how, listen)
 
 
 def receive_stream(clock: Clock, length: int, fd: bool, addressing: str, blocksize: int, where: int,
-                   how: str) -> None:
+                   how: str, listen: bool = False) -> None:
     prefix = b"\x66" if addressing == "extended" else b""
     # the stacks receive what the other side sends: swap the ids, the ECU's prefix is 0x66
     address = isotp.Address(isotp.AddressingMode.Extended_11bits if prefix else isotp.AddressingMode.Normal_11bits,
                             txid=0x7E0, rxid=0x7E8, target_address=0x55, source_address=0x66)
-    sides = pair(address, params(fd, blocksize=blocksize))
+    sides = pair(address, params(fd, blocksize=blocksize, listen_mode=listen))
     message = bytes((i * 13 + 5) & 0xFF for i in range(length))
     frame_size = 64 if fd else 8
     head = len(prefix) + 2 if length <= 0xFFF else len(prefix) + 6

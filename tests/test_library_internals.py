@@ -150,11 +150,13 @@ def test_can_isotp_consecutive_frame_paths_as_steady_frames_mirrors_them() -> No
     mirrored = [protocol.TransportLayerLogic.process, protocol.TransportLayerLogic._process_tx,
                 protocol.TransportLayerLogic._process_rx, protocol.TransportLayerLogic._start_rx_cf_timer,
                 protocol.TransportLayerLogic._make_tx_msg, protocol.PDU.__init__, protocol.RateLimiter.allowed_bytes,
-                protocol.RateLimiter.inform_byte_sent, tools.Timer, tools.FiniteByteGenerator]
+                protocol.RateLimiter.inform_byte_sent, tools.Timer, tools.FiniteByteGenerator,
+                protocol.TransportLayerLogic.SendRequest.__init__]
     digest = hashlib.sha256("".join(inspect.getsource(code) for code in mirrored).encode()).hexdigest()[:16]
-    relies(digest == "15745b2dd5cd1a74", "can-isotp",
+    relies(digest == "79ea951e3a4bcd4f", "can-isotp",
            "TransportLayerLogic.process/_process_tx/_process_rx/_start_rx_cf_timer/_make_tx_msg, PDU, RateLimiter, "
-           "Timer or FiniteByteGenerator (the consecutive-frame paths)",
+           "Timer, FiniteByteGenerator (its _gen, _consumed, _depleted) or SendRequest's (generator, size) "
+           "(the consecutive-frame paths)",
            "bench/transport/isotp_steady.py (SteadyFrames; then update this digest)")
 
 

@@ -9,7 +9,9 @@ frame also goes through the fault pipeline in the sender's thread while the arme
 what they pass at once (drop, corrupt, duplicate, partition, bus-off): the faults see every
 frame, in order, as in the thread. A frame that arrives while a fault that holds frames (delay,
 reorder) is armed, or while frames wait, goes through the thread as on a rack, which sends
-them when they are due. Frames go only to the other side, never back.
+them when they are due. Frames go only to the other side, never back. Frames sent together (a
+block of consecutive frames, ``BenchVirtualBus.send_isotp_frames``) cross together when nothing
+is armed, else one by one as above.
 
 What ``bus_off`` models, honestly: for its duration no frame crosses either way — the ECU side
 is cut off, and every ECU on it with it. It does not model what a real bus-off is made of: no
@@ -154,7 +156,8 @@ class Gateway:
                                           ("to_tester", self.ecu_bus, self.tester_bus)):
             lane = _Lane()
             if isinstance(source, BenchVirtualBus):
-                source.deliver_to(partial(self._arrive, lane, direction, source, target))
+                source.deliver_to(partial(self._arrive, lane, direction, source, target),
+                                  partial(self._arrive_many, lane, direction, source, target))
             thread = threading.Thread(target=self._forward, args=(lane, direction, source, target),
                                       name=f"{self.name}-{direction}", daemon=True)
             thread.start()
@@ -200,6 +203,23 @@ class Gateway:
                     return
             lane.waiting += 1
             source.queue_for_recv(msg)  # for the thread, past the bus's listener
+
+    def _arrive_many(self, lane: _Lane, direction: str, source: BenchVirtualBus, target: can.BusABC,
+                     msgs: list[can.Message]) -> None:
+        """Frames sent together: across together when nothing is armed and nothing waits (and
+        the other side is the bench's virtual bus), else each as ``_arrive`` takes it."""
+        with lane.lock:
+            if not lane.waiting and not lane.held and not self.pipeline.armed and isinstance(target, BenchVirtualBus):
+                try:
+                    target.send_isotp_frames(msgs)
+                except can.CanError as exc:  # closed: the frames are lost, as _send counts them
+                    self._tx_errors[direction] += len(msgs)
+                    log.debug("gateway %s: %s %d frames not sent: %s", self.name, direction, len(msgs), exc)
+                else:
+                    self._forwarded[direction] += len(msgs)
+                return
+        for msg in msgs:
+            self._arrive(lane, direction, source, target, msg)
 
     def _forward(self, lane: _Lane, direction: str, source: can.BusABC, target: can.BusABC) -> None:
         pipeline, stopping, clock, held = self.pipeline, self._stopping, time.monotonic, lane.held

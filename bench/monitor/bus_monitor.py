@@ -43,6 +43,7 @@ from bench.errors import ConfigError
 from bench.monitor.decode import Conversation, Kind
 from bench.monitor.events import UdsEvent
 from bench.transport.isotp_link import address, stack_params
+from bench.transport.isotp_steady import SteadyFrames
 from bench.transport.virtual_bus import BenchVirtualBus
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ def ecus_on_bus(config: BenchConfig, bus: str) -> dict[str, EcuConfig]:
     return {name: ecu for name, ecu in config.ecus.items() if ecu.bus == bus}
 
 
+class _Listener(SteadyFrames, isotp.TransportLayerLogic):
+    """A listen-only can-isotp stack taking the expected consecutive frames on the steady path."""
+
+
 class _Stream:
     """One direction on one CAN id: a listen-only can-isotp stack fed frame by frame."""
 
@@ -73,8 +78,8 @@ class _Stream:
                  params: dict[str, object], on_error: Callable[[_Stream, Exception], None]) -> None:
         self.can_id, self.kind, self.functional, self.ecus = can_id, kind, functional, [ecu]
         self.frames: deque[isotp.CanMessage] = deque()
-        self.stack = isotp.TransportLayerLogic(rxfn=self._next_frame, txfn=self._transmit, address=addr,
-                                               error_handler=lambda error: on_error(self, error), params=params)
+        self.stack = _Listener(rxfn=self._next_frame, txfn=self._transmit, address=addr,
+                               error_handler=lambda error: on_error(self, error), params=params)
         self.last_arrival = 0.0
         """When the latest frame handed to the stack arrived (``time.monotonic()``)."""
 
@@ -156,7 +161,7 @@ class BusMonitor:
         self._stop.clear()
         if isinstance(self.bus, BenchVirtualBus):
             with self._decoding:  # senders wait in _heard until what came before is taken, in order
-                self.bus.deliver_to(self._heard)
+                self.bus.deliver_to(self._heard, self._heard_many)
                 while (frame := self.bus.recv(0)) is not None:
                     self._arrived(frame)
         self._thread = threading.Thread(target=self._run, name=f"bus-monitor-{self.name}", daemon=True)
@@ -283,23 +288,39 @@ class BusMonitor:
             self._queued += 1
         self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
 
+    def _heard_many(self, frames: list[can.Message]) -> None:
+        """Frames sent together (a block of consecutive frames), as ``_heard`` of each."""
+        with self._decoding:
+            if not self._live and not self._queued:
+                now = time.monotonic()
+                self._keep([(frame, now) for frame in frames if not (frame.is_error_frame or frame.is_remote_frame)])
+                return
+            self._queued += len(frames)
+        for frame in frames:
+            self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
+
     def _arrived(self, frame: can.Message, *, queued: bool = False) -> None:
         if frame.is_error_frame or frame.is_remote_frame:
             if queued:
                 with self._decoding:
                     self._queued = max(0, self._queued - 1)
             return
-        self.frames_seen += 1
         now = time.monotonic()
         with self._decoding:
             if queued:
                 self._queued = max(0, self._queued - 1)
             if self._live:
+                self.frames_seen += 1
                 self._process(frame, now)
             else:
-                self._kept.append((frame, now))
-                if len(self._kept) >= KEEP_AT_MOST:
-                    self._catch_up()
+                self._keep([(frame, now)])
+
+    def _keep(self, arrivals: list[tuple[can.Message, float]]) -> None:
+        """Keep frames undecoded, with their arrival times (``_decoding`` held, not live)."""
+        self.frames_seen += len(arrivals)
+        self._kept.extend(arrivals)
+        if len(self._kept) >= KEEP_AT_MOST:
+            self._catch_up()
 
     def _catch_up(self) -> None:
         """Decode the kept frames, in order, at their arrival times (with ``_decoding`` held)."""

@@ -16,14 +16,15 @@ A listener that is the method of an object with ``frame_key()`` (the bench's ISO
 tester's or an ECU's physical and functional stacks share one bus handle) gets only the frames
 of that (CAN id, 29-bit) key, which are the only ones it would not drop at once; the others get
 every frame. Listeners come and go through ``add_listener``/``remove_listener`` (python-can's
-API, as can-isotp's stacks use it), which keep the routes.
+API, as can-isotp's stacks use it), which keep the routes. Frames sent together
+(``BenchVirtualBus.send_isotp_frames``) reach a routed stack with ``take_frames`` in one call.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import can
 
@@ -45,10 +46,10 @@ class DirectNotifier(can.Notifier):
         self._stopped = False
         self._readers = []
         self._changing = threading.Lock()
-        self._routes: dict[tuple[int, bool], tuple[can.typechecking.MessageRecipient, ...]] = {}
-        self._anyone: tuple[can.typechecking.MessageRecipient, ...] = ()
+        self._routes: dict[tuple[int, bool], tuple[_Route, ...]] = {}
+        self._anyone: tuple[_Route, ...] = ()
         self._route()
-        bus.deliver_to(self._deliver)
+        bus.deliver_to(self._deliver, self._deliver_many)
 
     def add_listener(self, listener: can.typechecking.MessageRecipient) -> None:
         with self._changing:
@@ -61,20 +62,43 @@ class DirectNotifier(can.Notifier):
             self._route()
 
     def _route(self) -> None:
-        """Who gets a frame of each key (in the order they were added); ``_anyone`` the rest."""
+        """Who gets a frame of each key (in the order they were added); ``_anyone`` the rest. A
+        routed listener's owner may take several frames at once (``take_frames``)."""
         keys = [_frame_key(listener) for listener in self.listeners]
-        self._routes = {key: tuple(listener for listener, its in zip(self.listeners, keys, strict=True)
+        self._routes = {key: tuple((listener, _many(listener) if its is not None else None)
+                                   for listener, its in zip(self.listeners, keys, strict=True)
                                    if its is None or its == key)
                         for key in set(keys) if key is not None}
-        self._anyone = tuple(listener for listener, its in zip(self.listeners, keys, strict=True) if its is None)
+        self._anyone = tuple((listener, None) for listener, its in zip(self.listeners, keys, strict=True)
+                             if its is None)
+
+    def _deliver_many(self, msgs: list[can.Message]) -> None:
+        """Frames sent together: one call to a listener that takes them together, else one a frame."""
+        key = (msgs[0].arbitration_id, msgs[0].is_extended_id) if msgs else None
+        if key is None or any(msg.arbitration_id != key[0] or msg.is_extended_id != key[1] for msg in msgs):
+            for msg in msgs:
+                self._deliver(msg)
+            return
+        for listener, many in self._routes.get(key, self._anyone):
+            if many is None:
+                for msg in msgs:
+                    self._call(listener, msg)
+                continue
+            try:
+                many(msgs)
+            except Exception:
+                log.exception("listener %r of bus %s failed on %d frames from %s", many,
+                              self._bus_list[0].channel_info, len(msgs), msgs[0])
 
     def _deliver(self, msg: can.Message) -> None:
-        for listener in self._routes.get((msg.arbitration_id, msg.is_extended_id), self._anyone):
-            try:
-                listener(msg)
-            except Exception:
-                log.exception("listener %r of bus %s failed on frame %s", listener,
-                              self._bus_list[0].channel_info, msg)
+        for listener, _ in self._routes.get((msg.arbitration_id, msg.is_extended_id), self._anyone):
+            self._call(listener, msg)
+
+    def _call(self, listener: can.typechecking.MessageRecipient, msg: can.Message) -> None:
+        try:
+            listener(msg)
+        except Exception:
+            log.exception("listener %r of bus %s failed on frame %s", listener, self._bus_list[0].channel_info, msg)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._stopped:
@@ -86,6 +110,18 @@ class DirectNotifier(can.Notifier):
         for listener in self.listeners:
             if hasattr(listener, "stop"):
                 listener.stop()
+
+
+_Route = tuple[Callable[[can.Message], object], Callable[[list[can.Message]], None] | None]
+"""A listener, and its owner's ``take_frames`` when it has one."""
+
+
+def _many(listener: can.typechecking.MessageRecipient) -> Callable[[list[can.Message]], None] | None:
+    """The owner's ``take_frames`` when ``listener`` is the owner's ``_on_message_received`` (a stack's)."""
+    owner = getattr(listener, "__self__", None)
+    receive = getattr(type(owner), "_on_message_received", None)
+    take = getattr(owner, "take_frames", None)
+    return take if receive is not None and getattr(listener, "__func__", None) is receive and callable(take) else None
 
 
 def _frame_key(listener: can.typechecking.MessageRecipient) -> tuple[int, bool] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 import can
@@ -12,7 +13,7 @@ import isotp
 
 from bench.config.models import BusConfig, EcuConfig, Timing
 from bench.transport.can_bus import RECV_POLL
-from bench.transport.isotp_steady import SteadyFrames
+from bench.transport.isotp_steady import TAKEN, SteadyFrames
 from bench.transport.virtual_bus import BenchVirtualBus
 
 PADDING = 0xAA
@@ -68,6 +69,10 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
     thread, which puts it in the queue its main thread reads. The callback here puts it in that
     last queue itself (as the relay thread would, converted the same way), so the relay thread
     has nothing to relay and sleeps until the stack stops.
+
+    On the bench's virtual bus a block of consecutive frames travels together
+    (``SteadyFrames``): sent with one ``send_isotp_frames``, taken with one ``take_frames``, read
+    by the main thread one frame at a time, the expected ones in a row (``_process_rx``).
     """
 
     last_frame_at = 0.0
@@ -99,6 +104,8 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
                 wake_main_thread(request)
 
         self.post_send_callback = remember
+        self._together: deque[can.Message] = deque()
+        """Frames that arrived together (``take_frames``), not yet read by the main thread."""
         if isinstance(self.bus, BenchVirtualBus):  # can-isotp's sender would build a can.Message for send()
             self.txfn = self.bus.send_isotp_frame
 
@@ -148,18 +155,59 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
                                                  extended_id=msg.is_extended_id, is_fd=msg.is_fd,
                                                  bitrate_switch=msg.bitrate_switch))
 
+    def take_frames(self, msgs: list[can.Message]) -> None:
+        """Frames for this stack sent together (``DirectNotifier`` routes them by ``frame_key``): one
+        item in the main thread's queue, which reads them one by one as ``_take`` would have queued
+        them (python-can frames carry every field can-isotp reads of one)."""
+        frames = [msg for msg in msgs if not (msg.is_error_frame or msg.is_remote_frame)]
+        if self.buffered_reader is None or not frames:
+            return
+        self.last_frame_at = now = time.monotonic()
+        if any(msg.data and msg.data[0] >> 4 <= 1 for msg in frames):
+            self.last_message_at = now
+        self.rx_relay_queue.put(frames)
+
+    def _send_frames(self, frames: list[isotp.CanMessage]) -> None:
+        bus = self.bus
+        if isinstance(bus, BenchVirtualBus) and self.txfn == bus.send_isotp_frame:  # the bench's virtual bus: together
+            bus.send_isotp_frames(frames)
+        else:
+            super()._send_frames(frames)
+
+    def _process_rx(self, msg: isotp.CanMessage) -> isotp.TransportLayer.ProcessRxReport:
+        """A frame, then the consecutive frames that came with it while each is the next one of the
+        message (``SteadyFrames``; the N_Cr check before each, as ``process`` does); any other
+        frame stays first in line for ``process``."""
+        report = super()._process_rx(msg)
+        together = self._together
+        while together and report is TAKEN:
+            self._check_timeouts_rx()
+            taken = self._take_consecutive_frame(together[0])
+            if taken is None:
+                break
+            together.popleft()
+            report = taken
+        return report
+
     def _wake_main_thread(self) -> None:
         self.rx_relay_queue.put(None)  # as can-isotp's own wake-ups: a read that returns no frame
 
     def _read_relay_queue(self, timeout: float | None) -> isotp.CanMessage | None:
         """The main thread's read: as long as ``IDLE_WAIT`` when the stack has nothing to time."""
+        together = self._together
+        if together:
+            return together.popleft()
         if timeout and self.rx_state == self.RxState.IDLE and self.tx_state == self.TxState.IDLE \
                 and self.tx_queue.empty():
             timeout = IDLE_WAIT
         try:  # can-isotp's own read (tests/test_library_internals.py), one call less a frame
-            return self.rx_relay_queue.get(block=True, timeout=timeout)
+            item = self.rx_relay_queue.get(block=True, timeout=timeout)
         except queue.Empty:
             return None
+        if type(item) is list:  # frames that came together
+            together.extend(item)
+            return together.popleft()
+        return item
 
     def _rx_canbus(self, timeout: float) -> None:
         """The relay thread's read: nothing comes this way; wait until the stack stops."""

@@ -9,12 +9,15 @@ timers, standby frames) before it emits the next one.
 ``SteadyFrames`` is a mixin for ``isotp.TransportLayerLogic`` subclasses that takes the two
 steady states of a transfer off that path, and leaves everything else to the library:
 
-* **sending CFs** (``TxState.TRANSMIT_CF``, STmin 0, no rate limit, no flow control pending):
-  the library emits one CF per ``_process_tx`` call, and its ``process`` loop calls it again at
-  once, without reading the bus in between, until the message ends or the receiver's block
-  size asks for a flow control. Here one call consumes those bytes at once and sends the
-  frames; the last one is returned to ``process`` as the library would return it, so it goes
-  on the bus after the request is marked complete, exactly as before;
+* **sending CFs** (``TxState.TRANSMIT_CF``, STmin 0, no flow control pending): the library emits
+  one CF per ``_process_tx`` call, and its ``process`` loop calls it again at once, without
+  reading the bus in between, until the message ends, the receiver's block size asks for a flow
+  control or the rate limiter (always on in can-isotp 2.0.7) stops it. Here one call consumes
+  those bytes at once (a message given as bytes is sliced, not read byte by byte through the
+  library's generator: ``send``, ``_consume``) and hands the frames to ``_send_frames`` (the
+  frame sender for each, or a bus that takes them together); the last one is returned to
+  ``process`` as the library would return it, so it goes on the bus after the request is
+  marked complete, exactly as before;
 * **receiving the expected CF** (``RxState.WAIT_CF``, the right sequence number and RX_DL): the
   same state changes as the library's (N_Cr restarted, sequence number, data appended, the
   message queued when complete, a flow control requested at the block size), without the
@@ -35,10 +38,14 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections.abc import Generator
 from copy import copy
+from typing import Any
 
 import isotp
 from isotp.protocol import TransportLayerLogic
+from isotp.tools import FiniteByteGenerator
 
 _TRANSMIT_CF = TransportLayerLogic.TxState.TRANSMIT_CF
 _WAIT_FC = TransportLayerLogic.TxState.WAIT_FC
@@ -48,10 +55,18 @@ _RX_REPORTS = {(immediate, complete): TransportLayerLogic.ProcessRxReport(immedi
                                                                            frame_received=complete)
                for immediate in (False, True) for complete in (False, True)}
 """can-isotp's reports are frozen: one of each kind serves every frame."""
+TAKEN = _RX_REPORTS[(False, False)]
+"""The report of a CF taken in the middle of a message: nothing to send, nothing complete."""
 
 
 class SteadyFrames(TransportLayerLogic):
     """Mix in before the can-isotp class: ``class Stack(SteadyFrames, isotp.NotifierBasedCanStack)``."""
+
+    _sliceable: weakref.WeakKeyDictionary[Generator[int, None, None], tuple[bytes, list[int]]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sliceable = weakref.WeakKeyDictionary()  # before the library's __init__, which may send nothing yet
+        super().__init__(*args, **kwargs)
 
     def _process_tx(self) -> TransportLayerLogic.ProcessTxReport:
         if self._streaming():
@@ -84,21 +99,23 @@ class SteadyFrames(TransportLayerLogic):
             full = max(0, (allowed - room) // frame_length + 1) if allowed >= room else 0
             frames = min(frames, full + (1 if frames > full and allowed - full * frame_length >= remaining - full * room
                                          else 0))
-        payload = generator.consume(min(remaining, frames * room), enforce_exact=False)
+        payload = self._consume(generator, min(remaining, frames * room))
         arbitration_id = self.address.get_tx_arbitration_id()
         extended, fd, switch = self.address.is_tx_29bits(), self.params.can_fd, self.params.bitrate_switch
         full_dlc = self._get_dlc(bytes(frame_length), validate_tx=True)
-        send, seqnum, last = self.txfn, self.tx_seqnum, None
+        seqnum, block = self.tx_seqnum, []
         for start in range(0, len(payload), room):
-            if last is not None:
-                send(last)
             piece = payload[start:start + room]
             data = prefix + bytes((0x20 | seqnum,)) + piece
-            last = (isotp.CanMessage(arbitration_id, full_dlc, data, extended, fd, switch) if len(piece) == room
-                    else self._make_tx_msg(arbitration_id, data))
+            frame = (isotp.CanMessage(arbitration_id, full_dlc, data, extended, fd, switch) if len(piece) == room
+                     else self._make_tx_msg(arbitration_id, data))
+            block.append(frame)
             seqnum = (seqnum + 1) & 0xF
             self.tx_block_counter += 1
-            limiter.inform_byte_sent(len(last.data))
+            limiter.inform_byte_sent(len(frame.data))
+        last = block.pop() if block else None
+        if block:
+            self._send_frames(block)
         self.tx_seqnum = seqnum
         if last is not None:
             self.timer_tx_stmin.start()
@@ -115,6 +132,35 @@ class SteadyFrames(TransportLayerLogic):
             self._start_rx_fc_timer()
         return self.ProcessTxReport(msg=last, immediate_rx_required=immediate_rx)
 
+    def send(self, data: bytes | bytearray | TransportLayerLogic.SendGenerator,
+             target_address_type: int | None = None, send_timeout: float | None = None) -> None:
+        """As the library's; a message given as bytes is read through a generator that a burst can
+        also slice (``_consume``): the library's own reads it byte by byte, a resumption per byte."""
+        if isinstance(data, (bytes, bytearray)):
+            message, at = bytes(data), [0]
+            reader = _reader(message, at)
+            self._sliceable[reader] = (message, at)
+            data = (reader, len(message))
+        super().send(data, target_address_type, send_timeout)
+
+    def _consume(self, generator: FiniteByteGenerator, size: int) -> bytearray:
+        """``generator.consume(size, enforce_exact=False)``, sliced when it reads a message of bytes."""
+        sliceable = self._sliceable.get(generator._gen)
+        if sliceable is None:
+            return generator.consume(size, enforce_exact=False)
+        message, at = sliceable
+        data = bytearray(message[at[0]:at[0] + size])
+        at[0] += len(data)
+        generator._consumed += len(data)  # what consume() counts (tests/test_library_internals.py)
+        if len(data) < size:
+            generator._depleted = True
+        return data
+
+    def _send_frames(self, frames: list[isotp.CanMessage]) -> None:
+        """All but the last CF of a burst, in order (``txfn`` each; a stack may send them together)."""
+        for frame in frames:
+            self.txfn(frame)
+
     def _check_timeouts_rx(self) -> None:
         timer = self.timer_rx_cf  # Timer.is_timed_out(), without its two calls a frame
         started = timer.start_time
@@ -122,17 +168,22 @@ class SteadyFrames(TransportLayerLogic):
             super()._check_timeouts_rx()
 
     def _process_rx(self, msg: isotp.CanMessage) -> TransportLayerLogic.ProcessRxReport:
+        return self._take_consecutive_frame(msg) or super()._process_rx(msg)
+
+    def _take_consecutive_frame(self, msg: isotp.CanMessage) -> TransportLayerLogic.ProcessRxReport | None:
+        """The expected CF taken as the library takes it, and its report; None (nothing changed)
+        for any other frame: the library's ``_process_rx`` is for those."""
         if self.rx_state != _WAIT_CF:
-            return super()._process_rx(msg)
+            return None
         data = msg.data
         start = self.address.get_rx_prefix_size()
         can_dl = len(data)
         if can_dl <= start or data[start] >> 4 != 2 or data[start] & 0xF != (self.last_seqnum + 1) & 0xF:
-            return super()._process_rx(msg)
+            return None
         missing = self.rx_frame_length - len(self.rx_buffer)
         rx_dl = can_dl if can_dl > 8 else 8
         if rx_dl != self.actual_rxdl and rx_dl < missing:
-            return super()._process_rx(msg)  # a changed RX_DL: the library reports it
+            return None  # a changed RX_DL: the library reports it
         # _start_rx_cf_timer(), on the timer in place instead of a new one
         timer = self.timer_rx_cf
         timer.timeout = int(float(self.params.rx_consecutive_frame_timeout) / 1000 * 1e9)
@@ -155,3 +206,12 @@ class SteadyFrames(TransportLayerLogic):
         if self.pending_flow_control_tx:
             immediate = True
         return _RX_REPORTS[(immediate, complete)]
+
+
+def _reader(message: bytes, at: list[int]) -> Generator[int, None, None]:
+    """The bytes of ``message`` one by one from ``at[0]`` on, as the library's generator of a message
+    gives them; ``at[0]`` is where the next byte is (``SteadyFrames._consume`` moves it too)."""
+    while at[0] < len(message):
+        index = at[0]
+        at[0] = index + 1
+        yield message[index]

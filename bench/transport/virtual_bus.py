@@ -140,6 +140,8 @@ class _FilteredQueue(queue.Queue):
 
     filters: list[tuple[int, int, bool | None]] | None = None
     listener: Callable[[can.Message], None] | None = None
+    listener_many: Callable[[list[can.Message]], None] | None = None
+    """The listener's form that takes several frames in one call (``deliver_to``), if it has one."""
 
     def __init__(self, maxsize: int = 0) -> None:
         super().__init__(maxsize)
@@ -151,6 +153,16 @@ class _FilteredQueue(queue.Queue):
             listener(item)
         else:
             self.put_for_recv(item, block, timeout)
+
+    def put_many(self, items: list[can.Message]) -> None:
+        """``items`` in order, as ``put`` of each would; a listener with a form for several frames
+        gets them in one call."""
+        many = self.listener_many
+        if many is not None and self.listener is not None:
+            many(items)
+            return
+        for item in items:
+            self.put(item)
 
     def put_for_recv(self, item: can.Message, block: bool = True, timeout: float | None = None) -> None:
         """Queue ``item`` for ``recv``, past the listener."""
@@ -204,10 +216,17 @@ class BenchVirtualBus(virtual.VirtualBus):
         own.filters = None if not filters else [
             (f["can_id"], f["can_mask"], f.get("extended")) for f in filters]  # type: ignore[misc]
 
-    def deliver_to(self, listener: Callable[[can.Message], None] | None) -> None:
+    def deliver_to(self, listener: Callable[[can.Message], None] | None,
+                   many: Callable[[list[can.Message]], None] | None = None) -> None:
         """Hand every frame this bus receives to ``listener``, called by the sending thread,
-        instead of queueing it for ``recv``; ``None`` queues again (``DirectNotifier``)."""
-        self.queue.listener = listener
+        instead of queueing it for ``recv``; ``None`` queues again (``DirectNotifier``). ``many``
+        takes the frames a sender puts on the bus together (``send_isotp_frames``) in one call."""
+        own = self.queue
+        assert isinstance(own, _FilteredQueue)  # swapped in by __init__
+        if listener is None:
+            own.listener, own.listener_many = None, None
+        else:
+            own.listener_many, own.listener = many, listener
 
     def queue_for_recv(self, msg: can.Message) -> None:
         """Queue ``msg`` for ``recv`` even while a listener takes this bus's frames (``deliver_to``)."""
@@ -234,6 +253,33 @@ class BenchVirtualBus(virtual.VirtualBus):
             raise can.CanOperationError("Cannot operate on a closed bus")
         self._transmit(_received(frame.arbitration_id, frame.data, frame.is_extended_id, frame.is_fd,
                                  frame.bitrate_switch, self.channel_id), None)
+
+    def send_isotp_frames(self, frames: list[IsoTpFrame]) -> None:
+        """Frames of a can-isotp stack back to back (a block of consecutive frames), as
+        ``send_isotp_frame`` of each in turn: the same frames in the same order to the taps and to
+        every receiver, where a receiver with a form for several frames (``deliver_to``) gets them in
+        one call. On a paced bus each frame takes its turn on the wire."""
+        if not self._open:  # as send_isotp_frame
+            raise can.CanOperationError("Cannot operate on a closed bus")
+        if self._clock is not None:
+            for frame in frames:
+                self.send_isotp_frame(frame)
+            return
+        channel = self.channel_id
+        shared = [_received(frame.arbitration_id, frame.data, frame.is_extended_id, frame.is_fd, frame.bitrate_switch,
+                            channel) for frame in frames]
+        for recorder in _taps.get(channel, ()):
+            recorder.extend(shared)
+        for receiver in self.channel:
+            if receiver is self.queue and not self.receive_own_messages:
+                continue
+            if not isinstance(receiver, _FilteredQueue):  # a python-can virtual bus on the channel
+                for msg in shared:
+                    receiver.put(msg, block=True, timeout=None)
+            elif receiver.filters is None:
+                receiver.put_many(shared)
+            elif accepted := [msg for msg in shared if receiver.accepts(msg)]:
+                receiver.put_many(accepted)
 
     def _transmit(self, shared: can.Message, timeout: float | None) -> None:
         """Put ``shared`` on the channel: to its taps, then to every receiver whose filters accept it."""
