@@ -131,3 +131,17 @@ def test_two_swapped_frames_are_absorbed_and_counted(ecu, faults, firmware):
 
     assert swapped.fired.is_set() and result.version_after == "2.0.0"
     assert faults.bench.gateway(ecu.config.bus).counters()["to_ecu"]["reordered"] == 1
+
+
+def test_a_network_fault_on_a_clock_keeps_frames_apart_until_it_fires_or_is_disarmed(ecu, bench):
+    """A timer may fire in the middle of a block of consecutive frames: until it has, the gateway
+    passes frames sent together one by one, so the fault strikes the frame it would on a wire."""
+    gateway = bench.gateway(ecu.config.bus)
+    injector = FaultInjector(bench)
+    fired = injector.when(at(0.01)).drop_frames(ecu, 1, direction="to_tester")
+    waiting = injector.when(at(3600)).drop_frames(ecu, 1, direction="to_tester")
+    injector.when(uds.transfer_data(block=1)).drop_frames(ecu, 1)  # a message trigger: no frame is in flight then
+    assert fired.wait(2.0)
+    assert gateway._apart == 1 and not waiting.fired.is_set()  # the hour-long one still waits
+    injector.close()
+    assert gateway._apart == 0

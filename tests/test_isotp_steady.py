@@ -36,13 +36,22 @@ class Side:
         self.inbox: list[isotp.CanMessage] = []
         self.sent: list[tuple] = []
         self.errors: list[str] = []
+        self.order: list[str] = []
+        """Frames sent, errors reported and the request's completion, in the order they happened."""
         self.stack = kind(rxfn=self._read, txfn=self._write, address=address, params=params,
-                          error_handler=lambda error: self.errors.append(f"{type(error).__name__}: {error}"))
+                          error_handler=self._error)
+
+    def _error(self, error: Exception) -> None:
+        self.errors.append(f"{type(error).__name__}: {error}")
+        self.order.append(f"error {type(error).__name__}")
 
     def _read(self, timeout: float) -> isotp.CanMessage | None:
         return self.inbox.pop(0) if self.inbox else None
 
     def _write(self, frame: isotp.CanMessage) -> None:
+        request = self.stack.active_send_request
+        self.order.append(f"frame {bytes(frame.data).hex()} (request complete: "
+                          f"{request is not None and request.complete_event.is_set()})")
         self.sent.append((frame.arbitration_id, bytes(frame.data), frame.dlc, frame.is_extended_id, frame.is_fd,
                           frame.bitrate_switch))
 
@@ -53,7 +62,7 @@ class Side:
             received.append(bytes(message))
         request = stack.active_send_request
         return {
-            "sent": list(self.sent), "received": received, "errors": list(self.errors),
+            "sent": list(self.sent), "received": received, "errors": list(self.errors), "order": list(self.order),
             "states": (stack.tx_state, stack.rx_state), "pending_fc": stack.pending_flow_control_tx,
             "counters": (stack.tx_seqnum, stack.tx_block_counter, stack.last_seqnum, stack.rx_block_counter,
                          stack.rx_frame_length, bytes(stack.rx_buffer), stack.remote_blocksize, stack.wft_counter),
@@ -142,6 +151,19 @@ def test_sending_matches_can_isotp(length: int, fd: bool, addressing: str, block
             clock.ns += int(then * 1e9)  # STmin passes, or N_Bs (1 s) runs out
             step(sides, fd=fd)
         assert sides[1].sent  # something was compared
+
+
+@pytest.mark.parametrize("short_by", [0, 3, 7])
+def test_a_message_given_as_a_generator_is_sent_as_can_isotp_sends_it(short_by: int) -> None:
+    """The library's own path (it may run short: the error comes after the frames it had)."""
+    with frozen_clock():
+        sides = pair(ADDRESSES["normal"], params(False))
+        for side in sides:
+            side.stack.send(((byte for byte in range(100 - short_by)), 100))
+        step(sides)
+        step(sides, [flow_control("normal")])
+        step(sides)
+    assert sides[1].sent
 
 
 @pytest.mark.parametrize("stmin", [0x05, 0xF5])

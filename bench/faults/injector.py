@@ -108,6 +108,10 @@ class FaultInjector:
                 supply.set_voltage(nominal)
             supply.on()
 
+    def on_disarm(self, action: Callable[[], None]) -> None:
+        """Run ``action`` when the triggers are disarmed (``disarm``, ``close``)."""
+        self._disarms.append(action)
+
     def disarm(self) -> None:
         """Stop watching every armed trigger (what fired stays on the timeline)."""
         disarms, self._disarms = self._disarms, []
@@ -174,12 +178,21 @@ class Arming:
         narrowed by ``frames`` when given."""
         gateway = self._injector.bench.gateway(ecu.config.bus)
         ids = {ecu.config.request_id, ecu.config.response_id, ecu.config.functional_id}
+        # a clock may fire in the middle of a block of frames: the gateway passes them one by one until then
+        apart = gateway.frames_apart() if self._trigger.timed else None
 
         def act() -> str:
-            apply(gateway, lambda frame: frame.arbitration_id in ids and (frames is None or frames(frame)))
+            try:
+                apply(gateway, lambda frame: frame.arbitration_id in ids and (frames is None or frames(frame)))
+            finally:
+                if apart is not None:
+                    apart()
             return detail
 
-        return self._injector.bind(self._trigger, ecu, action, act)
+        injection = self._injector.bind(self._trigger, ecu, action, act)
+        if apart is not None:
+            self._injector.on_disarm(apart)
+        return injection
 
     def drop_frames(self, ecu: EcuHandle, count: int | None = 1, *, direction: Direction = "both",
                     lasting: float | None = None) -> Injection:

@@ -40,6 +40,9 @@ Disarm = Callable[[], None]
 
 class Trigger(ABC):
     description: str
+    timed = False
+    """Fires on a clock (a delay after something), not on a message or a point inside an ECU: it
+    may fire while a block of frames is crossing (``bench.gateway``: frames one by one meanwhile)."""
 
     @abstractmethod
     def arm(self, bench: Bench, ecu: EcuHandle, fire: Fire) -> Disarm:
@@ -81,6 +84,7 @@ class UdsTrigger(Trigger):
 class AfterTrigger(Trigger):
     inner: Trigger
     delay: float
+    timed = True
 
     @property
     def description(self) -> str:  # type: ignore[override]
@@ -152,6 +156,7 @@ class RandomMomentTrigger(Trigger):
     start: Trigger
     window: float
     seed: int
+    timed = True
 
     @property
     def description(self) -> str:  # type: ignore[override]
@@ -172,6 +177,7 @@ class TimeTrigger(Trigger):
     """``seconds`` after the binding is armed."""
 
     seconds: float
+    timed = True
 
     @property
     def description(self) -> str:  # type: ignore[override]

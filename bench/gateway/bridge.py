@@ -11,7 +11,8 @@ frame, in order, as in the thread. A frame that arrives while a fault that holds
 reorder) is armed, or while frames wait, goes through the thread as on a rack, which sends
 them when they are due. Frames go only to the other side, never back. Frames sent together (a
 block of consecutive frames, ``BenchVirtualBus.send_isotp_frames``) cross together when nothing
-is armed, else one by one as above.
+is armed and no fault waits for a clock (``frames_apart``: one that fires on a timer may strike in
+the middle of a block, as on a wire), else one by one as above.
 
 What ``bus_off`` models, honestly: for its duration no frame crosses either way — the ECU side
 is cut off, and every ECU on it with it. It does not model what a real bus-off is made of: no
@@ -71,6 +72,9 @@ class Gateway:
         self._tx_errors = dict.fromkeys(DIRECTIONS, 0)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._apart = 0
+        """Faults waiting for a clock to arm them (``frames_apart``)."""
+        self._apart_lock = threading.Lock()
         self.lags = {direction: HopLag(f"CAN {name}, {arrow}", what="frame")
                      for direction, arrow in zip(DIRECTIONS, ("tester->ECU", "ECU->tester"), strict=True)}
         """Per direction, frames its thread took more than ``LATE_HOP`` after they were sent
@@ -204,17 +208,37 @@ class Gateway:
             lane.waiting += 1
             source.queue_for_recv(msg)  # for the thread, past the bus's listener
 
+    def frames_apart(self) -> Callable[[], None]:
+        """Pass frames sent together one by one until the returned function is called (once is
+        enough): a fault armed by a timer then strikes at the frame it would on a wire."""
+        with self._apart_lock:
+            self._apart += 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._apart_lock:
+                if not released.is_set():
+                    released.set()
+                    self._apart -= 1
+
+        return release
+
     def _arrive_many(self, lane: _Lane, direction: str, source: BenchVirtualBus, target: can.BusABC,
                      msgs: list[can.Message]) -> None:
-        """Frames sent together: across together when nothing is armed and nothing waits (and
-        the other side is the bench's virtual bus), else each as ``_arrive`` takes it."""
+        """Frames sent together: across together when nothing is armed, no fault waits for a
+        clock and nothing waits (and the other side is the bench's virtual bus), else each as
+        ``_arrive`` takes it."""
         with lane.lock:
-            if not lane.waiting and not lane.held and not self.pipeline.armed and isinstance(target, BenchVirtualBus):
+            if not lane.waiting and not lane.held and not self.pipeline.armed and not self._apart \
+                    and isinstance(target, BenchVirtualBus):
                 try:
                     target.send_isotp_frames(msgs)
                 except can.CanError as exc:  # closed: the frames are lost, as _send counts them
                     self._tx_errors[direction] += len(msgs)
                     log.debug("gateway %s: %s %d frames not sent: %s", self.name, direction, len(msgs), exc)
+                except Exception as exc:  # as in _arrive: the bench's fault, never raised into the sender's thread
+                    log.exception("gateway %s: %s forwarding failed", self.name, direction)
+                    self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding failed: {exc!r}")
                 else:
                     self._forwarded[direction] += len(msgs)
                 return

@@ -161,6 +161,7 @@ class BusMonitor:
         self._stop.clear()
         if isinstance(self.bus, BenchVirtualBus):
             with self._decoding:  # senders wait in _heard until what came before is taken, in order
+                self._queued = 0  # what a previous run queued is drained below
                 self.bus.deliver_to(self._heard, self._heard_many)
                 while (frame := self.bus.recv(0)) is not None:
                     self._arrived(frame)
@@ -286,7 +287,7 @@ class BusMonitor:
                 self._arrived(frame)
                 return
             self._queued += 1
-        self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
+            self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus; in order, under the lock
 
     def _heard_many(self, frames: list[can.Message]) -> None:
         """Frames sent together (a block of consecutive frames), as ``_heard`` of each."""
@@ -296,8 +297,8 @@ class BusMonitor:
                 self._keep([(frame, now) for frame in frames if not (frame.is_error_frame or frame.is_remote_frame)])
                 return
             self._queued += len(frames)
-        for frame in frames:
-            self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
+            for frame in frames:  # under the lock: no other sender's frame between them
+                self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
 
     def _arrived(self, frame: can.Message, *, queued: bool = False) -> None:
         if frame.is_error_frame or frame.is_remote_frame:

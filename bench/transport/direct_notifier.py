@@ -117,11 +117,15 @@ _Route = tuple[Callable[[can.Message], object], Callable[[list[can.Message]], No
 
 
 def _many(listener: can.typechecking.MessageRecipient) -> Callable[[list[can.Message]], None] | None:
-    """The owner's ``take_frames`` when ``listener`` is the owner's ``_on_message_received`` (a stack's)."""
+    """The owner's ``take_frames`` when ``listener`` is the owner's ``_on_message_received`` (a stack's)
+    and the class that defines it defines ``take_frames`` too (a subclass that filters frames its own
+    way in ``_on_message_received`` alone gets them one by one)."""
     owner = getattr(listener, "__self__", None)
-    receive = getattr(type(owner), "_on_message_received", None)
-    take = getattr(owner, "take_frames", None)
-    return take if receive is not None and getattr(listener, "__func__", None) is receive and callable(take) else None
+    defining = next((cls for cls in type(owner).__mro__ if "_on_message_received" in vars(cls)), None)
+    if defining is None or getattr(listener, "__func__", None) is not vars(defining)["_on_message_received"] \
+            or "take_frames" not in vars(defining):
+        return None
+    return getattr(owner, "take_frames")
 
 
 def _frame_key(listener: can.typechecking.MessageRecipient) -> tuple[int, bool] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -135,6 +136,11 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
         request = self._last_request
         return request is not None and request.complete_event.wait(timeout) and request.success
 
+    def stop(self, *args: object, **kwargs: object) -> None:
+        """As can-isotp's (which empties the main thread's queue), and what came together with it."""
+        super().stop(*args, **kwargs)
+        self._together.clear()
+
     def clear_tx_queue(self) -> None:
         """Drop the messages not yet begun, as abandoned (``sending()`` must not wait for them)."""
         while not self.tx_queue.empty():
@@ -180,6 +186,8 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
         frame stays first in line for ``process``."""
         report = super()._process_rx(msg)
         together = self._together
+        if together and self.logger.isEnabledFor(logging.DEBUG):
+            return report  # process() logs every frame it reads: one at a time then
         while together and report is TAKEN:
             self._check_timeouts_rx()
             taken = self._take_consecutive_frame(together[0])

@@ -14,7 +14,7 @@ steady states of a transfer off that path, and leaves everything else to the lib
   reading the bus in between, until the message ends, the receiver's block size asks for a flow
   control or the rate limiter (always on in can-isotp 2.0.7) stops it. Here one call consumes
   those bytes at once (a message given as bytes is sliced, not read byte by byte through the
-  library's generator: ``send``, ``_consume``) and hands the frames to ``_send_frames`` (the
+  library's generator: ``send``, ``_slice``; one given as a generator is the library's) and hands the frames to ``_send_frames`` (the
   frame sender for each, or a bus that takes them together); the last one is returned to
   ``process`` as the library would return it, so it goes on the bus after the request is
   marked complete, exactly as before;
@@ -80,6 +80,7 @@ class SteadyFrames(TransportLayerLogic):
                 and self.last_flow_control_frame is None
                 and stmin.timeout == 0 and stmin.start_time is not None and self.timer_rx_fc.start_time is None
                 and self.tx_standby_msg is None and self.active_send_request is not None
+                and self.active_send_request.generator._gen in self._sliceable  # a message given as bytes
                 and not self.active_send_request.generator.depleted()
                 and not self.logger.isEnabledFor(logging.DEBUG))
 
@@ -99,7 +100,7 @@ class SteadyFrames(TransportLayerLogic):
             full = max(0, (allowed - room) // frame_length + 1) if allowed >= room else 0
             frames = min(frames, full + (1 if frames > full and allowed - full * frame_length >= remaining - full * room
                                          else 0))
-        payload = self._consume(generator, min(remaining, frames * room))
+        payload = self._slice(generator, min(remaining, frames * room))
         arbitration_id = self.address.get_tx_arbitration_id()
         extended, fd, switch = self.address.is_tx_29bits(), self.params.can_fd, self.params.bitrate_switch
         full_dlc = self._get_dlc(bytes(frame_length), validate_tx=True)
@@ -120,12 +121,8 @@ class SteadyFrames(TransportLayerLogic):
         if last is not None:
             self.timer_tx_stmin.start()
         immediate_rx = False
-        if generator.depleted():
-            if generator.remaining_size() > 0:
-                self._trigger_error(isotp.errors.BadGeneratorError("Generator depleted before reaching specified size"))
-                self._stop_sending(success=False)
-            else:
-                self._stop_sending(success=True)
+        if generator.depleted():  # a message of bytes is never short: the library's BadGeneratorError cannot come
+            self._stop_sending(success=True)
         elif self.remote_blocksize != 0 and self.tx_block_counter >= self.remote_blocksize:
             self.tx_state = _WAIT_FC
             immediate_rx = True
@@ -135,7 +132,8 @@ class SteadyFrames(TransportLayerLogic):
     def send(self, data: bytes | bytearray | TransportLayerLogic.SendGenerator,
              target_address_type: int | None = None, send_timeout: float | None = None) -> None:
         """As the library's; a message given as bytes is read through a generator that a burst can
-        also slice (``_consume``): the library's own reads it byte by byte, a resumption per byte."""
+        also slice (``_slice``): the library's own reads it byte by byte, a resumption per byte. A
+        message given as a generator (which may run short) is sent by the library alone."""
         if isinstance(data, (bytes, bytearray)):
             message, at = bytes(data), [0]
             reader = _reader(message, at)
@@ -143,17 +141,12 @@ class SteadyFrames(TransportLayerLogic):
             data = (reader, len(message))
         super().send(data, target_address_type, send_timeout)
 
-    def _consume(self, generator: FiniteByteGenerator, size: int) -> bytearray:
-        """``generator.consume(size, enforce_exact=False)``, sliced when it reads a message of bytes."""
-        sliceable = self._sliceable.get(generator._gen)
-        if sliceable is None:
-            return generator.consume(size, enforce_exact=False)
-        message, at = sliceable
-        data = bytearray(message[at[0]:at[0] + size])
+    def _slice(self, generator: FiniteByteGenerator, size: int) -> bytes:
+        """What ``generator.consume(size)`` gives of a message given as bytes (``send``), sliced."""
+        message, at = self._sliceable[generator._gen]
+        data = message[at[0]:at[0] + size]
         at[0] += len(data)
         generator._consumed += len(data)  # what consume() counts (tests/test_library_internals.py)
-        if len(data) < size:
-            generator._depleted = True
         return data
 
     def _send_frames(self, frames: list[isotp.CanMessage]) -> None:
