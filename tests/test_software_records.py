@@ -165,3 +165,26 @@ def test_a_file_without_data_is_refused(tmp_path: Path, name: str, text: str) ->
     path.write_text(text)
     with pytest.raises(ConfigError, match="no data records: there is nothing to flash"):
         load_software(path)
+
+
+def test_a_software_file_is_parsed_once_while_unchanged(tmp_path, monkeypatch) -> None:
+    import os
+
+    from bench.image.software import intel_hex, loader
+
+    path = tmp_path / "app.hex"
+    path.write_text(":0400000001020304F2\n:00000001FF\n")
+    parsed = []
+    real = intel_hex.load
+    monkeypatch.setattr(loader, "_FORMATS", tuple(
+        fmt if fmt.name != intel_hex.FORMAT else loader._Format(
+            fmt.name, fmt.extensions, fmt.looks_like,
+            loader._addressed(lambda *args: parsed.append(1) or real(*args), "Intel HEX"))
+        for fmt in loader._FORMATS))
+    first, second = loader.load_software(path), loader.load_software(path)
+    assert first == second and first.blocks[0].data == b"\x01\x02\x03\x04" and len(parsed) == 1
+    first.header["mine"] = "x"  # a caller's header is its own
+    assert "mine" not in loader.load_software(path).header
+    path.write_text(":0400000005060708E2\n:00000001FF\n")
+    os.utime(path, ns=(1, 1))  # another modification time: parsed again
+    assert loader.load_software(path).blocks[0].data == b"\x05\x06\x07\x08" and len(parsed) == 2

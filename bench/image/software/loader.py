@@ -4,7 +4,7 @@ extension or, for an extension the bench does not know, by its first bytes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.errors import ConfigError
@@ -54,14 +54,30 @@ def load_software(path: str | Path, *, base_address: int | None = None,
     source = Path(path)
     file = str(source)
     try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read software file: {exc.strerror or exc}", file=file) from None
-    try:
         allowed = MemoryMap.of(memory_map)
     except ValueError as exc:
         raise ConfigError(str(exc), file=file, field="memory_map") from None
-    return _format_of(source, raw).load(source, raw, base_address, allowed)
+    try:
+        seen = source.stat()
+        key = (file, seen.st_mtime_ns, seen.st_size, seen.st_ino, base_address, allowed)
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read software file: {exc.strerror or exc}", file=file) from None
+    loaded = _loaded.get(key)
+    if loaded is None:
+        loaded = _format_of(source, raw).load(source, raw, base_address, allowed)
+        if len(_loaded) >= LOADED_KEPT:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[key] = loaded
+    return replace(loaded, header=dict(loaded.header))  # a header of the caller's own
+
+
+LOADED_KEPT = 16
+"""Software files kept parsed per process: a virtual ECU's factory software is loaded at every
+bench start (every catalog scenario), and a large HEX file takes milliseconds to parse."""
+_loaded: dict[tuple[object, ...], SoftwareFile] = {}
+"""Parsed files by (path, modification time, size, inode, base address, memory map): a file changed
+since is parsed again. Only files that loaded without error are kept."""
 
 
 def _format_of(path: Path, raw: bytes) -> _Format:
