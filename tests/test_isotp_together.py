@@ -32,6 +32,15 @@ def until(condition, what: str) -> None:
         time.sleep(0.005)
 
 
+def close(stacks: list[AddressedStack], notifiers: list[can.Notifier], buses: list[can.BusABC]) -> None:
+    for stack in stacks:
+        stack.stop()
+    for notifier in notifiers:
+        notifier.stop()
+    for bus in buses:
+        bus.shutdown()
+
+
 def frames_on_the_bus(together: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[bytes], list[bytes], bytes]:
     """A 4 KiB message from one stack to another: the tap's frames, a python-can peer's, what arrived."""
     if not together:  # each frame on its own, through txfn
@@ -54,11 +63,7 @@ def frames_on_the_bus(together: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[
         while (msg := peer.recv(0)) is not None:
             heard.append(bytes(msg.data))
     finally:
-        for stack in (sender, receiver):
-            stack.stop()
-        for notifier, bus in zip(notifiers, buses, strict=True):
-            notifier.stop()
-            bus.shutdown()
+        close([sender, receiver], notifiers, buses)
         peer.shutdown()
         virtual_bus.untap(channel, tap)
     return [bytes(msg.data) for msg in tap], heard, bytes(received or b"")
@@ -74,8 +79,10 @@ def test_a_block_sent_together_is_the_same_on_the_bus_as_frame_by_frame(monkeypa
     assert peer_together == together and peer_one_by_one == one_by_one
 
 
-def test_a_routed_stack_gets_a_block_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+@pytest.fixture
+def blocks_taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every block a stack takes in one call (``take_frames``), in order."""
+    calls: list[int] = []
     take = AddressedStack.take_frames
 
     def counted(self: AddressedStack, msgs: list[can.Message]) -> None:
@@ -83,6 +90,11 @@ def test_a_routed_stack_gets_a_block_in_one_call(monkeypatch: pytest.MonkeyPatch
         take(self, msgs)
 
     monkeypatch.setattr(AddressedStack, "take_frames", counted)
+    return calls
+
+
+def test_a_routed_stack_gets_a_block_in_one_call(blocks_taken: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = blocks_taken
     _, _, received = frames_on_the_bus(True, monkeypatch)
     assert received == bytes(range(256)) * 16
     assert calls and max(calls) > 500  # the 585 consecutive frames after the first frame, less the last
@@ -148,17 +160,10 @@ def test_a_broken_run_of_frames_taken_together_is_reported_as_can_isotp_reports_
 
 @pytest.mark.parametrize("armed", [False, True, "apart"])
 def test_a_block_crosses_the_gateway_together_unless_a_fault_is_armed(armed: bool | str,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      blocks_taken: list[int]) -> None:
     from bench.gateway import Gateway
 
-    calls = []
-    take = AddressedStack.take_frames
-
-    def counted(self: AddressedStack, msgs: list[can.Message]) -> None:
-        calls.append(len(msgs))
-        take(self, msgs)
-
-    monkeypatch.setattr(AddressedStack, "take_frames", counted)
+    calls = blocks_taken
     tester_side, ecu_side = (f"gw-{side}-{uuid.uuid4().hex[:8]}" for side in ("tester", "ecu"))
     buses = [BenchVirtualBus(tester_side), BenchVirtualBus(tester_side), BenchVirtualBus(ecu_side),
              BenchVirtualBus(ecu_side)]
@@ -214,8 +219,4 @@ def test_a_stack_on_another_bus_sends_its_blocks_frame_by_frame() -> None:
         sender.send(message)
         assert receiver.recv(block=True, timeout=PATIENCE) == message
     finally:
-        for stack in (sender, receiver):
-            stack.stop()
-        for notifier, bus in zip(notifiers, buses, strict=True):
-            notifier.stop()
-            bus.shutdown()
+        close([sender, receiver], notifiers, buses)
