@@ -3,7 +3,7 @@
 terminal 30 stops a real ECU between two instructions.
 
 The bench file says how to start it (``power: {sil: {driver: process, process: {...}}}``,
-``bench.config.models.ProcessSettings``): the command, with ``{python}``, ``{nvm}`` and
+``bench.config.power_models.ProcessSettings``): the command, with ``{python}``, ``{nvm}`` and
 ``{slcan:BUS}`` filled in, and the line the program prints when it listens (``ready``). The
 program keeps its non-volatile memory in the ``{nvm}`` folder, the same across power cycles, so
 a cut in the middle of a write leaves what a real ECU's flash would hold.
