@@ -334,13 +334,18 @@ def test_on_the_bench_bus_kept_frames_never_wake_the_thread_and_keep_their_order
     if not isinstance(monitor.bus, BenchVirtualBus):
         pytest.skip("python-can's virtual bus has no sender-side delivery: every frame goes through the thread")
     taken_by = []
-    arrived = monitor._arrived
+    keep, arrived = monitor._keep, monitor._arrived
 
-    def record(frame: can.Message, **kwargs: object) -> None:
+    def record_keep(arrivals: list) -> None:
+        taken_by.extend(threading.current_thread().name for _ in arrivals)
+        keep(arrivals)
+
+    def record_arrived(frame: can.Message, **kwargs: object) -> None:
         taken_by.append(threading.current_thread().name)
         arrived(frame, **kwargs)
 
-    monkeypatch.setattr(monitor, "_arrived", record)
+    monkeypatch.setattr(monitor, "_keep", record_keep)
+    monkeypatch.setattr(monitor, "_arrived", record_arrived)
     stacks.exchange(bytes.fromhex("22 F1 89"), bytes.fromhex("62 F1 89 31 2E 30"))
     assert taken_by and monitor.name not in " ".join(taken_by)  # no frame through the monitor's thread
     seen: list[UdsEvent] = []

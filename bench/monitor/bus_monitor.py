@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -280,17 +280,13 @@ class BusMonitor:
             self._changed.notify_all()
 
     def _heard(self, frame: can.Message) -> None:
-        """A frame on the virtual bus, in the sender's thread: kept at once, or queued for the
-        thread when it is to be decoded live or frames are still queued ahead of it."""
-        with self._decoding:
-            if not self._live and not self._queued:
-                self._arrived(frame)
-                return
-            self._queued += 1
-            self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus; in order, under the lock
+        """A frame on the virtual bus, in the sender's thread (``_heard_many`` of one)."""
+        self._heard_many((frame,))
 
-    def _heard_many(self, frames: list[can.Message]) -> None:
-        """Frames sent together (a block of consecutive frames), as ``_heard`` of each."""
+    def _heard_many(self, frames: Sequence[can.Message]) -> None:
+        """Frames on the virtual bus, in the sender's thread (a block of consecutive frames sent
+        together, or one): kept at once, or queued for the thread when they are to be decoded live
+        or frames are still queued ahead of them."""
         with self._decoding:
             if not self._live and not self._queued:
                 now = time.monotonic()
