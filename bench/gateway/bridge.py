@@ -202,8 +202,7 @@ class Gateway:
                         self._step(msg, direction, target, lane.held, timed=False)
                         return
                 except Exception as exc:  # as in _forward: the bench's fault, never raised into the sender's thread
-                    log.exception("gateway %s: %s forwarding failed", self.name, direction)
-                    self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding failed: {exc!r}")
+                    self._failed(direction, exc)
                     return
             lane.waiting += 1
             source.queue_for_recv(msg)  # for the thread, past the bus's listener
@@ -213,12 +212,13 @@ class Gateway:
         enough): a fault armed by a timer then strikes at the frame it would on a wire."""
         with self._apart_lock:
             self._apart += 1
-        released = threading.Event()
+        released = False
 
         def release() -> None:
+            nonlocal released
             with self._apart_lock:
-                if not released.is_set():
-                    released.set()
+                if not released:
+                    released = True
                     self._apart -= 1
 
         return release
@@ -232,18 +232,17 @@ class Gateway:
             if not lane.waiting and not lane.held and not self.pipeline.armed and not self._apart \
                     and isinstance(target, BenchVirtualBus):
                 try:
-                    target.send_isotp_frames(msgs)
-                except can.CanError as exc:  # closed: the frames are lost, as _send counts them
-                    self._tx_errors[direction] += len(msgs)
-                    log.debug("gateway %s: %s %d frames not sent: %s", self.name, direction, len(msgs), exc)
-                except Exception as exc:  # as in _arrive: the bench's fault, never raised into the sender's thread
-                    log.exception("gateway %s: %s forwarding failed", self.name, direction)
-                    self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding failed: {exc!r}")
-                else:
-                    self._forwarded[direction] += len(msgs)
+                    self._send_many(target, direction, msgs)
+                except Exception as exc:  # as in _arrive
+                    self._failed(direction, exc)
                 return
         for msg in msgs:
             self._arrive(lane, direction, source, target, msg)
+
+    def _failed(self, direction: str, exc: Exception) -> None:
+        """Forwarding broke in a sender's thread: the gateway's fault, never raised into that thread."""
+        log.exception("gateway %s: %s forwarding failed", self.name, direction)
+        self.fault = BenchFault(f"gateway {self.name}: {direction} forwarding failed: {exc!r}")
 
     def _forward(self, lane: _Lane, direction: str, source: can.BusABC, target: can.BusABC) -> None:
         pipeline, stopping, clock, held = self.pipeline, self._stopping, time.monotonic, lane.held
@@ -289,11 +288,24 @@ class Gateway:
     def _send(self, target: can.BusABC, direction: str, frame: can.Message) -> None:
         try:
             target.send(frame)
-        except can.CanError as exc:  # transmit buffer full, bus error: the frame is lost, as on a real gateway
-            self._tx_errors[direction] += 1
-            log.debug("gateway %s: %s frame %#x not sent: %s", self.name, direction, frame.arbitration_id, exc)
+        except can.CanError as exc:
+            self._lost(direction, [frame], exc)
         else:
             self._forwarded[direction] += 1
+
+    def _send_many(self, target: BenchVirtualBus, direction: str, frames: list[can.Message]) -> None:
+        try:
+            target.send_isotp_frames(frames)
+        except can.CanError as exc:
+            self._lost(direction, frames, exc)
+        else:
+            self._forwarded[direction] += len(frames)
+
+    def _lost(self, direction: str, frames: list[can.Message], exc: can.CanError) -> None:
+        """Frames not sent (transmit buffer full, bus error, closed): lost, as on a real gateway."""
+        self._tx_errors[direction] += len(frames)
+        log.debug("gateway %s: %s %d frame(s) from %#x not sent: %s", self.name, direction, len(frames),
+                  frames[0].arbitration_id, exc)
 
     def _publish(self, events: list[GatewayEvent]) -> None:
         for event in events:

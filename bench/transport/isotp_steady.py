@@ -65,7 +65,7 @@ class SteadyFrames(TransportLayerLogic):
     _sliceable: weakref.WeakKeyDictionary[Generator[int, None, None], tuple[bytes, list[int]]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._sliceable = weakref.WeakKeyDictionary()  # before the library's __init__, which may send nothing yet
+        self._sliceable = weakref.WeakKeyDictionary()  # set first: nothing in the library's __init__ may meet it unset
         super().__init__(*args, **kwargs)
 
     def _process_tx(self) -> TransportLayerLogic.ProcessTxReport:

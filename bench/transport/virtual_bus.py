@@ -154,7 +154,7 @@ class _FilteredQueue(queue.Queue):
         else:
             self.put_for_recv(item, block, timeout)
 
-    def put_many(self, items: list[can.Message]) -> None:
+    def put_many(self, items: list[can.Message], timeout: float | None = None) -> None:
         """``items`` in order, as ``put`` of each would; a listener with a form for several frames
         gets them in one call."""
         many = self.listener_many
@@ -162,7 +162,7 @@ class _FilteredQueue(queue.Queue):
             many(items)
             return
         for item in items:
-            self.put(item)
+            self.put(item, block=True, timeout=timeout)
 
     def put_for_recv(self, item: can.Message, block: bool = True, timeout: float | None = None) -> None:
         """Queue ``item`` for ``recv``, past the listener."""
@@ -266,35 +266,33 @@ class BenchVirtualBus(virtual.VirtualBus):
                 self.send_isotp_frame(frame)
             return
         channel = self.channel_id
-        shared = [_received(frame.arbitration_id, frame.data, frame.is_extended_id, frame.is_fd, frame.bitrate_switch,
-                            channel) for frame in frames]
-        for recorder in _taps.get(channel, ()):
-            recorder.extend(shared)
-        for receiver in self.channel:
-            if receiver is self.queue and not self.receive_own_messages:
-                continue
-            if not isinstance(receiver, _FilteredQueue):  # a python-can virtual bus on the channel
-                for msg in shared:
-                    receiver.put(msg, block=True, timeout=None)
-            elif receiver.filters is None:
-                receiver.put_many(shared)
-            elif accepted := [msg for msg in shared if receiver.accepts(msg)]:
-                receiver.put_many(accepted)
+        self._put_all([_received(frame.arbitration_id, frame.data, frame.is_extended_id, frame.is_fd,
+                                 frame.bitrate_switch, channel) for frame in frames], None)
 
     def _transmit(self, shared: can.Message, timeout: float | None) -> None:
         """Put ``shared`` on the channel: to its taps, then to every receiver whose filters accept it."""
         if self._clock is not None:
             self._occupy_wire(shared)
+        self._put_all([shared], timeout)
+
+    def _put_all(self, shared: list[can.Message], timeout: float | None) -> None:
+        """Frames onto the channel in order: to its taps, then to every receiver each frame its
+        filters accept; several at once to a receiver that takes them together (``put_many``)."""
         for recorder in _taps.get(self.channel_id, ()):
-            recorder.append(shared)
+            recorder.extend(shared)
         all_sent = True
         for receiver in self.channel:
             if receiver is self.queue and not self.receive_own_messages:
                 continue
-            if isinstance(receiver, _FilteredQueue) and receiver.filters is not None and not receiver.accepts(shared):
-                continue
+            accepted = shared
+            if isinstance(receiver, _FilteredQueue) and receiver.filters is not None:
+                accepted = [msg for msg in shared if receiver.accepts(msg)]
             try:
-                receiver.put(shared, block=True, timeout=timeout)
+                if len(accepted) > 1 and isinstance(receiver, _FilteredQueue):
+                    receiver.put_many(accepted, timeout)
+                else:  # one frame, or a python-can virtual bus on the channel
+                    for msg in accepted:
+                        receiver.put(msg, block=True, timeout=timeout)
             except queue.Full:
                 all_sent = False
         if not all_sent:
