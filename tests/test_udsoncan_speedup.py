@@ -42,21 +42,29 @@ with bench.rig.Bench(load_bench({str(REPO / "fixtures/benches/virtual.yaml")!r})
 
 
 def test_service_look_ups_are_udsoncans_and_see_a_service_defined_later() -> None:
-    from udsoncan.BaseService import BaseService
-    from udsoncan.services import ReadDataByIdentifier
+    """In a process of its own: the custom service it defines would stay in udsoncan's class tree."""
+    code = """
+from udsoncan.BaseService import BaseService
+from udsoncan.services import ReadDataByIdentifier
+from bench.transport import udsoncan_speedup
 
-    udsoncan_speedup.install()
-    udsoncan_speedup.install()
-    for name in ("from_request_id", "from_response_id"):
-        memo, lookup = getattr(BaseService, name), getattr(BaseService, name).__wrapped__
-        assert getattr(memo, "__wrapped__", None) is lookup  # one memo, not a memo of a memo
-        for sid in range(256):
-            assert memo(sid) is lookup(BaseService, sid)
-    assert BaseService.from_request_id(0x22) is ReadDataByIdentifier
-    assert BaseService.from_request_id(0xBA) is None
+udsoncan_speedup.install()
+udsoncan_speedup.install()
+for name in ("from_request_id", "from_response_id"):
+    memo = getattr(BaseService, name)
+    lookup = memo.__wrapped__
+    assert not hasattr(lookup, "cache_clear"), "a memo of a memo"
+    for sid in range(256):
+        assert memo(sid) is lookup(BaseService, sid)
+assert BaseService.from_request_id(0x22) is ReadDataByIdentifier
+assert BaseService.from_request_id(0xBA) is None
 
-    class OemService(BaseService):  # a custom service defined after the answers were kept
-        _sid = 0xBA
+class OemService(BaseService):  # a custom service defined after the answers were kept
+    _sid = 0xBA
 
-    assert BaseService.from_request_id(0xBA) is OemService
-    assert BaseService.from_response_id(0xFA) is OemService
+assert BaseService.from_request_id(0xBA) is OemService
+assert BaseService.from_response_id(0xFA) is OemService
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.stdout.split() == ["ok"], done.stderr

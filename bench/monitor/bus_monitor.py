@@ -261,6 +261,7 @@ class BusMonitor:
         self._arrived(frame)
 
     def _run(self) -> None:
+        direct = isinstance(self.bus, BenchVirtualBus)  # what the thread reads was queued by _heard_many
         while True:
             stopping = self._stop.is_set()
             try:
@@ -270,7 +271,7 @@ class BusMonitor:
                 self._errors.append(f"{self._clock()} bus: {type(exc).__name__}: {exc}; monitor stopped")
                 break
             if frame is not None:
-                self._arrived(frame, queued=True)
+                self._arrived(frame, queued=direct)
             elif stopping:
                 break
             elif self._live:
@@ -297,15 +298,13 @@ class BusMonitor:
                 self.bus.queue_for_recv(frame)  # type: ignore[attr-defined] - a BenchVirtualBus
 
     def _arrived(self, frame: can.Message, *, queued: bool = False) -> None:
-        if frame.is_error_frame or frame.is_remote_frame:
-            if queued:
-                with self._decoding:
-                    self._queued = max(0, self._queued - 1)
-            return
+        """A frame: decoded now (live) or kept. ``queued``: one ``_heard_many`` queued for the thread."""
         now = time.monotonic()
         with self._decoding:
             if queued:
-                self._queued = max(0, self._queued - 1)
+                self._queued -= 1
+            if frame.is_error_frame or frame.is_remote_frame:
+                return
             if self._live:
                 self.frames_seen += 1
                 self._process(frame, now)

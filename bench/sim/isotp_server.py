@@ -124,15 +124,8 @@ class EcuStack(AddressedStack):
                     " (the next ones before a new message are not logged)" if repeats else "")
 
     def take_frames(self, msgs: list[can.Message]) -> None:
-        """Frames sent together: consecutive frames on the physical address all pass ``admit``
-        unchanged (the one test here); anything else is admitted frame by frame."""
-        prefix, fd_bus = self._rx_prefix, self._fd_bus
-        if not self._functional and all(len(msg.data) > prefix and msg.data[prefix] >> 4 == CONSECUTIVE_FRAME
-                                        and (fd_bus or not msg.is_fd) for msg in msgs):
-            super().take_frames(msgs)
-            return
-        super().take_frames([taken for msg in msgs
-                             if (taken := admit(msg, functional=self._functional, fd_bus=fd_bus, prefix=prefix))])
+        super().take_frames([taken for msg in msgs if (taken := admit(msg, functional=self._functional,
+                                                                      fd_bus=self._fd_bus, prefix=self._rx_prefix))])
 
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]

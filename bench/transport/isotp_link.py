@@ -68,8 +68,8 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
 
     can-isotp passes a frame from the notifier's callback through a reader queue to a relay
     thread, which puts it in the queue its main thread reads. The callback here puts it in that
-    last queue itself (as the relay thread would, converted the same way), so the relay thread
-    has nothing to relay and sleeps until the stack stops.
+    last queue itself (python-can frames as they are: they carry every field can-isotp reads), so
+    the relay thread has nothing to relay and sleeps until the stack stops.
 
     On the bench's virtual bus a block of consecutive frames travels together
     (``SteadyFrames``): sent with one ``send_isotp_frames``, taken with one ``take_frames``, read
@@ -151,25 +151,18 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
             self._take(msg)
 
     def _take(self, msg: can.Message) -> None:
-        """Queue a frame addressed to this stack for its main thread."""
-        if self.buffered_reader is None or msg.is_error_frame or msg.is_remote_frame:
-            return  # stopped, or what can-isotp's callback drops as well
-        self.last_frame_at = now = time.monotonic()
-        if msg.data and msg.data[0] >> 4 <= 1:  # a single or first frame (normal addressing)
-            self.last_message_at = now
-        self.rx_relay_queue.put(isotp.CanMessage(arbitration_id=msg.arbitration_id, data=msg.data,
-                                                 extended_id=msg.is_extended_id, is_fd=msg.is_fd,
-                                                 bitrate_switch=msg.bitrate_switch))
+        """Queue a frame addressed to this stack for its main thread (``take_frames`` of one)."""
+        self.take_frames([msg])
 
     def take_frames(self, msgs: list[can.Message]) -> None:
-        """Frames for this stack sent together (``DirectNotifier`` routes them by ``frame_key``): one
-        item in the main thread's queue, which reads them one by one as ``_take`` would have queued
-        them (python-can frames carry every field can-isotp reads of one)."""
-        frames = [msg for msg in msgs if not (msg.is_error_frame or msg.is_remote_frame)]
-        if self.buffered_reader is None or not frames:
+        """Frames for this stack (one, or a block sent together that ``DirectNotifier`` routed by
+        ``frame_key``): one item in the main thread's queue, which reads them one by one
+        (``_read_relay_queue``; python-can frames carry every field can-isotp reads of one)."""
+        frames = [msg for msg in msgs if not (msg.is_error_frame or msg.is_remote_frame)]  # as can-isotp drops them
+        if self.buffered_reader is None or not frames:  # stopped
             return
         self.last_frame_at = now = time.monotonic()
-        if any(msg.data and msg.data[0] >> 4 <= 1 for msg in frames):
+        if any(msg.data and msg.data[0] >> 4 <= 1 for msg in frames):  # a single or first frame (normal addressing)
             self.last_message_at = now
         self.rx_relay_queue.put(frames)
 
@@ -212,10 +205,10 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
             item = self.rx_relay_queue.get(block=True, timeout=timeout)
         except queue.Empty:
             return None
-        if type(item) is list:  # frames that came together
-            together.extend(item)
-            return together.popleft()
-        return item
+        if item is None:  # a wake-up (_wake_main_thread, can-isotp's own), no frame
+            return None
+        together.extend(item)  # the frames of one take_frames
+        return together.popleft()
 
     def _rx_canbus(self, timeout: float) -> None:
         """The relay thread's read: nothing comes this way; wait until the stack stops."""

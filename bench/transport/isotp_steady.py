@@ -203,7 +203,7 @@ class SteadyFrames(TransportLayerLogic):
 
 def _reader(message: bytes, at: list[int]) -> Generator[int, None, None]:
     """The bytes of ``message`` one by one from ``at[0]`` on, as the library's generator of a message
-    gives them; ``at[0]`` is where the next byte is (``SteadyFrames._consume`` moves it too)."""
+    gives them; ``at[0]`` is where the next byte is (``SteadyFrames._slice`` moves it too)."""
     while at[0] < len(message):
         index = at[0]
         at[0] = index + 1

@@ -20,14 +20,12 @@ that drives udsoncan without a ``Bench`` runs with udsoncan's own look-ups.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from udsoncan.BaseService import BaseService
 from udsoncan.ResponseCode import ResponseCode
 
-_services: dict[tuple[str, type, int], type[BaseService] | None] = {}
-"""(look-up, class asked, id) -> the service udsoncan found; emptied when a service class is defined."""
+LOOK_UPS = ("from_request_id", "from_response_id")
 
 
 def install() -> None:
@@ -36,26 +34,14 @@ def install() -> None:
         lookup = ResponseCode.get_name.__func__  # type: ignore[attr-defined]
         ResponseCode.get_name = classmethod(functools.lru_cache(maxsize=None)(lookup))  # type: ignore[method-assign]
     if getattr(BaseService.from_request_id, "__wrapped__", None) is None:
+        for name in LOOK_UPS:
+            lookup = getattr(BaseService, name).__func__
+            setattr(BaseService, name, classmethod(functools.lru_cache(maxsize=None)(lookup)))
         BaseService.__init_subclass__ = classmethod(_new_service)  # type: ignore[assignment]
-        for name in ("from_request_id", "from_response_id"):
-            setattr(BaseService, name, classmethod(_remembered(name, getattr(BaseService, name).__func__)))
 
 
 def _new_service(cls: type[BaseService], **kwargs: Any) -> None:
-    _services.clear()
+    """A service class defined: the look-ups' answers so far may miss it."""
+    for name in LOOK_UPS:
+        getattr(BaseService, name).cache_clear()
     super(BaseService, cls).__init_subclass__(**kwargs)
-
-
-def _remembered(name: str, lookup: Callable[[type, int], type[BaseService] | None]) -> Callable[..., Any]:
-    @functools.wraps(lookup)
-    def remembered(cls: type, given_id: int) -> type[BaseService] | None:
-        if type(given_id) is not int:
-            return lookup(cls, given_id)
-        key = (name, cls, given_id)
-        try:
-            return _services[key]
-        except KeyError:
-            found = _services[key] = lookup(cls, given_id)
-            return found
-
-    return remembered
