@@ -20,7 +20,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 LAYERS: dict[str, int] = {
     # below everything: the framework's exceptions and the DID table every layer speaks
-    "errors": 0, "dids": 0, "keys": 0, "registry": 0, "routine_status": 0,
+    "errors": 0, "durable": 0, "dids": 0, "keys": 0, "registry": 0, "routine_status": 0,
     "allocator": 0,  # glibc malloc settings of the process (issue 17)
     "config": 1,
     "transport": 2, "console": 2,

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.durable import write_json
 from bench.errors import ConfigError
 
 FORMAT = "ota-bench flash progress"
@@ -88,18 +87,7 @@ class ProgressRecord:
                   "complete": done.complete,
                   "updated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as file:
-                    json.dump(record, file, indent=1)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-            _sync_folder(self.path.parent)
+            write_json(self.path, record)
         except OSError as exc:
             raise ConfigError(f"cannot write the flash progress record: {exc.strerror or exc}",
                               file=str(self.path)) from None
@@ -115,14 +103,3 @@ class ProgressRecord:
                            "to start from the first logical block",
                            file=str(self.path))
 
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX: fsync the directory); a no-op where folders cannot be opened."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

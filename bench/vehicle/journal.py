@@ -5,11 +5,12 @@ record or the new one, never half of one; and the previous software it keeps for
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from bench.durable import write_json
 
 Phase = Literal["installing", "committing", "rolling_back", "committed", "rolled_back", "rollback_failed"]
 """``committing``: every target confirmed its new version and the commits began; never rolled back from there."""
@@ -61,17 +62,7 @@ class MasterNvm:
         return MasterRecord(data["last_sequence"], CampaignRecord(**campaign) if campaign else None)
 
     def save(self) -> None:
-        new = self.path.with_suffix(".new")
-        with open(new, "w") as file:
-            json.dump(asdict(self.record), file, indent=1)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(new, self.path)
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_json(self.path, asdict(self.record))
 
     def keep(self, ecu: str, image: Path) -> Path:
         """A copy of ``image`` (the software ``ecu`` runs before the campaign), for a rollback."""
