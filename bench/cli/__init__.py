@@ -63,7 +63,8 @@ class _DecodedByTheCommand(logging.Filter):
 
 
 def configure_logging(verbose: int) -> None:
-    """-v: what the libraries do (-vv: every request); else warnings of the bench only, on stderr."""
+    """-v: what the libraries do (-vv: every request); else warnings and errors on stderr, without
+    udsoncan's line for each negative response (``_DecodedByTheCommand``)."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
                             format="%(relativeCreated)8.0f ms %(levelname)-7s %(name)s: %(message)s")

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.progress is not None:
         raise ConfigError("--progress applies to --file: the bench's images resume from the ECU's journal")
     spec = config.profiles[config.ecus[args.ecu].profile].flash_spec
-    if spec.resume != "journal":
+    if not spec.takes_images:
         raise ConfigError(f"--image: ECU {args.ecu!r} is flashed by flash specification {spec.name!r}, which takes "
                           "software files, not the bench's images: give them with --file (e.g. --file app.hex)",
                           file=str(config.source))

@@ -212,7 +212,7 @@ def flash_arguments(config: BenchConfig, ecu: str) -> str:
     """What ``ota-bench flash`` takes for ``ecu``: the bench's image (a recipe), or software files
     when its flash specification keeps no journal (``his``: Intel HEX, S-record, VBF)."""
     spec = config.profiles[config.ecus[ecu].profile].flash_spec
-    return f"--image {example_recipe()}" if spec.resume == "journal" else "--file APP.hex"
+    return f"--image {example_recipe()}" if spec.takes_images else "--file APP.hex"
 
 
 def example_recipe() -> str:

@@ -191,7 +191,7 @@ def _flash_spec_problems(name: str, profile: EcuProfile) -> list[Problem]:
         problems.append((("profiles", name, "flash_spec"), f"flash specification {spec.name!r} names blocks by "
                          "their index or region (block_index, range: region): give the ECU's logical blocks "
                          "(the spec's memory_map or the profile's memory.blocks)"))
-    if spec.resume != "journal":
+    if not spec.takes_images:
         return problems
     if profile.bootloader not in SIGNED_IMAGE_BOOTLOADERS:
         return problems + [(("profiles", name, "flash_spec"),

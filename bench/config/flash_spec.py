@@ -257,6 +257,12 @@ class FlashSpec(Strict):
     (an ECU's map belongs to the ECU more than to the OEM's sequence), else any address."""
     steps: list[Step] = Field(min_length=1)
 
+    @property
+    def takes_images(self) -> bool:
+        """The bench's own contract: it flashes the bench's signed images and resumes from the
+        ECU's download journal; any other spec flashes software files (HEX, S-record, VBF...)."""
+        return self.resume == "journal"
+
     @model_validator(mode="after")
     def _consistent(self) -> FlashSpec:
         blocks = [s for s in self.steps if isinstance(s, LogicalBlocksStep)]

@@ -98,4 +98,4 @@ def decode(payload_type: int, payload: bytes) -> object:
 
 def answer_version(header: Header) -> int:
     """The protocol version an answer to ``header`` carries: the request's, unless it is not one of ours."""
-    return header.version if header.version in (0x02, 0x03) else 0x02
+    return header.version if header.version in PROTOCOL_VERSIONS else min(PROTOCOL_VERSIONS)

@@ -80,7 +80,7 @@ class EcuDiagnostics:
         try:
             version = self.read_version()
             status = self.read_boot_status_if_kept()
-            journal = self.read_journal() if self.profile.flash_spec.resume == "journal" else None
+            journal = self.read_journal() if self.profile.flash_spec.takes_images else None
         except Exception as exc:  # noqa: BLE001 - a silent or broken ECU must still be described
             return f"ECU state unreadable ({type(exc).__name__}: {exc})"
         if status is None:

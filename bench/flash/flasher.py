@@ -99,7 +99,7 @@ class Flasher:
                               f"({delta.header.target_digest.hex()[:12]}), not the image being flashed "
                               f"{image.header.version} ({image.digest.hex()[:12]})")
         spec = self.profile.flash_spec
-        if spec.resume != "journal":
+        if not spec.takes_images:
             raise UsageError(f"{self.name}: its flash specification {spec.name!r} flashes software files, not the "
                              "bench's images: use flash_software([load_software(path), ...])")
         result = FlashResult(self.name, image.header.version, Timeline())

@@ -36,7 +36,7 @@ class CampaignEcus:
 
     def _takes_bench_images(self, name: str) -> bool:
         """Whether the ECU's flash specification downloads the bench's image (else software files)."""
-        return self._rig.profile(name).flash_spec.resume == "journal"
+        return self._rig.profile(name).flash_spec.takes_images
 
     def _flash(self, name: str, package: Loaded, version: str, *, resume: bool) -> None:
         flasher = self._rig.ecu(name).flasher

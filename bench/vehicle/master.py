@@ -265,7 +265,9 @@ class UpdateMaster(CampaignEcus):
         security access the routine needs (``bench.flash.bank_switch``)."""
         failure = ""
         for attempt in range(COMMIT_ATTEMPTS):
-            self._answers(name, RESTORE_WAIT)
+            if not self._answers(name, RESTORE_WAIT):
+                failure = f"attempt {attempt + 1} of {COMMIT_ATTEMPTS}: no answer within {RESTORE_WAIT:.0f} s"
+                continue
             try:
                 self._rig.ecu(name).flasher.commit_update()
                 return ""

@@ -60,10 +60,10 @@ def load_software(path: str | Path, *, base_address: int | None = None,
     try:
         seen = source.stat()
         key = (file, seen.st_mtime_ns, seen.st_size, seen.st_ino, base_address, allowed)
-        raw = source.read_bytes()
+        loaded = _loaded.get(key)
+        raw = source.read_bytes() if loaded is None else b""
     except OSError as exc:
         raise ConfigError(f"cannot read software file: {exc.strerror or exc}", file=file) from None
-    loaded = _loaded.get(key)
     if loaded is None:
         loaded = _format_of(source, raw).load(source, raw, base_address, allowed)
         if len(_loaded) >= LOADED_KEPT:
