@@ -216,3 +216,31 @@ def test_an_answer_the_entitys_can_route_took_late_is_counted(tmp_path) -> None:
         assert [text for text in rig.host_overload() if "route to bms" in text] == [
             f"DoIP entity central-gateway, route to bms, ECU->tester: 1 message(s) passed on more than 100 ms after "
             f"they arrived, the latest {route.lag.worst * 1000:.0f} ms: its thread did not get the CPU"]
+
+
+def test_a_message_one_connection_holds_stays_seen_when_another_connection_passes_its_own() -> None:
+    """Each thread of a hop (a TCP connection, a direction) holds its own message: one passing its
+    message on never clears another's, which may be the one the host starves."""
+    from bench.transport.hop_lag import LATE_HOP, HopLag
+
+    lag = HopLag("DoIP entity gw")
+    held = threading.Event()
+    passed = threading.Event()
+
+    def starved_connection() -> None:
+        lag.holding = time.time() - 10 * LATE_HOP  # in hand for a while already
+        held.set()
+        passed.wait(60)
+
+    thread = threading.Thread(target=starved_connection)
+    thread.start()
+    try:
+        assert held.wait(60)
+        lag.holding = time.time()  # this connection takes a message
+        lag.holding = None  # and passes it on
+        assert lag.holding is None
+        described = lag.describe()
+        assert described is not None and "in hand for" in described
+    finally:
+        passed.set()
+        thread.join(60)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterable
 
@@ -34,9 +35,23 @@ class HopLag:
         self.hop, self.what = hop, what
         self.late = 0
         self.worst = 0.0
-        self.holding: float | None = None
-        """When (``time.time()``) the message the hop has in hand reached it, while nothing of the
-        bench's means to hold it; None between messages: a hop stuck with one shows before it passes it on."""
+        self._holding: dict[int, float] = {}
+        """Per thread of the hop (a connection, a direction), ``holding``."""
+
+    @property
+    def holding(self) -> float | None:
+        """When (``time.time()``) the message this thread of the hop has in hand reached it, while
+        nothing of the bench's means to hold it; None between messages: a hop stuck with one shows
+        before it passes it on. Each thread sets and clears its own (two connections of one entity
+        never clear each other's)."""
+        return self._holding.get(threading.get_ident())
+
+    @holding.setter
+    def holding(self, since: float | None) -> None:
+        if since is None:
+            self._holding.pop(threading.get_ident(), None)
+        else:
+            self._holding[threading.get_ident()] = since
 
     def note(self, waited: float) -> None:
         """A message passed on ``waited`` seconds after it reached the hop."""
@@ -46,7 +61,7 @@ class HopLag:
 
     def describe(self) -> str | None:
         """For ``Bench.host_overload``: None while no message was late."""
-        holding = self.holding
+        holding = min(tuple(self._holding.values()), default=None)  # the longest a thread of it has held one
         held = 0.0 if holding is None else time.time() - holding
         found = [f"{self.late} {self.what}(s) passed on more than {LATE_HOP * 1000:.0f} ms after they arrived, "
                  f"the latest {self.worst * 1000:.0f} ms"] if self.late else []
