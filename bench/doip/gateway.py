@@ -101,12 +101,11 @@ class DoipGateway:
 
     def late_hops(self) -> list[str]:
         """For ``Bench.host_overload``: each hop of the entity that passed messages on late."""
-        return late_hops([self.requests_lag, *(route.lag for route in self.routes.values() if route.lag is not None)])
+        routes = late_hops(route.lag for route in self.routes.values() if route.lag is not None)
+        return late_hops([self.requests_lag]) + [f"DoIP entity {self.name}, {text}" for text in routes]
 
     def add_route(self, route: Route) -> None:
         self.routes[route.logical_address] = route
-        if route.lag is not None:
-            route.lag.hop = f"DoIP entity {self.name}, {route.lag.hop}"
 
     def start(self, *, powered: bool = True) -> None:
         """Routes and threads started; ``powered``: the entity serves at once (else at ``power_on``)."""
