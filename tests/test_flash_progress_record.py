@@ -124,3 +124,15 @@ def test_the_flasher_fixture_keeps_a_record_only_with_flash_progress(pytester: p
     kept.assert_outcomes(passed=1)
     done = ProgressRecord(pytester.path / "kept" / "eps.json").read()
     assert done is not None and done.complete and done.blocks_done == 2
+
+
+def test_a_resumed_flash_that_fails_says_where_it_resumed_and_why(tmp_path: Path) -> None:
+    """A failure after a resume may be the resume's (a record of another flash): the verdict says it."""
+    config, progress = reading_hardware_number(), tmp_path / "progress"
+    cut_in_block_1(config, tmp_path, progress)
+    with Bench(config, workdir=tmp_path, ecus=["eps"], flash_progress=progress) as rig:
+        eps = rig.ecu("eps")
+        assert eps.power is not None
+        with pytest.raises(FlashError) as cut:
+            eps.flasher.flash_software([load_software(EPS_2)], resume=True, progress=lambda done, _: eps.power.off())
+    assert "(this attempt resumed at logical block 1 (calibration 0x00080000): progress record" in str(cut.value)

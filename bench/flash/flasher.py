@@ -153,7 +153,8 @@ class Flasher:
         except (NegativeResponseException, TimeoutException, InvalidResponseException,
                 UnexpectedResponseException) as exc:  # the ECU refused, went silent, or answered nonsense
             self.link.discard_pending()
-            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {explain(exc)}"
+            resumed = f" (this attempt {result.resume_note})" if result.resumed_block is not None else ""
+            result.failure = f"{self.name}: {result.timeline.steps[-1].name} failed: {explain(exc)}{resumed}"
             raise FlashError(result.failure, result=result) from exc
 
     def flash_software(self, software: Sequence[SoftwareFile], *, resume: bool = False,
