@@ -32,10 +32,18 @@ class Steady(SteadyFrames, isotp.TransportLayerLogic):
 class Side:
     """One stack with a frame inbox, a record of what it sent and of the errors it reported."""
 
-    def __init__(self, kind: type[isotp.TransportLayerLogic], address: isotp.Address, params: dict) -> None:
+    def __init__(self, kind: type[isotp.TransportLayerLogic], address: isotp.Address, params: dict,
+                 together: bool = False) -> None:
         self.inbox: list[isotp.CanMessage] = []
+        self.together = together
+        """The frames of one step arrive together (as a block on the bench's bus): the first is
+        read, the others wait in the stack's ``_together``, which it reads first."""
         self.sent: list[tuple] = []
         self.errors: list[str] = []
+        self.received: list[bytes] = []
+        self.frames_received = 0
+        """Messages completed, as ``process()`` counts them (its other counts are of frames read, and
+        a stack that takes frames in a row reads fewer)."""
         self.order: list[str] = []
         """Frames sent, errors reported and the request's completion, in the order they happened."""
         self.stack = kind(rxfn=self._read, txfn=self._write, address=address, params=params,
@@ -46,7 +54,13 @@ class Side:
         self.order.append(f"error {type(error).__name__}")
 
     def _read(self, timeout: float) -> isotp.CanMessage | None:
-        return self.inbox.pop(0) if self.inbox else None
+        if self.together and self.stack._together:
+            return self.stack._together.popleft()
+        frame = self.inbox.pop(0) if self.inbox else None
+        if self.together:
+            self.stack._together.extend(self.inbox)
+            self.inbox.clear()
+        return frame
 
     def _write(self, frame: isotp.CanMessage) -> None:
         request = self.stack.active_send_request
@@ -57,24 +71,23 @@ class Side:
 
     def seen(self) -> dict:
         stack = self.stack
-        received = []
         while (message := stack.recv()) is not None:
-            received.append(bytes(message))
+            self.received.append(bytes(message))
         request = stack.active_send_request
         return {
-            "sent": list(self.sent), "received": received, "errors": list(self.errors), "order": list(self.order),
+            "sent": list(self.sent), "received": list(self.received), "errors": list(self.errors), "order": list(self.order),
             "states": (stack.tx_state, stack.rx_state), "pending_fc": stack.pending_flow_control_tx,
             "counters": (stack.tx_seqnum, stack.tx_block_counter, stack.last_seqnum, stack.rx_block_counter,
                          stack.rx_frame_length, bytes(stack.rx_buffer), stack.remote_blocksize, stack.wft_counter),
             "timers": tuple((timer.start_time, timer.timeout) for timer in (stack.timer_rx_cf, stack.timer_rx_fc, stack.timer_tx_stmin)),
             "request": None if request is None else (request.complete_event.is_set(), request.success,
                                                      request.generator.remaining_size()),
-            "limiter": stack.rate_limiter.bit_total,
+            "limiter": stack.rate_limiter.bit_total, "completed": self.frames_received,
         }
 
 
-def pair(address: isotp.Address, params: dict) -> tuple[Side, Side]:
-    return Side(isotp.TransportLayerLogic, address, params), Side(Steady, address, params)
+def pair(address: isotp.Address, params: dict, together: bool = False) -> tuple[Side, Side]:
+    return Side(isotp.TransportLayerLogic, address, params), Side(Steady, address, params, together)
 
 
 class Clock:
@@ -103,12 +116,13 @@ def frozen_clock() -> Iterator[Clock]:
         yield clock
 
 
-def step(sides: tuple[Side, Side], frames: list[bytes] = (), arbitration_id: int = 0x7E8, fd: bool = False) -> None:
+def step(sides: tuple[Side, Side], frames: list[bytes] = (), arbitration_id: int = 0x7E8, fd: bool = False,
+         do_tx: bool = True) -> None:
     """Hand both stacks the same frames, run ``process()`` once, compare what they did."""
     for side in sides:
         side.inbox.extend(isotp.CanMessage(arbitration_id=arbitration_id, data=bytes(frame), dlc=len(frame),
                                            is_fd=fd) for frame in frames)
-        side.stack.process()
+        side.frames_received += side.stack.process(do_tx=do_tx).frame_received
     library, steady = (side.seen() for side in sides)
     assert steady == library
 
@@ -237,17 +251,18 @@ def test_receiving_matches_can_isotp(length: int, fd: bool, addressing: str, blo
 
 def receive(length: int, fd: bool, addressing: str, blocksize: int, where: int, how: str, *,
             listen: bool = False) -> None:
-    with frozen_clock() as clock:
-        receive_stream(clock, length, fd, addressing, blocksize, where, how, listen)
+    for together in (False, True):
+        with frozen_clock() as clock:
+            receive_stream(clock, length, fd, addressing, blocksize, where, how, listen, together)
 
 
 def receive_stream(clock: Clock, length: int, fd: bool, addressing: str, blocksize: int, where: int,
-                   how: str, listen: bool = False) -> None:
+                   how: str, listen: bool = False, together: bool = False) -> None:
     prefix = b"\x66" if addressing == "extended" else b""
     # the stacks receive what the other side sends: swap the ids, the ECU's prefix is 0x66
     address = isotp.Address(isotp.AddressingMode.Extended_11bits if prefix else isotp.AddressingMode.Normal_11bits,
                             txid=0x7E0, rxid=0x7E8, target_address=0x55, source_address=0x66)
-    sides = pair(address, params(fd, blocksize=blocksize, listen_mode=listen))
+    sides = pair(address, params(fd, blocksize=blocksize, listen_mode=listen), together)
     message = bytes((i * 13 + 5) & 0xFF for i in range(length))
     frame_size = 64 if fd else 8
     head = len(prefix) + 2 if length <= 0xFFF else len(prefix) + 6
@@ -257,6 +272,7 @@ def receive_stream(clock: Clock, length: int, fd: bool, addressing: str, blocksi
     step(sides, [first], fd=fd)
     room = frame_size - len(prefix) - 1
     offset, seqnum, number = frame_size - head, 1, 0
+    pending: list[bytes] = []
     while offset < length:
         piece = message[offset:offset + room]
         frames = [consecutive(seqnum, piece, prefix)]
@@ -274,11 +290,32 @@ def receive_stream(clock: Clock, length: int, fd: bool, addressing: str, blocksi
                 "late": frames,
             }[how]
             if how == "late":
+                if pending:  # the frames before it came in time
+                    step(sides, pending, fd=fd)
+                    pending = []
                 clock.ns += 1_001_000_000  # N_Cr (1 s) ran out before this frame
-        step(sides, frames, fd=fd)
-        clock.ns += 300_000_000 if number % 5 == 4 else 1000  # N_Cr restarts with every frame
+        pending += frames
+        if not together or number % 6 == 5 or number == where:  # together: runs of up to 6 steps' frames
+            step(sides, pending, fd=fd)
+            pending = []
+            clock.ns += 300_000_000 if number % 5 == 4 else 1000  # N_Cr restarts with every frame
         offset, seqnum, number = offset + room, seqnum + 1, number + 1
-    step(sides, fd=fd)
+    step(sides, pending, fd=fd)
+
+
+@pytest.mark.parametrize("blocksize", [0, 2])
+def test_frames_that_came_together_stop_where_can_isotp_stops_reading(blocksize: int) -> None:
+    """A flow control not sent yet (``process(do_tx=False)``) makes every frame the library takes
+    ask for a pass of its sender: it reads one frame a ``process``, and so must a run of frames
+    that came together; a message completed among them leaves the frames after it unread; at the
+    block size N_Cr stops until the flow control is sent."""
+    with frozen_clock():
+        sides = pair(ADDRESSES["normal"], params(False, blocksize=blocksize), together=True)
+        cfs = [consecutive(n, bytes((n,)) * 7, b"") for n in range(1, 4)]
+        step(sides, [b"\x10\x1b" + bytes(6)] + cfs + [b"\x02\x3e\x00"], do_tx=False)
+        for _ in range(5):
+            step(sides, do_tx=False)
+        assert sides[1].seen()["received"] == [bytes(6) + b"".join(cf[1:] for cf in cfs), b"\x3e\x00"]
 
 
 @pytest.mark.parametrize("fd", [False, True])

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 import can
@@ -14,7 +12,7 @@ import isotp
 
 from bench.config.models import BusConfig, EcuConfig, Timing
 from bench.transport.can_bus import RECV_POLL
-from bench.transport.isotp_steady import TAKEN, SteadyFrames
+from bench.transport.isotp_steady import SteadyFrames
 from bench.transport.virtual_bus import BenchVirtualBus
 
 PADDING = 0xAA
@@ -73,7 +71,7 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
 
     On the bench's virtual bus a block of consecutive frames travels together
     (``SteadyFrames``): sent with one ``send_isotp_frames``, taken with one ``take_frames``, read
-    by the main thread one frame at a time, the expected ones in a row (``_process_rx``).
+    by the main thread through ``SteadyFrames._together``, the expected ones in a row.
     """
 
     last_frame_at = 0.0
@@ -105,8 +103,6 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
                 wake_main_thread(request)
 
         self.post_send_callback = remember
-        self._together: deque[can.Message] = deque()
-        """Frames that arrived together (``take_frames``), not yet read by the main thread."""
         if isinstance(self.bus, BenchVirtualBus):  # can-isotp's sender would build a can.Message for send()
             self.txfn = self.bus.send_isotp_frame
 
@@ -172,23 +168,6 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
             bus.send_isotp_frames(frames)
         else:
             super()._send_frames(frames)
-
-    def _process_rx(self, msg: isotp.CanMessage) -> isotp.TransportLayer.ProcessRxReport:
-        """A frame, then the consecutive frames that came with it while each is the next one of the
-        message (``SteadyFrames``; the N_Cr check before each, as ``process`` does); any other
-        frame stays first in line for ``process``."""
-        report = super()._process_rx(msg)
-        together = self._together
-        if together and self.logger.isEnabledFor(logging.DEBUG):
-            return report  # process() logs every frame it reads: one at a time then
-        while together and report is TAKEN:
-            self._check_timeouts_rx()
-            taken = self._take_consecutive_frame(together[0])
-            if taken is None:
-                break
-            together.popleft()
-            report = taken
-        return report
 
     def _wake_main_thread(self) -> None:
         self.rx_relay_queue.put(None)  # as can-isotp's own wake-ups: a read that returns no frame

@@ -21,8 +21,10 @@ steady states of a transfer off that path, and leaves everything else to the lib
 * **receiving the expected CF** (``RxState.WAIT_CF``, the right sequence number and RX_DL): the
   same state changes as the library's (N_Cr restarted, sequence number, data appended, the
   message queued when complete, a flow control requested at the block size), without the
-  ``PDU`` object. Any other frame (first, single, flow control, a wrong sequence number, a
-  changed RX_DL) goes to the library's ``_process_rx``;
+  ``PDU`` object; the frames that came together with it (a block on the bench's bus, waiting
+  in ``_together``) taken in the same loop while each is the next one. Any other frame (first,
+  single, flow control, a wrong sequence number, a changed RX_DL) goes to the library's
+  ``_process_rx``;
 * **the N_Cr check before every received frame** (``_check_timeouts_rx``): the timer's test
   inline; the library reports and stops the reception when it has run out.
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections import deque
 from collections.abc import Generator
 from copy import copy
 from typing import Any
@@ -66,6 +69,9 @@ class SteadyFrames(TransportLayerLogic):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._sliceable = weakref.WeakKeyDictionary()  # set first: nothing in the library's __init__ may meet it unset
+        self._together: deque[isotp.CanMessage] = deque()
+        """Frames for this stack that arrived together with the one ``process`` is handling, in
+        arrival order, not read yet: a stack's reader fills it and reads from it first."""
         super().__init__(*args, **kwargs)
 
     def _process_tx(self) -> TransportLayerLogic.ProcessTxReport:
@@ -161,44 +167,65 @@ class SteadyFrames(TransportLayerLogic):
             super()._check_timeouts_rx()
 
     def _process_rx(self, msg: isotp.CanMessage) -> TransportLayerLogic.ProcessRxReport:
-        return self._take_consecutive_frame(msg) or super()._process_rx(msg)
+        """``msg``, then the frames that came with it (``_together``) while each is the expected CF:
+        the expected CFs taken in a row (``_take_consecutive_frames``), any other frame by the
+        library's ``_process_rx``. At DEBUG ``process`` logs every frame it reads: one at a time then."""
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return self._take_consecutive_frames(deque((msg,))) or super()._process_rx(msg)
+        together = self._together
+        together.appendleft(msg)
+        report = self._take_consecutive_frames(together)
+        if report is None:  # msg is not the expected CF: still first in line
+            together.popleft()
+            report = super()._process_rx(msg)
+        return report
 
-    def _take_consecutive_frame(self, msg: isotp.CanMessage) -> TransportLayerLogic.ProcessRxReport | None:
-        """The expected CF taken as the library takes it, and its report; None (nothing changed)
-        for any other frame: the library's ``_process_rx`` is for those."""
+    def _take_consecutive_frames(self, frames: deque[isotp.CanMessage]) -> TransportLayerLogic.ProcessRxReport | None:
+        """Take the frames at the front of ``frames`` while each is the expected CF, each as the
+        library takes one: the sequence number, the data appended, the message queued when
+        complete, a flow control requested at the block size. The report of the last frame taken;
+        None when the first is not one to take (nothing changed). Stops at a frame the library must
+        see (any other frame, a changed RX_DL) and leaves it first in line.
+
+        The first frame is the one ``process`` has just read, after its N_Cr check; the others came
+        with it, at the same moment: no N_Cr runs out between them (the library would check it
+        again before each as it reads them, and find it run out only if its own thread had been
+        held up that long)."""
         if self.rx_state != _WAIT_CF:
             return None
-        data = msg.data
+        timer = self.timer_rx_cf  # restarted in place: _start_rx_cf_timer() builds a new one each frame
+        now = time.perf_counter_ns()
         start = self.address.get_rx_prefix_size()
-        can_dl = len(data)
-        if can_dl <= start or data[start] >> 4 != 2 or data[start] & 0xF != (self.last_seqnum + 1) & 0xF:
-            return None
-        missing = self.rx_frame_length - len(self.rx_buffer)
-        rx_dl = can_dl if can_dl > 8 else 8
-        if rx_dl != self.actual_rxdl and rx_dl < missing:
-            return None  # a changed RX_DL: the library reports it
-        # _start_rx_cf_timer(), on the timer in place instead of a new one
-        timer = self.timer_rx_cf
-        timer.timeout = int(float(self.params.rx_consecutive_frame_timeout) / 1000 * 1e9)
-        timer.start_time = time.perf_counter_ns()
-        self.last_seqnum = data[start] & 0xF
-        buffer = self.rx_buffer
-        buffer.extend(data[start + 1:start + 1 + missing])
-        complete = immediate = False
-        if len(buffer) >= self.rx_frame_length:
-            complete = True
-            self.rx_queue.put(copy(buffer))
-            self._stop_receiving()
-        else:
+        n_cr = int(float(self.params.rx_consecutive_frame_timeout) / 1000 * 1e9)
+        buffer, length, actual_rxdl, blocksize = self.rx_buffer, self.rx_frame_length, self.actual_rxdl, \
+            self.params.blocksize
+        report = None
+        while frames:
+            data = frames[0].data
+            can_dl = len(data)
+            if can_dl <= start or data[start] != 0x20 | (self.last_seqnum + 1) & 0xF:
+                break
+            missing = length - len(buffer)
+            rx_dl = can_dl if can_dl > 8 else 8
+            if rx_dl != actual_rxdl and rx_dl < missing:
+                break  # a changed RX_DL: the library reports it
+            frames.popleft()
+            timer.timeout, timer.start_time = n_cr, now
+            self.last_seqnum = data[start] & 0xF
+            buffer.extend(data[start + 1:start + 1 + missing])
+            if len(buffer) >= length:
+                self.rx_queue.put(copy(buffer))
+                self._stop_receiving()  # which also drops a pending flow control
+                return _RX_REPORTS[(False, True)]
             self.rx_block_counter += 1
-            blocksize = self.params.blocksize
             if blocksize > 0 and self.rx_block_counter % blocksize == 0:
                 self._request_tx_flowcontrol(_CONTINUE)
                 timer.stop()
-                immediate = True
-        if self.pending_flow_control_tx:
-            immediate = True
-        return _RX_REPORTS[(immediate, complete)]
+                return _RX_REPORTS[(True, False)]
+            if self.pending_flow_control_tx:
+                return _RX_REPORTS[(True, False)]
+            report = TAKEN
+        return report
 
 
 def _reader(message: bytes, at: list[int]) -> Generator[int, None, None]:
