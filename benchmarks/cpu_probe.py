@@ -5,7 +5,8 @@ the bench, so it touches only what every revision has: a scenario item's ``scena
 virtual bus's ``send`` (and ``send_isotp_frame``, by which the ISO-TP stacks send since f4113fb).
 Per scenario it appends one JSON line to ``$CPU_PROBE_OUT``: the item's id, catalog, fault kind,
 outcome, the process's CPU time (user + sys, all threads) spent in the test's call phase, and
-the frames sent on virtual buses meanwhile (``send``, ``send_isotp_frame`` and ``send_isotp_frames``; each hop counts: the tester's frame and the
+the frames sent on virtual buses meanwhile (``send``, ``send_isotp_frame``, ``send_isotp_frames`` and
+``send_isotp_block``; each hop counts: the tester's frame and the
 gateway's copy of it are two). The call phase is bring-up, the scenario and teardown; a worker
 runs one test at a time, so the process's CPU is the test's.
 """
@@ -41,6 +42,13 @@ def _counting_together(send):  # noqa: ANN001, ANN202
     return send_and_count
 
 
+def _counting_block(send):  # noqa: ANN001, ANN202
+    def send_and_count(self, *args):  # noqa: ANN001, ANN002, ANN202
+        collections.deque(itertools.islice(_together, len(args[-1])), maxlen=0)  # the payloads, paced or not
+        return send(self, *args)
+    return send_and_count
+
+
 def _sent() -> int:
     return _frames.__reduce__()[1][0] + _together.__reduce__()[1][0]  # without advancing the counters
 
@@ -52,6 +60,8 @@ def pytest_configure(config: pytest.Config) -> None:
         BenchVirtualBus.send_isotp_frame = _counting(BenchVirtualBus.send_isotp_frame)
     if hasattr(BenchVirtualBus, "send_isotp_frames"):  # blocks of consecutive frames, together
         BenchVirtualBus.send_isotp_frames = _counting_together(BenchVirtualBus.send_isotp_frames)
+    if hasattr(BenchVirtualBus, "send_isotp_block"):  # a stack's consecutive frames as payloads, together
+        BenchVirtualBus.send_isotp_block = _counting_block(BenchVirtualBus.send_isotp_block)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -44,7 +44,7 @@ def close(stacks: list[AddressedStack], notifiers: list[can.Notifier], buses: li
 def frames_on_the_bus(together: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[bytes], list[bytes], bytes]:
     """A 4 KiB message from one stack to another: the tap's frames, a python-can peer's, what arrived."""
     if not together:  # each frame on its own, through txfn
-        monkeypatch.setattr(AddressedStack, "_send_frames", SteadyFrames._send_frames)
+        monkeypatch.setattr(AddressedStack, "_send_block", SteadyFrames._send_block)
     channel = f"together-{uuid.uuid4().hex[:8]}"
     buses = [BenchVirtualBus(channel), BenchVirtualBus(channel)]
     peer = can.Bus(interface="virtual", channel=channel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import can
+import isotp
 import pytest
 
 from bench.transport import virtual_bus
@@ -130,3 +131,38 @@ def test_pacing_is_for_virtual_buses_only() -> None:
     assert BusConfig(interface="virtual", channel="x", pace=True).pace
     with pytest.raises(ValidationError, match="virtual buses only"):
         BusConfig(interface="socketcan", channel="vcan0", pace=True)
+
+
+FIELDS = ("arbitration_id", "data", "dlc", "is_extended_id", "is_fd", "bitrate_switch", "is_remote_frame",
+          "is_error_frame", "error_state_indicator", "is_rx", "channel")
+
+
+@pytest.mark.parametrize("paced", [False, True])
+@pytest.mark.parametrize(("can_id", "extended", "fd", "size"), [(0x7E0, False, False, 8), (0x18DA10F1, True, True, 64)])
+def test_a_block_of_payloads_is_the_frames_a_stack_sends_one_by_one(channel: str, paced: bool, can_id: int,
+                                                                    extended: bool, fd: bool, size: int) -> None:
+    """``send_isotp_block`` (a stack's consecutive frames as payloads) puts on the wire, in the tap
+    and in every receiver what ``send_isotp_frame`` of each frame puts there; on a paced bus each
+    frame holds the wire in turn."""
+    fake = FakeTime()
+    options = {"pace": paced, "clock": fake.clock, "sleep": fake.sleep}
+    sender, receiver = BenchVirtualBus(channel, **options), BenchVirtualBus(channel, **options)
+    tap = virtual_bus.tap(channel)
+    payloads = [bytes((0x21 + n,)) + bytes(range(n, n + size - 1)) for n in range(3)]
+    try:
+        sender.send_isotp_block(can_id, extended, fd, fd, [bytearray(data) for data in payloads])
+        wire = virtual_bus._clocks.get(channel)  # noqa: SLF001 - when the wire is free again
+        block_ends = wire.free_at if wire else None
+        for data in payloads:
+            sender.send_isotp_frame(isotp.CanMessage(can_id, len(data), data, extended, fd, fd))
+        received = [receiver.recv(timeout=1) for _ in range(6)]
+        all_end = wire.free_at if wire else None
+    finally:
+        virtual_bus.untap(channel, tap)
+        sender.shutdown()
+        receiver.shutdown()
+    for frames in (received, tap):
+        fields = [tuple(bytes(msg.data) if name == "data" else getattr(msg, name) for name in FIELDS) for msg in frames]
+        assert fields[:3] == fields[3:] and [field[1] for field in fields[:3]] == payloads
+    if paced:  # the block held the wire as long as the frames one by one did after it
+        assert block_ends > 100.0 and all_end - 100.0 == pytest.approx(2 * (block_ends - 100.0))

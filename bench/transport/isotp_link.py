@@ -70,7 +70,7 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
     the relay thread has nothing to relay and sleeps until the stack stops.
 
     On the bench's virtual bus a block of consecutive frames travels together
-    (``SteadyFrames``): sent with one ``send_isotp_frames``, taken with one ``take_frames``, read
+    (``SteadyFrames``): sent with one ``send_isotp_block``, taken with one ``take_frames``, read
     by the main thread through ``SteadyFrames._together``, the expected ones in a row.
     """
 
@@ -162,12 +162,13 @@ class AddressedStack(SteadyFrames, isotp.NotifierBasedCanStack):
             self.last_message_at = now
         self.rx_relay_queue.put(frames)
 
-    def _send_frames(self, frames: list[isotp.CanMessage]) -> None:
+    def _send_block(self, arbitration_id: int, dlc: int, extended: bool, fd: bool, switch: bool,
+                    payloads: list[bytearray]) -> None:
         bus = self.bus
         if isinstance(bus, BenchVirtualBus) and self.txfn == bus.send_isotp_frame:  # the bench's virtual bus: together
-            bus.send_isotp_frames(frames)
+            bus.send_isotp_block(arbitration_id, extended, fd, switch, payloads)
         else:
-            super()._send_frames(frames)
+            super()._send_block(arbitration_id, dlc, extended, fd, switch, payloads)
 
     def _wake_main_thread(self) -> None:
         self.rx_relay_queue.put(None)  # as can-isotp's own wake-ups: a read that returns no frame

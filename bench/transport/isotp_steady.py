@@ -14,7 +14,7 @@ steady states of a transfer off that path, and leaves everything else to the lib
   reading the bus in between, until the message ends, the receiver's block size asks for a flow
   control or the rate limiter (always on in can-isotp 2.0.7) stops it. Here one call consumes
   those bytes at once (a message given as bytes is sliced, not read byte by byte through the
-  library's generator: ``send``, ``_slice``; one given as a generator is the library's) and hands the frames to ``_send_frames`` (the
+  library's generator: ``send``, ``_slice``; one given as a generator is the library's) and hands the frames to ``_send_block`` (the
   frame sender for each, or a bus that takes them together); the last one is returned to
   ``process`` as the library would return it, so it goes on the bus after the request is
   marked complete, exactly as before;
@@ -109,23 +109,24 @@ class SteadyFrames(TransportLayerLogic):
         payload = self._slice(generator, min(remaining, frames * room))
         arbitration_id = self.address.get_tx_arbitration_id()
         extended, fd, switch = self.address.is_tx_29bits(), self.params.can_fd, self.params.bitrate_switch
+        seqnum, count = self.tx_seqnum, -(-len(payload) // room)
+        if not count:  # the rate limiter lets no frame through yet
+            return self.ProcessTxReport(msg=None, immediate_rx_required=False)
+        heads = [bytearray(prefix) + bytes((0x20 | (seqnum + n) & 0xF,)) for n in range(min(count, 16))]
+        block = [heads[n & 0xF] + payload[n * room:n * room + room] for n in range(count - 1)]  # all full
+        data = prefix + bytes((0x20 | (seqnum + count - 1) & 0xF,)) + payload[(count - 1) * room:]
         full_dlc = self._get_dlc(bytes(frame_length), validate_tx=True)
-        seqnum, block = self.tx_seqnum, []
-        for start in range(0, len(payload), room):
-            piece = payload[start:start + room]
-            data = prefix + bytes((0x20 | seqnum,)) + piece
-            frame = (isotp.CanMessage(arbitration_id, full_dlc, data, extended, fd, switch) if len(piece) == room
-                     else self._make_tx_msg(arbitration_id, data))
-            block.append(frame)
-            seqnum = (seqnum + 1) & 0xF
-            self.tx_block_counter += 1
-            limiter.inform_byte_sent(len(frame.data))
-        last = block.pop() if block else None
+        last = (isotp.CanMessage(arbitration_id, full_dlc, data, extended, fd, switch) if len(data) == frame_length
+                else self._make_tx_msg(arbitration_id, data))
+        if limiter.enabled:  # its count of every frame's bytes, in order (a no-op when it is off)
+            for frame in block:
+                limiter.inform_byte_sent(len(frame))
+            limiter.inform_byte_sent(len(last.data))
+        self.tx_block_counter += count
         if block:
-            self._send_frames(block)
-        self.tx_seqnum = seqnum
-        if last is not None:
-            self.timer_tx_stmin.start()
+            self._send_block(arbitration_id, full_dlc, extended, fd, switch, block)
+        self.tx_seqnum = (seqnum + count) & 0xF
+        self.timer_tx_stmin.start()
         immediate_rx = False
         if generator.depleted():  # a message of bytes is never short: the library's BadGeneratorError cannot come
             self._stop_sending(success=True)
@@ -155,10 +156,12 @@ class SteadyFrames(TransportLayerLogic):
         generator._consumed += len(data)  # what consume() counts (tests/test_library_internals.py)
         return data
 
-    def _send_frames(self, frames: list[isotp.CanMessage]) -> None:
-        """All but the last CF of a burst, in order (``txfn`` each; a stack may send them together)."""
-        for frame in frames:
-            self.txfn(frame)
+    def _send_block(self, arbitration_id: int, dlc: int, extended: bool, fd: bool, switch: bool,
+                    payloads: list[bytearray]) -> None:
+        """All but the last CF of a burst, full ones, given as their payloads, in order (a frame to
+        ``txfn`` each; a stack on a bus that takes them together overrides this)."""
+        for data in payloads:
+            self.txfn(isotp.CanMessage(arbitration_id, dlc, data, extended, fd, switch))
 
     def _check_timeouts_rx(self) -> None:
         timer = self.timer_rx_cf  # Timer.is_timed_out(), without its two calls a frame
