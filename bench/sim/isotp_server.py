@@ -124,8 +124,9 @@ class EcuStack(AddressedStack):
                     " (the next ones before a new message are not logged)" if repeats else "")
 
     def take_frames(self, msgs: list[can.Message]) -> None:
-        super().take_frames([taken for msg in msgs if (taken := admit(msg, functional=self._functional,
-                                                                      fd_bus=self._fd_bus, prefix=self._rx_prefix))])
+        functional, fd_bus, prefix = self._functional, self._fd_bus, self._rx_prefix
+        super().take_frames([taken for msg in msgs
+                             if (taken := admit(msg, functional=functional, fd_bus=fd_bus, prefix=prefix)) is not None])
 
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]
