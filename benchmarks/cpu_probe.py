@@ -58,10 +58,10 @@ def pytest_configure(config: pytest.Config) -> None:
     BenchVirtualBus.send = _counting(BenchVirtualBus.send)
     if hasattr(BenchVirtualBus, "send_isotp_frame"):  # since f4113fb the ISO-TP stacks' frames go this way
         BenchVirtualBus.send_isotp_frame = _counting(BenchVirtualBus.send_isotp_frame)
-    if hasattr(BenchVirtualBus, "send_isotp_frames"):  # blocks of consecutive frames, together
-        BenchVirtualBus.send_isotp_frames = _counting_together(BenchVirtualBus.send_isotp_frames)
-    if hasattr(BenchVirtualBus, "send_isotp_block"):  # a stack's consecutive frames as payloads, together
+    if hasattr(BenchVirtualBus, "send_isotp_block"):  # consecutive frames as payloads, together (send_isotp_frames too)
         BenchVirtualBus.send_isotp_block = _counting_block(BenchVirtualBus.send_isotp_block)
+    elif hasattr(BenchVirtualBus, "send_isotp_frames"):  # blocks of consecutive frames, together (e164262)
+        BenchVirtualBus.send_isotp_frames = _counting_together(BenchVirtualBus.send_isotp_frames)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bench.dids import FINGERPRINT_LENGTH
 from bench.keys import xor_key
 from bench.rig import Bench
-from bench.sim.isotp_server import admit
+from bench.sim.isotp_server import admit, admitted
 from bench.sim.nrc import SUPPRESSED_ON_FUNCTIONAL
 from his_sim import APP, CAL, FINGERPRINT, HisSim, erase, program
 from his_sim import location as his_location
@@ -186,6 +186,18 @@ def isotp_frames(draw: st.DrawFn) -> can.Message:
 @given(isotp_frames(), st.booleans(), st.booleans())
 def test_admit_never_raises(msg: can.Message, functional: bool, fd_bus: bool) -> None:
     admit(msg, functional=functional, fd_bus=fd_bus)
+
+
+@given(st.lists(isotp_frames(), max_size=12), st.booleans(), st.booleans(), st.sampled_from([0, 1]))
+def test_a_block_is_admitted_as_frame_by_frame(msgs: list[can.Message], functional: bool, fd_bus: bool,
+                                               prefix: int) -> None:
+    """``admitted`` (a block of frames, consecutive frames without a call each) keeps what ``admit``
+    of each frame keeps, in order, the same objects (a reserved STmin: the same fixed copy's fields)."""
+    expected = [admit(msg, functional=functional, fd_bus=fd_bus, prefix=prefix) for msg in msgs]
+    got = admitted(msgs, functional=functional, fd_bus=fd_bus, prefix=prefix)
+    kept = [(msg.arbitration_id, bytes(msg.data), msg.is_fd) for msg in expected if msg is not None]
+    assert [(msg.arbitration_id, bytes(msg.data), msg.is_fd) for msg in got] == kept
+    assert [msg for msg in got if msg in msgs] == [msg for msg in expected if msg in msgs]
 
 
 def answers_tester_present(client: RawUdsClient, within: float = 5.0) -> bool:

@@ -82,6 +82,21 @@ def admit(msg: can.Message, *, functional: bool, fd_bus: bool, prefix: int = 0) 
     return msg
 
 
+def admitted(msgs: list[can.Message], *, functional: bool, fd_bus: bool, prefix: int = 0) -> list[can.Message]:
+    """``admit`` of each frame, in order, those it keeps. A physical stack keeps a consecutive frame
+    of its bus's kind as it is (nearly every frame of a download): kept here without the call."""
+    kept: list[can.Message] = []
+    keep = kept.append
+    for msg in msgs:
+        data = msg.data
+        if not functional and len(data) > prefix and data[prefix] >> 4 == CONSECUTIVE_FRAME \
+                and (fd_bus or not msg.is_fd):
+            keep(msg)
+        elif (taken := admit(msg, functional=functional, fd_bus=fd_bus, prefix=prefix)) is not None:
+            keep(taken)
+    return kept
+
+
 def starts_message(data: bytes, prefix: int = 0) -> bool:
     """A single or first frame: the start of a message."""
     return len(data) > prefix and data[prefix] >> 4 in (SINGLE_FRAME, FIRST_FRAME)
@@ -124,9 +139,7 @@ class EcuStack(AddressedStack):
                     " (the next ones before a new message are not logged)" if repeats else "")
 
     def take_frames(self, msgs: list[can.Message]) -> None:
-        functional, fd_bus, prefix = self._functional, self._fd_bus, self._rx_prefix
-        super().take_frames([taken for msg in msgs
-                             if (taken := admit(msg, functional=functional, fd_bus=fd_bus, prefix=prefix)) is not None])
+        super().take_frames(admitted(msgs, functional=self._functional, fd_bus=self._fd_bus, prefix=self._rx_prefix))
 
     def _on_message_received(self, msg: can.Message) -> None:
         if not self.address.is_for_me(msg):  # type: ignore[arg-type]

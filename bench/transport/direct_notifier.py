@@ -23,6 +23,7 @@ API, as can-isotp's stacks use it), which keep the routes. Frames sent together
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections.abc import Callable, Iterable
 
@@ -74,11 +75,12 @@ class DirectNotifier(can.Notifier):
 
     def _deliver_many(self, msgs: list[can.Message]) -> None:
         """Frames sent together: one call to a listener that takes them together, else one a frame."""
-        key = (msgs[0].arbitration_id, msgs[0].is_extended_id) if msgs else None
-        if key is None or any(msg.arbitration_id != key[0] or msg.is_extended_id != key[1] for msg in msgs):
+        keys = set(map(_ROUTE_KEY, msgs))
+        if len(keys) != 1:
             for msg in msgs:
                 self._deliver(msg)
             return
+        key = keys.pop()
         for listener, many in self._routes.get(key, self._anyone):
             if many is None:
                 for msg in msgs:
@@ -112,6 +114,8 @@ class DirectNotifier(can.Notifier):
                 listener.stop()
 
 
+_ROUTE_KEY = operator.attrgetter("arbitration_id", "is_extended_id")
+"""A frame's route: its (CAN id, 29-bit), as ``frame_key`` gives it."""
 _Route = tuple[Callable[[can.Message], object], Callable[[list[can.Message]], None] | None]
 """A listener, and its owner's ``take_frames`` when it has one."""
 

@@ -24,6 +24,7 @@ own.
 
 from __future__ import annotations
 
+import operator
 import queue
 import threading
 import time
@@ -117,6 +118,8 @@ def _received_block(arbitration_id: int, is_extended_id: bool, is_fd: bool, bitr
 
 
 _new_message = can.Message.__new__
+_FRAME_KIND = operator.attrgetter("arbitration_id", "is_extended_id", "is_fd", "bitrate_switch")
+_DATA = operator.attrgetter("data")
 
 
 @dataclass
@@ -242,7 +245,7 @@ class BenchVirtualBus(virtual.VirtualBus):
                    many: Callable[[list[can.Message]], None] | None = None) -> None:
         """Hand every frame this bus receives to ``listener``, called by the sending thread,
         instead of queueing it for ``recv``; ``None`` queues again (``DirectNotifier``). ``many``
-        takes the frames a sender puts on the bus together (``send_isotp_frames``) in one call."""
+        takes the frames a sender puts on the bus together (``send_isotp_block``) in one call."""
         own = self.queue
         assert isinstance(own, _FilteredQueue)  # swapped in by __init__
         if listener is None:
@@ -277,25 +280,24 @@ class BenchVirtualBus(virtual.VirtualBus):
                                  frame.bitrate_switch, self.channel_id), None)
 
     def send_isotp_frames(self, frames: list[IsoTpFrame]) -> None:
-        """Frames of a can-isotp stack back to back (a block of consecutive frames), as
-        ``send_isotp_frame`` of each in turn: the same frames in the same order to the taps and to
-        every receiver, where a receiver with a form for several frames (``deliver_to``) gets them in
-        one call. On a paced bus each frame takes its turn on the wire."""
-        if not self._open:  # as send_isotp_frame
-            raise can.CanOperationError("Cannot operate on a closed bus")
-        if self._clock is not None:
-            for frame in frames:
-                self.send_isotp_frame(frame)
+        """Frames back to back (a block of consecutive frames), as ``send_isotp_frame`` of each in
+        turn: the frames of a block, one id and kind (the gateway passes a stack's block across),
+        go as ``send_isotp_block`` of their payloads."""
+        kinds = set(map(_FRAME_KIND, frames))
+        if len(kinds) == 1:
+            self.send_isotp_block(*kinds.pop(), list(map(bytearray, map(_DATA, frames))))
             return
-        channel = self.channel_id
-        self._put_all([_received(frame.arbitration_id, frame.data, frame.is_extended_id, frame.is_fd,
-                                 frame.bitrate_switch, channel) for frame in frames], None)
+        for frame in frames:
+            self.send_isotp_frame(frame)
 
     def send_isotp_block(self, arbitration_id: int, is_extended_id: bool, is_fd: bool, bitrate_switch: bool,
                          payloads: list[bytearray]) -> None:
         """Consecutive frames of one can-isotp stack given as their payloads (each a new
-        ``bytearray``, which becomes the frame's data), as ``send_isotp_frames`` of the frames:
-        the frames are built here, once, instead of as can-isotp frames first."""
+        ``bytearray``, which becomes the frame's data), as ``send_isotp_frame`` of each in turn:
+        the same frames in the same order to the taps and to every receiver, where a receiver with
+        a form for several frames (``deliver_to``) gets them in one call. The frames are built here,
+        once, instead of as can-isotp frames first. On a paced bus each frame takes its turn on the
+        wire."""
         if not self._open:  # as send_isotp_frame
             raise can.CanOperationError("Cannot operate on a closed bus")
         channel = self.channel_id
