@@ -195,6 +195,34 @@ def test_a_listener_with_a_frame_key_gets_only_the_frames_of_its_key(channel: st
         receiver.shutdown()
 
 
+def test_a_listener_with_frame_keys_gets_only_the_frames_of_its_keys(channel: str) -> None:
+    """A listener object (not a stack's method) that names several keys: a vehicle listener."""
+    class Several(can.Listener):
+        def __init__(self) -> None:
+            self.heard: list[int] = []
+
+        def frame_keys(self) -> set[tuple[int, bool]]:
+            return {(0x100, False), (0x200, True)}
+
+        def on_message_received(self, msg: can.Message) -> None:
+            self.heard.append(msg.arbitration_id)
+
+    sender, receiver = BenchVirtualBus(channel), BenchVirtualBus(channel)
+    notifier = open_notifier(receiver)
+    several, everything = Several(), KeyedListener(None)
+    try:
+        notifier.add_listener(several)
+        notifier.add_listener(everything.take)
+        for arbitration_id, is_extended in ((0x100, False), (0x200, False), (0x200, True), (0x7E0, False)):
+            sender.send(can.Message(arbitration_id=arbitration_id, data=b"\x01", is_extended_id=is_extended))
+        assert several.heard == [0x100, 0x200]
+        assert everything.heard == [0x100, 0x200, 0x200, 0x7E0]
+    finally:
+        notifier.stop()
+        sender.shutdown()
+        receiver.shutdown()
+
+
 def test_the_bench_stacks_key_their_frames_by_normal_addressing_only() -> None:
     from bench.transport.isotp_link import AddressedStack
 

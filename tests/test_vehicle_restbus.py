@@ -20,7 +20,7 @@ from bench.faults import FaultInjector, uds
 from bench.image.builders import firmware_builder
 from bench.image.software import load_software
 from bench.monitor.vehicle_listener import VehicleListener
-from bench.monitor.vehicle_signals import VehicleSignals
+from bench.monitor.vehicle_signals import SIGNALS, VehicleSignals
 from bench.rig import Bench, EcuHandle
 from bench.sim.vehicle_state import VehicleState
 from bench.transport.can_bus import open_bus
@@ -153,6 +153,23 @@ def test_the_listener_says_why_an_update_is_not_safe(rig: Bench) -> None:
         tester_side.shutdown()
 
 
+def test_the_listener_takes_the_vehicle_messages_by_id_and_frame_format() -> None:
+    """Its keys are the DBC messages' (id, 29-bit): a routing notifier hands it nothing else, and
+    a frame of the same id in the other format is not the message, whatever the notifier."""
+    signals = VehicleSignals.from_dbc(DBC)
+    listener = VehicleListener(signals)
+    message = signals.messages[SIGNALS["speed"][0]]
+    assert (message.frame_id, message.is_extended_frame) in listener.frame_keys()
+    assert len(listener.frame_keys()) == len(signals.messages)
+    data = message.encode({signal.name: 0 for signal in message.signals})
+    listener.on_message_received(can.Message(arbitration_id=message.frame_id, data=data,
+                                             is_extended_id=not message.is_extended_frame))
+    assert listener.state() == {}
+    listener.on_message_received(can.Message(arbitration_id=message.frame_id, data=data,
+                                             is_extended_id=message.is_extended_frame))
+    assert "speed" in listener.state()
+
+
 def wait_for(condition, timeout: float = 5.0) -> bool:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while not condition():
@@ -171,6 +188,7 @@ def test_a_listener_that_heard_nothing_or_long_ago_says_the_state_is_unknown() -
     state = VehicleState(signals)
     for message in signals.messages.values():
         listener.on_message_received(can.Message(arbitration_id=message.frame_id,
+                                                 is_extended_id=message.is_extended_frame,
                                                  data=message.encode(state.message_values(message.name))))
     assert listener.why_not_safe() is None and listener.violations() == []
     now[0] += 2.0  # VCU_BatteryState cycles at 500 ms: stale after 2.5 s; VCU_VehicleState after 1 s

@@ -33,9 +33,15 @@ class VehicleListener(can.Listener):
         self._heard: dict[str, float] = {}
         """DBC message name -> when it was last decoded."""
 
+    def frame_keys(self) -> set[tuple[int, bool]]:
+        """The (CAN id, 29-bit) of the vehicle messages: a notifier that routes frames
+        (``DirectNotifier``) hands this listener only those, not every frame of a flash."""
+        return {(message.frame_id, message.is_extended_frame) for message in self.signals.messages.values()}
+
     def on_message_received(self, msg: can.Message) -> None:
         message = self.signals.message_of(msg.arbitration_id)
-        if message is None or msg.is_error_frame or msg.is_remote_frame:
+        if message is None or message.is_extended_frame != msg.is_extended_id or msg.is_error_frame \
+                or msg.is_remote_frame:
             return
         try:
             decoded = message.decode(bytes(msg.data))

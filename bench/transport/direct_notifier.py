@@ -14,8 +14,9 @@ is logged and left out of that frame only: the sender's ``send`` never fails bec
 
 A listener that is the method of an object with ``frame_key()`` (the bench's ISO-TP stacks: a
 tester's or an ECU's physical and functional stacks share one bus handle) gets only the frames
-of that (CAN id, 29-bit) key, which are the only ones it would not drop at once; the others get
-every frame. Listeners come and go through ``add_listener``/``remove_listener`` (python-can's
+of that (CAN id, 29-bit) key, which are the only ones it would not drop at once; a listener with
+``frame_keys()`` (a virtual ECU's vehicle listener: its DBC messages) only those of its keys; the
+others get every frame. Listeners come and go through ``add_listener``/``remove_listener`` (python-can's
 API, as can-isotp's stacks use it), which keep the routes. Frames sent together
 (``BenchVirtualBus.send_isotp_frames``) reach a routed stack with ``take_frames`` in one call.
 """
@@ -65,11 +66,11 @@ class DirectNotifier(can.Notifier):
     def _route(self) -> None:
         """Who gets a frame of each key (in the order they were added); ``_anyone`` the rest. A
         routed listener's owner may take several frames at once (``take_frames``)."""
-        keys = [_frame_key(listener) for listener in self.listeners]
+        keys = [_frame_keys(listener) for listener in self.listeners]
         self._routes = {key: tuple((listener, _many(listener) if its is not None else None)
                                    for listener, its in zip(self.listeners, keys, strict=True)
-                                   if its is None or its == key)
-                        for key in set(keys) if key is not None}
+                                   if its is None or key in its)
+                        for key in frozenset().union(*(its for its in keys if its is not None))}
         self._anyone = tuple((listener, None) for listener, its in zip(self.listeners, keys, strict=True)
                              if its is None)
 
@@ -132,7 +133,13 @@ def _many(listener: can.typechecking.MessageRecipient) -> Callable[[list[can.Mes
     return getattr(owner, "take_frames")
 
 
-def _frame_key(listener: can.typechecking.MessageRecipient) -> tuple[int, bool] | None:
-    """The (CAN id, 29-bit) of the frames ``listener`` takes, if its owner says (``frame_key()``)."""
-    key = getattr(getattr(listener, "__self__", None), "frame_key", None)
-    return key() if callable(key) else None
+def _frame_keys(listener: can.typechecking.MessageRecipient) -> frozenset[tuple[int, bool]] | None:
+    """The (CAN id, 29-bit) keys of the frames ``listener`` takes, if it says: a stack's method whose
+    owner has ``frame_key()``, or a listener object with ``frame_keys()``; None for every frame."""
+    owner = getattr(listener, "__self__", listener)
+    key = getattr(owner, "frame_key", None)
+    if callable(key):
+        one = key()
+        return None if one is None else frozenset((one,))
+    keys = getattr(owner, "frame_keys", None)
+    return frozenset(keys()) if callable(keys) else None
