@@ -11,6 +11,7 @@ scenario's ``to``/``from`` and the ``firmware`` fixture name it as they name a r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,19 @@ class SoftwareRelease:
 def is_release(path: Path) -> bool:
     """Whether the YAML file at ``path`` describes a release (it has ``software:``), not a recipe."""
     try:
-        document = yaml.safe_load(path.read_bytes())
-    except (OSError, yaml.YAMLError):
+        text = path.read_bytes()
+    except OSError:
         return False  # the recipe loader reports what is wrong with it
+    return _describes_release(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _describes_release(text: bytes) -> bool:
+    """``is_release`` of a file's bytes, parsed once per content (every scenario asks of its recipe)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
     return isinstance(document, dict) and "software" in document
 
 
