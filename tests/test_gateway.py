@@ -14,6 +14,8 @@ import isotp
 import pytest
 
 from bench.errors import ConfigError
+from bench.gateway import bridge
+from bench.transport.virtual_bus import BenchVirtualBus
 from bench.gateway import DIRECTIONS, REORDER_HOLD, Direction, FaultPipeline, Gateway
 
 ID = 0x7E0
@@ -244,3 +246,35 @@ def test_isotp_4k_through_the_gateway(rig: SimpleNamespace, fault: str) -> None:
     finally:
         for stop in (tester.stop, ecu.stop, *(notifier.stop for notifier in notifiers)):
             stop()
+
+
+def test_an_idle_gateway_sleeps_until_a_fault_is_armed_or_it_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the bench's virtual buses a forwarding thread with no frame to hold does not poll
+    (``IDLE_WAIT``, made an hour here), with or without a fault armed; a frame that needs it
+    (a delay) wakes it, and stopping wakes it to end (else ``stop()`` would find it still running
+    and raise)."""
+    monkeypatch.setattr(bridge, "IDLE_WAIT", 3600.0)
+    token = uuid.uuid4().hex
+    tester, gw_tester, gw_ecu, ecu = sides = [BenchVirtualBus(f"{side}-{token}")
+                                              for side in ("tester", "tester", "ecu", "ecu")]
+    reads = []
+    for side in (gw_tester, gw_ecu):
+        monkeypatch.setattr(side, "recv", lambda timeout=None, _recv=side.recv: reads.append(timeout) or _recv(timeout))
+    gateway = Gateway(gw_tester, gw_ecu)
+    try:
+        gateway.start()
+        time.sleep(0.2)  # a thread polling every RECV_POLL would read 20 times a side meanwhile
+        assert reads and set(reads) == {3600.0} and len(reads) <= 4
+        dropping = gateway.drop(None, direction="to_tester")
+        tester.send(frame(1))
+        assert [m.data[0] for m in receive(ecu, 1)] == [1]
+        assert set(reads) == {3600.0} and len(reads) <= 4  # crossed in the sender's thread, through the fault
+        gateway.delay(0.01, direction="to_ecu")
+        tester.send(frame(2))  # held by the thread, sent when due
+        assert [m.data[0] for m in receive(ecu, 1)] == [2] and any(timeout < 1.0 for timeout in reads)
+        dropping.cancel()
+    finally:
+        gateway.stop()
+        for bus in sides:
+            bus.shutdown()
+    assert gateway.fault is None and not gateway.running

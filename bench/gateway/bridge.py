@@ -42,6 +42,16 @@ from bench.gateway.faults import DIRECTIONS, Direction, FaultHandle, FaultPipeli
 
 log = logging.getLogger(__name__)
 
+IDLE_WAIT = 1.0
+"""Seconds a forwarding thread that reads a bench virtual bus waits for a frame when it holds
+none (delay) and no reordered frame's hold ends sooner: the frames that need the thread are
+queued to it, which wakes it (the others cross in their sender's thread, through the armed
+faults), a fault's end is found by the next frame or ``FaultHandle.wait_done``, and stopping
+the gateway wakes it (``Gateway._wake``). A thread reading an adapter polls every
+``RECV_POLL``: its frames come only that way."""
+_WAKE = can.Message(arbitration_id=0, data=b"", is_error_frame=True)
+"""Put in a forwarding thread's receive queue to wake it; never forwarded."""
+
 def forward_copy(msg: can.Message) -> can.Message:
     """The frame as the gateway sends it on: the same frame, none of the receiving side's channel/is_rx."""
     return can.Message(timestamp=msg.timestamp, arbitration_id=msg.arbitration_id,
@@ -132,6 +142,12 @@ class Gateway:
         """Cancel every fault."""
         self.pipeline.clear()
 
+    def _wake(self) -> None:
+        """Have each forwarding thread that reads a bench virtual bus look again at once."""
+        for side in (self.tester_bus, self.ecu_bus):
+            if isinstance(side, BenchVirtualBus):
+                side.queue_for_recv(_WAKE)
+
     # -- running -----------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[GatewayEvent], None]) -> None:
         """Call ``callback`` for every event, from a forwarding thread or a frame's sender: keep it short."""
@@ -172,6 +188,7 @@ class Gateway:
             if isinstance(side, BenchVirtualBus):
                 side.deliver_to(None)
         self._stopping.set()
+        self._wake()
         for thread in self._threads:
             thread.join(timeout=10 * RECV_POLL + 1.0)
         stuck = [thread.name for thread in self._threads if thread.is_alive()]
@@ -249,12 +266,14 @@ class Gateway:
         timed = isinstance(source, BenchVirtualBus)
         try:
             while not stopping.is_set():
-                timeout = RECV_POLL
+                timeout = IDLE_WAIT if timed else RECV_POLL
                 if held or pipeline.armed:
                     wake = [due for due in (held[0][0] if held else None, pipeline.next_deadline(direction))
                             if due is not None]
                     timeout = min([timeout, *(max(0.0, due - clock()) for due in wake)])
                 msg = source.recv(timeout)
+                if msg is _WAKE:
+                    continue
                 with lane.lock:  # no frame overtakes this one on the fast path
                     if msg is not None:
                         lane.waiting = max(0, lane.waiting - 1)
