@@ -175,6 +175,11 @@ def test_udsoncan_connection_service_and_response_code_internals() -> None:
     lookup = inspect.getattr_static(ResponseCode, "get_name")
     relies(isinstance(lookup, classmethod) and ResponseCode.get_name(0x78) == "RequestCorrectlyReceived_ResponsePending",
            "udsoncan", "ResponseCode.get_name (a classmethod)", "bench/transport/udsoncan_speedup.py")
+    from udsoncan.BaseService import BaseSubfunction
+    from udsoncan.services import DiagnosticSessionControl
+    relies(isinstance(inspect.getattr_static(BaseSubfunction, "get_name"), classmethod)
+           and DiagnosticSessionControl.Session.get_name(2) == "programmingSession",
+           "udsoncan", "BaseSubfunction.get_name (a classmethod)", "bench/transport/udsoncan_speedup.py")
 
 
 # -- pytest: the pytest layer -----------------------------------------------------------------

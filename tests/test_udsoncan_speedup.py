@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from udsoncan.BaseService import BaseSubfunction
 from udsoncan.ResponseCode import ResponseCode
+from udsoncan.services import DiagnosticSessionControl, ECUReset
 
 from bench.transport import udsoncan_speedup
 
@@ -22,6 +24,16 @@ def test_names_are_udsoncans_and_looked_up_once() -> None:
     assert ResponseCode.get_name(0x00) == "PositiveResponse"
     assert ResponseCode.get_name.cache_info().currsize == 256
     assert ResponseCode.get_name.__wrapped__ is lookup
+
+
+def test_subfunction_names_are_udsoncans_per_class() -> None:
+    udsoncan_speedup.install()
+    lookup = BaseSubfunction.get_name.__wrapped__
+    for subfunction in (DiagnosticSessionControl.Session, ECUReset.ResetType):
+        for code in range(8):
+            assert subfunction.get_name(code) == lookup(subfunction, code)
+    assert DiagnosticSessionControl.Session.get_name(2) == "programmingSession"
+    assert ECUReset.ResetType.get_name(1) == "hardReset"
 
 
 def test_importing_the_bench_patches_nothing_and_starting_a_bench_installs_the_memo(tmp_path: Path) -> None:

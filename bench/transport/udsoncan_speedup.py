@@ -1,8 +1,9 @@
-"""Memos for two look-ups udsoncan repeats on every request and response.
+"""Memos for look-ups udsoncan repeats on every request and response.
 
 * ``udsoncan.ResponseCode.get_name`` scans the class with ``inspect.getmembers`` each time a
-  ``Response`` is parsed or built. The names are class constants, so the first answer for a code
-  is the answer forever.
+  ``Response`` is parsed or built, and ``BaseSubfunction.get_name`` its subfunction class (a
+  session, a reset type) each time the client logs one. The names are class constants, so the
+  first answer for a class and a code is the answer forever.
 * ``BaseService.from_request_id`` and ``from_response_id`` (every ``Request``/``Response`` parsed:
   the tester's client, the virtual ECUs' servers, the monitor's decoder) walk the whole tree of
   ``BaseService`` subclasses each time to find the service of an id. The tree only changes when a
@@ -22,17 +23,18 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from udsoncan.BaseService import BaseService
+from udsoncan.BaseService import BaseService, BaseSubfunction
 from udsoncan.ResponseCode import ResponseCode
 
 LOOK_UPS = ("from_request_id", "from_response_id")
 
 
 def install() -> None:
-    """Memoize ``ResponseCode.get_name`` and the service look-ups (idempotent)."""
-    if getattr(ResponseCode.get_name, "__wrapped__", None) is None:
-        lookup = ResponseCode.get_name.__func__  # type: ignore[attr-defined]
-        ResponseCode.get_name = classmethod(functools.lru_cache(maxsize=None)(lookup))  # type: ignore[method-assign]
+    """Memoize the names of response codes and subfunctions and the service look-ups (idempotent)."""
+    for named in (ResponseCode, BaseSubfunction):
+        if getattr(named.get_name, "__wrapped__", None) is None:
+            lookup = named.get_name.__func__  # type: ignore[attr-defined]
+            named.get_name = classmethod(functools.lru_cache(maxsize=None)(lookup))  # type: ignore[method-assign]
     if getattr(BaseService.from_request_id, "__wrapped__", None) is None:
         for name in LOOK_UPS:
             lookup = getattr(BaseService, name).__func__
