@@ -15,6 +15,7 @@ does a test naming an ECU that no rack has.
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
@@ -91,6 +92,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.stash[NEEDS] = needs
     if unknown:
         raise pytest.UsageError(no_such_ecu(pool) + ":\n  " + "\n  ".join(unknown))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What start-up and collection built lives until the run ends: modules, the bench's models,
+    thousands of catalog items. Frozen (``gc.freeze``), the cyclic garbage collector's full
+    collections during the run no longer walk it each time: 2.8 -> 0.9 s of CPU in a
+    300-scenario sample (``benchmarks/README.md``). Garbage made later is collected as before;
+    what is frozen is freed when its last reference goes, only a cycle among it would stay
+    (about 130 objects at the end of a whole catalog's collection)."""
+    gc.freeze()
 
 
 def no_such_ecu(pool: RackPool) -> str:
