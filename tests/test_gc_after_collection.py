@@ -1,5 +1,5 @@
-"""After collection the plugin freezes what start-up and collection built (``gc.freeze``, in
-``bench.pytest.plugin``); garbage the tests make is still collected."""
+"""The plugin freezes what start-up built before collection, and what collection built after it
+(``gc.freeze``, in ``bench.pytest.plugin``); garbage the tests make is still collected."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ def test_collection_is_frozen_and_later_cycles_are_collected():
     assert gone() is None
 """
 
+CONFTEST = """\
+import gc
+
+
+def pytest_collection_modifyitems(items):
+    assert gc.get_freeze_count() > 10_000, "start-up was not frozen before collection"
+"""
+
 CATALOG = """\
 campaign: good
 defaults: {to: app-2.0.0}
@@ -33,8 +41,9 @@ matrix: {ecu: bcm, fault: power_cut, at: [erase, "block:3"]}
 """
 
 
-def test_what_collection_built_is_frozen_and_garbage_of_the_run_collected(tmp_path: Path) -> None:
-    bcm_project(tmp_path, {"test_probe.py": PROBE, "scenarios/good.yaml": CATALOG})
+def test_start_up_and_collection_are_frozen_and_garbage_of_the_run_collected(tmp_path: Path) -> None:
+    bcm_project(tmp_path, {"test_probe.py": PROBE, "conftest.py": CONFTEST,
+                                "scenarios/good.yaml": CATALOG})
     done = run_pytest(tmp_path, "-p", "no:xdist", "-p", "no:randomly", "--bench", "rack.yaml", "test_probe.py",
                       "scenarios", "--deselect", "scenarios/good.yaml::good[bcm-full-power_cut@block:3]",
                       "--deselect", "scenarios/good.yaml::good[bcm-full-power_cut@erase]")
