@@ -81,6 +81,31 @@ def test_exclude_drops_include_adds_or_extends(tmp_path: Path) -> None:
     assert dict(scenarios[0].params) == {"off_for": 0.05} and scenarios[0].tags == ("power",)
 
 
+def test_exclude_and_include_match_on_any_keys_they_give(tmp_path: Path) -> None:
+    """A key left to ``defaults`` excludes too; an include giving some matrix keys extends every
+    combination with those values, in the matrix's order; a value matching none adds a case."""
+    scenarios = load(tmp_path, """\
+        matrix:
+          ecu: [bcm, bms]
+          fault: [power_cut, brown_out]
+          at: [erase, reset, "block:3"]
+        exclude:
+          - {seed: 0, at: reset, fault: brown_out}
+        include:
+          - {at: erase, tags: [first]}
+          - {fault: brown_out, at: "block:3", tags: [late]}
+          - {ecu: bcm, fault: brown_out, at: boot, tags: [late]}
+        """)
+
+    assert [(scenario.id, scenario.tags) for scenario in scenarios] == [
+        ("bcm-full-power_cut@erase", ("first",)), ("bcm-full-power_cut@reset", ()),
+        ("bcm-full-power_cut@block:3", ()), ("bcm-full-brown_out@erase", ("first",)),
+        ("bcm-full-brown_out@block:3", ("late",)), ("bms-full-power_cut@erase", ("first",)),
+        ("bms-full-power_cut@reset", ()), ("bms-full-power_cut@block:3", ()),
+        ("bms-full-brown_out@erase", ("first",)), ("bms-full-brown_out@block:3", ("late",)),
+        ("bcm-full-brown_out@boot", ("late",))]
+
+
 def test_overrides_merge_params_and_expectations_where_all_keys_match(tmp_path: Path) -> None:
     scenarios = load(tmp_path, """\
         matrix: {ecu: [bcm, bms], fault: [power_cut, brown_out], at: [erase, reset]}

@@ -89,6 +89,20 @@ def test_catalogs_are_collected_wherever_pytest_is_pointed_and_nothing_else(tmp_
                      "campaigns/nightly/good.yml::good[bcm-full-power_cut@block:3]"]
 
 
+def test_catalog_tags_are_registered_markers_that_select(tmp_path: Path) -> None:
+    """Tags shared by several catalogs and scenarios: registered (``--strict-markers`` accepts
+    them), and ``-m`` selects by them."""
+    bcm_project(tmp_path, {"campaigns/fast.yaml": GOOD.replace("campaign: good", "campaign: fast\ntags: [power]"),
+                           "campaigns/slow.yaml": GOOD.replace("campaign: good", "campaign: slow\ntags: [power, slow]")})
+    done = run_pytest(tmp_path, "-p", "no:xdist", "--bench", "rack.yaml", "campaigns", "--collect-only", "-q",
+                      "--strict-markers", "-m", "power and not slow")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [line for line in done.stdout.splitlines() if "::" in line] == [
+        "campaigns/fast.yaml::fast[bcm-full-power_cut@erase]", "campaigns/fast.yaml::fast[bcm-full-power_cut@block:3]"]
+    assert "2/4 tests collected (2 deselected)" in done.stdout
+
+
 def test_the_collection_rule(tmp_path: Path) -> None:
     files = {"scenarios/any.yaml": "x: 1\n", "elsewhere/catalog.yml": GOOD, "elsewhere/ci.yml": GITLAB_JOB,
              "elsewhere/bench.yaml": "name: rack\n", "elsewhere/named.yaml": "name: rack\n",

@@ -6,6 +6,10 @@ about ``ecus.bms.request_id`` can point at the exact line of the file. A key wri
 in one mapping is an error here (plain PyYAML silently keeps the last one).
 
 Integers may be written in hex (``0x7E0``): the YAML 1.1 SafeLoader already resolves them.
+
+Parsing uses libyaml (``yaml.CSafeLoader``) where PyYAML has it, about ten times faster than the
+pure-Python ``SafeLoader``; a document libyaml refuses is parsed again by the pure-Python loader,
+so a mistake reads the same with or without libyaml (``tests/test_yaml_source.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ YamlPath = tuple[PathKey, ...]
 Locations = dict[YamlPath, int]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def dotted(path: YamlPath) -> str:
@@ -60,17 +65,12 @@ def read_yaml(path: str | Path, *, display: str | None = None) -> tuple[Any, Loc
 
 def parse_yaml(text: str, *, file: str) -> tuple[Any, Locations]:
     """Load one YAML document from ``text``; ``file`` names it in error messages."""
-    loader = yaml.SafeLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-            if root is None:
-                return None, {(): 1}
-            locations: Locations = {(): root.start_mark.line + 1}
-            _walk(loader, root, (), locations, file, set())
-            data = loader.construct_document(root)
-        finally:
-            loader.dispose()
+        return _load(_FAST_LOADER, text, file)
+    except yaml.YAMLError:
+        pass  # said below as the pure-Python loader says it
+    try:
+        return _load(yaml.SafeLoader, text, file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
@@ -80,7 +80,19 @@ def parse_yaml(text: str, *, file: str) -> tuple[Any, Locations]:
                           file=file, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", file=file) from None
-    return data, locations
+
+
+def _load(loader_class: type[yaml.SafeLoader], text: str, file: str) -> tuple[Any, Locations]:
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, {(): 1}
+        locations: Locations = {(): root.start_mark.line + 1}
+        _walk(loader, root, (), locations, file, set())
+        return loader.construct_document(root), locations
+    finally:
+        loader.dispose()
 
 
 def _walk(loader: yaml.SafeLoader, node: Node, path: YamlPath, locations: Locations,

@@ -13,7 +13,7 @@ import pytest
 
 from bench.errors import UsageError
 from bench.image.builders import firmware_builder
-from bench.pytest.run_state import held_rack, rack_pool, requirement_catalog
+from bench.pytest.run_state import held_rack, rack_pool, requirement_catalog, tag_markers
 from bench.report.campaign_report import attach_campaign
 from bench.rig import Bench
 from bench.scenarios.campaign_catalog import CampaignScenario, load_campaign_catalog, package_sources
@@ -29,9 +29,8 @@ def campaign_items(parent: pytest.File) -> Iterator[CampaignItem]:
         item = CampaignItem.from_parent(parent, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
         if scenario.requirements:  # claimed in the compliance matrix as a test's markers are
             item.add_marker(pytest.mark.requirements(*scenario.requirements))
-        for tag in scenario.tags:
-            config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
-            item.add_marker(tag)
+        for marker in tag_markers(config, scenario.tags):
+            item.add_marker(marker)
         yield item
 
 

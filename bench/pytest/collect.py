@@ -27,7 +27,7 @@ from bench.errors import ConfigError, SuspectedBenchFault, UsageError
 from bench.faults.timeline import FaultTimeline
 from bench.image.builders import FIRMWARE_DIR, delta_builder, firmware_builder
 from bench.pytest.campaign_items import campaign_items
-from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool, requirement_catalog
+from bench.pytest.run_state import ecu_profiles, held_rack, rack_pool, requirement_catalog, tag_markers
 from bench.pytest.suspected import SUSPICION, suspected_instead
 from bench.report.evidence import record_evidence
 from bench.report.suspicion import suspect_bench
@@ -89,9 +89,8 @@ class CatalogFile(pytest.File):
             raise
         for scenario in scenarios:
             item = ScenarioItem.from_parent(self, name=f"{scenario.campaign}[{scenario.id}]", scenario=scenario)
-            for tag in scenario.tags:
-                self.config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
-                item.add_marker(tag)
+            for marker in tag_markers(self.config, scenario.tags):
+                item.add_marker(marker)
             yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None):  # noqa: ANN001, ANN201

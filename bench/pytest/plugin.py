@@ -15,6 +15,7 @@ does a test naming an ECU that no rack has.
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
@@ -91,6 +92,32 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.stash[NEEDS] = needs
     if unknown:
         raise pytest.UsageError(no_such_ecu(pool) + ":\n  " + "\n  ".join(unknown))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """What start-up built (modules, the plugins, the bench's models) lives until the run ends:
+    frozen before collection (``gc.freeze``), the garbage collector's full collections while the
+    catalogs load no longer walk it (0.07 -> 0.02 s of CPU); see ``pytest_collection_finish``."""
+    gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """And so does what collection built: thousands of catalog items. Frozen too, the collector's
+    full collections during the run no longer walk it each time: 2.8 -> 0.9 s of CPU in a
+    300-scenario sample (``benchmarks/README.md``). Garbage made later is collected as before;
+    what is frozen is freed when its last reference goes, only a cycle among it waits for the
+    end of the run (about 130 objects at the end of a whole catalog's collection)."""
+    gc.freeze()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over: what was frozen may be collected again (before pytest's own last
+    collections), so a run inside another process (pytester's in-process runs) leaves nothing
+    frozen there."""
+    gc.unfreeze()
 
 
 def no_such_ecu(pool: RackPool) -> str:

@@ -42,6 +42,8 @@ TALLY = pytest.StashKey[Tally]()
 """The final reports counted by the process that owns the run."""
 REQUIREMENTS = pytest.StashKey[RequirementCatalog]()
 """The project's requirement catalogs, loaded once."""
+TAGS = pytest.StashKey[dict[str, pytest.MarkDecorator]]()
+"""The catalog tags registered as markers so far, each with its marker."""
 FIXTURE_NEEDS = {"sim": "virtual", "power": "power", "console": "console"}
 """Fixtures that skip a test on a rack without what they give, as the capability they need."""
 
@@ -85,6 +87,17 @@ def requirement_catalog(config: pytest.Config) -> RequirementCatalog:
         except ConfigError as exc:
             raise pytest.UsageError(f"requirement catalog error:\n{exc}") from None
     return config.stash[REQUIREMENTS]
+
+
+def tag_markers(config: pytest.Config, tags: tuple[str, ...]) -> list[pytest.MarkDecorator]:
+    """The markers of a catalog scenario's tags, each registered (``pytest --markers``, strict
+    markers) the first time a catalog names it."""
+    known = config.stash.setdefault(TAGS, {})
+    for tag in tags:
+        if tag not in known:
+            config.addinivalue_line("markers", f"{tag}: tag of catalog scenarios")
+            known[tag] = getattr(pytest.mark, tag)
+    return [known[tag] for tag in tags]
 
 
 def quarantine_book(config: pytest.Config) -> QuarantineBook:

@@ -239,15 +239,16 @@ def _once(problems: list[Problem], locations: Mapping[YamlPath, int]) -> list[Pr
 
 def _disambiguate(scenarios: list[Scenario]) -> list[Scenario]:
     """Show the update (from -> to), then the seed, in the ids of the cases the catalog lists
-    with several of them."""
+    with several of them (``scenarios`` show neither yet)."""
     updates: dict[str, set[tuple[str, str]]] = {}
     for scenario in scenarios:
         updates.setdefault(scenario.id, set()).add((scenario.from_image, scenario.to_image))
-    scenarios = [replace(scenario, images_in_id=len(updates[scenario.id]) > 1) for scenario in scenarios]
+    scenarios = [replace(scenario, images_in_id=True) if len(updates[scenario.id]) > 1 else scenario
+                 for scenario in scenarios]
     seeds: dict[str, set[int]] = {}
     for scenario in scenarios:
         seeds.setdefault(scenario.id, set()).add(scenario.seed)
-    return [replace(scenario, seed_in_id=len(seeds[scenario.id]) > 1) for scenario in scenarios]
+    return [replace(scenario, seed_in_id=True) if len(seeds[scenario.id]) > 1 else scenario for scenario in scenarios]
 
 
 def _normalise(key: str, value: Any, ecus: Mapping[str, str], firmware: Collection[str] | None,

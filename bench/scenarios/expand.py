@@ -56,9 +56,6 @@ class Case:
     expect_origin: dict[str, YamlPath] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
 
-    def matches(self, pattern: Mapping[str, Any]) -> bool:
-        return all(self.values.get(key) == value for key, value in pattern.items())
-
     def merge(self, section: str, values: Mapping[str, Any], path: YamlPath) -> None:
         """Merge ``params`` or ``expect`` written at ``path`` over what the case has."""
         target, origin = (self.params, self.params_origin) if section == "params" else (self.expect,
@@ -66,6 +63,26 @@ class Case:
         for key, value in values.items():
             target[key] = value
             origin[key] = (*path, key)
+
+
+class _Index:
+    """Which of ``cases`` have all the values of a pattern (its keys: dimensions), found through a
+    table per set of keys, made when first asked, instead of comparing every case with every
+    pattern. Valid while the cases' values of those keys do not change."""
+
+    def __init__(self, cases: Sequence[Case]) -> None:
+        self.cases = cases
+        self._tables: dict[tuple[str, ...], dict[tuple[Any, ...], list[int]]] = {}
+
+    def positions(self, pattern: Mapping[str, Any]) -> list[int]:
+        """The places in ``cases`` of those matching ``pattern``, in order."""
+        keys = tuple(pattern)
+        table = self._tables.get(keys)
+        if table is None:
+            table = self._tables[keys] = {}
+            for index, case in enumerate(self.cases):
+                table.setdefault(tuple(case.values.get(key) for key in keys), []).append(index)
+        return table.get(tuple(pattern.values()), [])
 
 
 @dataclass
@@ -182,22 +199,24 @@ def _product(ctx: _Context, data: Mapping[str, Any],
 
 def _exclude(ctx: _Context, data: Mapping[str, Any], product: list[Case]) -> list[Case]:
     dropped: set[int] = set()
+    index = _Index(product)
     for path, entry in ctx.entries(data, "exclude"):
         keys = ctx.dimensions_of(entry)
         patterns = ctx.patterns(entry, path, keys)
         for pattern, _ in patterns:
-            hits = {index for index, case in enumerate(product) if case.matches(pattern)}
+            hits = set(index.positions(pattern))
             if not hits:
                 shown = ", ".join(f"{key}: {value}" for key, value in pattern.items())
                 ctx.follow_on(path, ("matches no combination of the matrix" if len(patterns) == 1 else
                                    f"{{{shown}}} matches no combination of the matrix") + " (a typo?)")
             dropped |= hits
-    return [case for index, case in enumerate(product) if index not in dropped]
+    return [case for place, case in enumerate(product) if place not in dropped]
 
 
 def _include(ctx: _Context, data: Mapping[str, Any], product: list[Case], matrix_keys: Sequence[str],
              defaults: Mapping[str, tuple[Any, YamlPath]]) -> list[Case]:
     cases = list(product)
+    index = _Index(product)  # includes change no matrix key of a product case
     for path, entry in ctx.entries(data, "include"):
         extras = {key: entry[key] for key in EXTRAS if entry.get(key) is not None}
         tags = extras.get("tags", [])
@@ -206,7 +225,7 @@ def _include(ctx: _Context, data: Mapping[str, Any], product: list[Case], matrix
         for values, origin in ctx.patterns(entry, path, dims):
             matched = {key: values[key] for key in values if key in matrix_keys}
             extends = len(matched) < len(values) or bool(extras)
-            targets = [case for case in product if case.matches(matched)] if extends else []
+            targets = [product[place] for place in index.positions(matched)] if extends else []
             if any(id(case) in extended for case in targets):
                 ctx.problem(path, "extends the same matrix combination with several values; list those values "
                                   "in the matrix, or give the entry matrix values that match nothing yet")
