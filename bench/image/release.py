@@ -38,10 +38,22 @@ class SoftwareRelease:
 def is_release(path: Path) -> bool:
     """Whether the YAML file at ``path`` describes a release (it has ``software:``), not a recipe."""
     try:
-        document = yaml.safe_load(path.read_bytes())
-    except (OSError, yaml.YAMLError):
+        text = path.read_bytes()
+    except OSError:
         return False  # the recipe loader reports what is wrong with it
-    return isinstance(document, dict) and "software" in document
+    known = _kinds.get((path, text))
+    if known is None:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return False
+        known = _kinds[(path, text)] = isinstance(document, dict) and "software" in document
+    return known
+
+
+_kinds: dict[tuple[Path, bytes], bool] = {}
+"""Whether a firmware file is a release, by its path and content (a scenario asks for every image
+it flashes; the YAML is parsed once per content)."""
 
 
 _releases: dict[tuple[Path, bytes, tuple[int, ...]], SoftwareRelease] = {}
