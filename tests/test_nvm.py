@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.sim.nvm import ERASED_WRITE, Eeprom, FlashMemory, FlashProgrammingError, PowerLost
+from bench.sim.nvm import WRITE_PIECE, Eeprom, FlashMemory, FlashProgrammingError, PowerLost
 
 SIZE, SECTOR, PAGE = 4096, 1024, 256
 
@@ -196,7 +196,7 @@ def test_eeprom_write_torn_by_a_killed_process_reads_back_the_previous_record(tm
 
 def test_new_flash_larger_than_one_erased_write_is_erased_to_its_exact_size(tmp_path: Path,
                                                                              power_lost: threading.Event) -> None:
-    size = 2 * ERASED_WRITE + 2 * SECTOR  # written in pieces, the last one partial
+    size = 2 * WRITE_PIECE + 2 * SECTOR  # written in pieces, the last one partial
     flash = FlashMemory(tmp_path / "big.bin", size, SECTOR, PAGE, power_lost=power_lost)
     try:
         assert (tmp_path / "big.bin").stat().st_size == size

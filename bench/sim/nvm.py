@@ -33,16 +33,27 @@ def _no_probe(point: str, index: int) -> None:
     return None
 
 
-ERASED_WRITE = 256 * 1024
-"""Bytes of 0xFF a new flash file is written with per call: one write of a multi-megabyte buffer
-costs the host about ten times the CPU of the same bytes in pieces of this size."""
+WRITE_PIECE = 256 * 1024
+"""Bytes a new flash file is written with per call: one write of a multi-megabyte buffer costs
+the host about ten times the CPU of the same bytes in pieces of this size."""
 
 
 def _write_erased(fd: int, size: int) -> None:
     """Fill a new flash file with ``size`` bytes of 0xFF (a factory-fresh part is fully erased)."""
-    blank = b"\xff" * min(size, ERASED_WRITE)
+    blank = b"\xff" * min(size, WRITE_PIECE)
     for offset in range(0, size, len(blank)):
         os.pwrite(fd, blank[:size - offset], offset)
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Make ``data`` the whole content of the file at ``path``, written in pieces."""
+    view = memoryview(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for offset in range(0, len(view), WRITE_PIECE):
+            os.pwrite(fd, view[offset:offset + WRITE_PIECE], offset)
+    finally:
+        os.close(fd)
 
 
 class FlashMemory:
