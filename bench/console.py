@@ -28,7 +28,11 @@ DISCONNECTED = "[bench] console disconnected"
 RECONNECTED = "[bench] console reconnected"
 TAIL_LINES = 20
 POLL = 0.02
-"""Seconds the reader blocks per read: bounds how long ``disconnect()`` and ``close()`` take."""
+"""Seconds the reader blocks per read on a port that cannot cancel a read (``socket://``,
+``rfc2217://``): bounds how long ``disconnect()`` and ``close()`` take there."""
+READ_WAIT = 1.0
+"""Seconds the reader blocks per read on a port whose read ``disconnect()`` and ``close()``
+cancel (pyserial's ``cancel_read``: a device or a pty): it wakes for data, not to poll."""
 _KEEP = 1 << 20  # consumed text kept in memory (for the tail in messages)
 
 
@@ -135,7 +139,10 @@ class SerialConsole:
     # -- reading -------------------------------------------------------------------------------
 
     def _open_port(self) -> serial.SerialBase:
-        return open_port(f"serial console {self.name!r}", self.url, baudrate=self.baudrate, timeout=POLL)
+        port = open_port(f"serial console {self.name!r}", self.url, baudrate=self.baudrate, timeout=POLL)
+        if _cancellable(port):
+            port.timeout = READ_WAIT
+        return port
 
     def _start(self, port: serial.SerialBase) -> None:
         self._port, self._stop, self._fault = port, threading.Event(), None
@@ -149,6 +156,8 @@ class SerialConsole:
         if port is None or reader is None:
             return False
         self._stop.set()
+        if _cancellable(port):
+            port.cancel_read()
         reader.join()
         close_port(port)
         self._port = self._reader = None
@@ -195,3 +204,8 @@ class SerialConsole:
         shown = "\n".join(f"  | {line}" for line in tail) if tail else "  (nothing received)"
         return (f"ECU console {self.name!r} ({self.url}) did not print {regex.pattern!r} within "
                 f"{timeout} s{state}; last {len(tail)} lines:\n{shown}")
+
+
+def _cancellable(port: serial.SerialBase) -> bool:
+    """Whether another thread can end a read of ``port`` waiting for data (``cancel_read``)."""
+    return callable(getattr(port, "cancel_read", None))

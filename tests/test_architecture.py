@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     # below everything: the framework's exceptions and the DID table every layer speaks
     "errors": 0, "durable": 0, "dids": 0, "keys": 0, "registry": 0, "routine_status": 0,
     "allocator": 0,  # glibc malloc settings of the process (issue 17)
+    "collector": 0,  # the cyclic garbage collector of the process (issue 17)
     "config": 1,
     "transport": 2, "console": 2,
     "image": 3,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import tty
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,3 +173,18 @@ def test_reconnect_to_a_port_that_went_away_is_a_bench_fault(listener: socket.so
         listener.close()  # the terminal server is gone
         with pytest.raises(BenchFault, match=f"serial console 'bms': cannot open {url}"):
             console.reconnect()
+
+
+def test_close_and_disconnect_wake_a_reader_waiting_for_data(pty: Pty, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a pty the reader waits for data, not a poll interval: ``disconnect`` and ``close`` cancel its read."""
+    monkeypatch.setattr("bench.console.READ_WAIT", 3600.0)
+    console = SerialConsole("bms", pty.path, log_path=tmp_path / "bms.log")
+    pty.write(b"up\n")
+    console.expect("up\n", timeout=ARRIVES)
+    for stop in (console.disconnect, console.reconnect, console.close):
+        stopping = threading.Thread(target=stop, daemon=True)
+        stopping.start()
+        stopping.join(60.0)  # generous: without the cancel the reader would wait an hour
+        assert not stopping.is_alive(), f"{stop.__name__} waited for the reader's read"
+    assert not console.connected

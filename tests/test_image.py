@@ -246,3 +246,19 @@ def test_recipe_with_missing_signing_key_names_the_path(tmp_path):
 def test_missing_recipe_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match="absent.yaml"):
         load_recipe(tmp_path / "absent.yaml")
+
+
+def test_a_signature_that_verified_once_proves_nothing_for_other_bytes_or_keys(image, trusted, dev_key):
+    verify_image(image.header, image.payload, trusted)
+    verify_image(image.header, image.payload, trusted)  # the same three again: still good
+    tampered = FirmwareImage.from_bytes(flip(image.to_bytes(), HEADER_SIZE - 1))
+    with pytest.raises(SignatureError, match="bad signature"):
+        verify_image(tampered.header, tampered.payload, trusted)
+    with pytest.raises(SignatureError, match="bad signature"):  # the good signature over other bytes
+        verify_image(replace(image.header, version="9.9.9"), image.payload, trusted)
+    foreign_key = load_private_key(KEYS / "foreign_ed25519.pem")
+    foreign = sign_image(image.payload, version="2.1.0", security_version=7, private_key=foreign_key)
+    verify_image(foreign.header, foreign.payload, foreign_key.public_key())
+    forged = replace(foreign.header, key_id=image.header.key_id)  # the trusted key's id on a foreign signature
+    with pytest.raises(SignatureError, match="bad signature"):
+        verify_image(forged, foreign.payload, trusted)

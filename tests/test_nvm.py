@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.sim.nvm import Eeprom, FlashMemory, FlashProgrammingError, PowerLost
+from bench.sim.nvm import WRITE_PIECE, Eeprom, FlashMemory, FlashProgrammingError, PowerLost
 
 SIZE, SECTOR, PAGE = 4096, 1024, 256
 
@@ -192,3 +192,14 @@ def test_eeprom_write_torn_by_a_killed_process_reads_back_the_previous_record(tm
         raw.write(b"\x00\x00")
 
     assert Eeprom(path, power_lost=threading.Event()).load() == {"committed": 1}
+
+
+def test_new_flash_larger_than_one_erased_write_is_erased_to_its_exact_size(tmp_path: Path,
+                                                                             power_lost: threading.Event) -> None:
+    size = 2 * WRITE_PIECE + 2 * SECTOR  # written in pieces, the last one partial
+    flash = FlashMemory(tmp_path / "big.bin", size, SECTOR, PAGE, power_lost=power_lost)
+    try:
+        assert (tmp_path / "big.bin").stat().st_size == size
+        assert flash.is_erased(0, size)
+    finally:
+        flash.close()

@@ -81,3 +81,22 @@ def test_suppressed_erase_sends_its_final_response_after_response_pending(slow_e
     assert exchange.pending and set(exchange.pending) == {PENDING}
     assert exchange.final == h("71 01 FF 00 00")
     assert slow_erase.client.request("3E 80", silent=True).final is None    # short: the suppress bit holds
+
+
+def test_a_long_request_after_a_short_one_gets_its_response_pending(sent) -> None:
+    """The watcher is still waiting for the short request's first 0x78 when the long one begins:
+    it is not woken for it, and must still send the long one's 0x78 when that is due."""
+    pending = ResponsePending(sent.put, first_after=0.05, every=60.0)
+    try:
+        pending.begin(0x36)
+        assert pending.finish(h("76 01")) == h("76 01")
+        assert sent.get(timeout=WAIT) == h("76 01")
+        pending.begin(0x31)
+        pending_sent(sent)
+        pending.finish(None, withheld=h("71 01 FF 00 00"))
+        assert sent.get(timeout=WAIT) == h("71 01 FF 00 00")
+        pending.begin(0x31)  # after an idle spell: the watcher waits to be told, and is
+        pending_sent(sent)
+        pending.finish(h("71 01 FF 00 00"))
+    finally:
+        pending.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,7 +54,14 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def key_id(public_key: Ed25519PublicKey) -> bytes:
     """First 8 bytes of SHA-256 of the raw 32-byte public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return _key_id(_raw(public_key))
+
+
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _key_id(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()[:KEY_ID_SIZE]
 
 
@@ -84,10 +92,26 @@ def verify_image(header: ImageHeader, payload: bytes, public_key: Ed25519PublicK
 def verify_signed(signer: bytes, signature: bytes, signed: bytes, public_key: Ed25519PublicKey, *, what: str) -> None:
     """``SignatureError`` unless ``signed`` bears ``signature`` by ``public_key``, whose key id
     the ``what`` (a header) names as ``signer``."""
-    trusted = key_id(public_key)
+    raw = _raw(public_key)
+    trusted = _key_id(raw)
     if signer != trusted:
         raise SignatureError(f"unknown key id {signer.hex()} (trusted: {trusted.hex()})")
+    checked = (raw, signature, signed)
+    if checked in _verified:
+        return
     try:
         public_key.verify(signature, signed)
     except InvalidSignature:
         raise SignatureError(f"bad signature: the {what} was not signed by the trusted key") from None
+    with _verified_lock:
+        if len(_verified) >= VERIFIED_KEPT:
+            _verified.pop(next(iter(_verified)))
+        _verified[checked] = None
+
+
+VERIFIED_KEPT = 64
+"""Good signatures remembered per process: a virtual ECU verifies the same header at every boot
+and every check of a bank, and an Ed25519 verification costs about 0.1 ms of CPU."""
+_verified: dict[tuple[bytes, bytes, bytes], None] = {}
+"""(raw public key, signature, signed bytes) that verified: the same three always verify again."""
+_verified_lock = threading.Lock()

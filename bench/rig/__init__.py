@@ -17,6 +17,7 @@ from pathlib import Path
 import can
 
 from bench.allocator import configure as configure_malloc
+from bench.collector import freeze_long_lived
 from bench.config.models import BenchConfig, EcuProfile
 from bench.errors import BenchFault, ConfigError
 from bench.flash import FlashResult
@@ -125,10 +126,12 @@ class Bench:
         """Create supplies and virtual ECUs, then switch every supply on.
 
         Installs the process-wide memo of udsoncan's response-code names
-        (``bench.transport.udsoncan_speedup``) and sets glibc's malloc for a long process
-        (``bench.allocator``): the one place either is installed."""
+        (``bench.transport.udsoncan_speedup``), sets glibc's malloc for a long process
+        (``bench.allocator``) and leaves what lives at the first start out of later garbage
+        collections (``bench.collector``): the one place any of them is installed."""
         udsoncan_speedup.install()
         configure_malloc()
+        freeze_long_lived()
         ecus = {name: self.config.ecus[name] for name in self.ecu_names}
         for name, power in self.config.power.items():
             if any(ecu.power == name for ecu in ecus.values()):

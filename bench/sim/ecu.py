@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cantools
@@ -24,6 +25,7 @@ from bench.monitor.vehicle_signals import VehicleSignals, Violation
 from bench.sim.answer_timing import AnswerClock, LateAnswer
 from bench.sim.console_port import ConsolePort
 from bench.sim.dialect import dialect_of
+from bench.sim.factory_nvm import factory_nvm
 from bench.sim.isotp_server import make_ecu_stack
 from bench.sim.mutants import bootloader_for
 from bench.sim.nvm import Eeprom, FlashMemory, PowerLost
@@ -102,7 +104,19 @@ class VirtualEcu:
                            program_time_per_page=v.program_time_per_page)
 
     def _factory_program(self, software: object) -> None:
-        """End-of-line programming, as the dialect does it (``SimDialect.factory_program``)."""
+        """End-of-line programming, as the dialect does it (``SimDialect.factory_program``): the
+        bytes the first ECU of this kind got in this process (``bench.sim.factory_nvm``)."""
+        v = self.config.virtual
+        assert v is not None
+        try:
+            hash(software)
+        except TypeError:  # software that cannot be a key (a loaded software file): programmed each time
+            key = None
+        else:
+            key = (self.dialect, self.profile.model_dump_json(), v.sector_size, v.page_size, software)
+        factory_nvm(key, self.flash_path, self.eeprom_path, partial(self._program_factory, software))
+
+    def _program_factory(self, software: object) -> None:
         never = threading.Event()
         flash = self.open_flash(never)
         try:

@@ -25,6 +25,9 @@ class ResponsePending:
         self._pending_sent = False
         """A 0x78 went out for the request being served."""
         self._due = 0.0
+        self._wakes_at: float | None = None
+        """When the watcher's wait ends by itself; None: it waits to be told. A request that
+        begins later than that need not wake it: it looks again then."""
         self._closed = False
         self._thread = threading.Thread(target=self._watch, name="sim-0x78", daemon=True)
         self._thread.start()
@@ -34,7 +37,8 @@ class ResponsePending:
             self._sid = sid
             self._pending_sent = False
             self._due = time.monotonic() + self._first_after
-            self._cond.notify()
+            if self._wakes_at is None or self._wakes_at > self._due:
+                self._cond.notify()
 
     def finish(self, response: bytes | None, withheld: bytes | None = None) -> bytes | None:
         """The request is served: send its response, or the withheld one if a 0x78 went out;
@@ -57,10 +61,12 @@ class ResponsePending:
         with self._cond:
             while not self._closed:
                 if self._sid is None:
+                    self._wakes_at = None
                     self._cond.wait()
                     continue
                 remaining = self._due - time.monotonic()
                 if remaining > 0:
+                    self._wakes_at = self._due
                     self._cond.wait(remaining)
                     continue
                 self._send(bytes([0x7F, self._sid, ResponseCode.RequestCorrectlyReceived_ResponsePending]))

@@ -9,7 +9,7 @@ SecurityAccess false-attempt counter and the last fingerprint. There is no downl
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from udsoncan.ResponseCode import ResponseCode as RC
 
@@ -17,6 +17,7 @@ from bench.config.models import EcuProfile, LogicalBlock
 from bench.errors import ConfigError
 from bench.sim.nrc import Nrc
 from bench.sim.nvm import Eeprom
+from bench.sim.record import plain_record
 
 
 class BlockLayout:
@@ -87,7 +88,7 @@ class HisStore:
             self.record = HisRecord(blocks=[BlockRecord() for _ in range(block_count)])
 
     def save(self) -> None:
-        self._eeprom.store(asdict(self.record))
+        self._eeprom.store(plain_record(self.record))
 
 
 def open_store(eeprom: Eeprom, layout: BlockLayout) -> HisStore:
