@@ -227,6 +227,25 @@ def test_the_burst_stops_inside_a_block_on_a_tight_rate_limit(length: int, frame
     assert len(sides[1].sent) == frames
 
 
+def test_a_flow_control_whose_block_size_the_sender_has_passed_ends_the_block_as_can_isotp_ends_it() -> None:
+    """A second flow control mid-transfer (a duplicate, or an ECU's unsolicited one) with a block
+    size below the frames already sent, while the rate limiter holds the burst: the library sends
+    one frame and waits for a flow control; the steady path must not be left with nothing to send."""
+    limited = params(False, rate_limit_enable=True, rate_limit_max_bitrate=16000, rate_limit_window_size=0.05)
+    with frozen_clock() as clock:
+        sides = pair(ADDRESSES["normal"], limited)
+        for side in sides:
+            side.stack.send(bytes(range(256)) * 4)
+        step(sides)
+        clock.ns += 100_000_000
+        step(sides, [flow_control("normal")])
+        step(sides, [flow_control("normal", 0, 4)])
+        for _ in range(5):
+            clock.ns += 60_000_000
+            step(sides)
+        assert sides[1].stack.tx_state == isotp.TransportLayerLogic.TxState.WAIT_FC
+
+
 def consecutive(seqnum: int, data: bytes, prefix: bytes) -> bytes:
     return prefix + bytes((0x20 | seqnum & 0xF,)) + data
 

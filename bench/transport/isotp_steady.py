@@ -84,6 +84,7 @@ class SteadyFrames(TransportLayerLogic):
         stmin = self.timer_tx_stmin
         return (self.tx_state == _TRANSMIT_CF and not self.pending_flow_control_tx
                 and self.last_flow_control_frame is None
+                and (not self.remote_blocksize or self.tx_block_counter < self.remote_blocksize)
                 and stmin.timeout == 0 and stmin.start_time is not None and self.timer_rx_fc.start_time is None
                 and self.tx_standby_msg is None and self.active_send_request is not None
                 and self.active_send_request.generator._gen in self._sliceable  # a message given as bytes
