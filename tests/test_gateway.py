@@ -263,18 +263,41 @@ def test_an_idle_gateway_sleeps_until_a_fault_is_armed_or_it_stops(monkeypatch: 
     gateway = Gateway(gw_tester, gw_ecu)
     try:
         gateway.start()
+        assert eventually(lambda: len(reads) >= 2)  # each thread waits in its first read
         time.sleep(0.2)  # a thread polling every RECV_POLL would read 20 times a side meanwhile
-        assert reads and set(reads) == {3600.0} and len(reads) <= 4
+        assert set(reads) == {3600.0} and len(reads) <= 4
         dropping = gateway.drop(None, direction="to_tester")
         tester.send(frame(1))
         assert [m.data[0] for m in receive(ecu, 1)] == [1]
         assert set(reads) == {3600.0} and len(reads) <= 4  # crossed in the sender's thread, through the fault
         gateway.delay(0.01, direction="to_ecu")
-        tester.send(frame(2))  # held by the thread, sent when due
-        assert [m.data[0] for m in receive(ecu, 1)] == [2] and any(timeout < 1.0 for timeout in reads)
+        tester.send(frame(2))  # held by the thread, sent when due: not an hour later
+        assert [m.data[0] for m in receive(ecu, 1)] == [2]
         dropping.cancel()
     finally:
         gateway.stop()
         for bus in sides:
             bus.shutdown()
     assert gateway.fault is None and not gateway.running
+
+
+def test_a_frame_held_by_a_fault_armed_while_it_crossed_still_leaves_when_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender's thread read "no fault holds frames" just before a delay was armed: the frame
+    it then put in the lane's hold is sent by the forwarding thread, woken for it, when due (not
+    when the thread's idle wait, an hour here, ends)."""
+    monkeypatch.setattr(bridge, "IDLE_WAIT", 3600.0)
+    token = uuid.uuid4().hex
+    tester, gw_tester, gw_ecu, ecu = sides = [BenchVirtualBus(f"{side}-{token}")
+                                              for side in ("tester", "tester", "ecu", "ecu")]
+    gateway = Gateway(gw_tester, gw_ecu)
+    try:
+        gateway.start()
+        gateway.delay(0.02, direction="to_ecu")
+        gateway.pipeline.holds = False  # as the sender read it before the delay was armed
+        tester.send(frame(3))
+        assert [m.data[0] for m in receive(ecu, 1)] == [3]
+    finally:
+        gateway.stop()
+        for bus in sides:
+            bus.shutdown()
+    assert gateway.fault is None

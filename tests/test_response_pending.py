@@ -90,7 +90,10 @@ def test_a_long_request_after_a_short_one_gets_its_response_pending(sent) -> Non
     try:
         pending.begin(0x36)
         assert pending.finish(h("76 01")) == h("76 01")
-        assert sent.get(timeout=WAIT) == h("76 01")
+        answer = sent.get(timeout=WAIT)
+        while answer == h("7F 36 78"):  # a slow host let 50 ms pass: its 0x78 went first, which is right
+            answer = sent.get(timeout=WAIT)
+        assert answer == h("76 01")
         pending.begin(0x31)
         pending_sent(sent)
         pending.finish(None, withheld=h("71 01 FF 00 00"))

@@ -10,7 +10,7 @@ what they pass at once (drop, corrupt, duplicate, partition, bus-off): the fault
 frame, in order, as in the thread. A frame that arrives while a fault that holds frames (delay,
 reorder) is armed, or while frames wait, goes through the thread as on a rack, which sends
 them when they are due. Frames go only to the other side, never back. Frames sent together (a
-block of consecutive frames, ``BenchVirtualBus.send_isotp_frames``) cross together when nothing
+block of consecutive frames, ``BenchVirtualBus.send_isotp_block``) cross together when nothing
 is armed and no fault waits for a clock (``frames_apart``: one that fires on a timer may strike in
 the middle of a block, as on a wire), else one by one as above.
 
@@ -143,10 +143,11 @@ class Gateway:
         self.pipeline.clear()
 
     def _wake(self) -> None:
-        """Have each forwarding thread that reads a bench virtual bus look again at once."""
-        for side in (self.tester_bus, self.ecu_bus):
-            if isinstance(side, BenchVirtualBus):
-                side.queue_for_recv(_WAKE)
+        """Have each running forwarding thread that reads a bench virtual bus look again at once
+        (none is left in the queue of a bus whose thread is gone)."""
+        for thread, source in zip(self._threads, (self.tester_bus, self.ecu_bus), strict=False):  # start()'s order
+            if thread.is_alive() and isinstance(source, BenchVirtualBus):
+                source.queue_for_recv(_WAKE)
 
     # -- running -----------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[GatewayEvent], None]) -> None:
@@ -217,6 +218,8 @@ class Gateway:
                         return
                     if not self.pipeline.holds:  # what the faults pass goes at once: no thread to wait for
                         self._step(msg, direction, target, lane.held, timed=False)
+                        if lane.held or self.pipeline.next_deadline(direction) is not None:
+                            source.queue_for_recv(_WAKE)  # a holding fault armed meanwhile: its thread sends it
                         return
                 except Exception as exc:  # as in _forward: the bench's fault, never raised into the sender's thread
                     self._failed(direction, exc)

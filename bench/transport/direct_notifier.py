@@ -18,7 +18,7 @@ of that (CAN id, 29-bit) key, which are the only ones it would not drop at once;
 ``frame_keys()`` (a virtual ECU's vehicle listener: its DBC messages) only those of its keys; the
 others get every frame. Listeners come and go through ``add_listener``/``remove_listener`` (python-can's
 API, as can-isotp's stacks use it), which keep the routes. Frames sent together
-(``BenchVirtualBus.send_isotp_frames``) reach a routed stack with ``take_frames`` in one call.
+(``BenchVirtualBus.send_isotp_block``) reach a routed stack with ``take_frames`` in one call.
 """
 
 from __future__ import annotations
