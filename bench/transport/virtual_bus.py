@@ -283,6 +283,8 @@ class BenchVirtualBus(virtual.VirtualBus):
         """Frames back to back (a block of consecutive frames), as ``send_isotp_frame`` of each in
         turn: the frames of a block, one id and kind (the gateway passes a stack's block across),
         go as ``send_isotp_block`` of their payloads."""
+        if not self._open:  # as send_isotp_frame, even for no frames
+            raise can.CanOperationError("Cannot operate on a closed bus")
         kinds = set(map(_FRAME_KIND, frames))
         if len(kinds) == 1:
             self.send_isotp_block(*kinds.pop(), list(map(bytearray, map(_DATA, frames))))
